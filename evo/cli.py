@@ -1,0 +1,143 @@
+"""The ``evospike`` command line."""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+
+from . import __version__
+from .errors import USER_ERRORS, ConfigError
+
+EXIT_USAGE = 2
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from . import config as cfg
+    from .run import run
+
+    layers = []
+    if args.config:
+        layers.append(cfg.load_toml(args.config))
+    cli = {"run": {"generations": args.generations, "seed": args.seed, "out": args.out, "name": args.name,
+                   "quiet": True if args.quiet else None},
+           "task": {"name": args.task},
+           "strategy": {"name": args.strategy, "population": args.population}}
+    layers.append(cli)
+    if not any(layer.get("task", {}).get("name") for layer in layers):
+        import tasks
+        raise ConfigError(f"no task given: name one (evospike run TASK) or set [task] name in --config; "
+                          f"valid tasks: {', '.join(tasks.names())}")
+    config = cfg.resolve(*layers)
+    if args.dump_config:
+        from .rundir import _jsonable_toml
+        import tomli_w
+        sys.stdout.write(tomli_w.dumps(_jsonable_toml(config)))
+        return 0
+    result = run(config)
+    print(f"validation score: {result.validation:.2f}")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from .results import load_best_genome, load_run
+    from .run import build, validation_seed
+
+    r = load_run(args.run_dir)
+    genome = load_best_genome(r)
+    try:
+        task, space = build(r.config)
+    except KeyError as exc:
+        raise ConfigError(f"{args.run_dir}/config.toml: missing {exc}") from None
+    seed = validation_seed(int(r.config["run"]["seed"])) if args.seed is None else args.seed
+    kwargs = {}
+    if args.episodes is not None:
+        if args.episodes < 1:
+            raise ConfigError(f"--episodes: {args.episodes}; expected an integer >= 1")
+        if "episodes" not in inspect.signature(task.validate).parameters:
+            raise ConfigError(f"task {r.config['task']['name']!r} validates on a fixed set; --episodes does not apply")
+        kwargs["episodes"] = args.episodes
+    ev = task.validate(space.compile(genome), seed, **kwargs)
+    episodes = args.episodes if args.episodes is not None else r.config["task"].get("validation_episodes")
+    out = {"task": r.config["task"]["name"], "run": str(r.path), "score": float(ev.fitness[0]),
+           "episodes": episodes, "seed": seed, "generation": r.best.get("generation"),
+           "training_fitness": r.best.get("fitness"),
+           "metrics": {k: float(v[0]) for k, v in ev.metrics.items()}}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"{out['task']}: validation score {out['score']:.2f} over {episodes} episodes "
+              f"(seed {seed}; best genome of generation {out['generation']}, training fitness "
+              f"{out['training_fitness']:.2f})")
+    return 0
+
+
+def _cmd_tasks(args: argparse.Namespace) -> int:
+    import tasks
+    rows = []
+    for name in tasks.names():
+        spec = tasks.spec(name)
+        try:
+            t = tasks.make(name)
+            io = (str(t.n_inputs), str(t.n_outputs))
+        except Exception as exc:  # a task that cannot be built with defaults is still listed
+            io = ("?", "?")
+            spec = spec.__class__(spec.name, spec.factory, f"{spec.description} [unavailable: {exc}]")
+        rows.append((name, *io, spec.description))
+    w = max(len(r[0]) for r in rows)
+    print(f"{'task':<{w}}  inputs  outputs  description")
+    for name, n_in, n_out, desc in rows:
+        print(f"{name:<{w}}  {n_in:>6}  {n_out:>7}  {desc}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evospike", description="Evolve spiking neural networks on CPUs.")
+    p.add_argument("--version", action="version", version=f"evospike {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="evolve networks on a task and write a run directory",
+                       description="Evolve networks on TASK. Options override --config, which overrides "
+                                   "the defaults (see --dump-config).")
+    r.add_argument("task", nargs="?", help="task name (see `evospike tasks`)")
+    r.add_argument("--strategy", help="evolution strategy (default: cma)")
+    r.add_argument("--generations", type=int, help="generations at most (default: 100)")
+    r.add_argument("--population", type=int, help="population size (default: the strategy's own)")
+    r.add_argument("--seed", type=int, help="master seed (default: 0)")
+    r.add_argument("--out", help="parent folder for run directories (default: runs)")
+    r.add_argument("--name", help="run directory name (default: TASK-STRATEGY-sSEED-TIMESTAMP)")
+    r.add_argument("--config", metavar="FILE.toml", help="config file with [run], [task], [genome], [strategy]")
+    r.add_argument("--quiet", action="store_true", help="no per-generation lines")
+    r.add_argument("--dump-config", action="store_true", help="print the resolved config as TOML and exit")
+    r.set_defaults(func=_cmd_run)
+
+    rp = sub.add_parser("replay", help="re-evaluate a run's best genome on held-out episodes")
+    rp.add_argument("run_dir", metavar="RUN_DIR")
+    rp.add_argument("--episodes", type=int, help="validation episodes (default: the task's)")
+    rp.add_argument("--seed", type=int, help="validation seed (default: the run's own)")
+    rp.add_argument("--json", action="store_true", help="print one JSON object")
+    rp.set_defaults(func=_cmd_replay)
+
+    t = sub.add_parser("tasks", help="list the tasks that `run` accepts")
+    t.set_defaults(func=_cmd_tasks)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if not getattr(args, "command", None):
+        p.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except USER_ERRORS as exc:
+        print(f"evospike: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("evospike: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Evaluators: genomes in, fitness out. Same (seed, generation, genome) gives the same fitness."""
+from __future__ import annotations
+
+import numpy as np
+
+from tasks import Evaluation, Task
+
+from .genome import FixedTopology
+
+__all__ = ["SerialEvaluator"]
+
+
+class SerialEvaluator:
+    """Compiles and evaluates the whole population in this process, in one vectorized call."""
+
+    def __init__(self, task: Task, space: FixedTopology) -> None:
+        self.task, self.space = task, space
+
+    def evaluate(self, population: np.ndarray, seed: int) -> tuple[Evaluation, dict[str, np.ndarray]]:
+        """Return the task's evaluation and the networks' sizes (neurons, synapses), each (P,)."""
+        nets = self.space.compile(population)
+        ev = self.task.evaluate(nets, seed)
+        if len(ev) != nets.n_networks:
+            raise ValueError(f"task returned {len(ev)} fitness values for {nets.n_networks} networks")
+        return ev, {"neurons": nets.neuron_counts(), "synapses": nets.synapse_counts()}
+
+    def close(self) -> None:
+        pass

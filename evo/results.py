@@ -1,0 +1,81 @@
+"""Read run directories back as pandas objects."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import RunDirError
+from .rundir import read_json
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Run", "load_run", "load_best_genome"]
+
+
+@dataclass
+class Run:
+    """One run directory: ``config`` (dict), ``metrics`` and ``individuals`` (DataFrames),
+    ``best`` and ``summary`` (dicts)."""
+
+    path: Path
+    config: dict[str, Any]
+    metrics: pd.DataFrame
+    individuals: pd.DataFrame | None
+    best: dict[str, Any] | None
+    summary: dict[str, Any]
+
+
+def _read(path: Path, what: str, reader):
+    try:
+        return reader(path)
+    except FileNotFoundError:
+        raise RunDirError(f"{str(path.parent)!r} is not a run directory: {path.name} is missing") from None
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{str(path)!r}: corrupt {what} ({exc})") from None
+    except Exception as exc:  # pyarrow raises several types for a damaged parquet file
+        raise RunDirError(f"{str(path)!r}: cannot read {what} ({type(exc).__name__}: {exc})") from None
+
+
+def _toml(path: Path) -> dict:
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run directory written by ``evospike run``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"run directory {str(path)!r} does not exist")
+    config = _read(path / "config.toml", "config", _toml)
+    summary = _read(path / "summary.json", "summary", read_json)
+    if (path / "metrics.parquet").exists():
+        metrics = _read(path / "metrics.parquet", "metrics", pd.read_parquet)
+    else:
+        from .run import METRIC_COLUMNS
+        metrics = pd.DataFrame(columns=METRIC_COLUMNS)
+    individuals = (_read(path / "individuals.parquet", "individuals", pd.read_parquet)
+                   if (path / "individuals.parquet").exists() else None)
+    best = _read(path / "best.json", "best genome", read_json) if (path / "best.json").exists() else None
+    return Run(path, config, metrics, individuals, best, summary)
+
+
+def load_best_genome(run: Run) -> np.ndarray:
+    """The best genome of a run as a float64 vector, checked against the run's genome space."""
+    if run.best is None:
+        raise RunDirError(f"{str(run.path)!r} has no best.json yet: no generation finished")
+    try:
+        genome = np.asarray(run.best["genome"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunDirError(f"{str(run.path / 'best.json')!r}: malformed genome ({exc})") from None
+    if genome.ndim != 1 or not np.isfinite(genome).all():
+        raise RunDirError(f"{str(run.path / 'best.json')!r}: the genome must be a list of finite numbers")
+    return genome

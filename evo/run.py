@@ -1,0 +1,201 @@
+"""The generation loop and the run directory it writes (DESIGN.md section 6).
+
+runs/NAME/
+  config.toml          the fully resolved config, with versions and the host
+  metrics.parquet      one row per generation
+  individuals.parquet  one row per (generation, individual)
+  best.json            the best genome so far, its fitness and generation
+  checkpoints/         strategy state (JSON + npz) and the loop's counters
+  summary.json         status, best, validation, evaluations, wall time
+Every file is replaced atomically after each generation.
+"""
+from __future__ import annotations
+
+import math
+import platform
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+import tasks
+
+from . import __version__
+from .errors import RunDirError
+from .evaluators import SerialEvaluator
+from .genome import FixedTopology
+from .rundir import write_json, write_npz, write_parquet, write_toml
+from .seeding import derive_seed
+from .strategies import make_strategy
+
+__all__ = ["run", "RunResult", "build", "METRIC_COLUMNS", "validation_seed"]
+
+METRIC_COLUMNS = ["generation", "evaluations", "best", "mean", "median", "std", "best_ever", "validation",
+                  "n_species", "mean_neurons", "mean_synapses", "mean_spikes", "eval_seconds", "gen_seconds"]
+TIMING_COLUMNS = ["eval_seconds", "gen_seconds"]
+
+
+@dataclass
+class RunResult:
+    path: Path
+    generations: int
+    evaluations: int
+    best: float
+    validation: float
+    wall_seconds: float
+
+
+def validation_seed(seed: int) -> int:
+    """The seed of the run's validation episodes: fixed for the run, so scores compare across generations."""
+    return derive_seed(seed, 0, "validate")
+
+
+def build(config: dict):
+    """The task and genome space a resolved config describes."""
+    task_opts = {k: v for k, v in config["task"].items() if k != "name"}
+    task = tasks.make(config["task"]["name"], **task_opts)
+    space = FixedTopology(task.n_inputs, task.n_outputs, **config["genome"])
+    return task, space
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+    out = {"evospike": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "pandas", "pyarrow", "cma", "gymnasium"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _new_run_dir(config: dict) -> Path:
+    r = config["run"]
+    out = Path(r["out"])
+    if r["name"]:
+        path = out / r["name"]
+        if path.exists():
+            raise RunDirError(f"run directory {str(path)!r} already exists; choose another --name "
+                              f"(nothing was overwritten)")
+    else:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        base = f"{config['task']['name']}-{config['strategy']['name']}-s{r['seed']}-{stamp}"
+        path, k = out / base, 1
+        while path.exists():
+            k += 1
+            path = out / f"{base}-{k}"
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise RunDirError(f"cannot create run directory {str(path)!r}: {exc.strerror}") from None
+    return path
+
+
+def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
+    """Evolve as the resolved ``config`` says and write the run directory; returns its summary."""
+    log = log or (lambda _msg: None)
+    r = config["run"]
+    seed = int(r["seed"])
+    task, space = build(config)
+    strat_opts = {k: v for k, v in config["strategy"].items() if k != "name"}
+    strategy = make_strategy(config["strategy"]["name"], space.dim, derive_seed(seed, 0, "strategy"),
+                             **strat_opts)
+    evaluator = SerialEvaluator(task, space)
+    path = _new_run_dir(config)
+    started = datetime.now(timezone.utc)
+    meta = {"versions": _versions(), "host": socket.gethostname(), "created": started.isoformat(timespec="seconds"),
+            "argv": sys.argv, "genome_dim": space.dim, "population": strategy.population_size}
+    write_toml(path / "config.toml", {**config, "meta": meta})
+
+    t_start = time.perf_counter()
+    rows: list[dict] = []
+    individuals: list[pd.DataFrame] = []
+    best_ever, best_genome, best_gen = -math.inf, None, -1
+    evaluations = 0
+    validated: tuple[int, float] | None = None  # (best_gen it was computed for, score)
+    val_seed = validation_seed(seed)
+
+    def summary(status: str, reason: str = "") -> dict:
+        return {"status": status, "reason": reason, "task": config["task"]["name"],
+                "strategy": config["strategy"]["name"], "seed": seed, "generations": len(rows),
+                "evaluations": evaluations, "best": best_ever if best_genome is not None else None,
+                "best_generation": best_gen, "validation": validated[1] if validated else None,
+                "wall_seconds": time.perf_counter() - t_start, "started": started.isoformat(timespec="seconds")}
+
+    def validate_best() -> float:
+        nonlocal validated
+        if validated is None or validated[0] != best_gen:
+            ev = task.validate(space.compile(best_genome), val_seed)
+            validated = (best_gen, float(ev.fitness[0]))
+        return validated[1]
+
+    write_json(path / "summary.json", summary("running"))
+    log(f"run {path}  task={config['task']['name']} strategy={config['strategy']['name']} "
+        f"genome D={space.dim} population={strategy.population_size} seed={seed}")
+    try:
+        for gen in range(int(r["generations"])):
+            t0 = time.perf_counter()
+            population = strategy.ask()
+            t1 = time.perf_counter()
+            ev, sizes = evaluator.evaluate(population, derive_seed(seed, gen, "evaluate"))
+            eval_seconds = time.perf_counter() - t1
+            strategy.tell(population, ev.fitness)
+            P = len(ev)
+            evaluations += P
+            i_best = int(np.argmax(ev.fitness))
+            if ev.fitness[i_best] > best_ever:
+                best_ever, best_genome, best_gen = float(ev.fitness[i_best]), population[i_best].copy(), gen
+                write_json(path / "best.json", {
+                    "generation": gen, "index": i_best, "fitness": best_ever,
+                    "metrics": {k: v[i_best] for k, v in ev.metrics.items()},
+                    "genome_space": "fixed", "genome_config": space.config(), "task": config["task"],
+                    "genome": best_genome})
+            last = gen == int(r["generations"]) - 1 or ev.fitness[i_best] >= r["stop_fitness"]
+            every = int(r["validate_every"])
+            validation = validate_best() if last or (every and (gen + 1) % every == 0) else math.nan
+            spikes = ev.metrics.get("spikes", np.full(P, np.nan))
+            rows.append({
+                "generation": gen, "evaluations": evaluations, "best": float(ev.fitness[i_best]),
+                "mean": float(ev.fitness.mean()), "median": float(np.median(ev.fitness)),
+                "std": float(ev.fitness.std()), "best_ever": best_ever, "validation": validation,
+                "n_species": 1, "mean_neurons": float(sizes["neurons"].mean()),
+                "mean_synapses": float(sizes["synapses"].mean()), "mean_spikes": float(np.mean(spikes)),
+                "eval_seconds": eval_seconds, "gen_seconds": time.perf_counter() - t0})
+            individuals.append(pd.DataFrame({
+                "generation": gen, "individual": np.arange(P), "fitness": ev.fitness,
+                **{k: v for k, v in ev.metrics.items()}, "species": 0,
+                "neurons": sizes["neurons"], "synapses": sizes["synapses"]}))
+            meta_s, arrays = strategy.state()
+            write_npz(path / "checkpoints" / "strategy.npz", arrays)
+            write_json(path / "checkpoints" / "strategy.json", meta_s)
+            write_parquet(path / "metrics.parquet", pd.DataFrame(rows, columns=METRIC_COLUMNS))
+            write_parquet(path / "individuals.parquet", pd.concat(individuals, ignore_index=True))
+            write_json(path / "summary.json", summary("running"))
+            row = rows[-1]
+            if not r["quiet"]:
+                val = "" if math.isnan(validation) else f"  validation {validation:.1f}"
+                log(f"gen {gen:4d}  best {row['best']:9.2f}  mean {row['mean']:9.2f}  best_ever {best_ever:9.2f}"
+                    f"  {P / max(eval_seconds, 1e-9):8.0f} evals/s{val}")
+            if ev.fitness[i_best] >= r["stop_fitness"]:
+                log(f"stop: generation {gen} reached stop_fitness {r['stop_fitness']:g}")
+                break
+    except KeyboardInterrupt:
+        write_json(path / "summary.json", summary("interrupted", "KeyboardInterrupt"))
+        raise
+    except BaseException as exc:
+        write_json(path / "summary.json", summary("failed", f"{type(exc).__name__}: {exc}"))
+        raise
+    finally:
+        evaluator.close()
+    s = summary("finished")
+    write_json(path / "summary.json", s)
+    log(f"finished {len(rows)} generations, {evaluations} evaluations in {s['wall_seconds']:.1f} s; "
+        f"best {best_ever:.2f}; validation {s['validation']:.2f}")
+    log(f"run directory: {path}")
+    return RunResult(path, len(rows), evaluations, best_ever, s["validation"], s["wall_seconds"])

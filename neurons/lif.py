@@ -1,0 +1,189 @@
+"""Vectorized discrete-time leaky integrate-and-fire simulation (DESIGN.md section 2).
+
+For each network p, sample b, neuron j and step t = 1..T, in float32::
+
+    I[t] = x[t] @ W_in + s[t-1] @ W_rec + bias
+    v[t] = beta * v[t-1] + I[t]
+    s[t] = v[t] > threshold                  # 1.0 for a spike, else 0.0
+    v[t] = v[t] - threshold * s[t]           # reset="subtract" (default)
+         | where(s[t], 0, v[t])              # reset="zero"
+
+with v[0] = 0 and s[0] = 0. The input reaches a neuron in the same step; every synapse
+between neurons (recurrent or feed-forward) delays one step, so a feed-forward path of
+k synapses after the input answers k-1 steps after its input. The subtract reset is a
+masked subtraction, so padding neurons (threshold = inf) never produce ``inf * 0 = NaN``.
+
+All P networks and B samples advance together; the only Python loop is over time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .network import NetworkBatch
+
+__all__ = ["RESETS", "Simulator", "OutputRecord", "simulate", "simulate_outputs"]
+
+RESETS = ("subtract", "zero")
+_T_CHUNK_ELEMENTS = 1 << 22  # input currents precomputed for this many floats at a time
+
+
+def _check_reset(reset: str) -> str:
+    if reset not in RESETS:
+        raise ValueError(f"reset: {reset!r} is not a reset mode; expected one of {', '.join(RESETS)}")
+    return reset
+
+
+def _check_input(net: NetworkBatch, x: np.ndarray, time_axis: bool) -> np.ndarray:
+    """Validate x: (T,) + (B, n_in) shared, or (T,) + (P, B, n_in) per network."""
+    x = np.asarray(x)
+    lead = "T, " if time_axis else ""
+    if x.dtype.kind not in "fiub":
+        raise ValueError(f"input x: dtype {x.dtype} is not numeric")
+    nd = x.ndim - (1 if time_axis else 0)
+    ok = x.shape[-1:] == (net.n_in,) and (nd == 2 or (nd == 3 and x.shape[-3] == net.n_networks))
+    if not ok:
+        raise ValueError(
+            f"input x: shape {x.shape}; expected ({lead}B, {net.n_in}) shared by all networks "
+            f"or ({lead}{net.n_networks}, B, {net.n_in}) per network"
+        )
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+class Simulator:
+    """Stepping form of the LIF equations, for closed-loop use.
+
+    Holds the state ``v`` and ``s`` (P, B, N) and preallocated work buffers; ``step``
+    advances every network and sample by one time step without allocating. ``counts``
+    accumulates each neuron's spikes since the last ``reset``.
+    """
+
+    def __init__(self, net: NetworkBatch, batch: int, reset: str = "subtract") -> None:
+        self.net = net
+        self.reset_mode = _check_reset(reset)
+        if int(batch) < 1:
+            raise ValueError(f"batch: {batch}; expected an int >= 1")
+        P, N = net.n_networks, net.n_neurons
+        shape = (P, int(batch), N)
+        self.batch = int(batch)
+        self.v = np.zeros(shape, np.float32)
+        self.s = np.zeros(shape, np.float32)
+        self.counts = np.zeros(shape, np.float32)
+        self._spiked = np.zeros(shape, bool)
+        self._current = np.zeros(shape, np.float32)
+        self._beta = net.beta[:, None, :]
+        self._threshold = net.threshold[:, None, :]
+        self._bias = net.bias[:, None, :]
+
+    def reset(self) -> None:
+        """Back to v = 0, s = 0 and zero counts."""
+        self.v.fill(0.0)
+        self.s.fill(0.0)
+        self.counts.fill(0.0)
+
+    def input_current(self, x_t: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``x_t @ W_in`` for one step: x_t is (B, n_in) or (P, B, n_in); returns (P, B, N)."""
+        x_t = _check_input(self.net, x_t, time_axis=False)
+        if out is None:
+            return np.matmul(x_t, self.net.w_in)
+        return np.matmul(x_t, self.net.w_in, out=out)
+
+    def step(self, current: np.ndarray | None = None) -> np.ndarray:
+        """Advance one step given the input current ``x[t] @ W_in`` (P, B, N) or None.
+
+        Returns the spikes s[t] (P, B, N) as float32; the array is the simulator's own
+        state buffer, overwritten by the next step.
+        """
+        I, v, s = self._current, self.v, self.s
+        np.matmul(s, self.net.w_rec, out=I)              # s[t-1] @ W_rec
+        if current is not None:
+            np.add(current, I, out=I)                    # x[t] @ W_in + s[t-1] @ W_rec
+        np.add(I, self._bias, out=I)                     # + bias
+        np.multiply(v, self._beta, out=v)                # beta * v[t-1]
+        np.add(v, I, out=v)                              # + I[t]
+        np.greater(v, self._threshold, out=self._spiked)  # s[t] = v[t] > threshold
+        if self.reset_mode == "subtract":
+            np.subtract(v, self._threshold, out=v, where=self._spiked)
+        else:
+            np.copyto(v, 0.0, where=self._spiked)
+        np.copyto(s, self._spiked)
+        np.add(self.counts, s, out=self.counts)
+        return s
+
+    def run_constant(self, current: np.ndarray | None, steps: int) -> None:
+        """Advance ``steps`` steps with the same input current every step."""
+        for _ in range(steps):
+            self.step(current)
+
+    def currents(self, x: np.ndarray):
+        """Yield the input current (P, B, N) of each step of x (T, B, n_in) or (T, P, B, n_in).
+
+        Currents are computed for several steps at once in one batched matmul.
+        """
+        x = _check_input(self.net, x, time_axis=True)
+        T = x.shape[0]
+        per_step = self.v.size
+        chunk = max(1, min(T, _T_CHUNK_ELEMENTS // max(per_step, 1)))
+        w_in = self.net.w_in
+        for t0 in range(0, T, chunk):
+            xs = x[t0:t0 + chunk]
+            if xs.ndim == 3:  # shared: (Tc, B, n_in) -> (Tc, 1, B, n_in)
+                xs = xs[:, None]
+            block = np.matmul(xs, w_in)  # (Tc, P, B, N)
+            yield from block
+
+
+@dataclass
+class OutputRecord:
+    """What the output neurons did over a simulation, without storing (T, P, B, N).
+
+    - ``counts``      (P, B, n_out) float32: spikes per output neuron.
+    - ``first_spike`` (P, B, n_out) int32: step index 0..T-1 of the first spike, T if none.
+    - ``v_final``     (P, B, n_out) float32: membrane potential after the last step.
+    - ``total_spikes`` (P, B) float32: spikes of all neurons (the energy proxy).
+    """
+
+    counts: np.ndarray
+    first_spike: np.ndarray
+    v_final: np.ndarray
+    total_spikes: np.ndarray
+
+
+def _batch_size(x: np.ndarray) -> int:
+    return np.shape(x)[-2] if np.ndim(x) >= 2 else 0
+
+
+def simulate(net: NetworkBatch, x: np.ndarray, reset: str = "subtract") -> np.ndarray:
+    """Run the networks on x and return every neuron's spikes, (T, P, B, N) float32 0/1.
+
+    x is (T, B, n_in) when all networks see the same data, or (T, P, B, n_in).
+    """
+    x = _check_input(net, x, time_axis=True)
+    sim = Simulator(net, _batch_size(x), reset)
+    out = np.empty((x.shape[0],) + sim.v.shape, np.float32)
+    for t, current in enumerate(sim.currents(x)):
+        out[t] = sim.step(current)
+    return out
+
+
+def simulate_outputs(net: NetworkBatch, x: np.ndarray, reset: str = "subtract") -> OutputRecord:
+    """Run the networks on x, keeping only output counts, first-spike times and final voltages."""
+    x = _check_input(net, x, time_axis=True)
+    T = x.shape[0]
+    sim = Simulator(net, _batch_size(x), reset)
+    n_out = net.n_out
+    first = np.full(sim.v.shape[:2] + (n_out,), T, np.int32)
+    new = np.empty(first.shape, bool)
+    spiked_out = sim._spiked[..., :n_out]
+    for t, current in enumerate(sim.currents(x)):
+        sim.step(current)
+        np.equal(first, T, out=new)
+        np.logical_and(new, spiked_out, out=new)
+        np.copyto(first, t, where=new)
+    return OutputRecord(
+        counts=sim.counts[..., :n_out].copy(),
+        first_spike=first,
+        v_final=sim.v[..., :n_out].copy(),
+        total_spikes=sim.counts.sum(axis=-1),
+    )

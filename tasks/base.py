@@ -1,0 +1,75 @@
+"""The Task protocol (DESIGN.md section 3): networks in, fitness out, for a whole population."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from neurons import NetworkBatch
+
+__all__ = ["Evaluation", "Task", "TaskError"]
+
+
+class TaskError(ValueError):
+    """A task was misused or produced an invalid result."""
+
+
+@dataclass
+class Evaluation:
+    """The result of evaluating P networks.
+
+    - ``fitness`` (P,) float64, higher is better, never NaN.
+    - ``metrics`` {name: (P,) float64}, e.g. accuracy, steps, spikes.
+    """
+
+    fitness: np.ndarray
+    metrics: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.fitness = np.asarray(self.fitness, dtype=np.float64)
+        if self.fitness.ndim != 1:
+            raise TaskError(f"Evaluation.fitness: shape {self.fitness.shape}; expected (P,)")
+        if np.isnan(self.fitness).any():
+            bad = np.flatnonzero(np.isnan(self.fitness))
+            raise TaskError(f"Evaluation.fitness: NaN for networks {bad[:10].tolist()}; fitness must be a number")
+        P = self.fitness.shape[0]
+        metrics = {}
+        for name, value in self.metrics.items():
+            value = np.asarray(value, dtype=np.float64)
+            if value.shape != (P,):
+                raise TaskError(f"Evaluation.metrics[{name!r}]: shape {value.shape}; expected ({P},)")
+            metrics[name] = value
+        self.metrics = metrics
+
+    def __len__(self) -> int:
+        return self.fitness.shape[0]
+
+    @staticmethod
+    def concatenate(parts: list["Evaluation"]) -> "Evaluation":
+        """Join the evaluations of consecutive chunks of a population."""
+        names = list(parts[0].metrics)
+        return Evaluation(
+            np.concatenate([p.fitness for p in parts]),
+            {n: np.concatenate([p.metrics[n] for p in parts]) for n in names},
+        )
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What every task provides, in the shape of Gymnasium's Env.
+
+    ``n_inputs``/``n_outputs`` describe the network interface after encoding.
+    ``evaluate`` scores all P networks in one vectorized call; every network faces the same
+    episodes or samples (common random numbers) for a given seed. ``validate`` gives the
+    held-out score: a test split, or episodes that training never used.
+    ``options`` holds the resolved options the task was made with (for the run's config).
+    """
+
+    n_inputs: int
+    n_outputs: int
+    options: dict[str, Any]
+
+    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation: ...
+
+    def validate(self, nets: NetworkBatch, seed: int) -> Evaluation: ...

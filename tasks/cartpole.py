@@ -1,0 +1,114 @@
+"""CartPole-v1 balance with the physics of Gymnasium, vectorized over networks and episodes."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from neurons import NetworkBatch
+
+from .base import Evaluation, TaskError
+from .control import ObservationEncoder, episode_seeds, run_episodes
+
+__all__ = ["CartPolePhysics", "CartPole"]
+
+
+class CartPolePhysics:
+    """Gymnasium's CartPole-v1 equations (Euler integration, float64), for state arrays (..., 4).
+
+    ``start_states(seeds)`` gives exactly the state ``gymnasium.make("CartPole-v1").reset(seed=s)``
+    gives for each seed s. ``step`` returns reward 1 for every step, the failing one included.
+    """
+
+    gravity = 9.8
+    masscart = 1.0
+    masspole = 0.1
+    total_mass = masspole + masscart
+    length = 0.5
+    polemass_length = masspole * length
+    force_mag = 10.0
+    tau = 0.02
+    theta_threshold = 12 * 2 * math.pi / 360
+    x_threshold = 2.4
+
+    @staticmethod
+    def start_states(seeds) -> np.ndarray:
+        return np.stack([np.random.default_rng(int(s)).uniform(-0.05, 0.05, size=4) for s in seeds])
+
+    def step(self, state: np.ndarray, action: np.ndarray):
+        x, x_dot, theta, theta_dot = (state[..., i] for i in range(4))
+        force = np.where(action == 1, self.force_mag, -self.force_mag)
+        costheta = np.cos(theta)
+        sintheta = np.sin(theta)
+        temp = (force + self.polemass_length * np.square(theta_dot) * sintheta) / self.total_mass
+        thetaacc = (self.gravity * sintheta - costheta * temp) / (
+            self.length * (4.0 / 3.0 - self.masspole * np.square(costheta) / self.total_mass)
+        )
+        xacc = temp - self.polemass_length * thetaacc * costheta / self.total_mass
+        x = x + self.tau * x_dot
+        x_dot = x_dot + self.tau * xacc
+        theta = theta + self.tau * theta_dot
+        theta_dot = theta_dot + self.tau * thetaacc
+        new = np.stack((x, x_dot, theta, theta_dot), axis=-1)
+        terminated = ((x < -self.x_threshold) | (x > self.x_threshold)
+                      | (theta < -self.theta_threshold) | (theta > self.theta_threshold))
+        return new, np.ones(terminated.shape), terminated
+
+    @staticmethod
+    def observe(state: np.ndarray) -> np.ndarray:
+        return state.astype(np.float32)
+
+
+class CartPole:
+    """CartPole-v1 balance, population-vectorized Gymnasium physics.
+
+    Fitness is the mean return (steps balanced, at most ``max_steps``) over ``episodes``
+    episodes; every network of an evaluation plays the same start states. The observation
+    (x, x_dot, theta, theta_dot), divided by (2.4, 3, 0.21, 3), is the input current
+    (``encoding="direct"``) or goes through ``fields`` Gaussian receptive fields per variable
+    (``encoding="population"``). The networks run ``sim_steps`` LIF steps per environment step;
+    the action is the output neuron (0: push left, 1: push right) with more spikes in those
+    steps, ties broken by the higher membrane potential. ``validate`` plays
+    ``validation_episodes`` episodes whose seeds come from a range training never uses.
+    Metrics: ``steps`` (mean episode length) and ``spikes`` (spikes per environment step).
+    """
+
+    n_outputs = 2
+    target = 500.0
+    scale = (2.4, 3.0, 0.21, 3.0)
+
+    def __init__(self, *, episodes: int = 50, max_steps: int = 500, sim_steps: int = 5,
+                 encoding: str = "direct", fields: int = 5, validation_episodes: int = 100,
+                 reset: str = "subtract") -> None:
+        for name, value in (("episodes", episodes), ("max_steps", max_steps), ("sim_steps", sim_steps),
+                            ("validation_episodes", validation_episodes)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise TaskError(f"task option {name}: {value!r}; expected an integer >= 1")
+        try:
+            self.encoder = ObservationEncoder(encoding, self.scale, fields)
+        except ValueError as exc:
+            raise TaskError(f"task option {exc}") from None
+        if reset not in ("subtract", "zero"):
+            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+        self.options = dict(episodes=int(episodes), max_steps=int(max_steps), sim_steps=int(sim_steps),
+                            encoding=encoding, fields=int(fields),
+                            validation_episodes=int(validation_episodes), reset=reset)
+        self.physics = CartPolePhysics()
+        self.n_inputs = self.encoder.n_inputs
+
+    def _play(self, nets: NetworkBatch, seeds: np.ndarray) -> Evaluation:
+        if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:
+            raise TaskError(f"cartpole: networks have {nets.n_in} inputs and {nets.n_out} outputs; "
+                            f"the task needs {self.n_inputs} and {self.n_outputs}")
+        o = self.options
+        ep = run_episodes(nets, self.physics, self.physics.start_states(seeds), self.encoder,
+                          max_steps=o["max_steps"], sim_steps=o["sim_steps"], reset=o["reset"])
+        fitness = ep.returns.mean(axis=1)
+        return Evaluation(fitness, {"steps": ep.steps.mean(axis=1), "spikes": ep.spikes.mean(axis=1)})
+
+    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        return self._play(nets, episode_seeds(seed, self.options["episodes"]))
+
+    def validate(self, nets: NetworkBatch, seed: int, episodes: int | None = None) -> Evaluation:
+        n = self.options["validation_episodes"] if episodes is None else int(episodes)
+        return self._play(nets, episode_seeds(seed, n, validation=True))

@@ -1,0 +1,126 @@
+"""Closed-loop control: a population of spiking networks drives a population of environments.
+
+Every network p plays E episodes at once; the environment state is (P, E, ...). At each
+environment step the observation is encoded as an input current, the networks run
+``sim_steps`` LIF steps with that current held constant, and the output spikes of those
+steps are decoded into an action. The networks' state carries over from one environment
+step to the next within an episode.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from neurons import NetworkBatch, Simulator, decoders, encoders
+
+__all__ = ["Dynamics", "Episodes", "ObservationEncoder", "run_episodes", "episode_seeds",
+           "TRAIN_SEEDS", "VALIDATION_SEEDS"]
+
+# Episode seeds come from two disjoint ranges, so validation never replays a training episode.
+TRAIN_SEEDS = (0, 2**31)
+VALIDATION_SEEDS = (2**31, 2**32)
+
+
+def episode_seeds(seed: int, n: int, validation: bool = False) -> np.ndarray:
+    """n episode seeds drawn from ``seed``, from the training or the validation range."""
+    lo, hi = VALIDATION_SEEDS if validation else TRAIN_SEEDS
+    return np.random.default_rng(seed).integers(lo, hi, size=int(n), dtype=np.int64)
+
+
+class Dynamics(Protocol):
+    """Population-vectorized environment physics: every array has leading dims (P, E)."""
+
+    def step(self, state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (next state, reward, terminated)."""
+        ...
+
+    def observe(self, state: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class ObservationEncoder:
+    """Observation (P, E, d) to input current (P, E, n_inputs).
+
+    ``direct``: the observation divided by ``scale``, as a signed current.
+    ``population``: ``fields`` Gaussian receptive fields per variable spread over
+    [-scale, scale] (neurons.encoders.gaussian_fields).
+    """
+
+    kind: str
+    scale: np.ndarray
+    fields: int = 5
+
+    KINDS = ("direct", "population")
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise ValueError(f"encoding: {self.kind!r}; expected one of {', '.join(self.KINDS)}")
+        if self.kind == "population" and int(self.fields) < 2:
+            raise ValueError(f"fields: {self.fields}; population coding needs at least 2 fields per variable")
+        self.scale = np.asarray(self.scale, np.float32)
+
+    @property
+    def n_inputs(self) -> int:
+        d = self.scale.shape[0]
+        return d if self.kind == "direct" else d * int(self.fields)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        if self.kind == "direct":
+            return np.divide(obs, self.scale, dtype=np.float32)
+        return encoders.gaussian_fields(obs, -self.scale, self.scale, int(self.fields))
+
+
+@dataclass
+class Episodes:
+    """Per-episode results, each (P, E)."""
+
+    returns: np.ndarray
+    steps: np.ndarray
+    spikes: np.ndarray  # spikes of all neurons per environment step, while the episode ran
+
+
+def run_episodes(
+    nets: NetworkBatch,
+    dynamics: Dynamics,
+    start: np.ndarray,
+    encode: Callable[[np.ndarray], np.ndarray],
+    *,
+    max_steps: int,
+    sim_steps: int,
+    reset: str = "subtract",
+    decode: Callable[[np.ndarray, np.ndarray], np.ndarray] = decoders.count_then_voltage,
+) -> Episodes:
+    """Play the episodes starting from ``start`` (E, state_dim) with every network.
+
+    ``decode(counts, v)`` maps the output spike counts of one environment step and the
+    output voltages, both (P, E, n_out), to actions (P, E).
+    """
+    P, E = nets.n_networks, start.shape[0]
+    state = np.broadcast_to(start, (P,) + start.shape).copy()
+    sim = Simulator(nets, E, reset)
+    n_out = nets.n_out
+    alive = np.ones((P, E), bool)
+    returns = np.zeros((P, E))
+    steps = np.zeros((P, E))
+    spikes = np.zeros((P, E))
+    current = np.empty(sim.v.shape, np.float32)
+    before = np.empty((P, E, n_out), np.float32)
+    total_before = np.zeros((P, E), np.float32)
+    for _ in range(int(max_steps)):
+        sim.input_current(encode(dynamics.observe(state)), out=current)
+        before[...] = sim.counts[..., :n_out]
+        sim.run_constant(current, sim_steps)
+        action = decode(sim.counts[..., :n_out] - before, sim.v[..., :n_out])
+        new_state, reward, terminated = dynamics.step(state, action)
+        returns += np.where(alive, reward, 0.0)
+        steps += alive
+        total = sim.counts.sum(axis=-1)
+        spikes += np.where(alive, total - total_before, 0.0)
+        total_before = total
+        state = np.where(alive[..., None], new_state, state)
+        alive &= ~terminated
+        if not alive.any():
+            break
+    return Episodes(returns, steps, spikes / np.maximum(steps, 1))
