@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+
+from neurons import NetworkBatch
+
+
+def dyadic(rng: np.random.Generator, shape, scale: int = 4, denom: int = 16) -> np.ndarray:
+    """Random float32 values on a grid of 1/denom: sums of a few of them are exact in float32,
+    so any summation order gives the same bits."""
+    return (rng.integers(-scale * denom, scale * denom + 1, size=shape) / denom).astype(np.float32)
+
+
+def random_net(rng, P, n_in, N, n_out, density=0.6) -> NetworkBatch:
+    w_in = dyadic(rng, (P, n_in, N)) * (rng.random((P, n_in, N)) < density)
+    w_rec = dyadic(rng, (P, N, N), scale=2) * (rng.random((P, N, N)) < density)
+    threshold = (rng.integers(4, 33, size=(P, N)) / 16).astype(np.float32)
+    beta = (rng.integers(0, 17, size=(P, N)) / 16).astype(np.float32)
+    bias = dyadic(rng, (P, N), scale=1)
+    return NetworkBatch(w_in, w_rec, threshold, beta, bias, n_out)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

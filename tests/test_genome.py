@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from evo.genome import FixedTopology, GenomeError
+
+
+def test_dimension_counts_each_segment():
+    g = FixedTopology(4, 2, hidden=8)
+    assert g.dim == 4 * 8 + 8 * 8 + 8 * 2 + 10 + 10
+    assert FixedTopology(4, 2, hidden=8, recurrent=False, evolve=["weights"]).dim == 4 * 8 + 8 * 2
+    assert FixedTopology(3, 2, hidden=0, evolve=["weights", "biases"]).dim == 3 * 2 + 2
+
+
+def test_zero_genome_gives_the_defaults():
+    g = FixedTopology(4, 2, hidden=3, threshold=0.75, beta=0.8)
+    net = g.compile(np.zeros((2, g.dim)))
+    np.testing.assert_allclose(net.threshold, 0.75)
+    np.testing.assert_allclose(net.beta, 0.8, rtol=1e-6)
+    assert not net.w_in.any() and not net.w_rec.any()
+
+
+def test_topology_places_weights_in_the_layered_structure():
+    g = FixedTopology(2, 1, hidden=2, evolve=["weights"])
+    x = np.arange(1, g.dim + 1, dtype=float)[None]
+    net = g.compile(x)
+    # inputs reach hidden neurons 1..2 only; outputs get nothing from the input
+    assert not net.w_in[0, :, 0].any() and net.w_in[0, :, 1:].all()
+    np.testing.assert_array_equal(net.w_in[0, :, 1:], [[1, 2], [3, 4]])
+    np.testing.assert_array_equal(net.w_rec[0, 1:, 1:], [[5, 6], [7, 8]])  # hidden -> hidden
+    np.testing.assert_array_equal(net.w_rec[0, 1:, 0], [9, 10])            # hidden -> output
+    assert net.w_rec[0, 0].sum() == 0                                       # the output projects nowhere
+
+
+def test_any_real_genome_compiles_to_a_valid_network():
+    g = FixedTopology(4, 2, hidden=5, evolve=["weights", "thresholds", "betas", "biases"])
+    rng = np.random.default_rng(0)
+    x = rng.normal(scale=50, size=(64, g.dim))
+    net = g.compile(x)  # NetworkBatch validates the ranges
+    assert (net.threshold > 0).all() and np.isfinite(net.threshold).all()
+    assert ((net.beta >= 0) & (net.beta <= 1)).all()
+
+
+def test_batched_compile_equals_row_by_row():
+    g = FixedTopology(3, 2, hidden=4)
+    x = np.random.default_rng(1).normal(size=(5, g.dim))
+    whole = g.compile(x)
+    for p in range(5):
+        one = g.compile(x[p])
+        for f in ("w_in", "w_rec", "threshold", "beta", "bias"):
+            np.testing.assert_array_equal(getattr(whole, f)[p], getattr(one, f)[0])
+
+
+def test_bad_options_and_shapes():
+    with pytest.raises(GenomeError, match="'wieghts' is not evolvable"):
+        FixedTopology(2, 1, evolve=["wieghts"])
+    with pytest.raises(GenomeError, match="genome.beta: 1.0"):
+        FixedTopology(2, 1, beta=1.0)
+    with pytest.raises(GenomeError, match=r"shape \(2, 3\); expected \(P, "):
+        FixedTopology(2, 1).compile(np.zeros((2, 3)))

@@ -1,0 +1,147 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evo import config as cfg
+from evo.cli import main
+from evo.results import load_run
+from evo.run import METRIC_COLUMNS, TIMING_COLUMNS, build, run
+from evo.seeding import derive_seed
+
+QUICK = {"task": {"name": "cartpole", "episodes": 3, "max_steps": 60, "validation_episodes": 5},
+         "genome": {"hidden": 4}, "run": {"generations": 4, "quiet": True, "validate_every": 2}}
+
+
+def quick(tmp_path, name, **run_over):
+    layer = {**QUICK, "run": {**QUICK["run"], "out": str(tmp_path), "name": name, **run_over}}
+    return run(cfg.resolve(layer), log=None)
+
+
+def test_run_directory_and_pandas_api(tmp_path):
+    res = quick(tmp_path, "a")
+    r = load_run(res.path)
+    assert isinstance(r.metrics, pd.DataFrame)
+    assert list(r.metrics.columns) == METRIC_COLUMNS
+    assert r.metrics["generation"].tolist() == [0, 1, 2, 3]
+    assert r.metrics["evaluations"].is_monotonic_increasing
+    assert (r.metrics["best_ever"].cummax() == r.metrics["best_ever"]).all()
+    assert r.metrics["validation"].notna().tolist() == [False, True, False, True]
+    assert r.summary["status"] == "finished" and r.summary["generations"] == 4
+    assert r.config["task"]["episodes"] == 3 and r.config["run"]["seed"] == 0
+    assert "numpy" in r.config["meta"]["versions"]
+    P = r.config["meta"]["population"]
+    assert len(r.individuals) == 4 * P
+    assert set(r.individuals.columns) >= {"generation", "individual", "fitness", "steps", "spikes"}
+    assert r.best["fitness"] == r.metrics["best_ever"].iloc[-1]
+    assert (res.path / "checkpoints" / "strategy.npz").exists()
+
+
+def test_best_genome_reproduces_its_fitness(tmp_path):
+    r = load_run(quick(tmp_path, "b").path)
+    task, space = build(r.config)
+    gen = r.best["generation"]
+    ev = task.evaluate(space.compile(np.array(r.best["genome"])), derive_seed(0, gen, "evaluate"))
+    assert ev.fitness[0] == r.best["fitness"]
+
+
+def test_same_config_and_seed_give_identical_metrics(tmp_path):
+    a = load_run(quick(tmp_path, "a").path).metrics.drop(columns=TIMING_COLUMNS)
+    b = load_run(quick(tmp_path, "b").path).metrics.drop(columns=TIMING_COLUMNS)
+    c = load_run(quick(tmp_path, "c", seed=1).path).metrics.drop(columns=TIMING_COLUMNS)
+    pd.testing.assert_frame_equal(a, b)
+    assert not a.equals(c)
+
+
+def test_existing_run_directory_is_never_overwritten(tmp_path):
+    quick(tmp_path, "a")
+    before = (tmp_path / "a" / "metrics.parquet").read_bytes()
+    with pytest.raises(ValueError, match="already exists"):
+        quick(tmp_path, "a")
+    assert (tmp_path / "a" / "metrics.parquet").read_bytes() == before
+
+
+def test_default_cartpole_run_is_solved_and_replays(tmp_path, capsys):
+    """The README's main job: defaults, then `evospike replay` on 100 unseen episodes."""
+    assert main(["run", "cartpole", "--out", str(tmp_path), "--name", "main", "--quiet"]) == 0
+    r = load_run(tmp_path / "main")
+    assert r.summary["status"] == "finished"
+    assert r.metrics["best"].iloc[-1] >= 500
+    capsys.readouterr()
+    assert main(["replay", str(tmp_path / "main"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["task"] == "cartpole" and out["episodes"] == 100
+    assert out["score"] >= 475
+    assert out["score"] == pytest.approx(r.summary["validation"])
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "evo", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "cartpol"], "unknown task 'cartpol'; valid tasks: cartpole"),
+    (["run", "cartpole", "--strategy", "nes"], "unknown strategy 'nes'; valid strategies: cma"),
+    (["run", "cartpole", "--generations", "0"], "run.generations: 0"),
+    (["run", "cartpole", "--population", "1"], "strategy.population: 1"),
+    (["run"], "no task given"),
+    (["replay", "does/not/exist"], "run directory 'does/not/exist' does not exist"),
+])
+def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, message):
+    p = cli(*args, "--out", str(tmp_path)) if args[0] == "run" else cli(*args)
+    assert p.returncode == 2
+    assert message in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+def test_bad_config_file_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[run]\ngenerashuns = 3\n')
+    p = cli("run", "cartpole", "--config", str(bad))
+    assert p.returncode == 2 and "unknown key 'generashuns' (did you mean 'generations'?)" in p.stderr
+    bad.write_text('[task]\nname = "cartpole"\nepisodes = "ten"\n')
+    p = cli("run", "--config", str(bad))
+    assert p.returncode == 2 and "task.episodes: 'ten' is str; expected an integer" in p.stderr
+    bad.write_text('[run\n')
+    p = cli("run", "cartpole", "--config", str(bad))
+    assert p.returncode == 2 and "is not valid TOML" in p.stderr
+
+
+def test_corrupt_run_directory_is_a_clear_error(tmp_path, capsys):
+    path = quick(tmp_path, "a").path
+    (path / "best.json").write_text("{not json")
+    assert main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "best.json" in err and "corrupt" in err
+    (path / "summary.json").unlink()
+    assert main(["replay", str(path)]) == 2
+    assert "summary.json is missing" in capsys.readouterr().err
+
+
+def test_config_file_and_flags_layer(tmp_path, capsys):
+    f = tmp_path / "c.toml"
+    f.write_text('[task]\nname = "cartpole"\nepisodes = 7\n[run]\nseed = 4\ngenerations = 9\n')
+    assert main(["run", "--config", str(f), "--generations", "2", "--dump-config"]) == 0
+    import tomllib
+    dumped = tomllib.loads(capsys.readouterr().out)
+    assert dumped["task"]["episodes"] == 7 and dumped["run"]["seed"] == 4
+    assert dumped["run"]["generations"] == 2
+    assert dumped["run"]["stop_fitness"] == 500.0
+    assert dumped["strategy"]["name"] == "cma"
+
+
+def test_tasks_lists_cartpole(capsys):
+    assert main(["tasks"]) == 0
+    out = capsys.readouterr().out
+    assert "cartpole" in out and "CartPole" in out
+
+
+def test_package_import_direction():
+    code = ("import sys, neurons; assert 'tasks' not in sys.modules and 'evo' not in sys.modules; "
+            "import tasks; assert 'evo' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
