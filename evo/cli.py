@@ -44,11 +44,11 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from .run import build, validation_seed
 
     r = load_run(args.run_dir)
-    genome = load_best_genome(r)
     try:
         task, space = build(r.config)
     except KeyError as exc:
         raise ConfigError(f"{args.run_dir}/config.toml: missing {exc}") from None
+    genome = load_best_genome(r, space)
     seed = validation_seed(int(r.config["run"]["seed"])) if args.seed is None else args.seed
     kwargs = {}
     if args.episodes is not None:
@@ -69,6 +69,30 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(f"{out['task']}: validation score {out['score']:.2f} over {episodes} episodes "
               f"(seed {seed}; best genome of generation {out['generation']}, training fitness "
               f"{out['training_fitness']:.2f})")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds: {args.seeds}; expected an integer >= 1")
+    if args.max_generations < 1:
+        raise ConfigError(f"--max-generations: {args.max_generations}; expected an integer >= 1")
+    if args.name == "neat-xor":
+        show = None if args.json else bench.print_neat_xor_row
+        result = bench.neat_xor(args.seeds, args.max_generations, args.first_seed, progress=show)
+        if not args.json:
+            bench.print_neat_xor_summary(result["summary"])
+    else:  # argparse restricts the choices
+        raise ConfigError(f"unknown benchmark {args.name!r}")
+    text = json.dumps(result, indent=2)
+    if args.json:
+        print(text)
+    if args.output:
+        from pathlib import Path
+        from .rundir import atomic_write_bytes
+        atomic_write_bytes(Path(args.output), (text + "\n").encode())
     return 0
 
 
@@ -117,6 +141,18 @@ def parser() -> argparse.ArgumentParser:
     rp.add_argument("--seed", type=int, help="validation seed (default: the run's own)")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.set_defaults(func=_cmd_replay)
+
+    b = sub.add_parser("bench", help="run a benchmark and report its figures (JSON with --json)",
+                       description="neat-xor: spiking XOR with the default NEAT config, one run per seed; "
+                                   "reports solved, evaluations to solve, generations, size and time.")
+    b.add_argument("name", choices=["neat-xor"], help="benchmark")
+    b.add_argument("--seeds", type=int, default=30, help="independent runs (default: 30)")
+    b.add_argument("--first-seed", type=int, default=0, help="seed of the first run (default: 0)")
+    b.add_argument("--max-generations", type=int, default=300,
+                   help="give up on a seed after this many generations (default: 300)")
+    b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    b.add_argument("--output", metavar="FILE.json", help="also write the JSON result to this file")
+    b.set_defaults(func=_cmd_bench)
 
     t = sub.add_parser("tasks", help="list the tasks that `run` accepts")
     t.set_defaults(func=_cmd_tasks)

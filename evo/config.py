@@ -17,19 +17,21 @@ import tasks
 
 from .errors import ConfigError
 from .genome import FixedTopology
-from .strategies import STRATEGIES, strategy_options
+from .neat import NeatSpace
+from .strategies import STRATEGIES, genome_space_kind, strategy_options
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["RUN_DEFAULTS", "load_toml", "resolve", "defaults"]
+__all__ = ["RUN_DEFAULTS", "load_toml", "resolve", "defaults", "space_class"]
 
 RUN_DEFAULTS: dict[str, Any] = {
     "seed": 0,                 # the run's master seed
     "generations": 100,        # generations at most
     "stop_fitness": "task",    # stop once a generation's best reaches this; "task": the task's target
+    "stop_on_solved": True,    # also stop once a network solves the task (tasks with solved(), e.g. xor)
     "out": "runs",             # parent folder of run directories
     "name": "",                # run directory name; "" makes TASK-STRATEGY-sSEED-TIMESTAMP
     "validate_every": 10,      # validate the best genome every this many generations (0: only at the end)
@@ -38,6 +40,11 @@ RUN_DEFAULTS: dict[str, Any] = {
 }
 SECTIONS = ("run", "task", "genome", "strategy")
 BACKENDS = ("serial",)
+
+
+def space_class(strategy: str) -> type:
+    """The genome space class of strategy ``strategy``."""
+    return NeatSpace if genome_space_kind(strategy) == "neat" else FixedTopology
 
 
 def _suggest(key: str, valid) -> str:
@@ -148,17 +155,18 @@ def resolve(*layers: dict) -> dict:
         run["stop_fitness"] = float(getattr(task, "target", math.inf))
     run["stop_fitness"] = float(run["stop_fitness"])
 
-    genome_defaults = _keyword_defaults(FixedTopology.__init__)
-    genome = dict(genome_defaults)
-    genome.update(_check_keys("genome", raw.get("genome", {}), genome_defaults))
-    space = FixedTopology(task.n_inputs, task.n_outputs, **genome)  # validates values
-    genome = space.config()
-
     strat_raw = dict(raw.get("strategy", {}))
     strat_name = strat_raw.pop("name", "cma")
     if strat_name not in STRATEGIES:
         raise ConfigError(f"strategy.name: unknown strategy {strat_name!r}; valid strategies: "
                           f"{', '.join(sorted(STRATEGIES))}")
+    space_cls = space_class(strat_name)
+    genome_defaults = _keyword_defaults(space_cls.__init__)
+    genome = dict(genome_defaults)
+    genome.update(_check_keys("genome", raw.get("genome", {}), genome_defaults))
+    space = space_cls(task.n_inputs, task.n_outputs, **genome)  # validates values
+    genome = space.config()
+
     strat_defaults = strategy_options(strat_name)
     strategy = dict(strat_defaults)
     strategy.update(_check_keys("strategy", strat_raw, strat_defaults))

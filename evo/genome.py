@@ -78,6 +78,23 @@ class FixedTopology:
         return dict(hidden=self.hidden, recurrent=self.recurrent, evolve=list(self.evolve),
                     threshold=self.threshold0, beta=self.beta0, bias=self.bias0)
 
+    kind = "fixed"
+
+    def genome(self, X: np.ndarray, index: int) -> list[float]:
+        """Row ``index`` as a JSON-ready list."""
+        return [float(v) for v in np.asarray(X)[int(index)]]
+
+    def decode_genome(self, obj, where: str = "genome") -> np.ndarray:
+        """A (1, D) matrix from :meth:`genome`'s list; anything else is a GenomeError."""
+        try:
+            x = np.asarray(obj, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise GenomeError(f"{where}: expected a list of {self.dim} numbers ({exc})") from None
+        if x.shape != (self.dim,) or not np.isfinite(x).all():
+            raise GenomeError(f"{where}: expected a list of {self.dim} finite numbers for this genome space, "
+                              f"got shape {x.shape}")
+        return x[None]
+
     def _gene(self, X: np.ndarray, name: str) -> np.ndarray:
         return X[:, self.segments[name]].reshape((X.shape[0],) + self._shapes[name])
 

@@ -68,14 +68,18 @@ def load_run(path: str | Path) -> Run:
     return Run(path, config, metrics, individuals, best, summary)
 
 
-def load_best_genome(run: Run) -> np.ndarray:
-    """The best genome of a run as a float64 vector, checked against the run's genome space."""
+def load_best_genome(run: Run, space=None):
+    """The best genome of a run as a population of one for its genome space: a (1, D) float64
+    matrix (fixed topology) or a NeatPopulation. ``space`` defaults to the run's own."""
     if run.best is None:
         raise RunDirError(f"{str(run.path)!r} has no best.json yet: no generation finished")
+    if space is None:
+        from .run import build
+        _, space = build(run.config)
+    from .genome import GenomeError
+    if "genome" not in run.best:
+        raise RunDirError(f"{str(run.path / 'best.json')!r}: no 'genome' field")
     try:
-        genome = np.asarray(run.best["genome"], dtype=np.float64)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RunDirError(f"{str(run.path / 'best.json')!r}: malformed genome ({exc})") from None
-    if genome.ndim != 1 or not np.isfinite(genome).all():
-        raise RunDirError(f"{str(run.path / 'best.json')!r}: the genome must be a list of finite numbers")
-    return genome
+        return space.decode_genome(run.best["genome"], where=str(run.path / "best.json"))
+    except GenomeError as exc:
+        raise RunDirError(str(exc)) from None

@@ -29,7 +29,7 @@ import tasks
 from . import __version__
 from .errors import RunDirError
 from .evaluators import SerialEvaluator
-from .genome import FixedTopology
+from .config import space_class
 from .rundir import write_json, write_npz, write_parquet, write_toml
 from .seeding import derive_seed
 from .strategies import make_strategy
@@ -60,7 +60,7 @@ def build(config: dict):
     """The task and genome space a resolved config describes."""
     task_opts = {k: v for k, v in config["task"].items() if k != "name"}
     task = tasks.make(config["task"]["name"], **task_opts)
-    space = FixedTopology(task.n_inputs, task.n_outputs, **config["genome"])
+    space = space_class(config["strategy"]["name"])(task.n_inputs, task.n_outputs, **config["genome"])
     return task, space
 
 
@@ -104,19 +104,22 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
     seed = int(r["seed"])
     task, space = build(config)
     strat_opts = {k: v for k, v in config["strategy"].items() if k != "name"}
-    strategy = make_strategy(config["strategy"]["name"], space.dim, derive_seed(seed, 0, "strategy"),
+    strategy = make_strategy(config["strategy"]["name"], space, derive_seed(seed, 0, "strategy"),
                              **strat_opts)
+    solved = getattr(task, "solved", None) if r.get("stop_on_solved", True) else None
     evaluator = SerialEvaluator(task, space)
     path = _new_run_dir(config)
     started = datetime.now(timezone.utc)
     meta = {"versions": _versions(), "host": socket.gethostname(), "created": started.isoformat(timespec="seconds"),
-            "argv": sys.argv, "genome_dim": space.dim, "population": strategy.population_size}
+            "argv": sys.argv, "genome_space": space.kind, "population": strategy.population_size}
+    if hasattr(space, "dim"):
+        meta["genome_dim"] = space.dim
     write_toml(path / "config.toml", {**config, "meta": meta})
 
     t_start = time.perf_counter()
     rows: list[dict] = []
     individuals: list[pd.DataFrame] = []
-    best_ever, best_genome, best_gen = -math.inf, None, -1
+    best_ever, best_genome, best_gen = -math.inf, None, -1  # best_genome: a population of one
     evaluations = 0
     validated: tuple[int, float] | None = None  # (best_gen it was computed for, score)
     val_seed = validation_seed(seed)
@@ -131,13 +134,14 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
     def validate_best() -> float:
         nonlocal validated
         if validated is None or validated[0] != best_gen:
-            ev = task.validate(space.compile(best_genome), val_seed)
+            ev = task.validate(space.compile(space.decode_genome(best_genome)), val_seed)
             validated = (best_gen, float(ev.fitness[0]))
         return validated[1]
 
     write_json(path / "summary.json", summary("running"))
+    shape = f"genome D={space.dim}" if hasattr(space, "dim") else f"genome space {space.kind}"
     log(f"run {path}  task={config['task']['name']} strategy={config['strategy']['name']} "
-        f"genome D={space.dim} population={strategy.population_size} seed={seed}")
+        f"{shape} population={strategy.population_size} seed={seed}")
     try:
         for gen in range(int(r["generations"])):
             t0 = time.perf_counter()
@@ -150,13 +154,17 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
             evaluations += P
             i_best = int(np.argmax(ev.fitness))
             if ev.fitness[i_best] > best_ever:
-                best_ever, best_genome, best_gen = float(ev.fitness[i_best]), population[i_best].copy(), gen
+                best_ever, best_genome, best_gen = float(ev.fitness[i_best]), space.genome(population, i_best), gen
                 write_json(path / "best.json", {
                     "generation": gen, "index": i_best, "fitness": best_ever,
                     "metrics": {k: v[i_best] for k, v in ev.metrics.items()},
-                    "genome_space": "fixed", "genome_config": space.config(), "task": config["task"],
+                    "genome_space": space.kind, "genome_config": space.config(), "task": config["task"],
                     "genome": best_genome})
-            last = gen == int(r["generations"]) - 1 or ev.fitness[i_best] >= r["stop_fitness"]
+            is_solved = solved(ev) if solved is not None else np.zeros(len(ev), bool)
+            stop = bool(ev.fitness[i_best] >= r["stop_fitness"] or is_solved.any())
+            last = gen == int(r["generations"]) - 1 or stop
+            species = getattr(strategy, "last_species", None)
+            species = np.zeros(len(ev), np.int64) if species is None else species
             every = int(r["validate_every"])
             validation = validate_best() if last or (every and (gen + 1) % every == 0) else math.nan
             spikes = ev.metrics.get("spikes", np.full(P, np.nan))
@@ -164,12 +172,12 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
                 "generation": gen, "evaluations": evaluations, "best": float(ev.fitness[i_best]),
                 "mean": float(ev.fitness.mean()), "median": float(np.median(ev.fitness)),
                 "std": float(ev.fitness.std()), "best_ever": best_ever, "validation": validation,
-                "n_species": 1, "mean_neurons": float(sizes["neurons"].mean()),
+                "n_species": int(np.unique(species).size), "mean_neurons": float(sizes["neurons"].mean()),
                 "mean_synapses": float(sizes["synapses"].mean()), "mean_spikes": float(np.mean(spikes)),
                 "eval_seconds": eval_seconds, "gen_seconds": time.perf_counter() - t0})
             individuals.append(pd.DataFrame({
                 "generation": gen, "individual": np.arange(P), "fitness": ev.fitness,
-                **{k: v for k, v in ev.metrics.items()}, "species": 0,
+                **{k: v for k, v in ev.metrics.items()}, "species": species,
                 "neurons": sizes["neurons"], "synapses": sizes["synapses"]}))
             meta_s, arrays = strategy.state()
             write_npz(path / "checkpoints" / "strategy.npz", arrays)
@@ -182,8 +190,9 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
                 val = "" if math.isnan(validation) else f"  validation {validation:.1f}"
                 log(f"gen {gen:4d}  best {row['best']:9.2f}  mean {row['mean']:9.2f}  best_ever {best_ever:9.2f}"
                     f"  {P / max(eval_seconds, 1e-9):8.0f} evals/s{val}")
-            if ev.fitness[i_best] >= r["stop_fitness"]:
-                log(f"stop: generation {gen} reached stop_fitness {r['stop_fitness']:g}")
+            if stop:
+                why = "a network solved the task" if is_solved.any() else f"reached stop_fitness {r['stop_fitness']:g}"
+                log(f"stop: generation {gen}: {why}")
                 break
     except KeyboardInterrupt:
         write_json(path / "summary.json", summary("interrupted", "KeyboardInterrupt"))

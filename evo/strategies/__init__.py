@@ -6,11 +6,17 @@ from typing import Any
 
 from .base import Strategy, StrategyError
 from .cma import CMAES
+from .neat import NEAT
 
-__all__ = ["Strategy", "StrategyError", "CMAES", "STRATEGIES", "make_strategy", "strategy_from_state",
-           "strategy_options"]
+__all__ = ["Strategy", "StrategyError", "CMAES", "NEAT", "STRATEGIES", "make_strategy", "strategy_from_state",
+           "strategy_options", "genome_space_kind"]
 
-STRATEGIES: dict[str, type] = {"cma": CMAES}
+STRATEGIES: dict[str, type] = {"cma": CMAES, "neat": NEAT}
+
+
+def genome_space_kind(name: str) -> str:
+    """The genome space strategy ``name`` evolves: "fixed" (a (P, D) matrix) or "neat"."""
+    return getattr(_cls(name), "genome_space", "fixed")
 
 
 def _cls(name: str) -> type:
@@ -26,12 +32,16 @@ def strategy_options(name: str) -> dict[str, Any]:
             if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "seed"}
 
 
-def make_strategy(name: str, dim: int, seed: int, **options: Any) -> Strategy:
+def make_strategy(name: str, space: Any, seed: int, **options: Any) -> Strategy:
+    """Strategy ``name`` over a genome space (for fixed-topology strategies, a dimension works too)."""
     valid = strategy_options(name)
     unknown = sorted(set(options) - set(valid))
     if unknown:
         raise StrategyError(f"strategy {name!r}: unknown option {unknown[0]!r}; valid options: {', '.join(valid)}")
-    return _cls(name)(dim, seed=seed, **options)
+    cls = _cls(name)
+    if getattr(cls, "genome_space", "fixed") == "fixed":
+        space = getattr(space, "dim", space)
+    return cls(space, seed=seed, **options)
 
 
 def strategy_from_state(meta: dict[str, Any], arrays: dict) -> Strategy:
