@@ -1,6 +1,7 @@
 """Benchmarks: ``evospike bench NAME``. Each returns a JSON-ready dict and prints a table."""
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -13,7 +14,12 @@ from . import config as cfg
 from .seeding import derive_seed
 from .strategies import make_strategy
 
-__all__ = ["BENCHMARKS", "neat_xor"]
+__all__ = ["BENCHMARKS", "neat_xor", "scaling"]
+
+
+def cfg_build(config: dict):
+    from .run import build
+    return build(config)
 
 
 def _evolve(config: dict, max_generations: int) -> dict[str, Any]:
@@ -94,4 +100,68 @@ def print_neat_xor_summary(s: dict) -> None:
           f"{s['evaluations_per_second']:.0f} evaluations/s overall; {s['total_seconds']:.1f} s in all")
 
 
-BENCHMARKS = {"neat-xor": neat_xor}
+def scaling(population: int = 256, generations: int = 3, workers: tuple[int, ...] = (1, 2),
+            progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Evaluate one fixed CartPole population serially and on Ray with 1, 2, ... workers.
+
+    The population is CMA-ES's first generation for the default CartPole genome (seed 0),
+    enlarged to ``population``; each backend evaluates it ``generations`` times (the same
+    seeds), after one untimed warm-up call. Overhead per generation: wall time minus the
+    actors' evaluation time divided by the number of workers.
+    """
+    from .distributed import RayEvaluator, init_ray, shutdown
+    from .run import make_evaluator
+    config = cfg.resolve({"task": {"name": "cartpole"}, "strategy": {"name": "cma", "population": population},
+                          "run": {"backend": "serial"}})
+    _, space = cfg_build(config)
+    X = make_strategy("cma", space, derive_seed(0, 0, "strategy"), population=population).ask()
+    seeds = [derive_seed(0, g, "evaluate") for g in range(generations)]
+    rows, reference = [], None
+
+    def measure(name: str, evaluator, n_workers: int) -> dict:
+        evaluator.evaluate(X, seeds[0])  # warm-up: actor start, imports, caches
+        compute, t0 = 0.0, time.perf_counter()
+        fits = []
+        for s in seeds:
+            ev, _ = evaluator.evaluate(X, s)
+            fits.append(ev.fitness)
+            compute += sum(getattr(evaluator, "last_compute_seconds", []) or [0.0])
+        wall = time.perf_counter() - t0
+        row = {"backend": name, "workers": n_workers, "population": population, "generations": generations,
+               "seconds": wall, "evaluations_per_second": population * generations / wall,
+               "overhead_per_generation_s": (wall - compute / n_workers) / generations if compute else 0.0}
+        return row, np.concatenate(fits)
+
+    serial = make_evaluator(config)
+    row, reference = measure("serial", serial, 1)
+    rows.append(row)
+    if progress:
+        progress(row)
+    owns = init_ray(num_cpus=max(workers))
+    try:
+        for n in workers:
+            ev = RayEvaluator(config, workers=n)
+            row, fits = measure("ray", ev, n)
+            ev.close()
+            row["identical_fitness"] = bool(np.array_equal(fits, reference))
+            rows.append(row)
+            if progress:
+                progress(row)
+    finally:
+        if owns:
+            shutdown()
+    base = rows[0]["evaluations_per_second"]
+    for r in rows:
+        r["speedup"] = r["evaluations_per_second"] / base
+    return {"benchmark": "scaling", "evospike": __version__, "python": platform.python_version(),
+            "cpus": os.cpu_count(), "task": "cartpole", "rows": rows}
+
+
+def print_scaling_row(r: dict) -> None:
+    extra = "" if r["backend"] == "serial" else (f"  overhead {1000 * r['overhead_per_generation_s']:.1f} ms/generation"
+                                                  f"  identical fitness: {r['identical_fitness']}")
+    print(f"{r['backend']:>6} workers {r['workers']}  {r['evaluations_per_second']:8.1f} evaluations/s  "
+          f"({r['seconds']:.2f} s for {r['generations']} x {r['population']}){extra}", flush=True)
+
+
+BENCHMARKS = {"neat-xor": neat_xor, "scaling": scaling}

@@ -20,7 +20,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.config:
         layers.append(cfg.load_toml(args.config))
     cli = {"run": {"generations": args.generations, "seed": args.seed, "out": args.out, "name": args.name,
-                   "quiet": True if args.quiet else None},
+                   "quiet": True if args.quiet else None, "backend": args.backend, "workers": args.workers,
+                   "address": args.address},
            "task": {"name": args.task},
            "strategy": {"name": args.strategy, "population": args.population}}
     layers.append(cli)
@@ -77,6 +78,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise ConfigError(f"--seeds: {args.seeds}; expected an integer >= 1")
+    if args.population < 1 or args.generations < 1 or args.workers < 1:
+        raise ConfigError("--population, --generations and --workers must be integers >= 1")
     if args.max_generations < 1:
         raise ConfigError(f"--max-generations: {args.max_generations}; expected an integer >= 1")
     if args.name == "neat-xor":
@@ -84,6 +87,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         result = bench.neat_xor(args.seeds, args.max_generations, args.first_seed, progress=show)
         if not args.json:
             bench.print_neat_xor_summary(result["summary"])
+    elif args.name == "scaling":
+        show = None if args.json else bench.print_scaling_row
+        result = bench.scaling(args.population, args.generations, tuple(range(1, args.workers + 1)), progress=show)
+        if not args.json:
+            for r in result["rows"][1:]:
+                print(f"ray x{r['workers']}: {r['speedup']:.2f}x serial")
     else:  # argparse restricts the choices
         raise ConfigError(f"unknown benchmark {args.name!r}")
     text = json.dumps(result, indent=2)
@@ -130,6 +139,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="master seed (default: 0)")
     r.add_argument("--out", help="parent folder for run directories (default: runs)")
     r.add_argument("--name", help="run directory name (default: TASK-STRATEGY-sSEED-TIMESTAMP)")
+    r.add_argument("--backend", choices=["ray", "serial"],
+                   help="evaluator: ray (default; a local instance on 127.0.0.1 unless --address) or serial")
+    r.add_argument("--workers", type=int, help="Ray actors (default: 0, one per CPU of the cluster)")
+    r.add_argument("--address", help="join this Ray cluster (e.g. auto or HOST:6379; default: $RAY_ADDRESS, "
+                                      "else start a local instance)")
     r.add_argument("--config", metavar="FILE.toml", help="config file with [run], [task], [genome], [strategy]")
     r.add_argument("--quiet", action="store_true", help="no per-generation lines")
     r.add_argument("--dump-config", action="store_true", help="print the resolved config as TOML and exit")
@@ -144,12 +158,17 @@ def parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="run a benchmark and report its figures (JSON with --json)",
                        description="neat-xor: spiking XOR with the default NEAT config, one run per seed; "
-                                   "reports solved, evaluations to solve, generations, size and time.")
-    b.add_argument("name", choices=["neat-xor"], help="benchmark")
+                                   "reports solved, evaluations to solve, generations, size and time. "
+                                   "scaling: one fixed CartPole population evaluated serially and on Ray "
+                                   "with 1..--workers workers; evaluations/s, speed-up and Ray's overhead.")
+    b.add_argument("name", choices=["neat-xor", "scaling"], help="benchmark")
     b.add_argument("--seeds", type=int, default=30, help="independent runs (default: 30)")
     b.add_argument("--first-seed", type=int, default=0, help="seed of the first run (default: 0)")
     b.add_argument("--max-generations", type=int, default=300,
                    help="give up on a seed after this many generations (default: 300)")
+    b.add_argument("--population", type=int, default=256, help="scaling: population size (default: 256)")
+    b.add_argument("--generations", type=int, default=3, help="scaling: timed evaluations per backend (default: 3)")
+    b.add_argument("--workers", type=int, default=2, help="scaling: Ray with 1..N workers (default: 2)")
     b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     b.add_argument("--output", metavar="FILE.json", help="also write the JSON result to this file")
     b.set_defaults(func=_cmd_bench)

@@ -98,7 +98,8 @@ class FixedTopology:
     def _gene(self, X: np.ndarray, name: str) -> np.ndarray:
         return X[:, self.segments[name]].reshape((X.shape[0],) + self._shapes[name])
 
-    def compile(self, X: np.ndarray) -> NetworkBatch:
+    def compile(self, X: np.ndarray, pad_to: int | None = None) -> NetworkBatch:
+        """The networks of the rows of X; every genome has the same size, so ``pad_to`` is unused."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X[None]

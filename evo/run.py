@@ -34,7 +34,7 @@ from .rundir import write_json, write_npz, write_parquet, write_toml
 from .seeding import derive_seed
 from .strategies import make_strategy
 
-__all__ = ["run", "RunResult", "build", "METRIC_COLUMNS", "validation_seed"]
+__all__ = ["run", "RunResult", "build", "make_evaluator", "METRIC_COLUMNS", "validation_seed"]
 
 METRIC_COLUMNS = ["generation", "evaluations", "best", "mean", "median", "std", "best_ever", "validation",
                   "n_species", "mean_neurons", "mean_synapses", "mean_spikes", "eval_seconds", "gen_seconds"]
@@ -62,6 +62,17 @@ def build(config: dict):
     task = tasks.make(config["task"]["name"], **task_opts)
     space = space_class(config["strategy"]["name"])(task.n_inputs, task.n_outputs, **config["genome"])
     return task, space
+
+
+def make_evaluator(config: dict, task=None, space=None):
+    """The evaluator ``config["run"]["backend"]`` names."""
+    r = config["run"]
+    if r.get("backend", "serial") == "ray":
+        from .distributed import RayEvaluator
+        return RayEvaluator(config, workers=int(r.get("workers", 0)), address=r.get("address") or None)
+    if task is None:
+        task, space = build(config)
+    return SerialEvaluator(task, space)
 
 
 def _versions() -> dict:
@@ -107,7 +118,7 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
     strategy = make_strategy(config["strategy"]["name"], space, derive_seed(seed, 0, "strategy"),
                              **strat_opts)
     solved = getattr(task, "solved", None) if r.get("stop_on_solved", True) else None
-    evaluator = SerialEvaluator(task, space)
+    evaluator = make_evaluator(config, task, space)
     path = _new_run_dir(config)
     started = datetime.now(timezone.utc)
     meta = {"versions": _versions(), "host": socket.gethostname(), "created": started.isoformat(timespec="seconds"),

@@ -76,6 +76,17 @@ class Simulator:
         self._threshold = net.threshold[:, None, :]
         self._bias = net.bias[:, None, :]
 
+    def keep(self, index: np.ndarray) -> None:
+        """Continue with only the networks ``index`` (their state is kept): for closed loops
+        where some networks have finished. Each network's results are unchanged by this."""
+        index = np.asarray(index)
+        self.net = self.net.select(index)
+        for name in ("v", "s", "counts", "_spiked", "_current"):
+            setattr(self, name, np.ascontiguousarray(getattr(self, name)[index]))
+        self._beta = self.net.beta[:, None, :]
+        self._threshold = self.net.threshold[:, None, :]
+        self._bias = self.net.bias[:, None, :]
+
     def reset(self) -> None:
         """Back to v = 0, s = 0 and zero counts."""
         self.v.fill(0.0)

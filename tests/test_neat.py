@@ -321,7 +321,7 @@ def test_neat_solves_xor_with_the_defaults():
 @pytest.mark.parametrize("task_name", ["xor", "cartpole"])
 def test_run_with_neat_writes_a_replayable_run(tmp_path, capsys, task_name):
     args = ["run", task_name, "--strategy", "neat", "--out", str(tmp_path), "--name", "n", "--quiet",
-            "--generations", "3", "--population", "30"]
+            "--generations", "3", "--population", "30", "--backend", "serial"]
     if task_name == "cartpole":
         cfg_path = tmp_path / "c.toml"
         cfg_path.write_text('[task]\nepisodes = 3\nmax_steps = 50\nvalidation_episodes = 4\n')

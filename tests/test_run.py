@@ -14,7 +14,7 @@ from evo.run import METRIC_COLUMNS, TIMING_COLUMNS, build, run
 from evo.seeding import derive_seed
 
 QUICK = {"task": {"name": "cartpole", "episodes": 3, "max_steps": 60, "validation_episodes": 5},
-         "genome": {"hidden": 4}, "run": {"generations": 4, "quiet": True, "validate_every": 2}}
+         "genome": {"hidden": 4}, "run": {"generations": 4, "quiet": True, "validate_every": 2, "backend": "serial"}}
 
 
 def quick(tmp_path, name, **run_over):

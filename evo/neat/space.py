@@ -93,11 +93,18 @@ class NeatSpace:
                               f"has {self.n_in} and {self.n_out}")
         return pop
 
-    def compile(self, pop: NeatPopulation) -> NetworkBatch:
+    @staticmethod
+    def padded_size(pop: NeatPopulation) -> int:
+        """Neurons per network when the whole population is compiled at once."""
+        return int(pop.node_present.sum(axis=1).max())
+
+    def compile(self, pop: NeatPopulation, pad_to: int | None = None) -> NetworkBatch:
+        """The population's networks, padded to its largest genome or to ``pad_to`` neurons
+        (chunks of one population compiled separately pad alike, so they simulate alike)."""
         pop = self._check_pop(pop)
         P = len(pop)
         pos = np.cumsum(pop.node_present, axis=1) - 1  # (P, K): neuron index of each present node
-        N = int(pop.node_present.sum(axis=1).max())
+        N = max(self.padded_size(pop), int(pad_to or 0))
         w_in = np.zeros((P, self.n_in, N), np.float32)
         w_rec = np.zeros((P, N, N), np.float32)
         threshold = np.full((P, N), np.inf, np.float32)

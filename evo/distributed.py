@@ -1,0 +1,177 @@
+"""Evaluation on Ray: actors that build their task once and evaluate chunks of a population.
+
+Local clusters. Without an address (``--address`` or ``RAY_ADDRESS``) the first use starts
+a Ray instance for this process and :func:`shutdown` stops it. It listens on 127.0.0.1
+only, with the dashboard and usage reporting off. ``ray.init(_node_ip_address="127.0.0.1")``
+alone is not enough: Ray replaces a loopback node address with the host's outward address
+unless ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, which makes it keep the loopback address, and
+then every Ray server binds to 127.0.0.1. Check with ``ss -ltnp``.
+
+Workers. Each actor runs with one BLAS/OpenMP thread (parallelism comes from processes)
+and uses one CPU; the default number of actors is the cluster's CPU count. Each generation
+the population goes to the object store once (``ray.put``) and actors receive only a
+reference plus the index range of their chunk. Chunks are dispatched as actors free up,
+so slow chunks do not hold up the others. A chunk's fitness depends only on the
+generation seed and its genomes, never on which actor or how many ran it.
+
+Faults. Actors are restarted without limit and a call that was running on an actor that
+died is retried (``max_restarts=-1, max_task_retries=-1``); evaluation is pure, so a retry
+gives the same result and nothing is recorded twice.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from tasks import Evaluation
+
+__all__ = ["RayEvaluator", "ray_map", "init_ray", "shutdown", "THREAD_ENV"]
+
+THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+_LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # keep 127.0.0.1 as the node address
+              "RAY_USAGE_STATS_ENABLED": "0"}            # no usage reports leave the machine
+
+
+def _ray():
+    for key, value in _LOCAL_ENV.items():
+        os.environ.setdefault(key, value)
+    import ray
+    return ray
+
+
+def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Connect to the cluster at ``address`` (or ``RAY_ADDRESS``), or start a local one bound
+    to 127.0.0.1. Does nothing if Ray is already initialized. Returns True if this call
+    started or connected Ray (the caller then owns it and shuts it down)."""
+    ray = _ray()
+    if ray.is_initialized():
+        return False
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    runtime_env = {"env_vars": dict(THREAD_ENV)}
+    if address:
+        ray.init(address=address, runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
+        return True
+    from ray._private import ray_constants
+    ray_constants.ENABLE_RAY_CLUSTER = False  # in case ray was imported before the variable was set
+    ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
+             runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
+    return True
+
+
+def shutdown() -> None:
+    """Disconnect from Ray (and stop a local instance this process started)."""
+    import ray
+    ray.shutdown()
+
+
+class _Worker:
+    """Body of the evaluation actor: builds the task and genome space once."""
+
+    def __init__(self, config: dict) -> None:
+        from .run import build
+        self.task, self.space = build(config)
+
+    def evaluate(self, population: Any, start: int, stop: int, seed: int, pad_to: int | None) -> tuple:
+        t0 = time.perf_counter()
+        rows = np.arange(start, stop)
+        chunk = population[rows] if isinstance(population, np.ndarray) else population.take(rows)
+        nets = self.space.compile(chunk, pad_to=pad_to)
+        ev = self.task.evaluate(nets, seed)
+        return (ev.fitness, ev.metrics, nets.neuron_counts(), nets.synapse_counts(),
+                time.perf_counter() - t0, os.getpid())
+
+    def pid(self) -> int:
+        return os.getpid()
+
+
+class RayEvaluator:
+    """Evaluates a population across Ray actors; same results as :class:`SerialEvaluator`.
+
+    ``workers`` actors (0: one per CPU of the cluster). ``chunks_per_worker`` sets how
+    finely a population is split (chunks are at least ``min_chunk`` genomes).
+    """
+
+    def __init__(self, config: dict, *, workers: int = 0, address: str | None = None,
+                 chunks_per_worker: int = 4, min_chunk: int = 8) -> None:
+        self.owns_ray = init_ray(address)
+        import ray
+        self.ray = ray
+        from .run import build
+        self.task, self.space = build(config)
+        n = int(workers) or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self.workers = n
+        self.chunks_per_worker, self.min_chunk = int(chunks_per_worker), int(min_chunk)
+        actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(_Worker)
+        self.actors = [actor.options(scheduling_strategy="SPREAD").remote(config) for _ in range(n)]
+        self.last_compute_seconds: list[float] = []
+
+    def pids(self) -> list[int]:
+        return self.ray.get([a.pid.remote() for a in self.actors])
+
+    def _chunks(self, P: int) -> list[tuple[int, int]]:
+        n = max(1, min(self.workers * self.chunks_per_worker, math.ceil(P / self.min_chunk)))
+        edges = np.linspace(0, P, n + 1).round().astype(int)
+        return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+    def evaluate(self, population: Any, seed: int) -> tuple[Evaluation, dict[str, np.ndarray]]:
+        ray = self.ray
+        P = len(population)
+        pad_to = getattr(self.space, "padded_size", lambda pop: None)(population)
+        ref = ray.put(population)
+        todo = list(enumerate(self._chunks(P)))[::-1]
+        running: dict[Any, tuple[int, int]] = {}  # object ref -> (chunk index, actor index)
+        results: dict[int, tuple] = {}
+        free = list(range(len(self.actors))) * 2  # two calls in flight per actor hides the round trip
+        while todo or running:
+            while todo and free:
+                a = free.pop(0)
+                k, (start, stop) = todo.pop()
+                running[self.actors[a].evaluate.remote(ref, start, stop, seed, pad_to)] = (k, a)
+            done, _ = ray.wait(list(running), num_returns=1)
+            for r in done:
+                k, a = running.pop(r)
+                results[k] = ray.get(r)
+                free.append(a)
+        parts = [results[k] for k in range(len(results))]
+        self.last_compute_seconds = [p[4] for p in parts]
+        ev = Evaluation.concatenate([Evaluation(p[0], p[1]) for p in parts])
+        sizes = {"neurons": np.concatenate([p[2] for p in parts]),
+                 "synapses": np.concatenate([p[3] for p in parts])}
+        return ev, sizes
+
+    def close(self) -> None:
+        for a in self.actors:
+            try:
+                self.ray.kill(a)
+            except Exception:  # an actor that is already gone
+                pass
+        self.actors = []
+        if self.owns_ray:
+            self.ray.shutdown()
+            self.owns_ray = False
+
+
+def ray_map(func: Callable, *iterables: Iterable, chunksize: int | None = None) -> list:
+    """``map(func, *iterables)`` evaluated on Ray, in order; a drop-in for DEAP's
+    ``toolbox.register("map", ray_map)``. Items go in chunks (default: 4 per CPU) so the
+    per-call overhead stays small; ``func`` must be picklable by cloudpickle."""
+    init_ray()
+    import ray
+    items = list(zip(*iterables))
+    if not items:
+        return []
+    cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    size = chunksize or max(1, math.ceil(len(items) / (4 * cpus)))
+    fn = ray.put(func)
+    remote = ray.remote(num_cpus=1)(_apply_chunk)
+    refs = [remote.remote(fn, items[i:i + size]) for i in range(0, len(items), size)]
+    return [y for part in ray.get(refs) for y in part]
+
+
+def _apply_chunk(func: Callable, items: list[tuple]) -> list:
+    return [func(*args) for args in items]

@@ -1,0 +1,158 @@
+"""Ray backend: loopback-only local cluster, determinism across workers, fault tolerance.
+
+Everything here runs on 127.0.0.1 and sends no traffic elsewhere.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evo import config as cfg
+from evo import distributed
+from evo.results import load_run
+from evo.run import TIMING_COLUMNS, run
+
+ray = pytest.importorskip("ray")
+
+QUICK = {"task": {"name": "cartpole", "episodes": 4, "max_steps": 80, "validation_episodes": 4},
+         "genome": {"hidden": 4}, "run": {"generations": 3, "quiet": True, "validate_every": 0}}
+SLOW = {"task": {"name": "cartpole", "episodes": 1500, "max_steps": 200, "validation_episodes": 4},
+        "genome": {"hidden": 4}, "run": {"generations": 5, "quiet": True, "validate_every": 0}}
+
+
+def config(tmp_path, name, base=QUICK, **run_over):
+    layer = {**base, "run": {**base["run"], "out": str(tmp_path), "name": name, **run_over}}
+    return cfg.resolve(layer)
+
+
+def metrics(path):
+    return load_run(path).metrics.drop(columns=TIMING_COLUMNS)
+
+
+def worker_pids() -> set[int]:
+    pids = set()
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if cmd.startswith("ray::_Worker"):
+                pids.add(int(d.name))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    if ray.is_initialized():
+        ray.shutdown()
+    distributed.init_ray(num_cpus=3)
+    yield ray
+    ray.shutdown()
+
+
+def test_local_instance_listens_on_loopback_only(local_ray):
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is not installed")
+    out = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True).stdout
+    mine = [line for line in out.splitlines() if any(k in line for k in ("raylet", "gcs_server", "ray::", f"pid={os.getpid()},"))]
+    assert mine, out
+    for line in mine:
+        local = line.split()[3]
+        assert local.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:", "[::1]:")), line
+    assert ray.util.get_node_ip_address() == "127.0.0.1"
+
+
+def test_metrics_identical_for_serial_and_ray_with_1_2_3_workers(local_ray, tmp_path):
+    run(config(tmp_path, "serial", backend="serial"), log=None)
+    ref = metrics(tmp_path / "serial")
+    for n in (1, 2, 3):
+        run(config(tmp_path, f"ray{n}", backend="ray", workers=n), log=None)
+        pd.testing.assert_frame_equal(metrics(tmp_path / f"ray{n}"), ref)
+    assert ray.is_initialized()  # a run does not stop an instance it did not start
+
+
+def test_neat_chunks_pad_like_the_whole_population(local_ray, tmp_path):
+    neat = {"task": {"name": "xor"}, "strategy": {"name": "neat", "population": 60},
+            "run": {"generations": 6, "quiet": True, "stop_on_solved": False}}
+    run(config(tmp_path, "serial", base=neat, backend="serial"), log=None)
+    run(config(tmp_path, "ray", base=neat, backend="ray", workers=3), log=None)
+    pd.testing.assert_frame_equal(metrics(tmp_path / "ray"), metrics(tmp_path / "serial"))
+
+
+def test_ray_map_works_as_deap_map(local_ray):
+    from deap import base
+    toolbox = base.Toolbox()
+    toolbox.register("map", distributed.ray_map)
+    assert toolbox.map(lambda a, b: a * b, range(50), range(50)) == [i * i for i in range(50)]
+    assert toolbox.map(abs, []) == []
+
+
+def _run_and_disturb(cfg_, disturb) -> None:
+    """Run in a thread; once the second generation has started, call ``disturb()``."""
+    errors = []
+
+    def target():
+        try:
+            run(cfg_, log=None)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    metrics_file = Path(cfg_["run"]["out"]) / cfg_["run"]["name"] / "metrics.parquet"
+    deadline = time.time() + 120
+    while not metrics_file.exists() and time.time() < deadline and t.is_alive():
+        time.sleep(0.02)
+    assert t.is_alive(), f"the run ended before it could be disturbed: {errors}"
+    disturb()
+    t.join(300)
+    assert not t.is_alive() and not errors, errors
+
+
+def test_killed_worker_is_restarted_and_its_chunk_retried(local_ray, tmp_path):
+    run(config(tmp_path, "calm", SLOW, backend="serial"), log=None)
+    killed = []
+
+    def kill_one():
+        pids = sorted(worker_pids())
+        assert pids
+        os.kill(pids[0], signal.SIGKILL)
+        killed.append(pids[0])
+
+    _run_and_disturb(config(tmp_path, "killed", SLOW, backend="ray", workers=2), kill_one)
+    assert killed and killed[0] not in worker_pids()
+    pd.testing.assert_frame_equal(metrics(tmp_path / "killed"), metrics(tmp_path / "calm"))
+    assert load_run(tmp_path / "killed").summary["status"] == "finished"
+
+
+def test_node_removed_mid_run_on_a_three_node_cluster(tmp_path):
+    from ray.cluster_utils import Cluster
+    if ray.is_initialized():
+        ray.shutdown()
+    run(config(tmp_path, "calm", SLOW, backend="serial"), log=None)
+    os.environ.update(distributed._LOCAL_ENV)
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
+        cluster.wait_for_nodes()
+        distributed.init_ray(address=cluster.address)
+        assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
+
+        def remove_node():
+            cluster.remove_node(nodes[0], allow_graceful=False)
+
+        _run_and_disturb(config(tmp_path, "cut", SLOW, backend="ray", workers=2), remove_node)
+        pd.testing.assert_frame_equal(metrics(tmp_path / "cut"), metrics(tmp_path / "calm"))
+        alive = [n for n in ray.nodes() if n["Alive"]]
+        assert len(alive) == 2
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
