@@ -100,59 +100,82 @@ def print_neat_xor_summary(s: dict) -> None:
           f"{s['evaluations_per_second']:.0f} evaluations/s overall; {s['total_seconds']:.1f} s in all")
 
 
-def scaling(population: int = 256, generations: int = 3, workers: tuple[int, ...] = (1, 2),
+def scaling_population(population: int = 256, stage: str = "late") -> tuple[dict, np.ndarray]:
+    """The benchmark's fixed CartPole population (default config, seed 0).
+
+    ``early``: CMA-ES's first generation, enlarged to ``population`` (random networks: most
+    episodes end within a few dozen steps). ``late``: the default CMA-ES run is evolved until
+    a network balances for 500 steps, then ``population`` genomes are drawn from its search
+    distribution (most balance for long: the expensive generations of a run).
+    """
+    from .run import build
+    config = cfg.resolve({"task": {"name": "cartpole"}, "run": {"backend": "serial"}})
+    task, space = build(config)
+    if stage == "early":
+        es = make_strategy("cma", space, derive_seed(0, 0, "strategy"), population=population)
+        return config, es.ask()
+    es = make_strategy("cma", space, derive_seed(0, 0, "strategy"))
+    for gen in range(200):
+        X = es.ask()
+        ev = task.evaluate(space.compile(X), derive_seed(0, gen, "evaluate"))
+        es.tell(X, ev.fitness)
+        if ev.fitness.max() >= task.target:
+            break
+    return config, es.sample(population)
+
+
+def scaling(population: int = 256, generations: int = 5, workers: tuple[int, ...] = (1, 2),
+            stages: tuple[str, ...] = ("late", "early"),
             progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Evaluate one fixed CartPole population serially and on Ray with 1, 2, ... workers.
 
-    The population is CMA-ES's first generation for the default CartPole genome (seed 0),
-    enlarged to ``population``; each backend evaluates it ``generations`` times (the same
-    seeds), after one untimed warm-up call. Overhead per generation: wall time minus the
-    actors' evaluation time divided by the number of workers.
+    For each population of :func:`scaling_population`, the backends take turns: each round
+    every backend evaluates the population once with that round's seed, after one untimed
+    warm-up call each; a backend's figure is its median over ``generations`` rounds, so
+    drifts in machine load hit every backend alike. Ray's fitness must equal the serial
+    backend's exactly. Overhead per generation: wall time minus the actors' evaluation time
+    divided by the number of workers (the time Ray adds, including waiting on the slowest chunk).
     """
     from .distributed import RayEvaluator, init_ray, shutdown
     from .run import make_evaluator
-    config = cfg.resolve({"task": {"name": "cartpole"}, "strategy": {"name": "cma", "population": population},
-                          "run": {"backend": "serial"}})
-    _, space = cfg_build(config)
-    X = make_strategy("cma", space, derive_seed(0, 0, "strategy"), population=population).ask()
     seeds = [derive_seed(0, g, "evaluate") for g in range(generations)]
-    rows, reference = [], None
-
-    def measure(name: str, evaluator, n_workers: int) -> dict:
-        evaluator.evaluate(X, seeds[0])  # warm-up: actor start, imports, caches
-        compute, t0 = 0.0, time.perf_counter()
-        fits = []
-        for s in seeds:
-            ev, _ = evaluator.evaluate(X, s)
-            fits.append(ev.fitness)
-            compute += sum(getattr(evaluator, "last_compute_seconds", []) or [0.0])
-        wall = time.perf_counter() - t0
-        row = {"backend": name, "workers": n_workers, "population": population, "generations": generations,
-               "seconds": wall, "evaluations_per_second": population * generations / wall,
-               "overhead_per_generation_s": (wall - compute / n_workers) / generations if compute else 0.0}
-        return row, np.concatenate(fits)
-
-    serial = make_evaluator(config)
-    row, reference = measure("serial", serial, 1)
-    rows.append(row)
-    if progress:
-        progress(row)
-    owns = init_ray(num_cpus=max(workers))
+    rows: list[dict] = []
+    owns = init_ray(num_cpus=max(2, sum(workers)))
     try:
-        for n in workers:
-            ev = RayEvaluator(config, workers=n)
-            row, fits = measure("ray", ev, n)
-            ev.close()
-            row["identical_fitness"] = bool(np.array_equal(fits, reference))
-            rows.append(row)
-            if progress:
-                progress(row)
+        for stage in stages:
+            config, X = scaling_population(population, stage)
+            backends = [("serial", 1, make_evaluator(config))]
+            backends += [("ray", n, RayEvaluator(config, workers=n)) for n in workers]
+            walls = {k: [] for k in range(len(backends))}
+            overheads = {k: [] for k in range(len(backends))}
+            fits = {k: [] for k in range(len(backends))}
+            for k, (_, _, e) in enumerate(backends):
+                e.evaluate(X, seeds[0])  # warm-up: actor start, imports, caches
+            for s in seeds:
+                for k, (name, n, e) in enumerate(backends):
+                    t0 = time.perf_counter()
+                    ev, _ = e.evaluate(X, s)
+                    wall = time.perf_counter() - t0
+                    walls[k].append(wall)
+                    compute = sum(getattr(e, "last_compute_seconds", []) or [])
+                    overheads[k].append(wall - compute / n if compute else 0.0)
+                    fits[k].append(ev.fitness)
+            base = len(X) / statistics.median(walls[0])
+            for k, (name, n, e) in enumerate(backends):
+                f = np.concatenate(fits[k])
+                rate = len(X) / statistics.median(walls[k])
+                row = {"population_stage": stage, "backend": name, "workers": n, "population": len(X),
+                       "rounds": generations, "mean_return": float(f.mean()),
+                       "median_seconds": statistics.median(walls[k]), "evaluations_per_second": rate,
+                       "speedup": rate / base, "overhead_per_generation_s": statistics.median(overheads[k]),
+                       "identical_fitness": bool(np.array_equal(f, np.concatenate(fits[0])))}
+                rows.append(row)
+                if progress:
+                    progress(row)
+                e.close()
     finally:
         if owns:
             shutdown()
-    base = rows[0]["evaluations_per_second"]
-    for r in rows:
-        r["speedup"] = r["evaluations_per_second"] / base
     return {"benchmark": "scaling", "evospike": __version__, "python": platform.python_version(),
             "cpus": os.cpu_count(), "task": "cartpole", "rows": rows}
 
@@ -160,8 +183,9 @@ def scaling(population: int = 256, generations: int = 3, workers: tuple[int, ...
 def print_scaling_row(r: dict) -> None:
     extra = "" if r["backend"] == "serial" else (f"  overhead {1000 * r['overhead_per_generation_s']:.1f} ms/generation"
                                                   f"  identical fitness: {r['identical_fitness']}")
-    print(f"{r['backend']:>6} workers {r['workers']}  {r['evaluations_per_second']:8.1f} evaluations/s  "
-          f"({r['seconds']:.2f} s for {r['generations']} x {r['population']}){extra}", flush=True)
+    print(f"{r['population_stage']:>5} population (mean return {r['mean_return']:6.1f})  {r['backend']:>6} "
+          f"workers {r['workers']}  {r['evaluations_per_second']:8.1f} evaluations/s  {r['speedup']:.2f}x serial  "
+          f"(median {r['median_seconds']:.2f} s per generation of {r['population']}){extra}", flush=True)
 
 
 BENCHMARKS = {"neat-xor": neat_xor, "scaling": scaling}

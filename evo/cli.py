@@ -90,9 +90,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     elif args.name == "scaling":
         show = None if args.json else bench.print_scaling_row
         result = bench.scaling(args.population, args.generations, tuple(range(1, args.workers + 1)), progress=show)
-        if not args.json:
-            for r in result["rows"][1:]:
-                print(f"ray x{r['workers']}: {r['speedup']:.2f}x serial")
     else:  # argparse restricts the choices
         raise ConfigError(f"unknown benchmark {args.name!r}")
     text = json.dumps(result, indent=2)
@@ -167,7 +164,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--max-generations", type=int, default=300,
                    help="give up on a seed after this many generations (default: 300)")
     b.add_argument("--population", type=int, default=256, help="scaling: population size (default: 256)")
-    b.add_argument("--generations", type=int, default=3, help="scaling: timed evaluations per backend (default: 3)")
+    b.add_argument("--generations", type=int, default=5, help="scaling: timed rounds per backend (default: 5)")
     b.add_argument("--workers", type=int, default=2, help="scaling: Ray with 1..N workers (default: 2)")
     b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     b.add_argument("--output", metavar="FILE.json", help="also write the JSON result to this file")

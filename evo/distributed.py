@@ -76,9 +76,8 @@ class _Worker:
         from .run import build
         self.task, self.space = build(config)
 
-    def evaluate(self, population: Any, start: int, stop: int, seed: int, pad_to: int | None) -> tuple:
+    def evaluate(self, population: Any, rows: np.ndarray, seed: int, pad_to: int | None) -> tuple:
         t0 = time.perf_counter()
-        rows = np.arange(start, stop)
         chunk = population[rows] if isinstance(population, np.ndarray) else population.take(rows)
         nets = self.space.compile(chunk, pad_to=pad_to)
         ev = self.task.evaluate(nets, seed)
@@ -97,7 +96,7 @@ class RayEvaluator:
     """
 
     def __init__(self, config: dict, *, workers: int = 0, address: str | None = None,
-                 chunks_per_worker: int = 4, min_chunk: int = 8) -> None:
+                 chunks_per_worker: int = 2, min_chunk: int = 8) -> None:
         self.owns_ray = init_ray(address)
         import ray
         self.ray = ray
@@ -113,35 +112,39 @@ class RayEvaluator:
     def pids(self) -> list[int]:
         return self.ray.get([a.pid.remote() for a in self.actors])
 
-    def _chunks(self, P: int) -> list[tuple[int, int]]:
+    def _chunks(self, P: int) -> list[np.ndarray]:
+        """Interleaved chunks (genome i goes to chunk i mod n): neighbouring genomes are often
+        alike in cost, so interleaving balances the chunks."""
         n = max(1, min(self.workers * self.chunks_per_worker, math.ceil(P / self.min_chunk)))
-        edges = np.linspace(0, P, n + 1).round().astype(int)
-        return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+        return [np.arange(k, P, n) for k in range(n)]
 
     def evaluate(self, population: Any, seed: int) -> tuple[Evaluation, dict[str, np.ndarray]]:
         ray = self.ray
         P = len(population)
         pad_to = getattr(self.space, "padded_size", lambda pop: None)(population)
         ref = ray.put(population)
-        todo = list(enumerate(self._chunks(P)))[::-1]
+        chunks = self._chunks(P)
+        todo = list(enumerate(chunks))[::-1]
         running: dict[Any, tuple[int, int]] = {}  # object ref -> (chunk index, actor index)
         results: dict[int, tuple] = {}
         free = list(range(len(self.actors))) * 2  # two calls in flight per actor hides the round trip
         while todo or running:
             while todo and free:
                 a = free.pop(0)
-                k, (start, stop) = todo.pop()
-                running[self.actors[a].evaluate.remote(ref, start, stop, seed, pad_to)] = (k, a)
+                k, rows = todo.pop()
+                running[self.actors[a].evaluate.remote(ref, rows, seed, pad_to)] = (k, a)
             done, _ = ray.wait(list(running), num_returns=1)
             for r in done:
                 k, a = running.pop(r)
                 results[k] = ray.get(r)
                 free.append(a)
-        parts = [results[k] for k in range(len(results))]
+        parts = [results[k] for k in range(len(chunks))]
         self.last_compute_seconds = [p[4] for p in parts]
+        order = np.argsort(np.concatenate(chunks), kind="stable")  # back to population order
         ev = Evaluation.concatenate([Evaluation(p[0], p[1]) for p in parts])
-        sizes = {"neurons": np.concatenate([p[2] for p in parts]),
-                 "synapses": np.concatenate([p[3] for p in parts])}
+        ev = Evaluation(ev.fitness[order], {k: v[order] for k, v in ev.metrics.items()})
+        sizes = {"neurons": np.concatenate([p[2] for p in parts])[order],
+                 "synapses": np.concatenate([p[3] for p in parts])[order]}
         return ev, sizes
 
     def close(self) -> None:

@@ -27,7 +27,7 @@ import pandas as pd
 import tasks
 
 from . import __version__
-from .errors import RunDirError
+from .errors import ConfigError, RunDirError
 from .evaluators import SerialEvaluator
 from .config import space_class
 from .rundir import write_json, write_npz, write_parquet, write_toml
@@ -73,6 +73,19 @@ def make_evaluator(config: dict, task=None, space=None):
     if task is None:
         task, space = build(config)
     return SerialEvaluator(task, space)
+
+
+def _objectives(strategy, ev, config: dict):
+    """What ``tell`` takes: the fitness, or (P, M) for a multi-objective strategy."""
+    names = getattr(strategy, "objectives", None)
+    if not names:
+        return ev.fitness
+    missing = [m for m in names[1:] if m not in ev.metrics]
+    if missing:
+        raise ConfigError(f"strategy {config['strategy']['name']!r} minimizes the task metric {missing[0]!r}, "
+                          f"which task {config['task']['name']!r} does not report (it reports: "
+                          f"{', '.join(ev.metrics) or 'none'})")
+    return np.column_stack([ev.fitness] + [ev.metrics[m] for m in names[1:]])
 
 
 def _versions() -> dict:
@@ -130,6 +143,7 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
     t_start = time.perf_counter()
     rows: list[dict] = []
     individuals: list[pd.DataFrame] = []
+    pareto: list[pd.DataFrame] = []
     best_ever, best_genome, best_gen = -math.inf, None, -1  # best_genome: a population of one
     evaluations = 0
     validated: tuple[int, float] | None = None  # (best_gen it was computed for, score)
@@ -160,7 +174,7 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
             t1 = time.perf_counter()
             ev, sizes = evaluator.evaluate(population, derive_seed(seed, gen, "evaluate"))
             eval_seconds = time.perf_counter() - t1
-            strategy.tell(population, ev.fitness)
+            strategy.tell(population, _objectives(strategy, ev, config))
             P = len(ev)
             evaluations += P
             i_best = int(np.argmax(ev.fitness))
@@ -190,6 +204,16 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
                 "generation": gen, "individual": np.arange(P), "fitness": ev.fitness,
                 **{k: v for k, v in ev.metrics.items()}, "species": species,
                 "neurons": sizes["neurons"], "synapses": sizes["synapses"]}))
+            if hasattr(strategy, "pareto_front"):
+                genomes, values = strategy.pareto_front()
+                names = list(strategy.objectives)
+                pareto.append(pd.DataFrame({"generation": gen, "member": np.arange(len(values)),
+                                            **{n: values[:, k] for k, n in enumerate(names)}}))
+                write_parquet(path / "pareto.parquet", pd.concat(pareto, ignore_index=True))
+                write_json(path / "pareto.json", {
+                    "generation": gen, "objectives": names, "senses": ["max"] + ["min"] * (len(names) - 1),
+                    "members": [{**{n: float(v) for n, v in zip(names, vals)}, "genome": space.genome(genomes, k)}
+                                for k, vals in enumerate(values)]})
             meta_s, arrays = strategy.state()
             write_npz(path / "checkpoints" / "strategy.npz", arrays)
             write_json(path / "checkpoints" / "strategy.json", meta_s)

@@ -10,8 +10,10 @@ For each network p, sample b, neuron j and step t = 1..T, in float32::
 
 with v[0] = 0 and s[0] = 0. The input reaches a neuron in the same step; every synapse
 between neurons (recurrent or feed-forward) delays one step, so a feed-forward path of
-k synapses after the input answers k-1 steps after its input. The subtract reset is a
-masked subtraction, so padding neurons (threshold = inf) never produce ``inf * 0 = NaN``.
+k synapses after the input answers k-1 steps after its input. The subtract reset uses
+``threshold * s`` with padding thresholds (inf) replaced by 0, so padding neurons (which
+never spike) never produce ``inf * 0 = NaN``; the result is the masked subtraction bit for
+bit, and the zero reset is ``v * (1 - s)``, likewise exact.
 
 All P networks and B samples advance together; the only Python loop is over time.
 """
@@ -27,6 +29,7 @@ __all__ = ["RESETS", "Simulator", "OutputRecord", "simulate", "simulate_outputs"
 
 RESETS = ("subtract", "zero")
 _T_CHUNK_ELEMENTS = 1 << 22  # input currents precomputed for this many floats at a time
+_FULL_PARAMS_ELEMENTS = 1 << 22  # below this P*B*N, per-neuron parameters are stored at full (P, B, N)
 
 
 def _check_reset(reset: str) -> str:
@@ -72,20 +75,30 @@ class Simulator:
         self.counts = np.zeros(shape, np.float32)
         self._spiked = np.zeros(shape, bool)
         self._current = np.zeros(shape, np.float32)
-        self._beta = net.beta[:, None, :]
-        self._threshold = net.threshold[:, None, :]
-        self._bias = net.bias[:, None, :]
+        self._scratch = np.zeros(shape, np.float32)
+        self._set_params()
+
+    def _set_params(self) -> None:
+        """Per-neuron parameters shaped for the state: (P, 1, N) views, or materialized at
+        (P, B, N) when small enough, where contiguous element-wise operations run several
+        times faster than broadcasting over a short last axis."""
+        net, shape = self.net, self.v.shape
+        finite = np.where(np.isfinite(net.threshold), net.threshold, np.float32(0.0)).astype(np.float32)
+        params = [net.beta, net.threshold, net.bias, finite]
+        if self.v.size <= _FULL_PARAMS_ELEMENTS:
+            params = [np.ascontiguousarray(np.broadcast_to(a[:, None, :], shape)) for a in params]
+        else:
+            params = [a[:, None, :] for a in params]
+        self._beta, self._threshold, self._bias, self._threshold_finite = params
 
     def keep(self, index: np.ndarray) -> None:
         """Continue with only the networks ``index`` (their state is kept): for closed loops
         where some networks have finished. Each network's results are unchanged by this."""
         index = np.asarray(index)
         self.net = self.net.select(index)
-        for name in ("v", "s", "counts", "_spiked", "_current"):
+        for name in ("v", "s", "counts", "_spiked", "_current", "_scratch"):
             setattr(self, name, np.ascontiguousarray(getattr(self, name)[index]))
-        self._beta = self.net.beta[:, None, :]
-        self._threshold = self.net.threshold[:, None, :]
-        self._bias = self.net.bias[:, None, :]
+        self._set_params()
 
     def reset(self) -> None:
         """Back to v = 0, s = 0 and zero counts."""
@@ -114,11 +127,14 @@ class Simulator:
         np.multiply(v, self._beta, out=v)                # beta * v[t-1]
         np.add(v, I, out=v)                              # + I[t]
         np.greater(v, self._threshold, out=self._spiked)  # s[t] = v[t] > threshold
-        if self.reset_mode == "subtract":
-            np.subtract(v, self._threshold, out=v, where=self._spiked)
-        else:
-            np.copyto(v, 0.0, where=self._spiked)
         np.copyto(s, self._spiked)
+        tmp = self._scratch
+        if self.reset_mode == "subtract":
+            np.multiply(self._threshold_finite, s, out=tmp)  # threshold * s[t]
+            np.subtract(v, tmp, out=v)                       # v[t] - threshold * s[t]
+        else:
+            np.subtract(np.float32(1.0), s, out=tmp)
+            np.multiply(v, tmp, out=v)                       # where(s[t], 0, v[t])
         np.add(self.counts, s, out=self.counts)
         return s
 

@@ -6,12 +6,14 @@ from typing import Any
 
 from .base import Strategy, StrategyError
 from .cma import CMAES
+from .ga import GA
 from .neat import NEAT
+from .nsga2 import NSGA2
 
-__all__ = ["Strategy", "StrategyError", "CMAES", "NEAT", "STRATEGIES", "make_strategy", "strategy_from_state",
+__all__ = ["Strategy", "StrategyError", "CMAES", "GA", "NEAT", "NSGA2", "STRATEGIES", "make_strategy", "strategy_from_state",
            "strategy_options", "genome_space_kind"]
 
-STRATEGIES: dict[str, type] = {"cma": CMAES, "neat": NEAT}
+STRATEGIES: dict[str, type] = {"cma": CMAES, "ga": GA, "neat": NEAT, "nsga2": NSGA2}
 
 
 def genome_space_kind(name: str) -> str:

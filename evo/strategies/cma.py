@@ -90,6 +90,13 @@ class CMAES:
         self._told.append(fitness.copy())
         self._asked = None
 
+    def sample(self, n: int) -> np.ndarray:
+        """n genomes from the current search distribution, outside the ask/tell cycle (for
+        benchmarks); it advances the strategy's private random stream."""
+        with self._rng(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.array(self.es.ask(int(n)), dtype=np.float64)
+
     @property
     def mean(self) -> np.ndarray:
         return np.asarray(self.es.mean, np.float64).copy()
