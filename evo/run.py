@@ -109,7 +109,8 @@ def _new_run_dir(config: dict) -> Path:
                               f"(nothing was overwritten)")
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        base = f"{config['task']['name']}-{config['strategy']['name']}-s{r['seed']}-{stamp}"
+        task_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in config["task"]["name"])
+        base = f"{task_name}-{config['strategy']['name']}-s{r['seed']}-{stamp}"
         path, k = out / base, 1
         while path.exists():
             k += 1

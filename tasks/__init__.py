@@ -1,11 +1,27 @@
 """Tasks turn simulated networks into fitness. Create them by name: ``tasks.make("cartpole")``."""
+import functools
+
 from .base import Evaluation, Task, TaskError
 from .registry import ENTRY_POINT_GROUP, UnknownTaskError, make, names, register, spec
 from .cartpole import CartPole
+from .classic_control import Acrobot, ControlTask, MountainCar, MountainCarContinuous, Pendulum
+from .classification import DatasetTask, TemporalPatterns
 from .xor import XOR
 
 register("cartpole", CartPole, "CartPole-v1 balance, population-vectorized Gymnasium physics")
+register("acrobot", Acrobot, "Acrobot-v1 swing-up, population-vectorized Gymnasium physics")
+register("mountaincar", MountainCar, "MountainCar-v0, population-vectorized Gymnasium physics")
+register("mountaincar-continuous", MountainCarContinuous,
+         "MountainCarContinuous-v0, continuous force, population-vectorized Gymnasium physics")
+register("pendulum", Pendulum, "Pendulum-v1 swing-up, continuous torque, population-vectorized Gymnasium physics")
+for _name, _what in (("iris", "Iris flowers, 3 classes"), ("wine", "Wine cultivars, 3 classes"),
+                     ("breast-cancer", "Breast cancer Wisconsin, 2 classes"),
+                     ("digits", "8x8 handwritten digits, 10 classes")):
+    register(_name, functools.partial(DatasetTask, _name), f"{_what} (scikit-learn data; the 'datasets' extra)")
+register("temporal-patterns", TemporalPatterns,
+         "classes with equal firing rates that differ only in spike timing (generated, seeded)")
 register("xor", XOR, "XOR of two spike trains (rate code with a bias input); fitness 4 - squared error")
 
 __all__ = ["Evaluation", "Task", "TaskError", "UnknownTaskError", "make", "names", "register",
-           "spec", "ENTRY_POINT_GROUP", "CartPole", "XOR"]
+           "spec", "ENTRY_POINT_GROUP", "CartPole", "XOR", "ControlTask", "Acrobot", "MountainCar", "MountainCarContinuous",
+           "Pendulum", "DatasetTask", "TemporalPatterns"]

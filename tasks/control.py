@@ -43,14 +43,15 @@ class Dynamics(Protocol):
 class ObservationEncoder:
     """Observation (P, E, d) to input current (P, E, n_inputs).
 
-    ``direct``: the observation divided by ``scale``, as a signed current.
+    ``direct``: (observation - ``offset``) / ``scale``, as a signed current.
     ``population``: ``fields`` Gaussian receptive fields per variable spread over
-    [-scale, scale] (neurons.encoders.gaussian_fields).
+    [offset - scale, offset + scale] (neurons.encoders.gaussian_fields).
     """
 
     kind: str
     scale: np.ndarray
     fields: int = 5
+    offset: np.ndarray | float = 0.0
 
     KINDS = ("direct", "population")
 
@@ -60,6 +61,7 @@ class ObservationEncoder:
         if self.kind == "population" and int(self.fields) < 2:
             raise ValueError(f"fields: {self.fields}; population coding needs at least 2 fields per variable")
         self.scale = np.asarray(self.scale, np.float32)
+        self.offset = np.broadcast_to(np.asarray(self.offset, np.float32), self.scale.shape).copy()
 
     @property
     def n_inputs(self) -> int:
@@ -68,8 +70,10 @@ class ObservationEncoder:
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         if self.kind == "direct":
-            return np.divide(obs, self.scale, dtype=np.float32)
-        return encoders.gaussian_fields(obs, -self.scale, self.scale, int(self.fields))
+            if not self.offset.any():
+                return np.divide(obs, self.scale, dtype=np.float32)
+            return np.divide(obs - self.offset, self.scale, dtype=np.float32)
+        return encoders.gaussian_fields(obs, self.offset - self.scale, self.offset + self.scale, int(self.fields))
 
 
 @dataclass

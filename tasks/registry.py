@@ -76,8 +76,17 @@ def names() -> list[str]:
 
 def spec(name: str) -> TaskSpec:
     _load_entry_points()
+    if isinstance(name, str) and name.startswith("gym:") and name not in _registry:
+        import functools
+
+        from .gym_adapter import GymTask
+        env_id = name[len("gym:"):]
+        if not env_id:
+            raise UnknownTaskError("task 'gym:' needs an environment id, e.g. gym:CartPole-v1")
+        return TaskSpec(name, functools.partial(GymTask, env_id), f"Gymnasium environment {env_id}")
     if name not in _registry:
-        raise UnknownTaskError(f"unknown task {name!r}; valid tasks: {', '.join(names())}")
+        raise UnknownTaskError(f"unknown task {name!r}; valid tasks: {', '.join(names())}, or gym:<EnvId> "
+                               f"for a Gymnasium environment")
     return _registry[name]
 
 

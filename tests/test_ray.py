@@ -151,8 +151,11 @@ def test_node_removed_mid_run_on_a_three_node_cluster(tmp_path):
 
         _run_and_disturb(config(tmp_path, "cut", SLOW, backend="ray", workers=2), remove_node)
         pd.testing.assert_frame_equal(metrics(tmp_path / "cut"), metrics(tmp_path / "calm"))
-        alive = [n for n in ray.nodes() if n["Alive"]]
-        assert len(alive) == 2
+        assert nodes[0] not in cluster.worker_nodes
+        deadline = time.time() + 60  # the cluster notices the lost node after its heartbeat timeout
+        while sum(n["Alive"] for n in ray.nodes()) != 2 and time.time() < deadline:
+            time.sleep(0.5)
+        assert sum(n["Alive"] for n in ray.nodes()) == 2
     finally:
         ray.shutdown()
         cluster.shutdown()

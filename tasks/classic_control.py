@@ -1,0 +1,113 @@
+"""Acrobot, MountainCar, MountainCarContinuous and Pendulum as population-vectorized tasks.
+
+Protocol (as for ``cartpole``): each network plays ``episodes`` episodes at once, whose
+start states are Gymnasium's ``reset(seed=s)`` for seeds drawn per generation from
+[0, 2^31) (validation: ``validation_episodes`` seeds from [2^31, 2^32)). At every
+environment step the observation, shifted and scaled to about [-1, 1], is the input
+current (``encoding="direct"``) or passes through ``fields`` Gaussian receptive fields per
+variable (``"population"``); the network runs ``sim_steps`` LIF steps. Discrete actions:
+the output neuron with the most spikes (ties: the higher membrane potential). Continuous
+actions: the rate difference of two output neurons, ``(n0 - n1) / sim_steps`` times the
+largest action. Fitness: the mean return over the episodes; an episode ends when the
+environment terminates or after ``max_steps`` (Gymnasium's time limit by default).
+Metrics: ``steps`` (mean episode length) and ``spikes`` (spikes per environment step).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurons import NetworkBatch, decoders
+
+from .base import Evaluation, TaskError
+from .classic import AcrobotPhysics, ContinuousMountainCarPhysics, MountainCarPhysics, PendulumPhysics
+from .control import ObservationEncoder, episode_seeds, run_episodes
+
+__all__ = ["ControlTask", "Acrobot", "MountainCar", "MountainCarContinuous", "Pendulum", "rate_difference"]
+
+
+def rate_difference(max_action: float, sim_steps: int):
+    """Decoder for a 1-D continuous action: (spikes of output 0 - spikes of output 1) / sim_steps * max_action."""
+    def decode(counts: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return (counts[..., 0] - counts[..., 1]) * np.float32(max_action / sim_steps)
+    return decode
+
+
+class ControlTask:
+    """A population-vectorized control task over one of the physics ports."""
+
+    name = "control"
+    physics_cls: type = AcrobotPhysics
+    n_actions: int = 0           # discrete actions; 0 for a continuous 1-D action
+    max_action: float = 1.0      # continuous: the largest |action|
+    scale: tuple = ()
+    offset: tuple | float = 0.0
+    time_limit: int = 500
+    target = float("inf")
+
+    def __init__(self, *, episodes: int = 20, max_steps: int = 0, sim_steps: int = 5, encoding: str = "direct",
+                 fields: int = 5, validation_episodes: int = 100, reset: str = "subtract") -> None:
+        for name, value in (("episodes", episodes), ("sim_steps", sim_steps),
+                            ("validation_episodes", validation_episodes)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise TaskError(f"task option {name}: {value!r}; expected an integer >= 1")
+        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 0:
+            raise TaskError(f"task option max_steps: {max_steps!r}; expected an integer >= 1 "
+                            f"(0: Gymnasium's limit, {self.time_limit})")
+        try:
+            self.encoder = ObservationEncoder(encoding, self.scale, fields, self.offset)
+        except ValueError as exc:
+            raise TaskError(f"task option {exc}") from None
+        if reset not in ("subtract", "zero"):
+            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+        self.options = dict(episodes=int(episodes), max_steps=int(max_steps) or self.time_limit,
+                            sim_steps=int(sim_steps), encoding=encoding, fields=int(fields),
+                            validation_episodes=int(validation_episodes), reset=reset)
+        self.physics = self.physics_cls()
+        self.n_inputs = self.encoder.n_inputs
+        self.n_outputs = self.n_actions or 2
+        self.decode = (decoders.count_then_voltage if self.n_actions
+                       else rate_difference(self.max_action, self.options["sim_steps"]))
+
+    def _play(self, nets: NetworkBatch, seeds: np.ndarray) -> Evaluation:
+        if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:
+            raise TaskError(f"{self.name}: networks have {nets.n_in} inputs and {nets.n_out} outputs; "
+                            f"the task needs {self.n_inputs} and {self.n_outputs}")
+        o = self.options
+        ep = run_episodes(nets, self.physics, self.physics.start_states(seeds), self.encoder,
+                          max_steps=o["max_steps"], sim_steps=o["sim_steps"], reset=o["reset"], decode=self.decode)
+        return Evaluation(ep.returns.mean(axis=1), {"steps": ep.steps.mean(axis=1), "spikes": ep.spikes.mean(axis=1)})
+
+    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        return self._play(nets, episode_seeds(seed, self.options["episodes"]))
+
+    def validate(self, nets: NetworkBatch, seed: int, episodes: int | None = None) -> Evaluation:
+        n = self.options["validation_episodes"] if episodes is None else int(episodes)
+        return self._play(nets, episode_seeds(seed, n, validation=True))
+
+
+class Acrobot(ControlTask):
+    """Acrobot-v1: swing the tip above the bar; -1 per step, 500 steps at most."""
+    name, physics_cls, n_actions = "acrobot", AcrobotPhysics, 3
+    scale = (1.0, 1.0, 1.0, 1.0, 4 * np.pi, 9 * np.pi)
+    time_limit, target = 500, -100.0
+
+
+class MountainCar(ControlTask):
+    """MountainCar-v0: drive up the right hill; -1 per step, 200 steps at most."""
+    name, physics_cls, n_actions = "mountaincar", MountainCarPhysics, 3
+    scale, offset = (0.9, 0.07), (-0.3, 0.0)
+    time_limit, target = 200, -110.0
+
+
+class MountainCarContinuous(ControlTask):
+    """MountainCarContinuous-v0: +100 at the goal minus 0.1 force^2 per step; 999 steps at most."""
+    name, physics_cls, n_actions, max_action = "mountaincar-continuous", ContinuousMountainCarPhysics, 0, 1.0
+    scale, offset = (0.9, 0.07), (-0.3, 0.0)
+    time_limit, target = 999, 90.0
+
+
+class Pendulum(ControlTask):
+    """Pendulum-v1: swing up and hold; reward -(angle^2 + 0.1 speed^2 + 0.001 torque^2), 200 steps."""
+    name, physics_cls, n_actions, max_action = "pendulum", PendulumPhysics, 0, 2.0
+    scale = (1.0, 1.0, 8.0)
+    time_limit = 200

@@ -1,0 +1,192 @@
+"""Classification tasks: scikit-learn's bundled data sets and generated temporal patterns.
+
+Data sets (``iris``, ``wine``, ``breast-cancer``, ``digits``) come from scikit-learn's
+bundled loaders (``pip install 'evospike[datasets]'``). A fixed stratified split
+(``test_fraction``, seeded by ``split_seed``) separates training and test samples;
+features are standardized with the training split's mean and deviation (clipped to
++-3 deviations) and presented for ``steps`` LIF steps, either as constant input currents
+(``encoding="current"``) or through ``fields`` Gaussian receptive fields per feature
+(``encoding="population"``). There is one output neuron per class; the answer is the
+output with the most spikes, ties broken by the higher membrane potential.
+
+Fitness (training split): the mean probability of the true class under a softmax of the
+outputs' spike counts, ``softmax(temperature * counts / steps)``, a smooth signal in
+(0, 1]. With ``batch_size`` > 0 each generation uses a random minibatch of that many
+training samples, the same for every network. Metrics: ``accuracy`` (on the samples
+used) and ``spikes`` (spikes of all neurons per sample). ``validate``: accuracy on the
+test split (the fitness of a validation is the accuracy).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from neurons import NetworkBatch, encoders, simulate_outputs
+
+from .base import Evaluation, TaskError
+
+__all__ = ["DatasetTask", "TemporalPatterns", "load_dataset", "DATASETS", "stratified_split"]
+
+DATASETS = {"iris": "load_iris", "wine": "load_wine", "breast-cancer": "load_breast_cancer", "digits": "load_digits"}
+
+
+def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(X float64 (n, d), y int64 (n,)) of a scikit-learn bundled data set."""
+    try:
+        import sklearn.datasets as skd
+    except ImportError:
+        raise TaskError(f"task {name!r} needs scikit-learn: pip install 'evospike[datasets]'") from None
+    data = getattr(skd, DATASETS[name])()
+    return np.asarray(data.data, np.float64), np.asarray(data.target, np.int64)
+
+
+def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices: each class split in the same proportion, seeded."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = int(round(test_fraction * idx.size))
+        test.append(idx[:k])
+        train.append(idx[k:])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise TaskError(f"task option {name}: {value!r}; expected an integer >= {low}")
+    return int(value)
+
+
+class _Classifier:
+    """Shared scoring of spike-count classifiers over (T, B, n_in) inputs."""
+
+    n_inputs: int
+    n_outputs: int
+    options: dict
+
+    def _score(self, nets: NetworkBatch, x: np.ndarray, y: np.ndarray, soft: bool) -> Evaluation:
+        if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:
+            raise TaskError(f"{self.name}: networks have {nets.n_in} inputs and {nets.n_out} outputs; "
+                            f"the task needs {self.n_inputs} and {self.n_outputs}")
+        rec = simulate_outputs(nets, x, self.options["reset"])
+        counts = rec.counts.astype(np.float64)                              # (P, B, C)
+        guess = np.argmax(counts + 0.5 + np.arctan(rec.v_final) / np.pi, axis=-1)
+        accuracy = (guess == y).mean(axis=1)
+        spikes = rec.total_spikes.mean(axis=1)
+        if not soft:
+            return Evaluation(accuracy, {"accuracy": accuracy, "spikes": spikes})
+        z = self.options["temperature"] * counts / x.shape[0]
+        z -= z.max(axis=-1, keepdims=True)
+        p = np.exp(z)
+        p_true = np.take_along_axis(p, y[None, :, None], axis=-1)[..., 0] / p.sum(axis=-1)
+        return Evaluation(p_true.mean(axis=1), {"accuracy": accuracy, "spikes": spikes})
+
+    def _batch(self, n: int, seed: int) -> np.ndarray:
+        k = self.options.get("batch_size", 0)
+        if not k or k >= n:
+            return np.arange(n)
+        return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+
+
+class DatasetTask(_Classifier):
+    """A scikit-learn data set as a spiking classification task."""
+
+    target = float("inf")
+
+    def __init__(self, dataset: str, *, steps: int = 10, encoding: str = "current", fields: int = 5,
+                 test_fraction: float = 0.3, split_seed: int = 0, batch_size: int = 0, temperature: float = 2.0,
+                 reset: str = "subtract") -> None:
+        if dataset not in DATASETS:
+            raise TaskError(f"dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+        if encoding not in ("current", "population"):
+            raise TaskError(f"task option encoding: {encoding!r}; expected 'current' or 'population'")
+        if not 0 < test_fraction < 1:
+            raise TaskError(f"task option test_fraction: {test_fraction}; expected a value in (0, 1)")
+        if not temperature > 0:
+            raise TaskError(f"task option temperature: {temperature}; expected a value > 0")
+        if reset not in ("subtract", "zero"):
+            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+        self.name = dataset
+        self.options = dict(steps=_check_int("steps", steps, 1), encoding=encoding,
+                            fields=_check_int("fields", fields, 2), test_fraction=float(test_fraction),
+                            split_seed=_check_int("split_seed", split_seed, 0),
+                            batch_size=_check_int("batch_size", batch_size, 0),
+                            temperature=float(temperature), reset=reset)
+        X, y = load_dataset(dataset)
+        train, test = stratified_split(y, test_fraction, split_seed)
+        mean, std = X[train].mean(axis=0), X[train].std(axis=0)
+        Z = np.clip((X - mean) / np.where(std > 0, std, 1.0), -3.0, 3.0)
+        if encoding == "population":
+            Z = encoders.gaussian_fields(Z, -3.0, 3.0, self.options["fields"])
+        self._x = {"train": Z[train].astype(np.float32), "test": Z[test].astype(np.float32)}
+        self._y = {"train": y[train], "test": y[test]}
+        self.n_inputs = Z.shape[1]
+        self.n_outputs = int(y.max()) + 1
+
+    def _inputs(self, Z: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(Z, (self.options["steps"],) + Z.shape)
+
+    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        rows = self._batch(len(self._y["train"]), seed)
+        return self._score(nets, self._inputs(self._x["train"][rows]), self._y["train"][rows], soft=True)
+
+    def validate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        return self._score(nets, self._inputs(self._x["test"]), self._y["test"], soft=False)
+
+
+class TemporalPatterns(_Classifier):
+    """Classes with identical firing rates that differ only in spike timing.
+
+    Each class c has a template: every one of ``channels`` input channels fires exactly
+    ``spikes_per_channel`` times within ``steps`` steps, at times drawn per class (seeded by
+    ``pattern_seed``). A sample is its class's template with every spike moved by a uniform
+    integer jitter in [-``jitter``, ``jitter``] (clipped to the window). Every class thus
+    has the same number of spikes on every channel: only timing tells them apart. Training
+    uses ``samples`` fresh samples per class each generation (seeded by the generation),
+    validation ``validation_samples`` per class from a disjoint seed range.
+    """
+
+    name = "temporal-patterns"
+    target = float("inf")
+
+    def __init__(self, *, channels: int = 8, classes: int = 4, steps: int = 30, spikes_per_channel: int = 2,
+                 jitter: int = 1, samples: int = 16, validation_samples: int = 100, pattern_seed: int = 0,
+                 temperature: float = 2.0, reset: str = "subtract") -> None:
+        self.options = dict(channels=_check_int("channels", channels, 1), classes=_check_int("classes", classes, 2),
+                            steps=_check_int("steps", steps, 2),
+                            spikes_per_channel=_check_int("spikes_per_channel", spikes_per_channel, 1),
+                            jitter=_check_int("jitter", jitter, 0), samples=_check_int("samples", samples, 1),
+                            validation_samples=_check_int("validation_samples", validation_samples, 1),
+                            pattern_seed=_check_int("pattern_seed", pattern_seed, 0),
+                            temperature=float(temperature), reset=reset)
+        if self.options["spikes_per_channel"] > self.options["steps"]:
+            raise TaskError(f"task option spikes_per_channel: {spikes_per_channel}; at most steps ({steps})")
+        if reset not in ("subtract", "zero"):
+            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+        o = self.options
+        rng = np.random.default_rng(o["pattern_seed"])
+        # templates[c, ch, k]: the k-th spike time of channel ch in class c
+        self.templates = np.stack([np.stack([np.sort(rng.choice(o["steps"], o["spikes_per_channel"], replace=False))
+                                             for _ in range(o["channels"])]) for _ in range(o["classes"])])
+        self.n_inputs, self.n_outputs = o["channels"], o["classes"]
+
+    def sample(self, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """(spikes (T, B, channels) float32, labels (B,)) with B = per_class * classes."""
+        o = self.options
+        rng = np.random.default_rng(seed)
+        y = np.repeat(np.arange(o["classes"]), per_class)
+        times = self.templates[y] + rng.integers(-o["jitter"], o["jitter"] + 1, size=(y.size,) + self.templates.shape[1:])
+        times = np.clip(times, 0, o["steps"] - 1)
+        x = np.zeros((o["steps"], y.size, o["channels"]), np.float32)
+        b = np.broadcast_to(np.arange(y.size)[:, None, None], times.shape)
+        ch = np.broadcast_to(np.arange(o["channels"])[None, :, None], times.shape)
+        x[times.ravel(), b.ravel(), ch.ravel()] = 1.0  # spikes that jitter onto one step merge
+        return x, y
+
+    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        x, y = self.sample(self.options["samples"], seed % (2**31))
+        return self._score(nets, x, y, soft=True)
+
+    def validate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        x, y = self.sample(self.options["validation_samples"], 2**31 + seed % (2**31))
+        return self._score(nets, x, y, soft=False)
