@@ -29,7 +29,7 @@ import numpy as np
 
 from tasks import Evaluation
 
-__all__ = ["RayEvaluator", "ray_map", "init_ray", "shutdown", "THREAD_ENV"]
+__all__ = ["RayEvaluator", "ray_map", "init_ray", "shutdown", "loopback_only", "THREAD_ENV"]
 
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
@@ -44,6 +44,14 @@ def _ray():
     return ray
 
 
+def loopback_only() -> None:
+    """Make Ray nodes started from this process keep 127.0.0.1 as their address (and so bind
+    there), with usage reporting off; also for ``ray.cluster_utils.Cluster`` in tests."""
+    _ray()
+    from ray._private import ray_constants
+    ray_constants.ENABLE_RAY_CLUSTER = False  # in case ray was imported before the variable was set
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Connect to the cluster at ``address`` (or ``RAY_ADDRESS``), or start a local one bound
     to 127.0.0.1. Does nothing if Ray is already initialized. Returns True if this call
@@ -56,8 +64,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     if address:
         ray.init(address=address, runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
         return True
-    from ray._private import ray_constants
-    ray_constants.ENABLE_RAY_CLUSTER = False  # in case ray was imported before the variable was set
+    loopback_only()
     ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
              runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
     return True

@@ -120,3 +120,16 @@ def test_task_from_a_third_party_entry_point(tmp_path, monkeypatch, capsys):
     assert "demo-ext" in capsys.readouterr().out
     resolved = cfg.resolve({"task": {"name": "demo-ext", "episodes": 3}})
     assert resolved["task"]["episodes"] == 3
+
+
+def test_the_plugin_example_in_the_tasks_readme_works(monkeypatch):
+    from pathlib import Path
+    text = (Path(__file__).parents[1] / "tasks" / "README.md").read_text()
+    code = next(block.split("\n", 1)[1] for block in text.split("```python")[1:] if "class Parity3" in block)
+    code = code.split("```")[0]
+    monkeypatch.setattr(registry, "_registry", dict(registry._registry))
+    exec(compile(code, "tasks/README.md", "exec"), {})
+    task = tasks.make("parity3", steps=12)
+    space = FixedTopology(task.n_inputs, task.n_outputs, hidden=4)
+    ev = task.evaluate(space.compile(np.random.default_rng(0).normal(0, 1, (5, space.dim))), 0)
+    assert ev.fitness.shape == (5,) and (ev.fitness <= 8).all() and task.solved(ev).dtype == bool

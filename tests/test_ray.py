@@ -138,7 +138,7 @@ def test_node_removed_mid_run_on_a_three_node_cluster(tmp_path):
     if ray.is_initialized():
         ray.shutdown()
     run(config(tmp_path, "calm", SLOW, backend="serial"), log=None)
-    os.environ.update(distributed._LOCAL_ENV)
+    distributed.loopback_only()
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     try:
         nodes = [cluster.add_node(num_cpus=1) for _ in range(2)]
