@@ -6,6 +6,7 @@ from .registry import ENTRY_POINT_GROUP, UnknownTaskError, make, names, register
 from .cartpole import CartPole
 from .classic_control import Acrobot, ControlTask, MountainCar, MountainCarContinuous, Pendulum
 from .classification import DatasetTask, TemporalPatterns
+from .double_pole import DoublePole
 from .xor import XOR
 
 register("cartpole", CartPole, "CartPole-v1 balance, population-vectorized Gymnasium physics")
@@ -20,8 +21,9 @@ for _name, _what in (("iris", "Iris flowers, 3 classes"), ("wine", "Wine cultiva
     register(_name, functools.partial(DatasetTask, _name), f"{_what} (scikit-learn data; the 'datasets' extra)")
 register("temporal-patterns", TemporalPatterns,
          "classes with equal firing rates that differ only in spike timing (generated, seeded)")
+register("double-pole", DoublePole, "double-pole cart (Wieland), with or without velocities; RK4, dt = 0.01")
 register("xor", XOR, "XOR of two spike trains (rate code with a bias input); fitness 4 - squared error")
 
 __all__ = ["Evaluation", "Task", "TaskError", "UnknownTaskError", "make", "names", "register",
            "spec", "ENTRY_POINT_GROUP", "CartPole", "XOR", "ControlTask", "Acrobot", "MountainCar", "MountainCarContinuous",
-           "Pendulum", "DatasetTask", "TemporalPatterns"]
+           "Pendulum", "DatasetTask", "TemporalPatterns", "DoublePole"]

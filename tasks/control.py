@@ -83,6 +83,7 @@ class Episodes:
     returns: np.ndarray
     steps: np.ndarray
     spikes: np.ndarray  # spikes of all neurons per environment step, while the episode ran
+    final_state: np.ndarray | None = None  # (P, E, state_dim) when asked for: the last state before the end
 
 
 def run_episodes(
@@ -95,6 +96,7 @@ def run_episodes(
     sim_steps: int,
     reset: str = "subtract",
     decode: Callable[[np.ndarray, np.ndarray], np.ndarray] = decoders.count_then_voltage,
+    final_state: bool = False,
 ) -> Episodes:
     """Play the episodes starting from ``start`` (E, state_dim) with every network.
 
@@ -110,6 +112,7 @@ def run_episodes(
     steps = np.zeros((P, E))
     spikes = np.zeros((P, E))
     out = (np.zeros((P, E)), np.zeros((P, E)), np.zeros((P, E)))  # returns, steps, spikes
+    out_state = np.zeros_like(state) if final_state else None
     ids = np.arange(P)  # the networks still playing: rows of the working arrays
     current = np.empty(sim.v.shape, np.float32)
     before = np.empty((P, E, n_out), np.float32)
@@ -135,6 +138,8 @@ def run_episodes(
             done = ~playing
             for full, part in zip(out, (returns, steps, spikes)):
                 full[ids[done]] = part[done]
+            if final_state:
+                out_state[ids[done]] = state[done]
             ids, state, alive = ids[playing], state[playing], alive[playing]
             returns, steps, spikes = returns[playing], steps[playing], spikes[playing]
             total_before = total_before[playing]
@@ -143,5 +148,7 @@ def run_episodes(
             before = np.empty(sim.v.shape[:2] + (n_out,), np.float32)
     for full, part in zip(out, (returns, steps, spikes)):
         full[ids] = part
+    if final_state:
+        out_state[ids] = state
     returns, steps, spikes = out
-    return Episodes(returns, steps, spikes / np.maximum(steps, 1))
+    return Episodes(returns, steps, spikes / np.maximum(steps, 1), out_state)
