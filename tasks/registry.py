@@ -85,7 +85,10 @@ def spec(name: str) -> TaskSpec:
             raise UnknownTaskError("task 'gym:' needs an environment id, e.g. gym:CartPole-v1")
         return TaskSpec(name, functools.partial(GymTask, env_id), f"Gymnasium environment {env_id}")
     if name not in _registry:
-        raise UnknownTaskError(f"unknown task {name!r}; valid tasks: {', '.join(names())}, or gym:<EnvId> "
+        import difflib
+        close = difflib.get_close_matches(str(name), names(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UnknownTaskError(f"unknown task {name!r}{hint}; valid tasks: {', '.join(names())}, or gym:<EnvId> "
                                f"for a Gymnasium environment")
     return _registry[name]
 
