@@ -7,8 +7,9 @@ environment step the observation, shifted and scaled to about [-1, 1], is the in
 current (``encoding="direct"``) or passes through ``fields`` Gaussian receptive fields per
 variable (``"population"``); the network runs ``sim_steps`` LIF steps. Discrete actions:
 the output neuron with the most spikes (ties: the higher membrane potential). Continuous
-actions: the rate difference of two output neurons, ``(n0 - n1) / sim_steps`` times the
-largest action. Fitness: the mean return over the episodes; an episode ends when the
+actions (``decoding="rate"``): the rate difference of two output neurons,
+``(n0 - n1) / sim_steps`` times the largest action; ``decoding="membrane"``:
+``tanh(v0 - v1)`` times the largest action, from the outputs' membrane potentials. Fitness: the mean return over the episodes; an episode ends when the
 environment terminates or after ``max_steps`` (Gymnasium's time limit by default).
 Metrics: ``steps`` (mean episode length) and ``spikes`` (spikes per environment step).
 """
@@ -32,6 +33,22 @@ def rate_difference(max_action: float, sim_steps: int):
     return decode
 
 
+def membrane_difference(max_action: float):
+    """Decoder for a 1-D continuous action: tanh(v0 - v1) * max_action, from the two output
+    neurons' membrane potentials after the step (a graded readout, no spike-count steps)."""
+    def decode(counts: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.tanh(v[..., 0] - v[..., 1]) * np.float32(max_action)
+    return decode
+
+
+def continuous_decoder(decoding: str, max_action: float, sim_steps: int):
+    if decoding == "rate":
+        return rate_difference(max_action, sim_steps)
+    if decoding == "membrane":
+        return membrane_difference(max_action)
+    raise TaskError(f"task option decoding: {decoding!r}; expected 'rate' or 'membrane'")
+
+
 class ControlTask:
     """A population-vectorized control task over one of the physics ports."""
 
@@ -45,7 +62,8 @@ class ControlTask:
     target = float("inf")
 
     def __init__(self, *, episodes: int = 20, max_steps: int = 0, sim_steps: int = 5, encoding: str = "direct",
-                 fields: int = 5, validation_episodes: int = 100, reset: str = "subtract") -> None:
+                 fields: int = 5, validation_episodes: int = 100, reset: str = "subtract",
+                 decoding: str = "rate") -> None:
         for name, value in (("episodes", episodes), ("sim_steps", sim_steps),
                             ("validation_episodes", validation_episodes)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -61,12 +79,12 @@ class ControlTask:
             raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
         self.options = dict(episodes=int(episodes), max_steps=int(max_steps) or self.time_limit,
                             sim_steps=int(sim_steps), encoding=encoding, fields=int(fields),
-                            validation_episodes=int(validation_episodes), reset=reset)
+                            validation_episodes=int(validation_episodes), reset=reset, decoding=decoding)
         self.physics = self.physics_cls()
         self.n_inputs = self.encoder.n_inputs
         self.n_outputs = self.n_actions or 2
         self.decode = (decoders.count_then_voltage if self.n_actions
-                       else rate_difference(self.max_action, self.options["sim_steps"]))
+                       else continuous_decoder(decoding, self.max_action, self.options["sim_steps"]))
 
     def _play(self, nets: NetworkBatch, seeds: np.ndarray) -> Evaluation:
         if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:

@@ -17,7 +17,9 @@ Variants:
   a network that balances all 1,000 steps is then run from the same start for 100,000
   steps, and it solves the task when it balances them all.
 
-The force is the rate difference of two output neurons: ``10 N * (n0 - n1) / sim_steps``.
+The force is ``10 N * tanh(v0 - v1)`` from the two output neurons' membrane potentials
+(``decoding="membrane"``, the default: balancing needs graded force), or their rate
+difference ``10 N * (n0 - n1) / sim_steps`` (``decoding="rate"``).
 ``validate``: the generalization test of Gruau et al. (1996): 625 start states (x, x',
 theta1, theta1' at 0.05, 0.25, 0.5, 0.75, 0.95 of their ranges +-2.16 m, +-1.35 m/s,
 +-3.6 deg, +-8.6 deg/s); the score is the number balanced for 1,000 steps.
@@ -31,7 +33,7 @@ import numpy as np
 from neurons import NetworkBatch
 
 from .base import Evaluation, TaskError
-from .classic_control import rate_difference
+from .classic_control import continuous_decoder
 from .control import ObservationEncoder, run_episodes
 
 __all__ = ["DoublePolePhysics", "DoublePole"]
@@ -114,7 +116,7 @@ class DoublePole:
     n_outputs = 2
 
     def __init__(self, *, velocities: bool = True, max_steps: int = 0, sim_steps: int = 5,
-                 test_steps: int = 100_000, reset: str = "subtract") -> None:
+                 test_steps: int = 100_000, reset: str = "subtract", decoding: str = "membrane") -> None:
         if not isinstance(velocities, bool):
             raise TaskError(f"task option velocities: {velocities!r}; expected true or false")
         for name, value in (("sim_steps", sim_steps), ("test_steps", test_steps)):
@@ -126,13 +128,13 @@ class DoublePole:
             raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
         default = 100_000 if velocities else 1_000
         self.options = dict(velocities=velocities, max_steps=int(max_steps) or default, sim_steps=int(sim_steps),
-                            test_steps=int(test_steps), reset=reset)
+                            test_steps=int(test_steps), reset=reset, decoding=decoding)
         self.physics = DoublePolePhysics(velocities)
         scale = (2.4, 1.0, 0.628, 2.0, 0.628, 2.0) if velocities else (2.4, 0.628, 0.628)
         self.encoder = ObservationEncoder("direct", scale)
         self.n_inputs = self.encoder.n_inputs
         self.target = float(self.options["max_steps"]) if velocities else float("inf")
-        self.decode = rate_difference(1.0, self.options["sim_steps"])
+        self.decode = continuous_decoder(decoding, 1.0, self.options["sim_steps"])
 
     def _play(self, nets: NetworkBatch, start: np.ndarray, max_steps: int):
         if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:

@@ -64,6 +64,11 @@ def test_continuous_action_is_the_rate_difference_of_two_outputs():
     assert task.n_outputs == 2
     counts = np.array([[[4.0, 0.0], [1.0, 3.0], [2.0, 2.0]]], np.float32)
     np.testing.assert_allclose(task.decode(counts, np.zeros_like(counts)), [[2.0, -1.0, 0.0]])
+    graded = tasks.make("pendulum", decoding="membrane")
+    v = np.array([[[0.5, 0.0], [0.0, 3.0]]], np.float32)
+    np.testing.assert_allclose(graded.decode(np.zeros_like(v), v), [[2 * np.tanh(0.5), 2 * np.tanh(-3.0)]], rtol=1e-6)
+    with pytest.raises(tasks.TaskError, match="decoding"):
+        tasks.make("pendulum", decoding="spikes")
 
 
 def test_gym_adapter_matches_the_port_it_wraps():
