@@ -188,4 +188,69 @@ def print_scaling_row(r: dict) -> None:
           f"(median {r['median_seconds']:.2f} s per generation of {r['population']}){extra}", flush=True)
 
 
-BENCHMARKS = {"neat-xor": neat_xor, "scaling": scaling}
+# task: (strategy, config layer, generations) -- each task's recommended setting
+RECOMMENDED: dict[str, tuple[str, dict, int]] = {
+    "cartpole": ("cma", {}, 100),
+    "acrobot": ("cma", {"run": {"stop_fitness": -80.0}}, 60),
+    "mountaincar": ("cma", {}, 60),
+    "mountaincar-continuous": ("cma", {}, 60),
+    "pendulum": ("cma", {}, 100),
+    "double-pole": ("neat", {}, 60),
+    "xor": ("neat", {}, 300),
+    "iris": ("cma", {}, 200),
+    "wine": ("cma", {}, 200),
+    "breast-cancer": ("cma", {}, 100),
+    "digits": ("cma", {"task": {"batch_size": 200}, "strategy": {"diagonal": True}}, 300),
+    "temporal-patterns": ("cma", {}, 150),
+}
+
+
+def task_suite(names: list[str] | None = None, seeds: int = 5,
+               progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Each task with its recommended strategy and budget over ``seeds`` seeds (serial backend,
+    run directories in a temporary folder): median validation and evaluations used."""
+    import tempfile
+
+    from .results import load_run
+    from .run import run
+    names = names or list(RECOMMENDED)
+    unknown = [n for n in names if n not in RECOMMENDED]
+    if unknown:
+        from .errors import ConfigError
+        raise ConfigError(f"bench tasks: no recommended setting for {unknown[0]!r}; choose from "
+                          f"{', '.join(RECOMMENDED)}")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            strategy, layer, generations = RECOMMENDED[name]
+            per_seed = []
+            for seed in range(seeds):
+                config = cfg.resolve({**layer, "task": {"name": name, **layer.get("task", {})},
+                                      "strategy": {"name": strategy, **layer.get("strategy", {})},
+                                      "run": {**layer.get("run", {}), "seed": seed, "generations": generations,
+                                          "backend": "serial",
+                                              "quiet": True, "out": tmp, "name": f"{name}-{seed}",
+                                              "validate_every": 0}})
+                t0 = time.perf_counter()
+                run(config, log=None)
+                r = load_run(f"{tmp}/{name}-{seed}")
+                per_seed.append({"seed": seed, "validation": r.summary["validation"],
+                                 "evaluations": r.summary["evaluations"], "best": r.summary["best"],
+                                 "seconds": time.perf_counter() - t0})
+            row = {"task": name, "strategy": strategy, "generations": generations, "seeds": seeds,
+                   "median_validation": statistics.median(x["validation"] for x in per_seed),
+                   "median_evaluations": statistics.median(x["evaluations"] for x in per_seed),
+                   "runs": per_seed}
+            rows.append(row)
+            if progress:
+                progress(row)
+    return {"benchmark": "tasks", "evospike": __version__, "python": platform.python_version(), "rows": rows}
+
+
+def print_task_row(r: dict) -> None:
+    vals = " ".join(f"{x['validation']:.3g}" for x in r["runs"])
+    print(f"{r['task']:<24} {r['strategy']:<6} median validation {r['median_validation']:10.4g}  "
+          f"median evaluations {r['median_evaluations']:8.0f}  (per seed: {vals})", flush=True)
+
+
+BENCHMARKS = {"neat-xor": neat_xor, "scaling": scaling, "tasks": task_suite}

@@ -76,6 +76,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from . import bench
 
+    args.seeds_given = args.seeds is not None
+    if args.seeds is None:
+        args.seeds = 30
     if args.seeds < 1:
         raise ConfigError(f"--seeds: {args.seeds}; expected an integer >= 1")
     if args.population < 1 or args.generations < 1 or args.workers < 1:
@@ -90,6 +93,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     elif args.name == "scaling":
         show = None if args.json else bench.print_scaling_row
         result = bench.scaling(args.population, args.generations, tuple(range(1, args.workers + 1)), progress=show)
+    elif args.name == "tasks":
+        show = None if args.json else bench.print_task_row
+        names = [n for n in args.tasks.split(",") if n] if args.tasks else None
+        result = bench.task_suite(names, args.seeds if args.seeds_given else 5, progress=show)
     else:  # argparse restricts the choices
         raise ConfigError(f"unknown benchmark {args.name!r}")
     text = json.dumps(result, indent=2)
@@ -157,9 +164,13 @@ def parser() -> argparse.ArgumentParser:
                        description="neat-xor: spiking XOR with the default NEAT config, one run per seed; "
                                    "reports solved, evaluations to solve, generations, size and time. "
                                    "scaling: one fixed CartPole population evaluated serially and on Ray "
-                                   "with 1..--workers workers; evaluations/s, speed-up and Ray's overhead.")
-    b.add_argument("name", choices=["neat-xor", "scaling"], help="benchmark")
-    b.add_argument("--seeds", type=int, default=30, help="independent runs (default: 30)")
+                                   "with 1..--workers workers; evaluations/s, speed-up and Ray's overhead. "
+                                   "tasks: every task with its recommended strategy and budget over --seeds seeds; "
+                                   "median validation and evaluations.")
+    b.add_argument("name", choices=["neat-xor", "scaling", "tasks"], help="benchmark")
+    b.add_argument("--seeds", type=int, default=None,
+                   help="independent runs (default: 30 for neat-xor, 5 for tasks)")
+    b.add_argument("--tasks", help="tasks: comma-separated task names (default: every task with a recommended setting)")
     b.add_argument("--first-seed", type=int, default=0, help="seed of the first run (default: 0)")
     b.add_argument("--max-generations", type=int, default=300,
                    help="give up on a seed after this many generations (default: 300)")
