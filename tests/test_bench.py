@@ -1,0 +1,22 @@
+import json
+
+from evo.cli import main
+
+
+def test_bench_neat_xor_writes_json(tmp_path, capsys):
+    out = tmp_path / "x.json"
+    assert main(["bench", "neat-xor", "--seeds", "2", "--json", "--output", str(out)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(out.read_text())
+    s = printed["summary"]
+    assert s["seeds"] == 2 and s["solved"] == 2 and s["population"] == 150
+    for r in printed["runs"]:
+        assert r["solved"] and r["evaluations"] == 150 * r["generations"] and r["hidden_nodes"] >= 0
+
+
+def test_bench_tasks_reports_medians(capsys):
+    assert main(["bench", "tasks", "--tasks", "xor", "--seeds", "2", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    assert row["task"] == "xor" and row["strategy"] == "neat" and len(row["runs"]) == 2
+    assert row["median_validation"] > 3.0
+    assert main(["bench", "tasks", "--tasks", "nosuch"]) == 2
