@@ -58,6 +58,12 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
     """Check value against the type of its default; ints are accepted for floats."""
     if default is None:
         return value
+    if where == "run.stop_fitness":  # a number, or "task"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: {value!r}; expected a number or \"task\"")
     if isinstance(default, bool):
         ok = isinstance(value, bool)
         want = "true or false"

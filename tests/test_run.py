@@ -145,3 +145,13 @@ def test_package_import_direction():
     code = ("import sys, neurons; assert 'tasks' not in sys.modules and 'evo' not in sys.modules; "
             "import tasks; assert 'evo' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_stop_fitness_takes_a_number_or_task(tmp_path):
+    c = cfg.resolve({"task": {"name": "cartpole"}, "run": {"stop_fitness": 120}})
+    assert c["run"]["stop_fitness"] == 120.0
+    assert cfg.resolve({"task": {"name": "cartpole"}})["run"]["stop_fitness"] == 500.0
+    with pytest.raises(ValueError, match="run.stop_fitness"):
+        cfg.resolve({"task": {"name": "cartpole"}, "run": {"stop_fitness": "never"}})
+    with pytest.raises(ValueError, match="run.stop_fitness"):
+        cfg.resolve({"task": {"name": "cartpole"}, "run": {"stop_fitness": True}})
