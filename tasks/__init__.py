@@ -21,6 +21,19 @@ for _name, _what in (("iris", "Iris flowers, 3 classes"), ("wine", "Wine cultiva
     register(_name, functools.partial(DatasetTask, _name), f"{_what} (scikit-learn data; the 'datasets' extra)")
 register("temporal-patterns", TemporalPatterns,
          "classes with equal firing rates that differ only in spike timing (generated, seeded)")
+def _lunarlander(*, episodes: int = 10, max_steps: int = 0, sim_steps: int = 5, validation_episodes: int = 100,
+                 reset: str = "subtract"):
+    """LunarLander-v3 through the Gymnasium adapter (needs Box2D: the 'box2d' extra)."""
+    try:
+        import Box2D  # noqa: F401
+    except ImportError:
+        raise TaskError("task 'lunarlander' needs Box2D: pip install 'evospike[box2d]'") from None
+    from .gym_adapter import GymTask
+    return GymTask("LunarLander-v3", episodes=episodes, max_steps=max_steps, sim_steps=sim_steps,
+                   validation_episodes=validation_episodes, reset=reset)
+
+
+register("lunarlander", _lunarlander, "LunarLander-v3 through the Gymnasium adapter (the 'box2d' extra)")
 register("double-pole", DoublePole, "double-pole cart (Wieland), with or without velocities; RK4, dt = 0.01")
 register("xor", XOR, "XOR of two spike trains (rate code with a bias input); fitness 4 - squared error")
 

@@ -138,3 +138,16 @@ def test_the_plugin_example_in_the_tasks_readme_works(monkeypatch):
     space = FixedTopology(task.n_inputs, task.n_outputs, hidden=4)
     ev = task.evaluate(space.compile(np.random.default_rng(0).normal(0, 1, (5, space.dim))), 0)
     assert ev.fitness.shape == (5,) and (ev.fitness <= 8).all() and task.solved(ev).dtype == bool
+
+
+def test_lunarlander_through_the_adapter():
+    try:
+        import Box2D  # noqa: F401
+    except ImportError:
+        with pytest.raises(tasks.TaskError, match="evospike\\[box2d\\]"):
+            tasks.make("lunarlander")
+        pytest.skip("Box2D is not installed (pip install 'evospike[box2d]'); checked the error instead")
+    task = tasks.make("lunarlander", episodes=2, max_steps=50)
+    assert (task.n_inputs, task.n_outputs) == (8, 4)
+    ev = task.evaluate(random_nets(task, P=3), 0)
+    assert np.isfinite(ev.fitness).all()
