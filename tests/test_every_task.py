@@ -1,0 +1,43 @@
+"""Every registered task runs end to end with both a fixed-topology and a NEAT strategy."""
+import pytest
+
+import tasks
+from evo import config as cfg
+from evo.results import load_run
+from evo.run import run
+
+SMALL = {
+    "cartpole": {"episodes": 2, "max_steps": 20, "validation_episodes": 2},
+    "acrobot": {"episodes": 2, "max_steps": 20, "validation_episodes": 2},
+    "mountaincar": {"episodes": 2, "max_steps": 20, "validation_episodes": 2},
+    "mountaincar-continuous": {"episodes": 2, "max_steps": 20, "validation_episodes": 2},
+    "pendulum": {"episodes": 2, "max_steps": 20, "validation_episodes": 2},
+    "double-pole": {"max_steps": 20, "test_steps": 30},
+    "digits": {"batch_size": 20},
+    "temporal-patterns": {"samples": 2, "validation_samples": 2},
+    "lunarlander": {"episodes": 1, "max_steps": 10, "validation_episodes": 1},
+}
+
+
+def available(name):
+    try:
+        tasks.make(name, **SMALL.get(name, {}))
+        return True
+    except tasks.TaskError:
+        return False
+
+
+@pytest.mark.parametrize("strategy", ["cma", "neat"])
+@pytest.mark.parametrize("name", tasks.names())
+def test_task_runs_with_strategy(tmp_path, name, strategy):
+    if not available(name):
+        pytest.skip(f"{name} needs an optional extra")
+    layer = {"task": {"name": name, **SMALL.get(name, {})}, "strategy": {"name": strategy, "population": 8},
+             "run": {"generations": 2, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "r",
+                     "stop_on_solved": False, "stop_fitness": float("inf")}}
+    if strategy == "cma":
+        layer["genome"] = {"hidden": 3}
+    run(cfg.resolve(layer), log=None)
+    r = load_run(tmp_path / "r")
+    assert r.summary["status"] == "finished" and len(r.metrics) == 2
+    assert r.summary["validation"] is not None
