@@ -14,9 +14,13 @@ class StrategyError(ValueError):
 
 @runtime_checkable
 class Strategy(Protocol):
-    """``ask() -> (P, D)``; ``tell(population, fitness)`` with fitness higher-is-better;
-    ``state() -> (meta, arrays)`` where meta is JSON-ready and arrays go to an npz file;
-    ``from_state(meta, arrays)`` rebuilds a strategy that continues exactly where it was."""
+    """``ask() -> population``: a (P, D) matrix for fixed-topology strategies
+    (``genome_space = "fixed"``), a ``NeatPopulation`` for NEAT (``genome_space = "neat"``);
+    ``tell(population, fitness)`` with fitness (P,), higher is better, or (P, M) for a
+    strategy that declares ``objectives`` (the first is the task's fitness, maximized, the
+    others task metrics, minimized); ``state() -> (meta, arrays)`` where meta is JSON-ready
+    and arrays go to an npz file; ``from_state(meta, arrays)`` rebuilds a strategy that
+    continues exactly where it was."""
 
     name: str
 
