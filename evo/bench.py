@@ -201,7 +201,7 @@ RECOMMENDED: dict[str, tuple[str, dict, int]] = {
     "wine": ("cma", {}, 200),
     "breast-cancer": ("cma", {}, 100),
     "digits": ("cma", {"task": {"batch_size": 200}, "strategy": {"diagonal": True}}, 300),
-    "temporal-patterns": ("cma", {}, 150),
+    "temporal-patterns": ("cma", {}, 300),
 }
 
 

@@ -150,7 +150,7 @@ class TemporalPatterns(_Classifier):
     target = float("inf")
 
     def __init__(self, *, channels: int = 8, classes: int = 4, steps: int = 30, spikes_per_channel: int = 2,
-                 jitter: int = 1, samples: int = 16, validation_samples: int = 100, pattern_seed: int = 0,
+                 jitter: int = 1, samples: int = 32, validation_samples: int = 100, pattern_seed: int = 0,
                  temperature: float = 2.0, reset: str = "subtract") -> None:
         self.options = dict(channels=_check_int("channels", channels, 1), classes=_check_int("classes", classes, 2),
                             steps=_check_int("steps", steps, 2),
