@@ -8,11 +8,24 @@ import numpy as np
 
 from neurons import NetworkBatch
 
-__all__ = ["Evaluation", "Task", "TaskError"]
+__all__ = ["Evaluation", "Task", "TaskError", "int_option", "reset_option"]
 
 
 class TaskError(ValueError):
     """A task was misused or produced an invalid result."""
+
+
+def int_option(name: str, value: Any, low: int = 1, note: str = "") -> int:
+    """A task option that must be an integer >= ``low``; anything else is a TaskError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise TaskError(f"task option {name}: {value!r}; expected an integer >= {low}{note}")
+    return int(value)
+
+
+def reset_option(reset: Any) -> str:
+    if reset not in ("subtract", "zero"):
+        raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+    return reset
 
 
 @dataclass

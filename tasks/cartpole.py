@@ -5,10 +5,7 @@ import math
 
 import numpy as np
 
-from neurons import NetworkBatch
-
-from .base import Evaluation, TaskError
-from .control import ObservationEncoder, episode_seeds, run_episodes
+from .classic_control import ControlTask
 
 __all__ = ["CartPolePhysics", "CartPole"]
 
@@ -59,7 +56,7 @@ class CartPolePhysics:
         return state.astype(np.float32)
 
 
-class CartPole:
+class CartPole(ControlTask):
     """CartPole-v1 balance, population-vectorized Gymnasium physics.
 
     Fitness is the mean return (steps balanced, at most ``max_steps``) over ``episodes``
@@ -73,42 +70,12 @@ class CartPole:
     Metrics: ``steps`` (mean episode length) and ``spikes`` (spikes per environment step).
     """
 
-    n_outputs = 2
-    target = 500.0
+    name, physics_cls, n_actions = "cartpole", CartPolePhysics, 2
     scale = (2.4, 3.0, 0.21, 3.0)
+    time_limit, target = 500, 500.0
 
     def __init__(self, *, episodes: int = 50, max_steps: int = 500, sim_steps: int = 5,
                  encoding: str = "direct", fields: int = 5, validation_episodes: int = 100,
                  reset: str = "subtract") -> None:
-        for name, value in (("episodes", episodes), ("max_steps", max_steps), ("sim_steps", sim_steps),
-                            ("validation_episodes", validation_episodes)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise TaskError(f"task option {name}: {value!r}; expected an integer >= 1")
-        try:
-            self.encoder = ObservationEncoder(encoding, self.scale, fields)
-        except ValueError as exc:
-            raise TaskError(f"task option {exc}") from None
-        if reset not in ("subtract", "zero"):
-            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
-        self.options = dict(episodes=int(episodes), max_steps=int(max_steps), sim_steps=int(sim_steps),
-                            encoding=encoding, fields=int(fields),
-                            validation_episodes=int(validation_episodes), reset=reset)
-        self.physics = CartPolePhysics()
-        self.n_inputs = self.encoder.n_inputs
-
-    def _play(self, nets: NetworkBatch, seeds: np.ndarray) -> Evaluation:
-        if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:
-            raise TaskError(f"cartpole: networks have {nets.n_in} inputs and {nets.n_out} outputs; "
-                            f"the task needs {self.n_inputs} and {self.n_outputs}")
-        o = self.options
-        ep = run_episodes(nets, self.physics, self.physics.start_states(seeds), self.encoder,
-                          max_steps=o["max_steps"], sim_steps=o["sim_steps"], reset=o["reset"])
-        fitness = ep.returns.mean(axis=1)
-        return Evaluation(fitness, {"steps": ep.steps.mean(axis=1), "spikes": ep.spikes.mean(axis=1)})
-
-    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
-        return self._play(nets, episode_seeds(seed, self.options["episodes"]))
-
-    def validate(self, nets: NetworkBatch, seed: int, episodes: int | None = None) -> Evaluation:
-        n = self.options["validation_episodes"] if episodes is None else int(episodes)
-        return self._play(nets, episode_seeds(seed, n, validation=True))
+        super().__init__(episodes=episodes, max_steps=max_steps, sim_steps=sim_steps, encoding=encoding,
+                         fields=fields, validation_episodes=validation_episodes, reset=reset)

@@ -19,7 +19,7 @@ import numpy as np
 
 from neurons import NetworkBatch, decoders
 
-from .base import Evaluation, TaskError
+from .base import Evaluation, TaskError, int_option, reset_option
 from .classic import AcrobotPhysics, ContinuousMountainCarPhysics, MountainCarPhysics, PendulumPhysics
 from .control import ObservationEncoder, episode_seeds, run_episodes
 
@@ -64,22 +64,18 @@ class ControlTask:
     def __init__(self, *, episodes: int = 20, max_steps: int = 0, sim_steps: int = 5, encoding: str = "direct",
                  fields: int = 5, validation_episodes: int = 100, reset: str = "subtract",
                  decoding: str = "rate") -> None:
-        for name, value in (("episodes", episodes), ("sim_steps", sim_steps),
-                            ("validation_episodes", validation_episodes)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise TaskError(f"task option {name}: {value!r}; expected an integer >= 1")
-        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 0:
-            raise TaskError(f"task option max_steps: {max_steps!r}; expected an integer >= 1 "
-                            f"(0: Gymnasium's limit, {self.time_limit})")
+        episodes, sim_steps = int_option("episodes", episodes), int_option("sim_steps", sim_steps)
+        validation_episodes = int_option("validation_episodes", validation_episodes)
+        max_steps = int_option("max_steps", max_steps, 0, f" (0: Gymnasium's limit, {self.time_limit})")
         try:
             self.encoder = ObservationEncoder(encoding, self.scale, fields, self.offset)
         except ValueError as exc:
             raise TaskError(f"task option {exc}") from None
-        if reset not in ("subtract", "zero"):
-            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
-        self.options = dict(episodes=int(episodes), max_steps=int(max_steps) or self.time_limit,
-                            sim_steps=int(sim_steps), encoding=encoding, fields=int(fields),
-                            validation_episodes=int(validation_episodes), reset=reset, decoding=decoding)
+        self.options = dict(episodes=episodes, max_steps=max_steps or self.time_limit, sim_steps=sim_steps,
+                            encoding=encoding, fields=int(fields), validation_episodes=validation_episodes,
+                            reset=reset_option(reset))
+        if not self.n_actions:
+            self.options["decoding"] = decoding
         self.physics = self.physics_cls()
         self.n_inputs = self.encoder.n_inputs
         self.n_outputs = self.n_actions or 2

@@ -22,7 +22,7 @@ import numpy as np
 
 from neurons import NetworkBatch, encoders, simulate_outputs
 
-from .base import Evaluation, TaskError
+from .base import Evaluation, TaskError, int_option, reset_option
 
 __all__ = ["DatasetTask", "TemporalPatterns", "load_dataset", "DATASETS", "stratified_split"]
 
@@ -49,12 +49,6 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np
         test.append(idx[:k])
         train.append(idx[k:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
-
-
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise TaskError(f"task option {name}: {value!r}; expected an integer >= {low}")
-    return int(value)
 
 
 class _Classifier:
@@ -104,13 +98,12 @@ class DatasetTask(_Classifier):
             raise TaskError(f"task option test_fraction: {test_fraction}; expected a value in (0, 1)")
         if not temperature > 0:
             raise TaskError(f"task option temperature: {temperature}; expected a value > 0")
-        if reset not in ("subtract", "zero"):
-            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+        reset_option(reset)
         self.name = dataset
-        self.options = dict(steps=_check_int("steps", steps, 1), encoding=encoding,
-                            fields=_check_int("fields", fields, 2), test_fraction=float(test_fraction),
-                            split_seed=_check_int("split_seed", split_seed, 0),
-                            batch_size=_check_int("batch_size", batch_size, 0),
+        self.options = dict(steps=int_option("steps", steps, 1), encoding=encoding,
+                            fields=int_option("fields", fields, 2), test_fraction=float(test_fraction),
+                            split_seed=int_option("split_seed", split_seed, 0),
+                            batch_size=int_option("batch_size", batch_size, 0),
                             temperature=float(temperature), reset=reset)
         X, y = load_dataset(dataset)
         train, test = stratified_split(y, test_fraction, split_seed)
@@ -152,17 +145,16 @@ class TemporalPatterns(_Classifier):
     def __init__(self, *, channels: int = 8, classes: int = 4, steps: int = 30, spikes_per_channel: int = 2,
                  jitter: int = 1, samples: int = 32, validation_samples: int = 100, pattern_seed: int = 0,
                  temperature: float = 2.0, reset: str = "subtract") -> None:
-        self.options = dict(channels=_check_int("channels", channels, 1), classes=_check_int("classes", classes, 2),
-                            steps=_check_int("steps", steps, 2),
-                            spikes_per_channel=_check_int("spikes_per_channel", spikes_per_channel, 1),
-                            jitter=_check_int("jitter", jitter, 0), samples=_check_int("samples", samples, 1),
-                            validation_samples=_check_int("validation_samples", validation_samples, 1),
-                            pattern_seed=_check_int("pattern_seed", pattern_seed, 0),
+        self.options = dict(channels=int_option("channels", channels, 1), classes=int_option("classes", classes, 2),
+                            steps=int_option("steps", steps, 2),
+                            spikes_per_channel=int_option("spikes_per_channel", spikes_per_channel, 1),
+                            jitter=int_option("jitter", jitter, 0), samples=int_option("samples", samples, 1),
+                            validation_samples=int_option("validation_samples", validation_samples, 1),
+                            pattern_seed=int_option("pattern_seed", pattern_seed, 0),
                             temperature=float(temperature), reset=reset)
         if self.options["spikes_per_channel"] > self.options["steps"]:
             raise TaskError(f"task option spikes_per_channel: {spikes_per_channel}; at most steps ({steps})")
-        if reset not in ("subtract", "zero"):
-            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+        reset_option(reset)
         o = self.options
         rng = np.random.default_rng(o["pattern_seed"])
         # templates[c, ch, k]: the k-th spike time of channel ch in class c

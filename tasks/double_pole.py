@@ -32,7 +32,7 @@ import numpy as np
 
 from neurons import NetworkBatch
 
-from .base import Evaluation, TaskError
+from .base import Evaluation, TaskError, int_option, reset_option
 from .classic_control import continuous_decoder
 from .control import ObservationEncoder, run_episodes
 
@@ -119,13 +119,9 @@ class DoublePole:
                  test_steps: int = 100_000, reset: str = "subtract", decoding: str = "membrane") -> None:
         if not isinstance(velocities, bool):
             raise TaskError(f"task option velocities: {velocities!r}; expected true or false")
-        for name, value in (("sim_steps", sim_steps), ("test_steps", test_steps)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise TaskError(f"task option {name}: {value!r}; expected an integer >= 1")
-        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 0:
-            raise TaskError(f"task option max_steps: {max_steps!r}; expected an integer >= 1 (0: the variant's default)")
-        if reset not in ("subtract", "zero"):
-            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+        sim_steps, test_steps = int_option("sim_steps", sim_steps), int_option("test_steps", test_steps)
+        max_steps = int_option("max_steps", max_steps, 0, " (0: the variant's default)")
+        reset = reset_option(reset)
         default = 100_000 if velocities else 1_000
         self.options = dict(velocities=velocities, max_steps=int(max_steps) or default, sim_steps=int(sim_steps),
                             test_steps=int(test_steps), reset=reset, decoding=decoding)

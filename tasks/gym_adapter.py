@@ -19,7 +19,7 @@ import numpy as np
 
 from neurons import NetworkBatch, Simulator, decoders
 
-from .base import Evaluation, TaskError
+from .base import Evaluation, TaskError, int_option, reset_option
 from .control import ObservationEncoder, episode_seeds
 
 __all__ = ["GymTask", "PREFIX"]
@@ -34,14 +34,10 @@ class GymTask:
                  validation_episodes: int = 100, reset: str = "subtract") -> None:
         import gymnasium as gym
         from gymnasium import spaces
-        for name, value in (("episodes", episodes), ("sim_steps", sim_steps),
-                            ("validation_episodes", validation_episodes)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise TaskError(f"task option {name}: {value!r}; expected an integer >= 1")
-        if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 0:
-            raise TaskError(f"task option max_steps: {max_steps!r}; expected an integer >= 0 (0: the environment's limit)")
-        if reset not in ("subtract", "zero"):
-            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+        episodes, sim_steps = int_option("episodes", episodes), int_option("sim_steps", sim_steps)
+        validation_episodes = int_option("validation_episodes", validation_episodes)
+        max_steps = int_option("max_steps", max_steps, 0, " (0: the environment's limit)")
+        reset = reset_option(reset)
         try:
             spec = gym.spec(env_id)
             probe = gym.make(env_id)

@@ -17,7 +17,7 @@ import numpy as np
 
 from neurons import NetworkBatch, encoders, simulate_outputs
 
-from .base import Evaluation, TaskError
+from .base import Evaluation, TaskError, int_option, reset_option
 
 __all__ = ["XOR"]
 
@@ -33,12 +33,10 @@ class XOR:
     target = 4.0
 
     def __init__(self, *, steps: int = 10, rate: float = 1.0, reset: str = "subtract") -> None:
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise TaskError(f"task option steps: {steps!r}; expected an integer >= 1")
+        steps = int_option("steps", steps)
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 < rate <= 1:
             raise TaskError(f"task option rate: {rate!r}; expected a number in (0, 1]")
-        if reset not in ("subtract", "zero"):
-            raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+        reset_option(reset)
         self.options = dict(steps=int(steps), rate=float(rate), reset=reset)
         values = np.concatenate([CASES, np.ones((4, 1))], axis=1)  # (B=4, 3)
         self._values = values
