@@ -40,6 +40,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from .run import resume
+
+    result = resume(args.run_dir, args.generations, backend=args.backend, workers=args.workers,
+                    address=args.address, quiet=True if args.quiet else None)
+    print(f"validation score: {result.validation:.2f}")
+    return 0
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .results import load_best_genome, load_run
     from .run import build, validation_seed
@@ -153,6 +162,17 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--dump-config", action="store_true", help="print the resolved config as TOML and exit")
     r.set_defaults(func=_cmd_run)
 
+    rs = sub.add_parser("resume", help="continue a run from its last checkpoint",
+                        description="Continue RUN_DIR from its last checkpoint (written after every generation). "
+                                    "The continued run ends with the same metrics as an undisturbed run.")
+    rs.add_argument("run_dir", metavar="RUN_DIR")
+    rs.add_argument("--generations", type=int, help="new total number of generations (extends a finished run)")
+    rs.add_argument("--backend", choices=["ray", "serial"], help="evaluator for the rest of the run")
+    rs.add_argument("--workers", type=int, help="Ray actors")
+    rs.add_argument("--address", help="Ray cluster to join")
+    rs.add_argument("--quiet", action="store_true", help="no per-generation lines")
+    rs.set_defaults(func=_cmd_resume)
+
     rp = sub.add_parser("replay", help="re-evaluate a run's best genome on held-out episodes")
     rp.add_argument("run_dir", metavar="RUN_DIR")
     rp.add_argument("--episodes", type=int, help="validation episodes (default: the task's)")
@@ -192,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         p.print_help()
         return EXIT_USAGE
+    if args.command in ("run", "resume"):
+        import signal
+
+        def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C: status "interrupted"
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except USER_ERRORS as exc:

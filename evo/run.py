@@ -34,7 +34,7 @@ from .rundir import write_json, write_npz, write_parquet, write_toml
 from .seeding import derive_seed
 from .strategies import make_strategy
 
-__all__ = ["run", "RunResult", "build", "make_evaluator", "METRIC_COLUMNS", "validation_seed"]
+__all__ = ["run", "resume", "RunResult", "build", "make_evaluator", "METRIC_COLUMNS", "validation_seed"]
 
 METRIC_COLUMNS = ["generation", "evaluations", "best", "mean", "median", "std", "best_ever", "validation",
                   "n_species", "mean_neurons", "mean_synapses", "mean_spikes", "eval_seconds", "gen_seconds"]
@@ -124,14 +124,11 @@ def _new_run_dir(config: dict) -> Path:
 
 def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
     """Evolve as the resolved ``config`` says and write the run directory; returns its summary."""
-    log = log or (lambda _msg: None)
     r = config["run"]
-    seed = int(r["seed"])
     task, space = build(config)
     strat_opts = {k: v for k, v in config["strategy"].items() if k != "name"}
-    strategy = make_strategy(config["strategy"]["name"], space, derive_seed(seed, 0, "strategy"),
+    strategy = make_strategy(config["strategy"]["name"], space, derive_seed(int(r["seed"]), 0, "strategy"),
                              **strat_opts)
-    solved = getattr(task, "solved", None) if r.get("stop_on_solved", True) else None
     evaluator = make_evaluator(config, task, space)
     path = _new_run_dir(config)
     started = datetime.now(timezone.utc)
@@ -140,14 +137,87 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
     if hasattr(space, "dim"):
         meta["genome_dim"] = space.dim
     write_toml(path / "config.toml", {**config, "meta": meta})
+    return _loop(config, path, task, space, strategy, evaluator, _fresh_state(started), log)
 
-    t_start = time.perf_counter()
-    rows: list[dict] = []
-    individuals: list[pd.DataFrame] = []
-    pareto: list[pd.DataFrame] = []
-    best_ever, best_genome, best_gen = -math.inf, None, -1  # best_genome: a population of one
-    evaluations = 0
-    validated: tuple[int, float] | None = None  # (best_gen it was computed for, score)
+
+def resume(path: str | Path, generations: int | None = None, log: Callable[[str], None] | None = print,
+           **run_overrides) -> RunResult:
+    """Continue the run in ``path`` from its last checkpoint; ``generations`` (the new total)
+    can extend a finished run. The continued run's metrics equal an undisturbed run's."""
+    from .results import load_run
+    from .rundir import read_json, read_npz
+    from .strategies import strategy_from_state
+    path = Path(path)
+    old = load_run(path)
+    config = {k: v for k, v in old.config.items() if k != "meta"}
+    if generations is not None:
+        if generations < 1:
+            raise ConfigError(f"--generations: {generations}; expected an integer >= 1")
+        config["run"]["generations"] = int(generations)
+    config["run"].update({k: v for k, v in run_overrides.items() if v is not None})  # backend, workers, address
+    ckpt = path / "checkpoints"
+    try:
+        loop = read_json(ckpt / "loop.json")
+        meta_s = read_json(ckpt / loop["strategy_json"])
+        arrays = read_npz(ckpt / loop["strategy_npz"])
+    except FileNotFoundError as exc:
+        raise RunDirError(f"{str(path)!r} has no complete checkpoint to resume from ({exc.filename})") from None
+    except (KeyError, ValueError) as exc:
+        raise RunDirError(f"{str(ckpt / 'loop.json')!r}: corrupt checkpoint ({exc})") from None
+    strategy = strategy_from_state(meta_s, arrays)
+    k = int(loop["generation"])
+    task, space = build(config)
+    state = _fresh_state(datetime.fromisoformat(old.summary.get("started")) if old.summary.get("started")
+                         else datetime.now(timezone.utc))
+    state.update(start_gen=k, evaluations=int(loop["evaluations"]), best_gen=int(loop["best_generation"]),
+                 best_ever=float(loop["best_ever"]) if loop["best_genome"] is not None else -math.inf,
+                 best_genome=loop["best_genome"], wall_before=float(loop["wall_seconds"]),
+                 validated=tuple(loop["validated"]) if loop["validated"] else None)
+    state["rows"] = old.metrics[old.metrics["generation"] < k].to_dict("records")
+    if old.individuals is not None:
+        state["individuals"] = [old.individuals[old.individuals["generation"] < k]]
+    if (path / "pareto.parquet").exists():
+        front = pd.read_parquet(path / "pareto.parquet")
+        state["pareto"] = [front[front["generation"] < k]]
+    log(f"resume {path} at generation {k}")
+    return _loop(config, path, task, space, strategy, make_evaluator(config, task, space), state, log)
+
+
+def _fresh_state(started: datetime) -> dict:
+    return {"started": started, "start_gen": 0, "rows": [], "individuals": [], "pareto": [],
+            "best_ever": -math.inf, "best_genome": None, "best_gen": -1, "evaluations": 0,
+            "validated": None, "wall_before": 0.0}
+
+
+def _checkpoint(path: Path, strategy, gen_done: int, loop: dict) -> None:
+    """Strategy state tagged with the generation count, then loop.json pointing at it (the
+    commit point), then the previous state files go. A crash at any moment leaves a
+    complete checkpoint."""
+    ckpt = path / "checkpoints"
+    meta_s, arrays = strategy.state()
+    names = {"strategy_json": f"strategy-{gen_done:06d}.json", "strategy_npz": f"strategy-{gen_done:06d}.npz"}
+    write_npz(ckpt / names["strategy_npz"], arrays)
+    write_json(ckpt / names["strategy_json"], meta_s)
+    write_json(ckpt / "loop.json", {"generation": gen_done, **names, **loop})
+    for old in ckpt.glob("strategy-*"):
+        if old.name not in names.values():
+            old.unlink(missing_ok=True)
+
+
+def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dict,
+          log: Callable[[str], None] | None) -> RunResult:
+    log = log or (lambda _msg: None)
+    r = config["run"]
+    seed = int(r["seed"])
+    solved = getattr(task, "solved", None) if r.get("stop_on_solved", True) else None
+    started = state["started"]
+    t_start = time.perf_counter() - state["wall_before"]
+    rows: list[dict] = state["rows"]
+    individuals: list[pd.DataFrame] = state["individuals"]
+    pareto: list[pd.DataFrame] = state["pareto"]
+    best_ever, best_genome, best_gen = state["best_ever"], state["best_genome"], state["best_gen"]
+    evaluations = state["evaluations"]
+    validated: tuple[int, float] | None = state["validated"]  # (best_gen it was computed for, score)
     val_seed = validation_seed(seed)
 
     def summary(status: str, reason: str = "") -> dict:
@@ -169,7 +239,7 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
     log(f"run {path}  task={config['task']['name']} strategy={config['strategy']['name']} "
         f"{shape} population={strategy.population_size} seed={seed}")
     try:
-        for gen in range(int(r["generations"])):
+        for gen in range(state["start_gen"], int(r["generations"])):
             t0 = time.perf_counter()
             population = strategy.ask()
             t1 = time.perf_counter()
@@ -215,11 +285,13 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
                     "generation": gen, "objectives": names, "senses": ["max"] + ["min"] * (len(names) - 1),
                     "members": [{**{n: float(v) for n, v in zip(names, vals)}, "genome": space.genome(genomes, k)}
                                 for k, vals in enumerate(values)]})
-            meta_s, arrays = strategy.state()
-            write_npz(path / "checkpoints" / "strategy.npz", arrays)
-            write_json(path / "checkpoints" / "strategy.json", meta_s)
             write_parquet(path / "metrics.parquet", pd.DataFrame(rows, columns=METRIC_COLUMNS))
             write_parquet(path / "individuals.parquet", pd.concat(individuals, ignore_index=True))
+            _checkpoint(path, strategy, gen + 1, {
+                "evaluations": evaluations, "best_ever": best_ever if best_genome is not None else None,
+                "best_generation": best_gen, "best_genome": best_genome,
+                "validated": list(validated) if validated else None,
+                "wall_seconds": time.perf_counter() - t_start})
             write_json(path / "summary.json", summary("running"))
             row = rows[-1]
             if not r["quiet"]:

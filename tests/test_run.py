@@ -38,7 +38,10 @@ def test_run_directory_and_pandas_api(tmp_path):
     assert len(r.individuals) == 4 * P
     assert set(r.individuals.columns) >= {"generation", "individual", "fitness", "steps", "spikes"}
     assert r.best["fitness"] == r.metrics["best_ever"].iloc[-1]
-    assert (res.path / "checkpoints" / "strategy.npz").exists()
+    loop = json.loads((res.path / "checkpoints" / "loop.json").read_text())
+    assert loop["generation"] == 4 and (res.path / "checkpoints" / loop["strategy_npz"]).exists()
+    assert sorted(p.name for p in (res.path / "checkpoints").iterdir()) == [
+        "loop.json", "strategy-000004.json", "strategy-000004.npz"]
 
 
 def test_best_genome_reproduces_its_fitness(tmp_path):

@@ -1,0 +1,114 @@
+"""Runs survive SIGKILL and SIGTERM: resuming gives the undisturbed run's metrics."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from evo import config as cfg
+from evo.cli import main
+from evo.results import load_run
+from evo.run import TIMING_COLUMNS, run
+
+CASES = {
+    "cma": {"task": {"name": "cartpole", "episodes": 30, "max_steps": 300, "validation_episodes": 5},
+            "genome": {"hidden": 4}, "strategy": {"name": "cma", "population": 24},
+            "run": {"generations": 10, "validate_every": 3, "stop_fitness": 1e9}},
+    "neat": {"task": {"name": "cartpole", "episodes": 30, "max_steps": 300, "validation_episodes": 5},
+             "strategy": {"name": "neat", "population": 60},
+             "run": {"generations": 10, "validate_every": 3, "stop_fitness": 1e9}},
+}
+
+
+def write_config(tmp_path, case):
+    lines = []
+    for section, table in CASES[case].items():
+        lines.append(f"[{section}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
+    path = tmp_path / f"{case}.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def metrics(path):
+    return load_run(path).metrics.drop(columns=TIMING_COLUMNS)
+
+
+def undisturbed(tmp_path, case, generations=None):
+    layer = {**CASES[case], "run": {**CASES[case]["run"], "backend": "serial", "quiet": True,
+                                    "out": str(tmp_path), "name": f"calm-{case}-{generations}"}}
+    if generations:
+        layer["run"]["generations"] = generations
+    return run(cfg.resolve(layer), log=None).path
+
+
+def start(tmp_path, case, name):
+    args = [sys.executable, "-m", "evo", "run", "--config", str(write_config(tmp_path, case)), "--backend", "serial",
+            "--quiet", "--out", str(tmp_path), "--name", name]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_generation(path, k, proc, timeout=120):
+    deadline = time.time() + timeout
+    loop = path / "checkpoints" / "loop.json"
+    while time.time() < deadline:
+        if loop.exists():
+            try:
+                if json.loads(loop.read_text())["generation"] >= k:
+                    return
+            except (json.JSONDecodeError, KeyError):
+                pass
+        assert proc.poll() is None, f"the run ended early: {proc.stderr.read()}"
+        time.sleep(0.01)
+    raise AssertionError("the run did not reach the generation in time")
+
+
+@pytest.mark.parametrize("case", ["cma", "neat"])
+def test_sigkill_then_resume_equals_an_undisturbed_run(tmp_path, case):
+    calm = undisturbed(tmp_path, case)
+    proc = start(tmp_path, case, "killed")
+    wait_for_generation(tmp_path / "killed", 3, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    killed = load_run(tmp_path / "killed")
+    assert killed.summary["status"] == "running" and len(killed.metrics) < 10  # it really died mid-run
+    assert main(["resume", str(tmp_path / "killed"), "--backend", "serial", "--quiet"]) == 0
+    pd.testing.assert_frame_equal(metrics(tmp_path / "killed"), metrics(calm))
+    after = load_run(tmp_path / "killed")
+    assert after.summary["status"] == "finished"
+    pd.testing.assert_frame_equal(after.individuals.reset_index(drop=True),
+                                  load_run(calm).individuals.reset_index(drop=True))
+    assert after.best == load_run(calm).best
+
+
+def test_sigterm_marks_the_run_interrupted_and_it_resumes(tmp_path):
+    calm = undisturbed(tmp_path, "cma")
+    proc = start(tmp_path, "cma", "term")
+    wait_for_generation(tmp_path / "term", 2, proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 130
+    assert load_run(tmp_path / "term").summary["status"] == "interrupted"
+    assert main(["resume", str(tmp_path / "term"), "--backend", "serial", "--quiet"]) == 0
+    pd.testing.assert_frame_equal(metrics(tmp_path / "term"), metrics(calm))
+
+
+def test_resume_extends_a_finished_run(tmp_path):
+    short = undisturbed(tmp_path, "cma", generations=4)
+    longer = undisturbed(tmp_path, "cma", generations=7)
+    assert main(["resume", str(short), "--generations", "7", "--quiet"]) == 0
+    a, b = metrics(short), metrics(longer)
+    # generation 3 ended the first run, so it carries that run's final validation; all else matches
+    assert a.loc[3, "validation"] == a.loc[3, "validation"] and pd.isna(b.loc[3, "validation"])
+    a.loc[3, "validation"] = float("nan")
+    pd.testing.assert_frame_equal(a, b)
+    assert load_run(short).config["run"]["generations"] == 4  # the file records how the run began
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
+    assert main(["resume", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
