@@ -49,6 +49,32 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ls(args: argparse.Namespace) -> int:
+    from .errors import RunDirError
+    from .results import find_runs, load_run
+
+    rows = []
+    for path in find_runs(args.dir):
+        try:
+            r = load_run(path)
+        except RunDirError as exc:
+            rows.append((path.name, "?", "?", "unreadable", "", "", "", str(exc)[:40]))
+            continue
+        s = r.summary
+        fmt = lambda v: "" if v is None else f"{v:.4g}"  # noqa: E731
+        rows.append((path.name, str(s.get("task", "")), str(s.get("strategy", "")), str(s.get("status", "")),
+                     str(s.get("generations", "")), fmt(s.get("best")), fmt(s.get("validation")),
+                     f"{s.get('wall_seconds', 0):.1f} s"))
+    if not rows:
+        print(f"no runs in {args.dir}")
+        return 0
+    head = ("name", "task", "strategy", "status", "generations", "best", "validation", "wall")
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+    for row in (head, *rows):
+        print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+    return 0
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .results import load_best_genome, load_run
     from .run import build, validation_seed
@@ -172,6 +198,10 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--address", help="Ray cluster to join")
     rs.add_argument("--quiet", action="store_true", help="no per-generation lines")
     rs.set_defaults(func=_cmd_resume)
+
+    ls = sub.add_parser("ls", help="a table of the runs in a folder")
+    ls.add_argument("dir", nargs="?", default="runs", metavar="DIR", help="folder of runs or a glob (default: runs)")
+    ls.set_defaults(func=_cmd_ls)
 
     rp = sub.add_parser("replay", help="re-evaluate a run's best genome on held-out episodes")
     rp.add_argument("run_dir", metavar="RUN_DIR")

@@ -18,7 +18,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Run", "load_run", "load_best_genome"]
+__all__ = ["Run", "load_run", "load_runs", "find_runs", "load_best_genome"]
 
 
 @dataclass
@@ -83,3 +83,37 @@ def load_best_genome(run: Run, space=None):
         return space.decode_genome(run.best["genome"], where=str(run.path / "best.json"))
     except GenomeError as exc:
         raise RunDirError(str(exc)) from None
+
+
+def find_runs(paths_or_glob) -> list[Path]:
+    """Run directories from a glob pattern, a folder of runs, a run directory, or a list of these."""
+    import glob as globmod
+    items = [paths_or_glob] if isinstance(paths_or_glob, (str, Path)) else list(paths_or_glob)
+    found: list[Path] = []
+    for item in items:
+        item = str(item)
+        matches = sorted(globmod.glob(item)) if any(c in item for c in "*?[") else [item]
+        for m in matches:
+            p = Path(m)
+            if (p / "summary.json").exists():
+                found.append(p)
+            elif p.is_dir():
+                found += sorted(q.parent for q in p.glob("*/summary.json"))
+    return found
+
+
+def load_runs(paths_or_glob) -> pd.DataFrame:
+    """The metrics of many runs stacked, with columns ``run``, ``task``, ``strategy`` and
+    ``seed`` added first, ready for ``groupby``. Accepts what :func:`find_runs` accepts."""
+    frames = []
+    for path in find_runs(paths_or_glob):
+        r = load_run(path)
+        m = r.metrics.copy()
+        m.insert(0, "seed", r.config.get("run", {}).get("seed"))
+        m.insert(0, "strategy", r.config.get("strategy", {}).get("name"))
+        m.insert(0, "task", r.config.get("task", {}).get("name"))
+        m.insert(0, "run", path.name)
+        frames.append(m)
+    if not frames:
+        raise RunDirError(f"no run directories found in {paths_or_glob!r}")
+    return pd.concat(frames, ignore_index=True)

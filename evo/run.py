@@ -88,6 +88,22 @@ def _objectives(strategy, ev, config: dict):
     return np.column_stack([ev.fitness] + [ev.metrics[m] for m in names[1:]])
 
 
+def _git_revision() -> str:
+    """The source checkout's commit (with "-dirty" for uncommitted changes), or "" if none."""
+    import subprocess
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+        if not rev:
+            return ""
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
     out = {"evospike": __version__, "python": platform.python_version()}
@@ -132,7 +148,7 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
     evaluator = make_evaluator(config, task, space)
     path = _new_run_dir(config)
     started = datetime.now(timezone.utc)
-    meta = {"versions": _versions(), "host": socket.gethostname(), "created": started.isoformat(timespec="seconds"),
+    meta = {"versions": _versions(), "git_revision": _git_revision(), "host": socket.gethostname(), "created": started.isoformat(timespec="seconds"),
             "argv": sys.argv, "genome_space": space.kind, "population": strategy.population_size}
     if hasattr(space, "dim"):
         meta["genome_dim"] = space.dim

@@ -158,3 +158,28 @@ def test_stop_fitness_takes_a_number_or_task(tmp_path):
         cfg.resolve({"task": {"name": "cartpole"}, "run": {"stop_fitness": "never"}})
     with pytest.raises(ValueError, match="run.stop_fitness"):
         cfg.resolve({"task": {"name": "cartpole"}, "run": {"stop_fitness": True}})
+
+
+def test_load_runs_stacks_metrics_for_groupby(tmp_path, capsys):
+    from evo.results import load_runs
+    for seed in (0, 1):
+        quick(tmp_path, f"s{seed}", seed=seed)
+    df = load_runs(str(tmp_path / "s*"))
+    assert list(df.columns[:4]) == ["run", "task", "strategy", "seed"]
+    assert sorted(df["run"].unique()) == ["s0", "s1"] and sorted(df["seed"].unique()) == [0, 1]
+    assert len(df) == 8
+    med = df.groupby(["strategy", "generation"])["best"].median()
+    assert len(med) == 4
+    assert load_runs(tmp_path).shape == df.shape  # a folder of runs works too
+    with pytest.raises(ValueError, match="no run directories"):
+        load_runs(str(tmp_path / "nothing*"))
+    assert main(["ls", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["name", "task", "strategy", "status", "generations", "best", "validation", "wall"]
+    assert out[1].split()[:5] == ["s0", "cartpole", "cma", "finished", "4"]
+
+
+def test_config_records_the_git_revision(tmp_path):
+    r = load_run(quick(tmp_path, "g").path)
+    rev = r.config["meta"]["git_revision"]
+    assert rev == "" or len(rev.split("-")[0]) == 40
