@@ -7,7 +7,7 @@ from tasks import TaskError
 from .genome import GenomeError
 from .strategies import StrategyError
 
-__all__ = ["ConfigError", "RunDirError", "USER_ERRORS"]
+__all__ = ["ConfigError", "RunDirError", "RunError", "USER_ERRORS"]
 
 
 class ConfigError(ValueError):
@@ -18,4 +18,8 @@ class RunDirError(ValueError):
     """A run directory is missing, incomplete or corrupt."""
 
 
-USER_ERRORS = (ConfigError, RunDirError, TaskError, StrategyError, GenomeError, NetworkError)
+class RunError(RuntimeError):
+    """A run stopped because its task failed; the message names the generation."""
+
+
+USER_ERRORS = (ConfigError, RunDirError, RunError, TaskError, StrategyError, GenomeError, NetworkError)

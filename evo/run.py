@@ -27,7 +27,7 @@ import pandas as pd
 import tasks
 
 from . import __version__
-from .errors import ConfigError, RunDirError
+from .errors import ConfigError, RunDirError, RunError
 from .evaluators import SerialEvaluator
 from .config import space_class
 from .rundir import write_json, write_npz, write_parquet, write_toml
@@ -172,15 +172,19 @@ def resume(path: str | Path, generations: int | None = None, log: Callable[[str]
         config["run"]["generations"] = int(generations)
     config["run"].update({k: v for k, v in run_overrides.items() if v is not None})  # backend, workers, address
     ckpt = path / "checkpoints"
+    current = ckpt / "loop.json"
     try:
-        loop = read_json(ckpt / "loop.json")
-        meta_s = read_json(ckpt / loop["strategy_json"])
-        arrays = read_npz(ckpt / loop["strategy_npz"])
-    except FileNotFoundError as exc:
-        raise RunDirError(f"{str(path)!r} has no complete checkpoint to resume from ({exc.filename})") from None
-    except (KeyError, ValueError) as exc:
-        raise RunDirError(f"{str(ckpt / 'loop.json')!r}: corrupt checkpoint ({exc})") from None
-    strategy = strategy_from_state(meta_s, arrays)
+        loop = read_json(current)
+        current = ckpt / loop["strategy_json"]
+        meta_s = read_json(current)
+        current = ckpt / loop["strategy_npz"]
+        arrays = read_npz(current)
+        strategy = strategy_from_state(meta_s, arrays)
+    except FileNotFoundError:
+        raise RunDirError(f"{str(path)!r} has no complete checkpoint to resume from ({str(current)!r} "
+                          f"is missing)") from None
+    except Exception as exc:  # json, zip and numpy raise several types for a damaged file
+        raise RunDirError(f"{str(current)!r}: corrupt checkpoint ({type(exc).__name__}: {exc})") from None
     k = int(loop["generation"])
     task, space = build(config)
     state = _fresh_state(datetime.fromisoformat(old.summary.get("started")) if old.summary.get("started")
@@ -259,7 +263,12 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
             t0 = time.perf_counter()
             population = strategy.ask()
             t1 = time.perf_counter()
-            ev, sizes = evaluator.evaluate(population, derive_seed(seed, gen, "evaluate"))
+            try:
+                ev, sizes = evaluator.evaluate(population, derive_seed(seed, gen, "evaluate"))
+            except Exception as exc:  # the task's own error, with where it happened
+                raise RunError(f"generation {gen}: task {config['task']['name']!r} failed: "
+                                  f"{type(exc).__name__}: {exc} (finished generations are saved; "
+                                  f"evospike resume {path} continues from generation {gen})") from exc
             eval_seconds = time.perf_counter() - t1
             strategy.tell(population, _objectives(strategy, ev, config))
             P = len(ev)

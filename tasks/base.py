@@ -43,9 +43,10 @@ class Evaluation:
         self.fitness = np.asarray(self.fitness, dtype=np.float64)
         if self.fitness.ndim != 1:
             raise TaskError(f"Evaluation.fitness: shape {self.fitness.shape}; expected (P,)")
-        if np.isnan(self.fitness).any():
-            bad = np.flatnonzero(np.isnan(self.fitness))
-            raise TaskError(f"Evaluation.fitness: NaN for networks {bad[:10].tolist()}; fitness must be a number")
+        if not np.isfinite(self.fitness).all():
+            bad = np.flatnonzero(~np.isfinite(self.fitness))
+            raise TaskError(f"Evaluation.fitness: {self.fitness[bad[0]]} for networks {bad[:10].tolist()}; "
+                            f"fitness must be a finite number")
         P = self.fitness.shape[0]
         metrics = {}
         for name, value in self.metrics.items():

@@ -112,3 +112,62 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
     assert main(["resume", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+class Flaky:
+    """CartPole that returns NaN for network 3 on its third evaluation while ``broken``."""
+
+    broken = True
+    calls = 0
+
+    def __init__(self, *, episodes: int = 3):
+        import tasks
+        self.inner = tasks.make("cartpole", episodes=episodes, max_steps=50, validation_episodes=3)
+        self.n_inputs, self.n_outputs, self.options = self.inner.n_inputs, self.inner.n_outputs, {"episodes": episodes}
+
+    def evaluate(self, nets, seed):
+        from tasks import Evaluation
+        ev = self.inner.evaluate(nets, seed)
+        Flaky.calls += 1
+        if Flaky.broken and Flaky.calls == 3:
+            ev.fitness[3] = float("nan")
+            return Evaluation(ev.fitness, ev.metrics)
+        return ev
+
+    def validate(self, nets, seed):
+        return self.inner.validate(nets, seed)
+
+
+def test_a_task_returning_nan_fails_the_run_which_then_resumes(tmp_path, monkeypatch, capsys):
+    import tasks
+    from tasks import registry
+    monkeypatch.setattr(registry, "_registry", dict(registry._registry))
+    tasks.register("flaky", Flaky)
+    args = ["run", "flaky", "--backend", "serial", "--generations", "5", "--quiet", "--out", str(tmp_path)]
+    Flaky.broken, Flaky.calls = False, 0
+    assert main(args + ["--name", "calm"]) == 0
+    Flaky.broken, Flaky.calls = True, 0
+    assert main(args + ["--name", "nan"]) == 2
+    err = capsys.readouterr().err
+    assert "generation 2" in err and "for networks [3]" in err and "Traceback" not in err
+    r = load_run(tmp_path / "nan")
+    assert r.summary["status"] == "failed" and "generation 2" in r.summary["reason"]
+    assert len(r.metrics) == 2  # the finished generations stay saved
+    Flaky.broken = False
+    assert main(["resume", str(tmp_path / "nan"), "--quiet"]) == 0
+    pd.testing.assert_frame_equal(metrics(tmp_path / "nan"), metrics(tmp_path / "calm"))
+
+
+@pytest.mark.parametrize("victim", ["loop.json", "npz", "metrics.parquet"])
+def test_a_damaged_file_is_a_clear_error_naming_it(tmp_path, capsys, victim):
+    path = undisturbed(tmp_path, "cma", generations=3)
+    ckpt = path / "checkpoints"
+    target = {"loop.json": ckpt / "loop.json", "npz": next(ckpt.glob("*.npz")),
+              "metrics.parquet": path / "metrics.parquet"}[victim]
+    data = target.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+    before = {p.name: p.read_bytes() for p in path.rglob("*") if p.is_file()}
+    assert main(["resume", str(path), "--generations", "5", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert target.name in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before  # nothing else touched
