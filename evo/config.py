@@ -108,8 +108,10 @@ def load_toml(path: str | Path) -> dict:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {str(path)!r} is a directory") from None
     for key, value in data.items():
         if key not in SECTIONS and key != "meta":
             raise ConfigError(f"config file {str(path)!r}: unknown table [{key}]{_suggest(key, SECTIONS)}; "
@@ -167,7 +169,7 @@ def resolve(*layers: dict) -> dict:
 
     strat_raw = dict(raw.get("strategy", {}))
     strat_name = strat_raw.pop("name", "cma")
-    if strat_name not in STRATEGIES:
+    if not isinstance(strat_name, str) or strat_name not in STRATEGIES:
         raise ConfigError(f"strategy.name: unknown strategy {strat_name!r}; valid strategies: "
                           f"{', '.join(sorted(STRATEGIES))}")
     space_cls = space_class(strat_name)

@@ -76,6 +76,9 @@ def names() -> list[str]:
 
 def spec(name: str) -> TaskSpec:
     _load_entry_points()
+    if not isinstance(name, str):
+        raise UnknownTaskError(f"task name {name!r} is {type(name).__name__}; expected a string, one of "
+                               f"{', '.join(names())}")
     if isinstance(name, str) and name.startswith("gym:") and name not in _registry:
         import functools
 
