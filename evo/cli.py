@@ -75,6 +75,56 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_show(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .results import load_best_genome, load_run
+    from .run import build, validation_seed
+
+    r = load_run(args.run_dir)
+    s = r.summary
+    for key in ("status", "reason", "task", "strategy", "seed", "generations", "evaluations", "best",
+                "best_generation", "validation", "wall_seconds"):
+        if s.get(key) not in (None, ""):
+            print(f"{key:>16}: {s[key]}")
+    if not args.plot:
+        return 0
+    from . import plots
+    path = Path(args.run_dir)
+    written = [plots.fitness_curves(r.metrics, path / "fitness.png", f"{s.get('task')} / {s.get('strategy')}")]
+    if r.best is not None:
+        task, space = build(r.config)
+        net = space.compile(load_best_genome(r, space))
+        written.append(plots.topology(net, path / "topology.png"))
+        if hasattr(task, "record"):
+            spikes = task.record(net, validation_seed(int(r.config["run"]["seed"])))
+            written.append(plots.spike_raster(spikes, net.n_out, path / "raster.png"))
+        else:
+            print(f"(task {s.get('task')!r} cannot record spikes: no raster)")
+    for p in written:
+        print(f"wrote {p}")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .results import load_runs
+
+    df = load_runs(args.dirs)
+    by = args.by
+    final = df.sort_values("generation").groupby("run").tail(1)
+    table = final.groupby(by).agg(runs=("run", "nunique"), median_best=("best_ever", "median"),
+                                  median_validation=("validation", "median"),
+                                  median_evaluations=("evaluations", "median"))
+    print(table.to_string())
+    if args.plot:
+        from . import plots
+        out = Path(args.output)
+        print(f"wrote {plots.compare_curves(df, by, out)}")
+    return 0
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .results import load_best_genome, load_run
     from .run import build, validation_seed
@@ -198,6 +248,21 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--address", help="Ray cluster to join")
     rs.add_argument("--quiet", action="store_true", help="no per-generation lines")
     rs.set_defaults(func=_cmd_resume)
+
+    sh = sub.add_parser("show", help="a run's summary, and with --plot its pictures",
+                        description="Print RUN_DIR's summary. --plot writes fitness.png, topology.png and "
+                                    "raster.png (the best network on one validation sample or episode) into it.")
+    sh.add_argument("run_dir", metavar="RUN_DIR")
+    sh.add_argument("--plot", action="store_true", help="write PNG pictures into the run directory")
+    sh.set_defaults(func=_cmd_show)
+
+    cp = sub.add_parser("compare", help="compare runs: final figures per group, and curves with --plot")
+    cp.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, folders of runs or globs")
+    cp.add_argument("--by", default="strategy", choices=["strategy", "task", "seed", "run"],
+                    help="group runs by this column (default: strategy)")
+    cp.add_argument("--plot", action="store_true", help="write median curves with interquartile bands")
+    cp.add_argument("--output", default="compare.png", metavar="FILE.png", help="where --plot writes (default: compare.png)")
+    cp.set_defaults(func=_cmd_compare)
 
     ls = sub.add_parser("ls", help="a table of the runs in a folder")
     ls.add_argument("dir", nargs="?", default="runs", metavar="DIR", help="folder of runs or a glob (default: runs)")

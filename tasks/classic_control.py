@@ -94,6 +94,14 @@ class ControlTask:
     def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
         return self._play(nets, episode_seeds(seed, self.options["episodes"]))
 
+    def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
+        """Spikes (LIF steps, N) of the first network during one validation episode."""
+        o = self.options
+        ep = run_episodes(nets.select([0]), self.physics, self.physics.start_states(episode_seeds(seed, 1, True)),
+                          self.encoder, max_steps=o["max_steps"], sim_steps=o["sim_steps"], reset=o["reset"],
+                          decode=self.decode, record=True)
+        return ep.raster
+
     def validate(self, nets: NetworkBatch, seed: int, episodes: int | None = None) -> Evaluation:
         n = self.options["validation_episodes"] if episodes is None else int(episodes)
         return self._play(nets, episode_seeds(seed, n, validation=True))

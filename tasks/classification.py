@@ -75,6 +75,12 @@ class _Classifier:
         p_true = np.take_along_axis(p, y[None, :, None], axis=-1)[..., 0] / p.sum(axis=-1)
         return Evaluation(p_true.mean(axis=1), {"accuracy": accuracy, "spikes": spikes})
 
+    def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
+        """Spikes (T, N) of the first network on the first validation sample."""
+        from neurons import simulate
+        x = self._record_input(seed)
+        return simulate(nets.select([0]), x[:, :1], self.options["reset"])[:, 0, 0]
+
     def _batch(self, n: int, seed: int) -> np.ndarray:
         k = self.options.get("batch_size", 0)
         if not k or k >= n:
@@ -125,6 +131,9 @@ class DatasetTask(_Classifier):
 
     def validate(self, nets: NetworkBatch, seed: int) -> Evaluation:
         return self._score(nets, self._inputs(self._x["test"]), self._y["test"], soft=False)
+
+    def _record_input(self, seed: int) -> np.ndarray:
+        return self._inputs(self._x["test"][:1])
 
 
 class TemporalPatterns(_Classifier):
@@ -182,3 +191,6 @@ class TemporalPatterns(_Classifier):
     def validate(self, nets: NetworkBatch, seed: int) -> Evaluation:
         x, y = self.sample(self.options["validation_samples"], 2**31 + seed % (2**31))
         return self._score(nets, x, y, soft=False)
+
+    def _record_input(self, seed: int) -> np.ndarray:
+        return self.sample(1, 2**31 + seed % (2**31))[0]

@@ -84,6 +84,7 @@ class Episodes:
     steps: np.ndarray
     spikes: np.ndarray  # spikes of all neurons per environment step, while the episode ran
     final_state: np.ndarray | None = None  # (P, E, state_dim) when asked for: the last state before the end
+    raster: np.ndarray | None = None  # (LIF steps, N) spikes of network 0, episode 0, when recorded
 
 
 def run_episodes(
@@ -97,8 +98,12 @@ def run_episodes(
     reset: str = "subtract",
     decode: Callable[[np.ndarray, np.ndarray], np.ndarray] = decoders.count_then_voltage,
     final_state: bool = False,
+    record: bool = False,
 ) -> Episodes:
     """Play the episodes starting from ``start`` (E, state_dim) with every network.
+
+    ``record``: also keep every LIF step's spikes of network 0 in episode 0, as
+    ``Episodes.raster`` (steps, N) (for pictures; use it with one network and one episode).
 
     ``decode(counts, v)`` maps the output spike counts of one environment step and the
     output voltages, both (P, E, n_out), to actions (P, E).
@@ -117,10 +122,15 @@ def run_episodes(
     current = np.empty(sim.v.shape, np.float32)
     before = np.empty((P, E, n_out), np.float32)
     total_before = np.zeros((P, E), np.float32)
+    frames: list[np.ndarray] = []
     for t in range(int(max_steps)):
         sim.input_current(encode(dynamics.observe(state)), out=current)
         before[...] = sim.counts[..., :n_out]
-        sim.run_constant(current, sim_steps)
+        if record and alive[0, 0] and ids[0] == 0:
+            for _ in range(sim_steps):
+                frames.append(sim.step(current)[0, 0].copy())
+        else:
+            sim.run_constant(current, sim_steps)
         action = decode(sim.counts[..., :n_out] - before, sim.v[..., :n_out])
         new_state, reward, terminated = dynamics.step(state, action)
         returns += np.where(alive, reward, 0.0)
@@ -151,4 +161,5 @@ def run_episodes(
     if final_state:
         out_state[ids] = state
     returns, steps, spikes = out
-    return Episodes(returns, steps, spikes / np.maximum(steps, 1), out_state)
+    raster = np.array(frames, np.float32).reshape(len(frames), nets.n_neurons) if record else None
+    return Episodes(returns, steps, spikes / np.maximum(steps, 1), out_state, raster)

@@ -62,6 +62,11 @@ class XOR:
         """The same four cases (XOR has no held-out data); with ``rate`` < 1, fresh spike trains."""
         return self._score(nets, seed)
 
+    def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
+        """Spikes (T, N) of the first network on case (1, 0)."""
+        from neurons import simulate
+        return simulate(nets.select([0]), self.inputs(seed)[:, 2:3], self.options["reset"])[:, 0, 0]
+
     def solved(self, ev: Evaluation) -> np.ndarray:
         """(P,) bool: all four cases classified correctly."""
         return ev.metrics["correct"] == 4
