@@ -35,7 +35,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         import tomli_w
         sys.stdout.write(tomli_w.dumps(_jsonable_toml(config)))
         return 0
-    result = run(config)
+    result = run(config, progress=sys.stdout.isatty())
     print(f"validation score: {result.validation:.2f}")
     return 0
 
@@ -43,8 +43,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_resume(args: argparse.Namespace) -> int:
     from .run import resume
 
-    result = resume(args.run_dir, args.generations, backend=args.backend, workers=args.workers,
-                    address=args.address, quiet=True if args.quiet else None)
+    result = resume(args.run_dir, args.generations, progress=sys.stdout.isatty(), backend=args.backend,
+                    workers=args.workers, address=args.address, quiet=True if args.quiet else None)
     print(f"validation score: {result.validation:.2f}")
     return 0
 

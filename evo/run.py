@@ -138,8 +138,10 @@ def _new_run_dir(config: dict) -> Path:
     return path
 
 
-def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
-    """Evolve as the resolved ``config`` says and write the run directory; returns its summary."""
+def run(config: dict, log: Callable[[str], None] | None = print, progress: bool = False) -> RunResult:
+    """Evolve as the resolved ``config`` says and write the run directory; returns its summary.
+    ``progress``: a progress bar (generation, best, mean, evaluations/s, ETA) instead of a
+    line per generation."""
     r = config["run"]
     task, space = build(config)
     strat_opts = {k: v for k, v in config["strategy"].items() if k != "name"}
@@ -153,11 +155,11 @@ def run(config: dict, log: Callable[[str], None] | None = print) -> RunResult:
     if hasattr(space, "dim"):
         meta["genome_dim"] = space.dim
     write_toml(path / "config.toml", {**config, "meta": meta})
-    return _loop(config, path, task, space, strategy, evaluator, _fresh_state(started), log)
+    return _loop(config, path, task, space, strategy, evaluator, _fresh_state(started), log, progress)
 
 
 def resume(path: str | Path, generations: int | None = None, log: Callable[[str], None] | None = print,
-           **run_overrides) -> RunResult:
+           progress: bool = False, **run_overrides) -> RunResult:
     """Continue the run in ``path`` from its last checkpoint; ``generations`` (the new total)
     can extend a finished run. The continued run's metrics equal an undisturbed run's."""
     from .results import load_run
@@ -200,7 +202,7 @@ def resume(path: str | Path, generations: int | None = None, log: Callable[[str]
         front = pd.read_parquet(path / "pareto.parquet")
         state["pareto"] = [front[front["generation"] < k]]
     log(f"resume {path} at generation {k}")
-    return _loop(config, path, task, space, strategy, make_evaluator(config, task, space), state, log)
+    return _loop(config, path, task, space, strategy, make_evaluator(config, task, space), state, log, progress)
 
 
 def _fresh_state(started: datetime) -> dict:
@@ -225,7 +227,7 @@ def _checkpoint(path: Path, strategy, gen_done: int, loop: dict) -> None:
 
 
 def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dict,
-          log: Callable[[str], None] | None) -> RunResult:
+          log: Callable[[str], None] | None, progress: bool = False) -> RunResult:
     log = log or (lambda _msg: None)
     r = config["run"]
     seed = int(r["seed"])
@@ -258,6 +260,10 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
     shape = f"genome D={space.dim}" if hasattr(space, "dim") else f"genome space {space.kind}"
     log(f"run {path}  task={config['task']['name']} strategy={config['strategy']['name']} "
         f"{shape} population={strategy.population_size} seed={seed}")
+    bar = None
+    if progress and not r["quiet"]:  # a live bar on a terminal; plain lines otherwise
+        from tqdm import tqdm
+        bar = tqdm(total=int(r["generations"]), initial=state["start_gen"], unit="gen", dynamic_ncols=True)
     try:
         for gen in range(state["start_gen"], int(r["generations"])):
             t0 = time.perf_counter()
@@ -319,7 +325,11 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
                 "wall_seconds": time.perf_counter() - t_start})
             write_json(path / "summary.json", summary("running"))
             row = rows[-1]
-            if not r["quiet"]:
+            if bar is not None:
+                bar.set_postfix_str(f"best {row['best']:.2f}  mean {row['mean']:.2f}  "
+                                    f"{P / max(eval_seconds, 1e-9):.0f} evals/s", refresh=False)
+                bar.update(1)
+            elif not r["quiet"]:
                 val = "" if math.isnan(validation) else f"  validation {validation:.1f}"
                 log(f"gen {gen:4d}  best {row['best']:9.2f}  mean {row['mean']:9.2f}  best_ever {best_ever:9.2f}"
                     f"  {P / max(eval_seconds, 1e-9):8.0f} evals/s{val}")
@@ -335,6 +345,8 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
         raise
     finally:
         evaluator.close()
+        if bar is not None:
+            bar.close()
     s = summary("finished")
     write_json(path / "summary.json", s)
     log(f"finished {len(rows)} generations, {evaluations} evaluations in {s['wall_seconds']:.1f} s; "

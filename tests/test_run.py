@@ -183,3 +183,14 @@ def test_config_records_the_git_revision(tmp_path):
     r = load_run(quick(tmp_path, "g").path)
     rev = r.config["meta"]["git_revision"]
     assert rev == "" or len(rev.split("-")[0]) == 40
+
+
+def test_progress_bar_on_request_and_plain_lines_otherwise(tmp_path, capsys):
+    layer = {**QUICK, "run": {**QUICK["run"], "out": str(tmp_path), "name": "bar", "quiet": False}}
+    run(cfg.resolve(layer), progress=True)
+    captured = capsys.readouterr()
+    assert "gen/s" in captured.err or "it/s" in captured.err or "4/4" in captured.err
+    assert "gen    0" not in captured.out
+    layer["run"]["name"] = "lines"
+    run(cfg.resolve(layer), progress=False)
+    assert "gen    0" in capsys.readouterr().out
