@@ -125,6 +125,21 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .export import write_nir
+    from .results import load_best_genome, load_run
+    from .run import build
+
+    r = load_run(args.run_dir)
+    _, space = build(r.config)
+    net = space.compile(load_best_genome(r, space))
+    reset = r.config.get("task", {}).get("reset", "subtract")
+    path = write_nir(net, args.out, reset)
+    print(f"wrote {path}: best network of {args.run_dir} ({int(net.neuron_counts()[0])} neurons, "
+          f"{int(net.synapse_counts()[0])} synapses, reset {reset})")
+    return 0
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from .results import load_best_genome, load_run
     from .run import build, validation_seed
@@ -263,6 +278,14 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("--plot", action="store_true", help="write median curves with interquartile bands")
     cp.add_argument("--output", default="compare.png", metavar="FILE.png", help="where --plot writes (default: compare.png)")
     cp.set_defaults(func=_cmd_compare)
+
+    ex = sub.add_parser("export", help="write a run's best network in NIR",
+                        description="Write the best network of RUN_DIR as NIR (read by snnTorch, Norse, Spyx, Lava "
+                                    "and neuromorphic tool chains); see evo/export.py for the parameter mapping.")
+    ex.add_argument("run_dir", metavar="RUN_DIR")
+    ex.add_argument("out", metavar="OUT.nir")
+    ex.add_argument("--format", choices=["nir"], default="nir", help="output format (default: nir)")
+    ex.set_defaults(func=_cmd_export)
 
     ls = sub.add_parser("ls", help="a table of the runs in a folder")
     ls.add_argument("dir", nargs="?", default="runs", metavar="DIR", help="folder of runs or a glob (default: runs)")
