@@ -35,6 +35,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "out": "runs",             # parent folder of run directories
     "name": "",                # run directory name; "" makes TASK-STRATEGY-sSEED-TIMESTAMP
     "validate_every": 10,      # validate the best genome every this many generations (0: only at the end)
+    "checkpoint_every": 1,     # resumable checkpoint every this many generations (and on Ctrl-C, SIGTERM, the end)
     "backend": "ray",          # evaluator: "ray" (local instance, or a cluster with address) or "serial"
     "workers": 0,              # Ray actors; 0: one per CPU of the cluster
     "address": "",             # Ray cluster to join ("auto", "HOST:PORT"); "": $RAY_ADDRESS or a local instance
@@ -144,6 +145,8 @@ def resolve(*layers: dict) -> dict:
             raise ConfigError(f"run.{key}: {run[key]}; expected an integer >= 1")
     if run["workers"] < 0:
         raise ConfigError(f"run.workers: {run['workers']}; expected an integer >= 0 (0: one per CPU)")
+    if run["checkpoint_every"] < 1:
+        raise ConfigError(f"run.checkpoint_every: {run['checkpoint_every']}; expected an integer >= 1")
     if run["validate_every"] < 0:
         raise ConfigError(f"run.validate_every: {run['validate_every']}; expected an integer >= 0")
     if run["backend"] not in BACKENDS:

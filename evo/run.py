@@ -260,6 +260,17 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
     shape = f"genome D={space.dim}" if hasattr(space, "dim") else f"genome space {space.kind}"
     log(f"run {path}  task={config['task']['name']} strategy={config['strategy']['name']} "
         f"{shape} population={strategy.population_size} seed={seed}")
+    ckpt_every = int(r.get("checkpoint_every", 1))
+    last_ckpt = told = state["start_gen"]
+
+    def checkpoint(done: int) -> None:
+        nonlocal last_ckpt
+        _checkpoint(path, strategy, done, {
+            "evaluations": evaluations, "best_ever": best_ever if best_genome is not None else None,
+            "best_generation": best_gen, "best_genome": best_genome,
+            "validated": list(validated) if validated else None, "wall_seconds": time.perf_counter() - t_start})
+        last_ckpt = done
+
     bar = None
     if progress and not r["quiet"]:  # a live bar on a terminal; plain lines otherwise
         from tqdm import tqdm
@@ -277,6 +288,7 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
                                   f"evospike resume {path} continues from generation {gen})") from exc
             eval_seconds = time.perf_counter() - t1
             strategy.tell(population, _objectives(strategy, ev, config))
+            told = gen + 1
             P = len(ev)
             evaluations += P
             i_best = int(np.argmax(ev.fitness))
@@ -318,11 +330,8 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
                                 for k, vals in enumerate(values)]})
             write_parquet(path / "metrics.parquet", pd.DataFrame(rows, columns=METRIC_COLUMNS))
             write_parquet(path / "individuals.parquet", pd.concat(individuals, ignore_index=True))
-            _checkpoint(path, strategy, gen + 1, {
-                "evaluations": evaluations, "best_ever": best_ever if best_genome is not None else None,
-                "best_generation": best_gen, "best_genome": best_genome,
-                "validated": list(validated) if validated else None,
-                "wall_seconds": time.perf_counter() - t_start})
+            if (gen + 1) % ckpt_every == 0 or last:
+                checkpoint(gen + 1)
             write_json(path / "summary.json", summary("running"))
             row = rows[-1]
             if bar is not None:
@@ -338,6 +347,8 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
                 log(f"stop: generation {gen}: {why}")
                 break
     except KeyboardInterrupt:
+        if rows and last_ckpt < len(rows) == told:  # save the finished generations on Ctrl-C or SIGTERM
+            checkpoint(len(rows))
         write_json(path / "summary.json", summary("interrupted", "KeyboardInterrupt"))
         raise
     except BaseException as exc:

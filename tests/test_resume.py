@@ -171,3 +171,36 @@ def test_a_damaged_file_is_a_clear_error_naming_it(tmp_path, capsys, victim):
     err = capsys.readouterr().err
     assert target.name in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert {p.name: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before  # nothing else touched
+
+
+def test_sparse_checkpoints_and_a_checkpoint_on_sigterm(tmp_path):
+    calm = undisturbed(tmp_path, "cma")
+    cfg_path = write_config(tmp_path, "cma")
+    cfg_path.write_text(cfg_path.read_text().replace("[run]\n", "[run]\ncheckpoint_every = 4\n"))
+    args = [sys.executable, "-m", "evo", "run", "--config", str(cfg_path), "--backend", "serial", "--quiet",
+            "--out", str(tmp_path), "--name", "sparse"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    metrics_file = tmp_path / "sparse" / "metrics.parquet"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if metrics_file.exists() and len(pd.read_parquet(metrics_file)) >= 5:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 130
+    loop = json.loads((tmp_path / "sparse" / "checkpoints" / "loop.json").read_text())
+    done = len(load_run(tmp_path / "sparse").metrics)
+    assert done >= 5 and loop["generation"] == done  # SIGTERM saved every finished generation
+    assert main(["resume", str(tmp_path / "sparse"), "--backend", "serial", "--quiet"]) == 0
+    pd.testing.assert_frame_equal(metrics(tmp_path / "sparse"), metrics(calm))
+
+
+def test_nothing_on_disk_is_pickle(tmp_path):
+    import numpy as np
+    path = undisturbed(tmp_path, "neat", generations=2)
+    for f in path.rglob("*"):
+        if f.is_file():
+            assert not f.read_bytes().startswith(b"\x80"), f  # no pickle protocol header
+            if f.suffix == ".npz":
+                with np.load(f, allow_pickle=False) as z:
+                    [z[k] for k in z.files]  # every array loads without pickle
