@@ -228,6 +228,15 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backend_args(p: argparse.ArgumentParser, default: str = "ray") -> None:
+    p.add_argument("--backend", choices=["ray", "serial"],
+                   help=f"evaluator: ray (a local instance on 127.0.0.1 unless --address) or serial "
+                        f"(default: {default})")
+    p.add_argument("--workers", type=int, help="Ray actors (default: 0, one per CPU of the cluster)")
+    p.add_argument("--address", help="join this Ray cluster (e.g. auto or HOST:6379; default: $RAY_ADDRESS, "
+                                      "else start a local instance)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evospike", description="Evolve spiking neural networks on CPUs.")
     p.add_argument("--version", action="version", version=f"evospike {__version__}")
@@ -243,11 +252,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, help="master seed (default: 0)")
     r.add_argument("--out", help="parent folder for run directories (default: runs)")
     r.add_argument("--name", help="run directory name (default: TASK-STRATEGY-sSEED-TIMESTAMP)")
-    r.add_argument("--backend", choices=["ray", "serial"],
-                   help="evaluator: ray (default; a local instance on 127.0.0.1 unless --address) or serial")
-    r.add_argument("--workers", type=int, help="Ray actors (default: 0, one per CPU of the cluster)")
-    r.add_argument("--address", help="join this Ray cluster (e.g. auto or HOST:6379; default: $RAY_ADDRESS, "
-                                      "else start a local instance)")
+    _backend_args(r)
     r.add_argument("--config", metavar="FILE.toml", help="config file with [run], [task], [genome], [strategy]")
     r.add_argument("--quiet", action="store_true", help="no per-generation lines")
     r.add_argument("--dump-config", action="store_true", help="print the resolved config as TOML and exit")
@@ -258,9 +263,7 @@ def parser() -> argparse.ArgumentParser:
                                     "The continued run ends with the same metrics as an undisturbed run.")
     rs.add_argument("run_dir", metavar="RUN_DIR")
     rs.add_argument("--generations", type=int, help="new total number of generations (extends a finished run)")
-    rs.add_argument("--backend", choices=["ray", "serial"], help="evaluator for the rest of the run")
-    rs.add_argument("--workers", type=int, help="Ray actors")
-    rs.add_argument("--address", help="Ray cluster to join")
+    _backend_args(rs, default="the run's own")
     rs.add_argument("--quiet", action="store_true", help="no per-generation lines")
     rs.set_defaults(func=_cmd_resume)
 

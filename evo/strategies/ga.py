@@ -71,16 +71,21 @@ class GA:
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "GA":
-        try:
-            es = cls(meta["dim"], seed=meta["seed"], **meta["options"])
-            es.generation = int(meta["generation"])
-            pop = np.asarray(arrays["population"], np.float64)
-        except (KeyError, TypeError) as exc:
-            raise StrategyError(f"{cls.name} state: missing or malformed field {exc}") from None
-        if pop.shape != es._pop.shape or not np.isfinite(pop).all():
-            raise StrategyError(f"{cls.name} state: population of shape {pop.shape}; expected {es._pop.shape}")
-        es._pop = pop
-        return es
+        return restore(cls, meta, arrays)
+
+
+def restore(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]):
+    """A strategy of class ``cls`` rebuilt from its options, generation and population."""
+    try:
+        es = cls(meta["dim"], seed=meta["seed"], **meta["options"])
+        es.generation = int(meta["generation"])
+        pop = np.asarray(arrays["population"], np.float64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StrategyError(f"{cls.name} state: missing or malformed field {exc}") from None
+    if pop.shape != es._pop.shape or not np.isfinite(pop).all():
+        raise StrategyError(f"{cls.name} state: population of shape {pop.shape}; expected {es._pop.shape}")
+    es._pop = pop
+    return es
 
 
 def start(es, dim: int, seed: int) -> None:

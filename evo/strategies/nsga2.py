@@ -22,7 +22,7 @@ from deap import tools
 
 from .base import StrategyError
 from .deap_support import FitnessMaxMin, individuals, python_random
-from .ga import check_common, check_tell, start, vary
+from .ga import check_common, check_tell, restore, start, vary
 
 __all__ = ["NSGA2"]
 
@@ -80,15 +80,13 @@ class NSGA2:
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "NSGA2":
+        es = restore(cls, meta, arrays)
         try:
-            es = cls(meta["dim"], seed=meta["seed"], **meta["options"])
-            es.generation = int(meta["generation"])
-            pop = np.asarray(arrays["population"], np.float64)
             parents = np.asarray(arrays["parents"], np.float64).reshape(-1, es.dim)
             values = np.asarray(arrays["parent_values"], np.float64).reshape(-1, 2)
         except (KeyError, TypeError, ValueError) as exc:
             raise StrategyError(f"nsga2 state: missing or malformed field {exc}") from None
-        if pop.shape != es._pop.shape or len(parents) != len(values):
-            raise StrategyError("nsga2 state: arrays do not match the saved options")
-        es._pop, es.parents, es.parent_values = pop, parents, values
+        if len(parents) != len(values):
+            raise StrategyError("nsga2 state: parents and their objective values differ in number")
+        es.parents, es.parent_values = parents, values
         return es
