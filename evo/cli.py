@@ -21,7 +21,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         layers.append(cfg.load_toml(args.config))
     cli = {"run": {"generations": args.generations, "seed": args.seed, "out": args.out, "name": args.name,
                    "quiet": True if args.quiet else None, "backend": args.backend, "workers": args.workers,
-                   "address": args.address},
+                   "address": args.address, "kernel": args.kernel},
            "task": {"name": args.task},
            "strategy": {"name": args.strategy, "population": args.population}}
     layers.append(cli)
@@ -181,10 +181,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         args.seeds = 30
     if args.seeds < 1:
         raise ConfigError(f"--seeds: {args.seeds}; expected an integer >= 1")
-    if args.population < 1 or args.generations < 1 or args.workers < 1:
+    if args.population < 1 or args.generations < 1 or (args.workers is not None and args.workers < 1):
         raise ConfigError("--population, --generations and --workers must be integers >= 1")
+    if args.kernel:
+        import neurons
+        try:
+            neurons.use_kernel(args.kernel)
+        except ValueError as exc:
+            raise ConfigError(f"--{exc}") from None
     if args.max_generations < 1:
         raise ConfigError(f"--max-generations: {args.max_generations}; expected an integer >= 1")
+    if args.rounds < 1:
+        raise ConfigError(f"--rounds: {args.rounds}; expected an integer >= 1")
     if args.name == "neat-xor":
         show = None if args.json else bench.print_neat_xor_row
         result = bench.neat_xor(args.seeds, args.max_generations, args.first_seed, progress=show)
@@ -192,7 +200,18 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             bench.print_neat_xor_summary(result["summary"])
     elif args.name == "scaling":
         show = None if args.json else bench.print_scaling_row
-        result = bench.scaling(args.population, args.generations, tuple(range(1, args.workers + 1)), progress=show)
+        result = bench.scaling(args.population, args.generations, tuple(range(1, (args.workers or 2) + 1)),
+                               progress=show)
+    elif args.name == "sim":
+        from . import bench_speed
+        show = None if args.json else bench_speed.print_sim_row
+        result = bench_speed.sim(workers=args.workers or 0, rounds=args.rounds, progress=show)
+    elif args.name == "eval":
+        from . import bench_speed
+        show = None if args.json else bench_speed.print_eval_row
+        kernels = (args.kernel,) if args.kernel else ("numpy", "numba")
+        result = bench_speed.evaluation(args.task or "cartpole", args.population, args.generations,
+                                        kernels=kernels, progress=show)
     elif args.name == "tasks":
         show = None if args.json else bench.print_task_row
         names = [n for n in args.tasks.split(",") if n] if args.tasks else None
@@ -253,6 +272,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="parent folder for run directories (default: runs)")
     r.add_argument("--name", help="run directory name (default: TASK-STRATEGY-sSEED-TIMESTAMP)")
     _backend_args(r)
+    r.add_argument("--kernel", choices=["auto", "numba", "numpy"],
+                   help="LIF simulator kernel: numba (compiled, event-driven), numpy, or auto: numba when "
+                        "installed (default: auto; the run records the one used)")
     r.add_argument("--config", metavar="FILE.toml", help="config file with [run], [task], [genome], [strategy]")
     r.add_argument("--quiet", action="store_true", help="no per-generation lines")
     r.add_argument("--dump-config", action="store_true", help="print the resolved config as TOML and exit")
@@ -307,17 +329,29 @@ def parser() -> argparse.ArgumentParser:
                                    "scaling: one fixed CartPole population evaluated serially and on Ray "
                                    "with 1..--workers workers; evaluations/s, speed-up and Ray's overhead. "
                                    "tasks: every task with its recommended strategy and budget over --seeds seeds; "
-                                   "median validation and evaluations.")
-    b.add_argument("name", choices=["neat-xor", "scaling", "tasks"], help="benchmark")
+                                   "median validation and evaluations. "
+                                   "sim: the LIF simulator against a plain numpy reference in the same process, "
+                                   "4 shapes x 3 firing rates; neuron-updates/s, synaptic events/s, ratio, identical "
+                                   "spikes; with --workers N also split across N Ray workers. "
+                                   "eval: --generations generations of --task with --population, once per kernel; "
+                                   "network-environment steps/s and the time split across ask/tell, compile, "
+                                   "environment, encoding, simulation, decoding and bookkeeping.")
+    b.add_argument("name", choices=["neat-xor", "scaling", "tasks", "sim", "eval"], help="benchmark")
     b.add_argument("--seeds", type=int, default=None,
                    help="independent runs (default: 30 for neat-xor, 5 for tasks)")
     b.add_argument("--tasks", help="tasks: comma-separated task names (default: every task with a recommended setting)")
+    b.add_argument("--task", help="eval: the task (default: cartpole)")
+    b.add_argument("--kernel", choices=["auto", "numba", "numpy"],
+                   help="simulator kernel setting (sim: default auto; eval: default both numpy and numba)")
+    b.add_argument("--rounds", type=int, default=5, help="sim: alternating timed rounds per case (default: 5)")
     b.add_argument("--first-seed", type=int, default=0, help="seed of the first run (default: 0)")
     b.add_argument("--max-generations", type=int, default=300,
                    help="give up on a seed after this many generations (default: 300)")
-    b.add_argument("--population", type=int, default=256, help="scaling: population size (default: 256)")
-    b.add_argument("--generations", type=int, default=5, help="scaling: timed rounds per backend (default: 5)")
-    b.add_argument("--workers", type=int, default=2, help="scaling: Ray with 1..N workers (default: 2)")
+    b.add_argument("--population", type=int, default=256, help="scaling, eval: population size (default: 256)")
+    b.add_argument("--generations", type=int, default=5,
+                   help="scaling: timed rounds per backend; eval: generations (default: 5)")
+    b.add_argument("--workers", type=int, default=None,
+                   help="scaling: Ray with 1..N workers (default: 2); sim: also run on N Ray workers (default: none)")
     b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     b.add_argument("--output", metavar="FILE.json", help="also write the JSON result to this file")
     b.set_defaults(func=_cmd_bench)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import tasks
+from neurons import KERNELS
 
 from .errors import ConfigError
 from .genome import FixedTopology
@@ -39,6 +40,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "backend": "ray",          # evaluator: "ray" (local instance, or a cluster with address) or "serial"
     "workers": 0,              # Ray actors; 0: one per CPU of the cluster
     "address": "",             # Ray cluster to join ("auto", "HOST:PORT"); "": $RAY_ADDRESS or a local instance
+    "kernel": "auto",          # LIF simulator: "numba" (compiled, event-driven), "numpy", or "auto" (numba if installed)
     "quiet": False,            # no per-generation lines
 }
 SECTIONS = ("run", "task", "genome", "strategy")
@@ -149,6 +151,8 @@ def resolve(*layers: dict) -> dict:
         raise ConfigError(f"run.checkpoint_every: {run['checkpoint_every']}; expected an integer >= 1")
     if run["validate_every"] < 0:
         raise ConfigError(f"run.validate_every: {run['validate_every']}; expected an integer >= 0")
+    if run["kernel"] not in ("auto",) + KERNELS:
+        raise ConfigError(f"run.kernel: {run['kernel']!r}; expected one of auto, {', '.join(KERNELS)}")
     if run["backend"] not in BACKENDS:
         raise ConfigError(f"run.backend: {run['backend']!r}; expected one of {', '.join(BACKENDS)}")
     if not (0 <= run["seed"] < 2**63):

@@ -81,7 +81,11 @@ class _Worker:
     """Body of the evaluation actor: builds the task and genome space once."""
 
     def __init__(self, config: dict) -> None:
+        from neurons import kernels
         from .run import build
+        if config["run"].get("kernel") in ("auto", "numba") and not kernels.AVAILABLE:
+            raise RuntimeError(f"run.kernel {config['run']['kernel']!r}: the driver has numba but this Ray "
+                               f"worker does not; install numba on every node or run with --kernel numpy")
         self.task, self.space = build(config)
 
     def evaluate(self, population: Any, rows: np.ndarray, seed: int, pad_to: int | None) -> tuple:
@@ -110,7 +114,8 @@ class RayEvaluator:
         self.owns_ray = init_ray(address)
         import ray
         self.ray = ray
-        from .run import build
+        from .run import build, resolve_kernel
+        config = {**config, "run": {**config["run"], "kernel": resolve_kernel(config)}}  # the driver's choice
         self.task, self.space = build(config)
         n = int(workers) or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.workers = n

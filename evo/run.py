@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+import neurons
 import tasks
 
 from . import __version__
@@ -56,8 +57,19 @@ def validation_seed(seed: int) -> int:
     return derive_seed(seed, 0, "validate")
 
 
+def resolve_kernel(config: dict) -> str:
+    """Apply the run's simulator kernel setting (``run.kernel``) to this process; returns it,
+    with auto turned into numpy where numba is not installed."""
+    name = config["run"].get("kernel", "auto")
+    try:
+        return neurons.use_kernel(name)
+    except ValueError as exc:
+        raise ConfigError(f"run.{exc}") from None
+
+
 def build(config: dict):
-    """The task and genome space a resolved config describes."""
+    """The task and genome space a resolved config describes (and the simulator kernel set)."""
+    resolve_kernel(config)
     task_opts = {k: v for k, v in config["task"].items() if k != "name"}
     task = tasks.make(config["task"]["name"], **task_opts)
     space = space_class(config["strategy"]["name"])(task.n_inputs, task.n_outputs, **config["genome"])
@@ -107,7 +119,7 @@ def _git_revision() -> str:
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
     out = {"evospike": __version__, "python": platform.python_version()}
-    for pkg in ("numpy", "pandas", "pyarrow", "cma", "gymnasium"):
+    for pkg in ("numpy", "numba", "pandas", "pyarrow", "cma", "gymnasium", "ray"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -142,7 +154,9 @@ def run(config: dict, log: Callable[[str], None] | None = print, progress: bool 
     """Evolve as the resolved ``config`` says and write the run directory; returns its summary.
     ``progress``: a progress bar (generation, best, mean, evaluations/s, ETA) instead of a
     line per generation."""
+    config = {**config, "run": dict(config["run"])}
     r = config["run"]
+    r["kernel"] = resolve_kernel(config)  # recorded (auto or numpy), so that resumes and workers choose alike
     task, space = build(config)
     strat_opts = {k: v for k, v in config["strategy"].items() if k != "name"}
     strategy = make_strategy(config["strategy"]["name"], space, derive_seed(int(r["seed"]), 0, "strategy"),
@@ -168,6 +182,7 @@ def resume(path: str | Path, generations: int | None = None, log: Callable[[str]
     path = Path(path)
     old = load_run(path)
     config = {k: v for k, v in old.config.items() if k != "meta"}
+    config["run"].setdefault("kernel", "numpy")  # runs from before run.kernel existed simulated with numpy
     if generations is not None:
         if generations < 1:
             raise ConfigError(f"--generations: {generations}; expected an integer >= 1")

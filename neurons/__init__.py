@@ -1,9 +1,11 @@
 """Spiking neurons: the network batch, the vectorized LIF simulator, encoders and decoders."""
 from . import decoders, encoders
-from .lif import RESETS, OutputRecord, Simulator, simulate, simulate_outputs
+from .lif import (KERNELS, RESETS, OutputRecord, Simulator, current_kernel, kernel_for, resolve_kernel, simulate,
+                  simulate_outputs, use_kernel)
 from .network import NetworkBatch, NetworkError
 
 __all__ = [
     "NetworkBatch", "NetworkError", "Simulator", "OutputRecord", "RESETS",
     "simulate", "simulate_outputs", "encoders", "decoders",
+    "KERNELS", "resolve_kernel", "kernel_for", "use_kernel", "current_kernel",
 ]

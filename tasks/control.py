@@ -8,15 +8,17 @@ step to the next within an episode.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Protocol
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
 from neurons import NetworkBatch, Simulator, decoders, encoders
 
 __all__ = ["Dynamics", "Episodes", "ObservationEncoder", "run_episodes", "episode_seeds",
-           "TRAIN_SEEDS", "VALIDATION_SEEDS"]
+           "TRAIN_SEEDS", "VALIDATION_SEEDS", "PhaseTimes", "timing"]
 
 # Episode seeds come from two disjoint ranges, so validation never replays a training episode.
 TRAIN_SEEDS = (0, 2**31)
@@ -76,6 +78,46 @@ class ObservationEncoder:
         return encoders.gaussian_fields(obs, self.offset - self.scale, self.offset + self.scale, int(self.fields))
 
 
+PHASES = ("environment", "encoding", "simulation", "decoding", "bookkeeping")
+
+
+@dataclass
+class PhaseTimes:
+    """Seconds :func:`run_episodes` spent in each phase, and the network-environment steps
+    it took (one per network, episode and environment step while the episode ran)."""
+
+    seconds: dict = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
+    env_steps: int = 0
+
+
+_timer: PhaseTimes | None = None
+
+
+@contextlib.contextmanager
+def timing() -> Iterator[PhaseTimes]:
+    """Within the block, closed-loop episodes add their time per phase to the yielded
+    :class:`PhaseTimes` (``evospike bench eval``). Outside it nothing is timed."""
+    global _timer
+    previous, _timer = _timer, PhaseTimes()
+    try:
+        yield _timer
+    finally:
+        _timer = previous
+
+
+class _Clock:
+    """Adds the time since the last mark to a phase; does nothing when not timing."""
+
+    def __init__(self, times: PhaseTimes | None) -> None:
+        self.times, self.last = times, time.perf_counter()
+
+    def mark(self, phase: str) -> None:
+        if self.times is not None:
+            now = time.perf_counter()
+            self.times.seconds[phase] += now - self.last
+            self.last = now
+
+
 @dataclass
 class Episodes:
     """Per-episode results, each (P, E)."""
@@ -123,18 +165,27 @@ def run_episodes(
     before = np.empty((P, E, n_out), np.float32)
     total_before = np.zeros((P, E), np.float32)
     frames: list[np.ndarray] = []
+    clock = _Clock(_timer)
+    obs = dynamics.observe(state)
+    clock.mark("environment")
     for t in range(int(max_steps)):
-        sim.input_current(encode(dynamics.observe(state)), out=current)
+        sim.input_current(encode(obs), out=current)
         before[...] = sim.counts[..., :n_out]
+        clock.mark("encoding")
         if record and alive[0, 0] and ids[0] == 0:
             for _ in range(sim_steps):
                 frames.append(sim.step(current)[0, 0].copy())
         else:
             sim.run_constant(current, sim_steps)
+        clock.mark("simulation")
         action = decode(sim.counts[..., :n_out] - before, sim.v[..., :n_out])
+        clock.mark("decoding")
         new_state, reward, terminated = dynamics.step(state, action)
+        clock.mark("environment")
         returns += np.where(alive, reward, 0.0)
         steps += alive
+        if clock.times is not None:
+            clock.times.env_steps += int(alive.sum())
         total = sim.counts.sum(axis=-1)
         spikes += np.where(alive, total - total_before, 0.0)
         total_before = total
@@ -142,6 +193,7 @@ def run_episodes(
         alive &= ~terminated
         playing = alive.any(axis=1)
         if not playing.any():
+            clock.mark("bookkeeping")
             break
         if t % 8 == 7 and playing.sum() <= 0.75 * ids.size:
             # drop networks whose episodes have all ended, so later steps skip them
@@ -156,6 +208,9 @@ def run_episodes(
             sim.keep(np.flatnonzero(playing))
             current = np.empty(sim.v.shape, np.float32)
             before = np.empty(sim.v.shape[:2] + (n_out,), np.float32)
+        clock.mark("bookkeeping")
+        obs = dynamics.observe(state)
+        clock.mark("environment")
     for full, part in zip(out, (returns, steps, spikes)):
         full[ids] = part
     if final_state:

@@ -1,0 +1,253 @@
+"""Speed benchmarks: ``evospike bench sim`` and ``evospike bench eval``.
+
+``sim`` times the simulator against a plain numpy reference in the same process. Each case is a shape (P networks, N neurons, B samples) and a firing rate. The networks are
+dense and random; their bias is tuned so that about the requested fraction of neurons
+fires per step. Weights, thresholds and biases are multiples of 2**-8, so every sum of
+them is exact in float32 and the reference and the simulator must give identical spikes
+whatever order they add in. Inputs are shared Bernoulli spike trains on 8 channels.
+
+Figures: neuron-updates/s (T * P * B * N per second) and synaptic events/s (each spike
+reaches its N recurrent synapses), the median of alternating timed rounds, and the ratio
+of the simulator's rate to the reference's.
+"""
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from neurons import NetworkBatch, current_kernel, kernel_for, simulate
+
+from . import __version__
+
+__all__ = ["SHAPES", "RATES", "reference_lif", "bench_network", "sim", "evaluation"]
+
+SHAPES = ((256, 64, 1), (256, 64, 16), (64, 256, 1), (1024, 16, 1))
+RATES = (0.02, 0.15, 0.40)
+N_IN = 8
+STEPS = 100
+
+
+def reference_lif(net: NetworkBatch, x: np.ndarray) -> np.ndarray:
+    """A straightforward numpy batched-matmul LIF with subtract reset (DESIGN.md section 2).
+
+    x: (T, B, n_in) shared by all networks. Returns spikes (T, P, B, N) float32.
+    """
+    T, B = x.shape[0], x.shape[1]
+    P, N = net.n_networks, net.n_neurons
+    bias, beta, threshold = net.bias[:, None, :], net.beta[:, None, :], net.threshold[:, None, :]
+    v = np.zeros((P, B, N), np.float32)
+    s = np.zeros((P, B, N), np.float32)
+    out = np.empty((T, P, B, N), np.float32)
+    for t in range(T):
+        current = x[t] @ net.w_in + s @ net.w_rec + bias
+        v = beta * v + current
+        s = (v > threshold).astype(np.float32)
+        v = v - threshold * s
+        out[t] = s
+    return out
+
+
+def _dyadic(a: np.ndarray) -> np.ndarray:
+    return (np.round(np.asarray(a) * 256) / 256).astype(np.float32)
+
+
+def bench_network(P: int, N: int, B: int, rate: float, seed: int = 0) -> tuple[NetworkBatch, np.ndarray]:
+    """Dense random networks and input spikes with about ``rate`` of neurons firing per step."""
+    rng = np.random.default_rng(seed)
+    w_in = _dyadic(rng.normal(0.0, 0.5, (P, N_IN, N)))
+    w_rec = _dyadic(rng.normal(0.0, 1.0 / np.sqrt(N), (P, N, N)))
+    threshold = np.ones((P, N), np.float32)
+    beta = rng.uniform(0.8, 0.95, (P, N)).astype(np.float32)
+    noise = _dyadic(rng.normal(0.0, 0.1, (P, N)))
+    x = (rng.random((STEPS, B, N_IN)) < 0.2).astype(np.float32)
+
+    def make(offset: float) -> NetworkBatch:
+        return NetworkBatch(w_in, w_rec, threshold, beta, noise + _dyadic(offset), 1)
+
+    probe = min(P, 64)
+    lo, hi = -2.0, 2.0
+    for _ in range(16):  # bisect the bias offset on a sample of the networks
+        mid = (lo + hi) / 2
+        r = simulate(make(mid).select(slice(0, probe)), x[:50]).mean()
+        lo, hi = (mid, hi) if r < rate else (lo, mid)
+    return make((lo + hi) / 2), x
+
+
+def _rate(fn: Callable[[], Any], min_seconds: float) -> tuple[float, int]:
+    """Seconds per call of fn, timing enough calls to last ``min_seconds``."""
+    n, t = 0, 0.0
+    t0 = time.perf_counter()
+    while t < min_seconds or n == 0:
+        fn()
+        n += 1
+        t = time.perf_counter() - t0
+    return t / n, n
+
+
+class _SimActor:
+    """Ray actor: holds its share of the networks and runs the simulator on them."""
+
+    def __init__(self, kernel: str) -> None:
+        from neurons import use_kernel
+        use_kernel(kernel)
+
+    def load(self, fields: dict, x: np.ndarray) -> None:
+        self.net, self.x = NetworkBatch(**fields), x
+        simulate(self.net, self.x[:2])  # compile or load the kernel
+
+    def run(self, repeats: int) -> tuple[float, np.ndarray]:
+        spikes = simulate(self.net, self.x)
+        t0 = time.perf_counter()
+        for _ in range(repeats):
+            simulate(self.net, self.x, out=spikes)
+        return time.perf_counter() - t0, spikes
+
+
+def sim(shapes=SHAPES, rates=RATES, rounds: int = 5, min_seconds: float = 0.2, workers: int = 0,
+        progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Time the simulator and the reference on every (shape, rate); with ``workers`` >= 2 also
+    the simulator split across that many Ray workers (the networks divided between them)."""
+    setting = current_kernel()
+    rows: list[dict] = []
+    actors, owns = [], False
+    if workers >= 2:
+        from .distributed import init_ray
+        owns = init_ray(num_cpus=workers)
+        import ray
+        actor_cls = ray.remote(num_cpus=1)(_SimActor)
+        actors = [actor_cls.remote(setting) for _ in range(workers)]
+    try:
+        for (P, N, B) in shapes:
+            for rate in rates:
+                net, x = bench_network(P, N, B, rate)
+                ref_spikes = reference_lif(net, x)
+                our_spikes = simulate(net, x)
+                identical = bool(np.array_equal(ref_spikes, our_spikes))
+                fired = float(our_spikes.mean())
+                updates = STEPS * P * B * N
+                events = float(our_spikes.sum()) * N
+                ref_t, our_t = [], []
+                buffer = np.empty_like(our_spikes)  # the simulator writes into a preallocated output
+                for _ in range(rounds):
+                    ref_t.append(_rate(lambda: reference_lif(net, x), min_seconds)[0])
+                    our_t.append(_rate(lambda: simulate(net, x, out=buffer), min_seconds)[0])
+                ref_s, our_s = statistics.median(ref_t), statistics.median(our_t)
+                row = {"P": P, "N": N, "B": B, "T": STEPS, "target_rate": rate, "firing_rate": fired,
+                       "identical_spikes": identical, "kernel": kernel_for(setting, B),
+                       "reference_updates_per_s": updates / ref_s, "updates_per_s": updates / our_s,
+                       "synaptic_events_per_s": events / our_s, "ratio": ref_s / our_s}
+                if actors:
+                    row.update(_across_workers(actors, net, x, our_spikes, our_s, updates, rounds, min_seconds))
+                rows.append(row)
+                if progress:
+                    progress(row)
+    finally:
+        if owns:
+            from .distributed import shutdown
+            shutdown()
+    return {"benchmark": "sim", "evospike": __version__, "python": platform.python_version(),
+            "kernel_setting": setting, "numpy": np.__version__, "workers": workers, "rows": rows}
+
+
+def _across_workers(actors, net, x, spikes, seconds, updates, rounds, min_seconds) -> dict:
+    import ray
+    n = len(actors)
+    parts = np.array_split(np.arange(net.n_networks), n)
+    ray.get([a.load.remote({f: getattr(net.select(p), f) for f in
+                            ("w_in", "w_rec", "threshold", "beta", "bias", "n_out")}, x)
+             for a, p in zip(actors, parts)])
+    repeats = max(1, int(np.ceil(min_seconds * n / seconds)))  # each call lasts about min_seconds
+    walls, got = [], None
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        got = ray.get([a.run.remote(repeats) for a in actors])
+        walls.append(time.perf_counter() - t0)
+    same = bool(np.array_equal(np.concatenate([g[1] for g in got], axis=1), spikes))
+    return {"workers": n, "workers_updates_per_s": updates * repeats / statistics.median(walls),
+            "workers_identical_spikes": same}
+
+
+def print_sim_row(r: dict) -> None:
+    extra = ""
+    if "workers_updates_per_s" in r:
+        extra = (f"  | {r['workers']} Ray workers {r['workers_updates_per_s'] / 1e6:7.0f} M/s"
+                 f"{'' if r['workers_identical_spikes'] else '  SPIKES DIFFER'}")
+    print(f"P {r['P']:5d} N {r['N']:4d} B {r['B']:3d}  firing {100 * r['firing_rate']:5.1f}%  "
+          f"reference {r['reference_updates_per_s'] / 1e6:7.0f} M/s  {r['kernel']} {r['updates_per_s'] / 1e6:7.0f} M/s  "
+          f"({r['synaptic_events_per_s'] / 1e6:7.0f} M events/s)  {r['ratio']:5.2f}x  "
+          f"identical spikes: {r['identical_spikes']}{extra}", flush=True)
+
+
+def evaluation(task: str = "cartpole", population: int = 256, generations: int = 5, strategy: str = "cma",
+               kernels: tuple[str, ...] = ("numpy", "numba"), progress: Callable[[dict], None] | None = None
+               ) -> dict[str, Any]:
+    """Evolve ``generations`` generations of ``population`` on ``task`` in this process once per
+    kernel, and split the time: the strategy's ask and tell, compiling genomes into networks,
+    and, inside the closed loop, environment, encoding, simulation, decoding and bookkeeping
+    (control tasks; other tasks report evaluation as a whole). Rate: network-environment
+    steps per second of evaluation."""
+    from neurons import kernels as compiled
+    from neurons import use_kernel
+    from tasks.control import timing
+
+    from . import config as cfg
+    from .run import build
+    from .seeding import derive_seed
+    from .strategies import make_strategy
+    rows = []
+    previous = current_kernel()
+    try:
+        for kernel in kernels:
+            if kernel == "numba" and not compiled.AVAILABLE:
+                continue
+            config = cfg.resolve({"task": {"name": task}, "strategy": {"name": strategy, "population": population},
+                                  "run": {"backend": "serial", "kernel": kernel}})
+            task_obj, space = build(config)
+            opts = {k: v for k, v in config["strategy"].items() if k != "name"}
+            es = make_strategy(strategy, space, derive_seed(0, 0, "strategy"), **opts)
+            split = {"ask_tell": 0.0, "compile": 0.0, "evaluate": 0.0}
+            from threadpoolctl import threadpool_limits
+            with threadpool_limits(1, user_api="blas"), timing() as phases:
+                task_obj.evaluate(space.compile(es.ask()), 1)  # warm-up: kernel compile or cache load
+                phases.seconds = dict.fromkeys(phases.seconds, 0.0)
+                phases.env_steps = 0
+                for gen in range(generations):
+                    t0 = time.perf_counter()
+                    pop = es.ask()
+                    t1 = time.perf_counter()
+                    nets = space.compile(pop)
+                    t2 = time.perf_counter()
+                    ev = task_obj.evaluate(nets, derive_seed(0, gen, "evaluate"))
+                    t3 = time.perf_counter()
+                    es.tell(pop, ev.fitness)
+                    t4 = time.perf_counter()
+                    split["ask_tell"] += (t1 - t0) + (t4 - t3)
+                    split["compile"] += t2 - t1
+                    split["evaluate"] += t3 - t2
+            total = sum(split.values())
+            inner = {k: v for k, v in phases.seconds.items()}
+            row = {"task": task, "kernel": kernel, "population": population, "generations": generations,
+                   "seconds": total, "env_steps": phases.env_steps,
+                   "env_steps_per_second": phases.env_steps / split["evaluate"] if phases.env_steps else None,
+                   "split_seconds": {**{k: split[k] for k in ("ask_tell", "compile")}, **inner,
+                                     "evaluate_other": split["evaluate"] - sum(inner.values())},
+                   "best": float(ev.fitness.max())}
+            row["split_fraction"] = {k: v / total for k, v in row["split_seconds"].items()}
+            rows.append(row)
+            if progress:
+                progress(row)
+    finally:
+        use_kernel(previous)
+    return {"benchmark": "eval", "evospike": __version__, "python": platform.python_version(), "rows": rows}
+
+
+def print_eval_row(r: dict) -> None:
+    rate = r["env_steps_per_second"]
+    split = "  ".join(f"{k} {100 * v:4.1f}%" for k, v in r["split_fraction"].items())
+    print(f"{r['task']} population {r['population']} kernel {r['kernel']}: "
+          f"{'%.0f network-environment steps/s' % rate if rate else 'no closed loop'}, "
+          f"{r['seconds']:.2f} s for {r['generations']} generations\n  {split}", flush=True)

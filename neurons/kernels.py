@@ -1,0 +1,174 @@
+"""Compiled LIF kernels (numba, optional): event-driven and fused over time.
+
+The same equations as :mod:`neurons.lif`, in float32, for one network p and sample b::
+
+    I[t] = x[t] @ W_in + s[t-1] @ W_rec + bias
+    v[t] = beta * v[t-1] + I[t]
+    s[t] = v[t] > threshold
+    v[t] = v[t] - threshold * s[t]          # subtract, or v[t] * (1 - s[t]) for zero
+
+Two things make them fast:
+
+- **event-driven sums**: ``s[t-1] @ W_rec`` adds the rows of W_rec of the neurons that
+  spiked, in increasing neuron order, and ``x[t] @ W_in`` the rows of the non-zero inputs,
+  so the work scales with activity, not with N squared;
+- **fusion over time**: a call runs all its steps in compiled code, one block of networks
+  at a time, with the block's weights in cache and no Python between steps.
+
+Sums are taken in a fixed order per (p, b), so a network's spikes do not depend on the
+other networks in the batch, on the batch size or on how many steps one call runs. They
+can differ from the numpy kernel's BLAS sums in the last bit of a float (the order of a
+sum), so a run uses one kernel throughout (``run.kernel``). Kernels are compiled on first
+use and cached on disk (numba ``cache=True``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import importlib.util
+
+__all__ = ["AVAILABLE", "BLOCK_ELEMENTS", "run", "input_current"]
+
+AVAILABLE = importlib.util.find_spec("numba") is not None  # numba is imported on first use
+
+
+class _jit:
+    """A function compiled with numba on its first call (cached on disk); without numba,
+    calling it raises."""
+
+    def __init__(self, f) -> None:
+        self.f, self.compiled = f, None
+        self.__doc__, self.__name__ = f.__doc__, f.__name__
+
+    def __call__(self, *args):
+        if self.compiled is None:
+            import numba
+            self.compiled = numba.njit(cache=True, nogil=True, boundscheck=False)(self.f)
+        return self.compiled(*args)
+
+
+BLOCK_ELEMENTS = 512  # a block of rows (p, b) of about this many neurons advances together
+
+
+@_jit
+def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s, counts, first,
+        record, spikes):
+    """Advance every network p and sample b ``T`` steps from the state v, s, counts (P, B, N).
+
+    x is the input: (T', X, B, K) with X = 1 (shared by all networks) or P. With
+    ``is_current`` it is the input current itself (K = N), else x[t] @ W_in is computed
+    (K = n_in). ``hold``: use x[0] at every step (T' = 1). ``first`` (P, B, F): lowered to
+    the step index of each of neurons 0..F-1's spikes (the caller fills it with T).
+    ``record``: write the spikes of step t to ``spikes[t]`` (T, P, B, N).
+
+    Rows (p, b) advance in blocks of about ``BLOCK_ELEMENTS`` neurons, step by step: the
+    element-wise update then runs over one long contiguous stretch (fast for small and large
+    N alike), the block's weights stay in cache, and recorded spikes are written contiguously.
+    """
+    P, B, N = v.shape
+    X, K = x.shape[1], x.shape[3]
+    n_first = first.shape[2]
+    n_rows = P * B
+    R = max(1, min(n_rows, BLOCK_ELEMENTS // N))
+    # the non-zero inputs of each step, in input order
+    n_lists = 0 if is_current else x.shape[0]
+    x_idx = np.empty((n_lists, X, B, K), np.int64)
+    x_n = np.zeros((n_lists, X, B), np.int64)
+    for t in range(n_lists):
+        for xp in range(X):
+            for b in range(B):
+                n = 0
+                for k in range(K):
+                    x_idx[t, xp, b, n] = k
+                    n += np.int64(x[t, xp, b, k] != 0.0)
+                x_n[t, xp, b] = n
+    vf, sf, cf = v.reshape(n_rows * N), s.reshape(n_rows * N), counts.reshape(n_rows * N)
+    out = spikes.reshape(spikes.shape[0], spikes.size // max(spikes.shape[0], 1))
+    M = R * N
+    bias_b, beta_b = np.empty(M, np.float32), np.empty(M, np.float32)
+    thr_b, fin_b = np.empty(M, np.float32), np.empty(M, np.float32)
+    acc = np.empty(M, np.float32)                         # the input current I[t] of the block
+    acc2 = acc.reshape(R, N)  # (row, neuron) view: 2-D indexing vectorizes
+    spk = np.empty((2, M), np.int64)     # spk[old, :n_prev]: the block's neurons that spiked at t-1
+    row_of, col_of = np.empty(M, np.int64), np.empty(M, np.int64)
+    for f in range(M):
+        row_of[f], col_of[f] = f // N, f % N
+    net_of, sample_of = np.empty(R, np.int64), np.empty(R, np.int64)
+    for r0 in range(0, n_rows, R):
+        rows = min(R, n_rows - r0)
+        m, base = rows * N, r0 * N
+        vb, sb, cb = vf[base:base + m], sf[base:base + m], cf[base:base + m]
+        for q in range(rows):
+            p, b = (r0 + q) // B, (r0 + q) % B
+            net_of[q], sample_of[q] = p, b
+            for j in range(N):
+                bias_b[q * N + j], beta_b[q * N + j] = bias[p, j], beta[p, j]
+                thr_b[q * N + j], fin_b[q * N + j] = thr[p, j], thr_fin[p, j]
+        n_prev = 0
+        for f in range(m):
+            spk[0, n_prev] = f
+            n_prev += np.int64(sb[f] != 0.0)
+        old = 0
+        for t in range(T):
+            new = 1 - old
+            tx = 0 if hold else t
+            for q in range(rows):
+                p, b = net_of[q], sample_of[q]
+                xp = 0 if X == 1 else p
+                if is_current:
+                    for j in range(N):
+                        acc2[q, j] = x[tx, xp, b, j]
+                else:
+                    for j in range(N):
+                        acc2[q, j] = 0.0
+                    for kk in range(x_n[tx, xp, b]):
+                        k = x_idx[tx, xp, b, kk]
+                        xk = x[tx, xp, b, k]
+                        for j in range(N):
+                            acc2[q, j] += xk * w_in[p, k, j]          # x[t] @ W_in, non-zero inputs
+            for f in range(m):
+                acc[f] += bias_b[f]                                   # + bias
+            for kk in range(n_prev):
+                f = spk[old, kk]
+                q, i = row_of[f], col_of[f]
+                p = net_of[q]
+                for j in range(N):
+                    acc2[q, j] += w_rec[p, i, j]                      # + s[t-1] @ W_rec, spiking rows: I[t]
+            for f in range(m):
+                vj = vb[f] * beta_b[f]                                # beta * v[t-1]
+                vj = vj + acc[f]                                      # + I[t]
+                sj = np.float32(1.0) if vj > thr_b[f] else np.float32(0.0)  # s[t] = v[t] > threshold
+                sb[f] = sj
+                cb[f] += sj
+                r = fin_b[f] if subtract else vj                      # v[t] - threshold * s[t], or
+                vb[f] = vj - r * sj                                   # v[t] - v[t] * s[t] = v[t] * (1 - s[t])
+            n_prev = 0
+            for f in range(m):                                        # the neurons that spiked, no branches
+                spk[new, n_prev] = f
+                n_prev += np.int64(sb[f] != 0.0)
+            for q in range(rows):
+                for j in range(n_first):
+                    p, b = net_of[q], sample_of[q]
+                    first[p, b, j] = min(first[p, b, j], t if sb[q * N + j] != 0.0 else T)
+            if record:
+                ob = out[t, base:base + m]
+                for f in range(m):
+                    ob[f] = sb[f]
+            old = new
+
+
+@_jit
+def input_current(x, w_in, out):
+    """out = x @ W_in, x (X, B, n_in) with X = 1 (shared) or P, summed over the non-zero
+    inputs in order exactly as :func:`run` does; out (P, B, N)."""
+    P, B, N = out.shape
+    for p in range(P):
+        xp = 0 if x.shape[0] == 1 else p
+        for b in range(B):
+            for j in range(N):
+                out[p, b, j] = 0.0
+            for k in range(x.shape[2]):
+                xk = x[xp, b, k]
+                if xk != 0.0:
+                    for j in range(N):
+                        out[p, b, j] += xk * w_in[p, k, j]

@@ -1,0 +1,167 @@
+"""The numba kernel against the numpy kernel, the kernel setting, and the speed benchmarks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import neurons
+from neurons import NetworkBatch, Simulator, kernel_for, kernels, resolve_kernel, simulate, simulate_outputs
+
+pytest.importorskip("numba")
+
+
+def dyadic_nets(P=12, N=9, n_in=5, n_out=3, pad=2, seed=0) -> NetworkBatch:
+    """Weights, thresholds and biases on a 2**-8 grid: every sum of them is exact in float32,
+    so the kernels must agree bit for bit whatever order they add in. The last ``pad``
+    neurons of odd networks are padding."""
+    rng = np.random.default_rng(seed)
+    grid = lambda a: (np.round(a * 256) / 256).astype(np.float32)  # noqa: E731
+    w_in = grid(rng.normal(0, 1.0, (P, n_in, N)))
+    w_rec = grid(rng.normal(0, 0.4, (P, N, N)) * (rng.random((P, N, N)) < 0.6))
+    threshold = grid(rng.uniform(0.5, 1.5, (P, N)))
+    beta = rng.uniform(0.5, 1.0, (P, N)).astype(np.float32)
+    bias = grid(rng.normal(0, 0.2, (P, N)))
+    for p in range(1, P, 2):
+        threshold[p, N - pad:] = np.inf
+        w_in[p, :, N - pad:] = 0
+        w_rec[p, N - pad:, :] = 0
+        w_rec[p, :, N - pad:] = 0
+        bias[p, N - pad:] = 0
+    return NetworkBatch(w_in, w_rec, threshold, beta, bias, n_out)
+
+
+@pytest.mark.parametrize("reset", ["subtract", "zero"])
+@pytest.mark.parametrize("per_network", [False, True])
+@pytest.mark.parametrize("batch", [1, 3, 7])
+def test_numba_and_numpy_give_identical_spikes(reset, per_network, batch):
+    net = dyadic_nets()
+    rng = np.random.default_rng(1)
+    shape = (40, net.n_networks, batch, net.n_in) if per_network else (40, batch, net.n_in)
+    x = (rng.random(shape) < 0.3).astype(np.float32)
+    a = simulate(net, x, reset, kernel="numba")
+    b = simulate(net, x, reset, kernel="numpy")
+    assert 0.02 < a.mean() < 0.9  # the networks are neither silent nor saturated
+    np.testing.assert_array_equal(a, b)
+    ra, rb = simulate_outputs(net, x, reset, kernel="numba"), simulate_outputs(net, x, reset, kernel="numpy")
+    for name in ("counts", "first_spike", "v_final", "total_spikes"):
+        np.testing.assert_array_equal(getattr(ra, name), getattr(rb, name), err_msg=name)
+    assert not np.isnan(ra.v_final).any()
+
+
+def test_numba_stepping_matches_its_sequence_and_numpy_stepping():
+    net = dyadic_nets(seed=3)
+    rng = np.random.default_rng(2)
+    x = np.round(rng.normal(0.2, 1.0, (30, net.n_networks, 4, net.n_in)) * 256) / 256  # currents, on the grid
+    whole = simulate(net, x, kernel="numba")
+    sims = {k: Simulator(net, 4, kernel=k) for k in ("numba", "numpy")}
+    for t in range(30):
+        steps = {k: s.step(s.input_current(x[t])).copy() for k, s in sims.items()}
+        np.testing.assert_array_equal(steps["numba"], whole[t])
+        np.testing.assert_array_equal(steps["numba"], steps["numpy"])
+    np.testing.assert_array_equal(sims["numba"].v, sims["numpy"].v)
+    np.testing.assert_array_equal(sims["numba"].counts, whole.sum(axis=0))
+
+
+def test_run_constant_equals_repeated_steps_and_keep_preserves_state():
+    net = dyadic_nets(seed=4)
+    current = np.random.default_rng(5).normal(0.3, 1.0, (net.n_networks, 2, net.n_neurons)).astype(np.float32)
+    a, b = Simulator(net, 2, kernel="numba"), Simulator(net, 2, kernel="numba")
+    a.run_constant(current, 7)
+    for _ in range(7):
+        b.step(current)
+    for name in ("v", "s", "counts"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    keep = np.array([1, 4, 5])
+    a.keep(keep)
+    a.run_constant(current[keep], 3)
+    b.run_constant(current, 3)
+    np.testing.assert_array_equal(a.v, b.v[keep])
+
+
+def test_a_networks_spikes_do_not_depend_on_the_rest_of_the_batch():
+    # general (non-grid) weights: this holds within the kernel whatever the rounding
+    rng = np.random.default_rng(6)
+    P, N = 40, 23
+    net = NetworkBatch(rng.normal(0, 1, (P, 4, N)), rng.normal(0, 0.5, (P, N, N)), rng.uniform(0.5, 1.5, (P, N)),
+                       rng.uniform(0.5, 1, (P, N)), rng.normal(0, 0.3, (P, N)), 2)
+    x = rng.random((50, 1, 4)).astype(np.float32)
+    whole = simulate(net, x, kernel="numba")
+    for idx in ([7], [3, 31, 17], list(range(20, 40))):
+        np.testing.assert_array_equal(simulate(net.select(idx), x, kernel="numba"), whole[:, idx])
+
+
+def test_kernel_settings_and_errors(monkeypatch):
+    assert kernel_for("auto", 1) == "numba" and kernel_for("auto", neurons.lif.AUTO_NUMBA_MAX_BATCH + 1) == "numpy"
+    assert kernel_for("numpy", 1) == "numpy" and kernel_for("numba", 500) == "numba"
+    with pytest.raises(ValueError, match="'fast' is not a simulator kernel; expected auto or one of numpy, numba"):
+        resolve_kernel("fast")
+    monkeypatch.setattr(kernels, "AVAILABLE", False)
+    assert resolve_kernel("auto") == "numpy"
+    with pytest.raises(ValueError, match=r"needs the numba package.*evospike\[fast\]"):
+        Simulator(dyadic_nets(), 1, kernel="numba")
+
+
+def test_use_kernel_sets_the_process_default():
+    before = neurons.current_kernel()
+    try:
+        assert neurons.use_kernel("numpy") == "numpy"
+        assert Simulator(dyadic_nets(), 1).kernel == "numpy"
+        neurons.use_kernel("auto")
+        assert Simulator(dyadic_nets(), 1).kernel == "numba"
+    finally:
+        neurons.use_kernel(before)
+
+
+def test_simulate_out_buffer_is_used_and_checked():
+    net = dyadic_nets()
+    x = np.ones((5, 1, net.n_in), np.float32)
+    for kernel in ("numba", "numpy"):
+        buf = np.full((5, net.n_networks, 1, net.n_neurons), 7.0, np.float32)
+        assert simulate(net, x, kernel=kernel, out=buf) is buf
+        np.testing.assert_array_equal(buf, simulate(net, x, kernel=kernel))
+        with pytest.raises(ValueError, match=r"out: expected a C-contiguous float32 array of shape \(5, 12, 1, 9\)"):
+            simulate(net, x, kernel=kernel, out=np.zeros((5, 12, 1, 8), np.float32))
+
+
+def test_run_kernel_config_is_checked_and_recorded(tmp_path):
+    from evo import config as cfg
+    from evo.errors import ConfigError
+    from evo.results import load_run
+    from evo.run import run
+    with pytest.raises(ConfigError, match="run.kernel: 'gpu'; expected one of auto, numpy, numba"):
+        cfg.resolve({"task": {"name": "xor"}, "run": {"kernel": "gpu"}})
+    before = neurons.current_kernel()
+    try:
+        for kernel in ("numpy", "auto"):
+            config = cfg.resolve({"task": {"name": "xor"}, "run": {"kernel": kernel, "backend": "serial",
+                                  "generations": 2, "out": str(tmp_path), "name": kernel, "quiet": True}})
+            run(config, log=None)
+            assert load_run(tmp_path / kernel).config["run"]["kernel"] == kernel
+    finally:
+        neurons.use_kernel(before)
+
+
+def test_bench_sim_reports_identical_spikes_and_rates():
+    from evo.bench_speed import bench_network, sim
+    net, x = bench_network(32, 16, 1, 0.15)
+    assert abs(simulate(net, x).mean() - 0.15) < 0.05
+    out = sim(shapes=[(16, 16, 1), (8, 8, 8)], rates=[0.15], rounds=1, min_seconds=0.01)
+    assert [r["kernel"] for r in out["rows"]] == ["numba", "numpy"]
+    for r in out["rows"]:
+        assert r["identical_spikes"]
+        assert r["updates_per_s"] > 0 and r["reference_updates_per_s"] > 0
+        assert r["ratio"] == pytest.approx(r["updates_per_s"] / r["reference_updates_per_s"])
+        assert 0.05 < r["firing_rate"] < 0.3
+
+
+def test_bench_eval_splits_the_time():
+    from evo.bench_speed import evaluation
+    out = evaluation("cartpole", population=8, generations=1)
+    assert [r["kernel"] for r in out["rows"]] == ["numpy", "numba"]
+    a, b = out["rows"]
+    assert a["env_steps"] > 8 and b["env_steps"] > 8
+    for r in out["rows"]:
+        split = r["split_seconds"]
+        assert set(split) >= {"ask_tell", "compile", "environment", "encoding", "simulation", "decoding"}
+        assert sum(split.values()) == pytest.approx(r["seconds"])
+        assert split["simulation"] > 0 and r["env_steps_per_second"] > 0
