@@ -8,8 +8,12 @@ unless ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, which makes it keep the loopback
 then every Ray server binds to 127.0.0.1. Check with ``ss -ltnp``.
 
 Workers. Each actor runs with one BLAS/OpenMP thread (parallelism comes from processes)
-and uses one CPU; the default number of actors is the cluster's CPU count. Each generation
-the population goes to the object store once (``ray.put``) and actors receive only a
+and uses one CPU. A local instance starts its workers at normal priority: Ray's default
+niceness of 15 let every other process on the machine (Ray's own servers included) preempt
+them, which cost 10-20% of their speed on a busy 2-core machine (clusters started with
+``ray start`` take ``RAY_worker_niceness=0`` from the environment of that command). The
+default number of actors is the cluster's CPU count. Each generation the population goes
+to the object store once (``ray.put``) and actors receive only a
 reference plus the indices of their chunk. Chunks are interleaved (genome i goes to
 chunk i mod n), which balances their cost, one per worker by default; with more chunks
 than workers they are dispatched as actors free up. A chunk's fitness depends only on the
@@ -35,7 +39,8 @@ __all__ = ["RayEvaluator", "ray_map", "init_ray", "shutdown", "loopback_only", "
 THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
 _LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # keep 127.0.0.1 as the node address
-              "RAY_USAGE_STATS_ENABLED": "0"}            # no usage reports leave the machine
+              "RAY_USAGE_STATS_ENABLED": "0",            # no usage reports leave the machine
+              "RAY_worker_niceness": "0"}                # workers at normal priority (Ray's default is 15)
 
 
 def _ray():
