@@ -200,7 +200,9 @@ RECOMMENDED: dict[str, tuple[str, dict, int]] = {
     "iris": ("cma", {}, 200),
     "wine": ("cma", {}, 200),
     "breast-cancer": ("cma", {}, 100),
-    "digits": ("cma", {"task": {"batch_size": 200}, "strategy": {"diagonal": True}}, 300),
+    # a spiking linear layer (no hidden neurons), full training batch, a sharp softmax
+    "digits": ("cma", {"task": {"temperature": 10.0}, "genome": {"hidden": 0},
+                       "strategy": {"diagonal": True, "population": 64}}, 400),
     "temporal-patterns": ("cma", {}, 300),
 }
 

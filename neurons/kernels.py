@@ -128,12 +128,28 @@ def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract,
                             acc2[q, j] += xk * w_in[p, k, j]          # x[t] @ W_in, non-zero inputs
             for f in range(m):
                 acc[f] += bias_b[f]                                   # + bias
-            for kk in range(n_prev):
+            kk = 0
+            while kk < n_prev:                                        # + s[t-1] @ W_rec, spiking rows: I[t]
                 f = spk[old, kk]
                 q, i = row_of[f], col_of[f]
                 p = net_of[q]
-                for j in range(N):
-                    acc2[q, j] += w_rec[p, i, j]                      # + s[t-1] @ W_rec, spiking rows: I[t]
+                # Up to four rows of one row q in one pass (the list is sorted, so rows are
+                # contiguous in it), still added one after the other: fewer passes over acc.
+                if N >= 32 and kk + 3 < n_prev and row_of[spk[old, kk + 3]] == q:
+                    i2, i3, i4 = col_of[spk[old, kk + 1]], col_of[spk[old, kk + 2]], col_of[spk[old, kk + 3]]
+                    for j in range(N):
+                        acc2[q, j] = (((acc2[q, j] + w_rec[p, i, j]) + w_rec[p, i2, j]) + w_rec[p, i3, j]) \
+                            + w_rec[p, i4, j]
+                    kk += 4
+                elif N >= 32 and kk + 1 < n_prev and row_of[spk[old, kk + 1]] == q:
+                    i2 = col_of[spk[old, kk + 1]]
+                    for j in range(N):
+                        acc2[q, j] = (acc2[q, j] + w_rec[p, i, j]) + w_rec[p, i2, j]
+                    kk += 2
+                else:
+                    for j in range(N):
+                        acc2[q, j] += w_rec[p, i, j]
+                    kk += 1
             for f in range(m):
                 vj = vb[f] * beta_b[f]                                # beta * v[t-1]
                 vj = vj + acc[f]                                      # + I[t]
