@@ -165,3 +165,14 @@ def test_bench_eval_splits_the_time():
         assert set(split) >= {"ask_tell", "compile", "environment", "encoding", "simulation", "decoding"}
         assert sum(split.values()) == pytest.approx(r["seconds"])
         assert split["simulation"] > 0 and r["env_steps_per_second"] > 0
+
+
+def test_bench_eval_command_prints_json(capsys):
+    import json
+
+    from evo.cli import main
+    assert main(["bench", "eval", "--population", "8", "--generations", "1", "--kernel", "numpy", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["benchmark"] == "eval" and [r["kernel"] for r in out["rows"]] == ["numpy"]
+    assert main(["bench", "sim", "--rounds", "0"]) == 2
+    assert "--rounds: 0; expected an integer >= 1" in capsys.readouterr().err
