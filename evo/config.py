@@ -40,7 +40,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "backend": "ray",          # evaluator: "ray" (local instance, or a cluster with address) or "serial"
     "workers": 0,              # Ray actors; 0: one per CPU of the cluster
     "address": "",             # Ray cluster to join ("auto", "HOST:PORT"); "": $RAY_ADDRESS or a local instance
-    "kernel": "auto",          # LIF simulator: "numba" (compiled, event-driven), "numpy", or "auto" (numba if installed)
+    "kernel": "auto",          # LIF simulator: "numba", "numpy", or "auto" (numba for <= 4 samples per network, if installed)
     "quiet": False,            # no per-generation lines
 }
 SECTIONS = ("run", "task", "genome", "strategy")

@@ -9,17 +9,18 @@ The same equations as :mod:`neurons.lif`, in float32, for one network p and samp
 
 Two things make them fast:
 
-- **event-driven sums**: ``s[t-1] @ W_rec`` adds the rows of W_rec of the neurons that
-  spiked, in increasing neuron order, and ``x[t] @ W_in`` the rows of the non-zero inputs,
-  so the work scales with activity, not with N squared;
+- **event-driven sums**: ``I[t]`` is built as ``(x[t] @ W_in + bias)`` plus the rows of
+  W_rec of the neurons that spiked, one after the other in increasing neuron order, where
+  ``x[t] @ W_in`` adds the rows of W_in of the non-zero inputs; the work scales with
+  activity, not with N squared;
 - **fusion over time**: a call runs all its steps in compiled code, one block of networks
   at a time, with the block's weights in cache and no Python between steps.
 
 Sums are taken in a fixed order per (p, b), so a network's spikes do not depend on the
 other networks in the batch, on the batch size or on how many steps one call runs. They
 can differ from the numpy kernel's BLAS sums in the last bit of a float (the order of a
-sum), so a run uses one kernel throughout (``run.kernel``). Kernels are compiled on first
-use and cached on disk (numba ``cache=True``).
+sum), so a run records its kernel setting (``run.kernel``) and keeps it. Kernels are
+compiled on first use and cached on disk (numba ``cache=True``).
 """
 from __future__ import annotations
 

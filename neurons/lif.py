@@ -20,8 +20,8 @@ Two kernels compute these equations (``kernel``):
 - ``numpy``: dense batched matmuls; all P networks and B samples advance together and the
   only Python loop is over time. Always available; the reference and the fallback.
 - ``numba`` (:mod:`neurons.kernels`, when numba is installed): event-driven sums (only the
-  weight rows of neurons that spiked) fused over time, several times faster at every
-  activity level measured (``evospike bench sim``).
+  weight rows of neurons that spiked), all of a call's steps in compiled code; several
+  times faster with few samples per network (``evospike bench sim``).
 
 ``auto`` (the default) picks numba, when installed, for simulations of up to
 ``AUTO_NUMBA_MAX_BATCH`` samples per network and numpy above (:func:`kernel_for`). The two
@@ -39,8 +39,8 @@ import numpy as np
 from . import kernels
 from .network import NetworkBatch
 
-__all__ = ["RESETS", "KERNELS", "Simulator", "OutputRecord", "simulate", "simulate_outputs",
-           "resolve_kernel", "use_kernel", "current_kernel"]
+__all__ = ["RESETS", "KERNELS", "AUTO_NUMBA_MAX_BATCH", "Simulator", "OutputRecord", "simulate",
+           "simulate_outputs", "resolve_kernel", "kernel_for", "use_kernel", "current_kernel"]
 
 RESETS = ("subtract", "zero")
 KERNELS = ("numpy", "numba")
@@ -109,6 +109,11 @@ def current_kernel() -> str:
     return _default_kernel
 
 
+def _finite_thresholds(net: NetworkBatch) -> np.ndarray:
+    """Thresholds with padding's infinity replaced by 0: ``threshold * s`` without NaN."""
+    return np.where(np.isfinite(net.threshold), net.threshold, np.float32(0.0)).astype(np.float32)
+
+
 def _check_input(net: NetworkBatch, x: np.ndarray, time_axis: bool) -> np.ndarray:
     """Validate x: (T,) + (B, n_in) shared, or (T,) + (P, B, n_in) per network."""
     x = np.asarray(x)
@@ -157,14 +162,12 @@ class Simulator:
         element-wise operations run several times faster than broadcasting over a short
         last axis."""
         net, shape = self.net, self.v.shape
-        finite = np.where(np.isfinite(net.threshold), net.threshold, np.float32(0.0)).astype(np.float32)
-        params = [net.beta, net.threshold, net.bias, finite]
-        if self.kernel == "numba":
-            pass
-        elif self.v.size <= _FULL_PARAMS_ELEMENTS:
-            params = [np.ascontiguousarray(np.broadcast_to(a[:, None, :], shape)) for a in params]
-        else:
-            params = [a[:, None, :] for a in params]
+        params = [net.beta, net.threshold, net.bias, _finite_thresholds(net)]
+        if self.kernel == "numpy":
+            if self.v.size <= _FULL_PARAMS_ELEMENTS:
+                params = [np.ascontiguousarray(np.broadcast_to(a[:, None, :], shape)) for a in params]
+            else:
+                params = [a[:, None, :] for a in params]
         self._beta, self._threshold, self._bias, self._threshold_finite = params
 
     def keep(self, index: np.ndarray) -> None:
@@ -293,7 +296,7 @@ def _sequence(net: NetworkBatch, x: np.ndarray, reset: str, record: bool, out: n
     """The numba kernel over a whole input sequence: (spikes or None, counts, first, v)."""
     T, B = x.shape[0], _batch_size(x)
     shape = (net.n_networks, B, net.n_neurons)
-    finite = np.where(np.isfinite(net.threshold), net.threshold, np.float32(0.0)).astype(np.float32)
+    finite = _finite_thresholds(net)
     spikes = _out_buffer(out, (T,) + shape) if record else _NO_SPIKES
     v, s, counts = np.zeros(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     first = np.full(shape[:2] + (0 if record else net.n_out,), T, np.int32)
