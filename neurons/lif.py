@@ -88,7 +88,7 @@ def kernel_for(setting: str, batch: int) -> str:
     return setting
 
 
-_default_kernel = resolve_kernel(os.environ.get("EVOSPIKE_KERNEL", "auto"))
+_default_kernel: str | None = None  # read from EVOSPIKE_KERNEL on first use
 
 
 def use_kernel(name: str) -> str:
@@ -101,11 +101,17 @@ def use_kernel(name: str) -> str:
 
 
 def _kernel(name: str | None, batch: int) -> str:
-    return kernel_for(_default_kernel if name is None else name, batch)
+    return kernel_for(current_kernel() if name is None else name, batch)
 
 
 def current_kernel() -> str:
     """The kernel setting of this process (auto, numpy or numba)."""
+    global _default_kernel
+    if _default_kernel is None:
+        try:
+            _default_kernel = resolve_kernel(os.environ.get("EVOSPIKE_KERNEL", "auto"))
+        except ValueError as exc:
+            raise ValueError(f"EVOSPIKE_KERNEL: {exc}") from None
     return _default_kernel
 
 

@@ -176,3 +176,13 @@ def test_bench_eval_command_prints_json(capsys):
     assert out["benchmark"] == "eval" and [r["kernel"] for r in out["rows"]] == ["numpy"]
     assert main(["bench", "sim", "--rounds", "0"]) == 2
     assert "--rounds: 0; expected an integer >= 1" in capsys.readouterr().err
+
+
+def test_a_bad_kernel_environment_variable_is_a_clear_error(monkeypatch):
+    import neurons.lif as lif
+    monkeypatch.setenv("EVOSPIKE_KERNEL", "bogus")
+    monkeypatch.setattr(lif, "_default_kernel", None)
+    with pytest.raises(ValueError, match="EVOSPIKE_KERNEL: kernel: 'bogus' is not a simulator kernel"):
+        simulate(dyadic_nets(), np.zeros((2, 1, 5), np.float32))
+    monkeypatch.setenv("EVOSPIKE_KERNEL", "numpy")
+    assert lif.current_kernel() == "numpy"
