@@ -117,12 +117,14 @@ class _SimActor:
 
 def sim(shapes=SHAPES, rates=RATES, rounds: int = 5, min_seconds: float = 0.2, workers: int = 0,
         progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Time the simulator and the reference on every (shape, rate); with ``workers`` >= 2 also
-    the simulator split across that many Ray workers (the networks divided between them)."""
+    """Time the simulator and the reference on every (shape, rate), in this process with one
+    BLAS thread; with ``workers`` >= 1 also the simulator split across that many Ray workers
+    (the networks divided between them)."""
+    from threadpoolctl import threadpool_limits
     setting = current_kernel()
     rows: list[dict] = []
     actors, owns = [], False
-    if workers >= 2:
+    if workers >= 1:
         from .distributed import init_ray
         owns = init_ray(num_cpus=workers)
         import ray
@@ -140,10 +142,11 @@ def sim(shapes=SHAPES, rates=RATES, rounds: int = 5, min_seconds: float = 0.2, w
                 events = float(our_spikes.sum()) * N
                 ref_t, our_t, outputs_t = [], [], []
                 buffer = np.empty_like(our_spikes)  # the simulator writes into a preallocated output
-                for _ in range(rounds):
-                    ref_t.append(_rate(lambda: reference_lif(net, x), min_seconds)[0])
-                    our_t.append(_rate(lambda: simulate(net, x, out=buffer), min_seconds)[0])
-                    outputs_t.append(_rate(lambda: simulate_outputs(net, x), min_seconds)[0])
+                with threadpool_limits(1, user_api="blas"):  # as in Ray workers: one thread each
+                    for _ in range(rounds):
+                        ref_t.append(_rate(lambda: reference_lif(net, x), min_seconds)[0])
+                        our_t.append(_rate(lambda: simulate(net, x, out=buffer), min_seconds)[0])
+                        outputs_t.append(_rate(lambda: simulate_outputs(net, x), min_seconds)[0])
                 ref_s, our_s = statistics.median(ref_t), statistics.median(our_t)
                 row = {"P": P, "N": N, "B": B, "T": STEPS, "target_rate": rate, "firing_rate": fired,
                        "identical_spikes": identical, "kernel": kernel_for(setting, B),
