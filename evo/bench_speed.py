@@ -210,6 +210,8 @@ def evaluation(task: str = "cartpole", population: int = 256, generations: int =
     and, inside the closed loop, environment, encoding, simulation, decoding and bookkeeping
     (control tasks; other tasks report evaluation as a whole). Rate: network-environment
     steps per second of evaluation."""
+    from threadpoolctl import threadpool_limits
+
     from neurons import kernels as compiled
     from neurons import use_kernel
     from tasks.control import timing
@@ -230,7 +232,6 @@ def evaluation(task: str = "cartpole", population: int = 256, generations: int =
             opts = {k: v for k, v in config["strategy"].items() if k != "name"}
             es = make_strategy(strategy, space, derive_seed(0, 0, "strategy"), **opts)
             split = {"ask_tell": 0.0, "compile": 0.0, "evaluate": 0.0}
-            from threadpoolctl import threadpool_limits
             with threadpool_limits(1, user_api="blas"), timing() as phases:
                 task_obj.evaluate(space.compile(es.ask()), 1)  # warm-up: kernel compile or cache load
                 phases.seconds = dict.fromkeys(phases.seconds, 0.0)

@@ -273,8 +273,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--name", help="run directory name (default: TASK-STRATEGY-sSEED-TIMESTAMP)")
     _backend_args(r)
     r.add_argument("--kernel", choices=["auto", "numba", "numpy"],
-                   help="LIF simulator kernel: numba (compiled, event-driven), numpy, or auto: numba when "
-                        "installed (default: auto; the run records the one used)")
+                   help="LIF simulator kernel: numba (compiled, event-driven), numpy, or auto: numba for "
+                        "at most 4 samples per network when installed, numpy otherwise (default: auto; "
+                        "the run records the setting)")
     r.add_argument("--config", metavar="FILE.toml", help="config file with [run], [task], [genome], [strategy]")
     r.add_argument("--quiet", action="store_true", help="no per-generation lines")
     r.add_argument("--dump-config", action="store_true", help="print the resolved config as TOML and exit")

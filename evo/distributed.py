@@ -119,9 +119,10 @@ class RayEvaluator:
         self.owns_ray = init_ray(address)
         import ray
         self.ray = ray
-        from .run import build, resolve_kernel
-        config = {**config, "run": {**config["run"], "kernel": resolve_kernel(config)}}  # the driver's choice
+        from neurons import current_kernel
+        from .run import build
         self.task, self.space = build(config)
+        config = {**config, "run": {**config["run"], "kernel": current_kernel()}}  # the driver's choice
         n = int(workers) or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.workers = n
         self.chunks_per_worker, self.min_chunk = int(chunks_per_worker), int(min_chunk)

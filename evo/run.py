@@ -156,8 +156,8 @@ def run(config: dict, log: Callable[[str], None] | None = print, progress: bool 
     line per generation."""
     config = {**config, "run": dict(config["run"])}
     r = config["run"]
-    r["kernel"] = resolve_kernel(config)  # recorded (auto or numpy), so that resumes and workers choose alike
     task, space = build(config)
+    r["kernel"] = neurons.current_kernel()  # recorded (auto or numpy), so that resumes and workers choose alike
     strat_opts = {k: v for k, v in config["strategy"].items() if k != "name"}
     strategy = make_strategy(config["strategy"]["name"], space, derive_seed(int(r["seed"]), 0, "strategy"),
                              **strat_opts)
