@@ -5,8 +5,9 @@ runs/NAME/
   metrics.parquet      one row per generation
   individuals.parquet  one row per (generation, individual)
   best.json            the best genome so far, its fitness and generation
+  solved.json          the first network that solved the task (tasks with ``solved``), if any
   checkpoints/         strategy state (JSON + npz) and the loop's counters
-  summary.json         status, best, validation, evaluations, wall time
+  summary.json         status, best, validation, evaluations, wall time, solved_generation
 Every file is replaced atomically after each generation.
 """
 from __future__ import annotations
@@ -209,7 +210,8 @@ def resume(path: str | Path, generations: int | None = None, log: Callable[[str]
     state.update(start_gen=k, evaluations=int(loop["evaluations"]), best_gen=int(loop["best_generation"]),
                  best_ever=float(loop["best_ever"]) if loop["best_genome"] is not None else -math.inf,
                  best_genome=loop["best_genome"], wall_before=float(loop["wall_seconds"]),
-                 validated=tuple(loop["validated"]) if loop["validated"] else None)
+                 validated=tuple(loop["validated"]) if loop["validated"] else None,
+                 solved_gen=loop.get("solved_generation"))
     state["rows"] = old.metrics[old.metrics["generation"] < k].to_dict("records")
     if old.individuals is not None:
         state["individuals"] = [old.individuals[old.individuals["generation"] < k]]
@@ -223,7 +225,7 @@ def resume(path: str | Path, generations: int | None = None, log: Callable[[str]
 def _fresh_state(started: datetime) -> dict:
     return {"started": started, "start_gen": 0, "rows": [], "individuals": [], "pareto": [],
             "best_ever": -math.inf, "best_genome": None, "best_gen": -1, "evaluations": 0,
-            "validated": None, "wall_before": 0.0}
+            "validated": None, "wall_before": 0.0, "solved_gen": None}
 
 
 def _checkpoint(path: Path, strategy, gen_done: int, loop: dict) -> None:
@@ -246,7 +248,9 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
     log = log or (lambda _msg: None)
     r = config["run"]
     seed = int(r["seed"])
-    solved = getattr(task, "solved", None) if r.get("stop_on_solved", True) else None
+    solved = getattr(task, "solved", None)
+    stop_on_solved = bool(r.get("stop_on_solved", True))
+    solved_gen: int | None = state["solved_gen"]  # the first generation with a network that solved the task
     started = state["started"]
     t_start = time.perf_counter() - state["wall_before"]
     rows: list[dict] = state["rows"]
@@ -262,6 +266,7 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
                 "strategy": config["strategy"]["name"], "seed": seed, "generations": len(rows),
                 "evaluations": evaluations, "best": best_ever if best_genome is not None else None,
                 "best_generation": best_gen, "validation": validated[1] if validated else None,
+                "solved_generation": solved_gen,
                 "wall_seconds": time.perf_counter() - t_start, "started": started.isoformat(timespec="seconds")}
 
     def validate_best() -> float:
@@ -283,7 +288,8 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
         _checkpoint(path, strategy, done, {
             "evaluations": evaluations, "best_ever": best_ever if best_genome is not None else None,
             "best_generation": best_gen, "best_genome": best_genome,
-            "validated": list(validated) if validated else None, "wall_seconds": time.perf_counter() - t_start})
+            "validated": list(validated) if validated else None, "solved_generation": solved_gen,
+            "wall_seconds": time.perf_counter() - t_start})
         last_ckpt = done
 
     bar = None
@@ -314,8 +320,16 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
                     "metrics": {k: v[i_best] for k, v in ev.metrics.items()},
                     "genome_space": space.kind, "genome_config": space.config(), "task": config["task"],
                     "genome": best_genome})
-            is_solved = solved(ev) if solved is not None else np.zeros(len(ev), bool)
-            stop = bool(ev.fitness[i_best] >= r["stop_fitness"] or is_solved.any())
+            is_solved = np.asarray(solved(ev), bool) if solved is not None else np.zeros(len(ev), bool)
+            if is_solved.any() and solved_gen is None:
+                # the first network that solved the task (not always the fittest one)
+                solved_gen, i_solved = gen, int(np.flatnonzero(is_solved)[np.argmax(ev.fitness[is_solved])])
+                write_json(path / "solved.json", {
+                    "generation": gen, "index": i_solved, "fitness": float(ev.fitness[i_solved]),
+                    "metrics": {k: v[i_solved] for k, v in ev.metrics.items()},
+                    "genome_space": space.kind, "genome_config": space.config(), "task": config["task"],
+                    "genome": space.genome(population, i_solved)})
+            stop = bool(ev.fitness[i_best] >= r["stop_fitness"] or (stop_on_solved and is_solved.any()))
             last = gen == int(r["generations"]) - 1 or stop
             species = getattr(strategy, "last_species", None)
             species = np.zeros(len(ev), np.int64) if species is None else species
@@ -358,7 +372,8 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
                 log(f"gen {gen:4d}  best {row['best']:9.2f}  mean {row['mean']:9.2f}  best_ever {best_ever:9.2f}"
                     f"  {P / max(eval_seconds, 1e-9):8.0f} evals/s{val}")
             if stop:
-                why = "a network solved the task" if is_solved.any() else f"reached stop_fitness {r['stop_fitness']:g}"
+                why = ("a network solved the task" if stop_on_solved and is_solved.any()
+                       else f"reached stop_fitness {r['stop_fitness']:g}")
                 log(f"stop: generation {gen}: {why}")
                 break
     except KeyboardInterrupt:

@@ -194,3 +194,31 @@ def test_progress_bar_on_request_and_plain_lines_otherwise(tmp_path, capsys):
     layer["run"]["name"] = "lines"
     run(cfg.resolve(layer), progress=False)
     assert "gen    0" in capsys.readouterr().out
+
+
+def test_solved_network_and_generation_are_recorded(tmp_path):
+    """summary.json names the first generation with a network that solved the task, and
+    solved.json holds that network, whether or not the run stops there."""
+    def xor(name, stop):
+        return run(cfg.resolve({"task": {"name": "xor"}, "strategy": {"name": "neat"},
+                                "run": {"generations": 120, "quiet": True, "backend": "serial", "seed": 1,
+                                        "out": str(tmp_path), "name": name, "stop_on_solved": stop,
+                                        "validate_every": 0}}), log=None)
+    going = load_run(xor("going", False).path)
+    first = going.individuals.loc[going.individuals["correct"] == 4, "generation"].min()
+    assert pd.notna(first)  # some network solved XOR within the budget
+    assert going.summary["solved_generation"] == first
+    assert going.summary["generations"] == 120  # stop_on_solved = false: the run went on
+    solved = json.loads((going.path / "solved.json").read_text())
+    assert solved["generation"] == first and solved["metrics"]["correct"] == 4
+    task, space = build(going.config)
+    genome = space.decode_genome(solved["genome"])
+    ev = task.evaluate(space.compile(genome), derive_seed(1, first, "evaluate"))
+    assert task.solved(ev)[0] and ev.fitness[0] == solved["fitness"]
+    stopped = load_run(xor("stopped", True).path)
+    assert stopped.summary["solved_generation"] == first
+    assert stopped.summary["generations"] == first + 1
+    assert json.loads((stopped.path / "solved.json").read_text())["genome"] == solved["genome"]
+    no_task_rule = load_run(quick(tmp_path, "c").path)  # cartpole defines no solved(): null, no file
+    assert no_task_rule.summary["solved_generation"] is None
+    assert not (no_task_rule.path / "solved.json").exists()
