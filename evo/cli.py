@@ -215,7 +215,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     elif args.name == "tasks":
         show = None if args.json else bench.print_task_row
         names = [n for n in args.tasks.split(",") if n] if args.tasks else None
-        result = bench.task_suite(names, args.seeds if args.seeds_given else 5, progress=show)
+        result = bench.task_suite(names, args.seeds if args.seeds_given else 5, args.first_seed, progress=show)
     else:  # argparse restricts the choices
         raise ConfigError(f"unknown benchmark {args.name!r}")
     text = json.dumps(result, indent=2)
@@ -330,7 +330,8 @@ def parser() -> argparse.ArgumentParser:
                                    "scaling: one fixed CartPole population evaluated serially and on Ray "
                                    "with 1..--workers workers; evaluations/s, speed-up and Ray's overhead. "
                                    "tasks: every task with its recommended strategy and budget over --seeds seeds; "
-                                   "median validation and evaluations. "
+                                   "median validation and evaluations, and seeds solved (double-pole-nv: the "
+                                   "double pole without velocities). "
                                    "sim: the LIF simulator against a plain numpy reference in the same process, "
                                    "4 shapes x 3 firing rates; neuron-updates/s, synaptic events/s, ratio, identical "
                                    "spikes; with --workers N also split across N Ray workers. "

@@ -15,8 +15,12 @@ def test_bench_neat_xor_writes_json(tmp_path, capsys):
 
 
 def test_bench_tasks_reports_medians(capsys):
-    assert main(["bench", "tasks", "--tasks", "xor", "--seeds", "2", "--json"]) == 0
+    assert main(["bench", "tasks", "--tasks", "xor", "--seeds", "2", "--first-seed", "3", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)["rows"][0]
     assert row["task"] == "xor" and row["strategy"] == "neat" and len(row["runs"]) == 2
+    assert [r["seed"] for r in row["runs"]] == [3, 4]
     assert row["median_validation"] > 3.0
+    # XOR within its budget: each run stops at the generation that solved it (150 per generation)
+    assert row["solved"] == 2
+    assert all(r["solved"] and r["evaluations_to_solve"] == r["evaluations"] for r in row["runs"])
     assert main(["bench", "tasks", "--tasks", "nosuch"]) == 2

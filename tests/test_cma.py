@@ -61,7 +61,7 @@ def test_tampered_state_is_detected():
     es = make_strategy("cma", 4, seed=1)
     drive(es, 3)
     meta, arrays = es.state()
-    arrays["told"] = arrays["told"][:, ::-1].copy()  # CMA is rank-based: change the ranks
+    arrays["told"] = arrays["told"].reshape(3, -1)[:, ::-1].ravel().copy()  # CMA is rank-based: change the ranks
     with pytest.raises(StrategyError, match="did not reproduce"):
         strategy_from_state(meta, arrays)
 
@@ -81,3 +81,62 @@ def test_misuse_is_a_clear_error():
         make_strategy("neat", 4, seed=1)
     with pytest.raises(StrategyError, match="population: 1"):
         make_strategy("cma", 4, seed=1, population=1)
+
+
+def flat(X):
+    return np.zeros(len(X))
+
+
+def test_restarts_double_the_population_on_a_flat_landscape():
+    es = make_strategy("cma", 4, seed=3, population=6, restarts=2, incpopsize=2.0)
+    sizes = [len(X) for X in drive(es, 60, flat)]
+    assert sizes[0] == 6 and 12 in sizes and sizes[-1] == 24  # two restarts, then no more
+    assert len(es.restart_generations) == 2
+    first, second = es.restart_generations
+    assert sizes[first - 1] == 6 and sizes[first] == 12 and sizes[second] == 24
+    # the default: one search for the whole budget, whatever the landscape
+    plain = make_strategy("cma", 4, seed=3, population=6)
+    assert {len(X) for X in drive(plain, 60, flat)} == {6} and plain.restart_generations == []
+
+
+def test_restarts_leave_a_converging_search_alone():
+    es = make_strategy("cma", 6, seed=1, sigma0=0.5, restarts=3)
+    drive(es, 60)
+    assert es.restart_generations == [] and sphere(es.mean[None])[0] > -1e-3
+
+
+def test_state_with_restarts_round_trips(tmp_path):
+    straight = make_strategy("cma", 4, seed=5, population=6, restarts=3)
+    ref = drive(straight, 40, flat)
+    assert straight.restart_generations  # the log below spans a restart
+    es = make_strategy("cma", 4, seed=5, population=6, restarts=3)
+    drive(es, 25, flat)
+    meta, arrays = es.state()
+    write_json(tmp_path / "s.json", meta)
+    write_npz(tmp_path / "s.npz", arrays)
+    restored = strategy_from_state(read_json(tmp_path / "s.json"), read_npz(tmp_path / "s.npz"))
+    assert restored.restart_generations == es.restart_generations
+    for x, y in zip(ref[25:], drive(restored, 15, flat)):
+        np.testing.assert_array_equal(x, y)
+    arrays["told_sizes"] = arrays["told_sizes"][:-1]
+    with pytest.raises(StrategyError, match="sizes do not match"):
+        strategy_from_state(meta, arrays)
+
+
+def test_state_saved_before_restarts_existed_still_loads():
+    es = make_strategy("cma", 4, seed=2, population=6)
+    drive(es, 4)
+    meta, arrays = es.state()
+    old_meta = {k: v for k, v in meta.items() if k != "restart_generations"}
+    old_meta["options"] = {k: v for k, v in meta["options"].items() if k not in ("restarts", "incpopsize")}
+    old = {"told": arrays["told"].reshape(4, 6), "mean": arrays["mean"]}  # one row per generation
+    restored = strategy_from_state(old_meta, old)
+    np.testing.assert_array_equal(restored.ask(), es.ask())
+
+
+@pytest.mark.parametrize("bad,message", [({"restarts": -1}, "strategy.restarts: -1"),
+                                         ({"restarts": 1.5}, "strategy.restarts: 1.5"),
+                                         ({"incpopsize": 0.5}, "strategy.incpopsize: 0.5")])
+def test_bad_restart_options(bad, message):
+    with pytest.raises(StrategyError, match=message):
+        make_strategy("cma", 4, seed=1, **bad)

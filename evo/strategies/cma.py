@@ -1,4 +1,12 @@
-"""CMA-ES through pycma's ask/tell, full covariance or diagonal (``CMA_diagonal``).
+"""CMA-ES through pycma's ask/tell, full covariance or diagonal (``CMA_diagonal``), with
+optional IPOP restarts (Auger and Hansen 2005).
+
+Restarts (``restarts`` > 0): after a ``tell`` that meets one of pycma's own termination
+criteria (fitness flat or converged: tolfun, tolfunhist, tolflatfitness over 10 generations,
+tolx, tolstagnation, tolconditioncov), the search starts again from ``x0`` with ``sigma0``
+and ``incpopsize`` times the population, with a new seed derived from (seed, restart); at
+most ``restarts`` times. With ``restarts = 0`` (the default) no termination criterion
+applies and the one search runs for the whole budget.
 
 pycma draws from numpy's global RandomState. Each call into pycma runs with a private
 RandomState swapped in and out, so nothing else in the process can disturb its stream, and
@@ -33,30 +41,54 @@ class CMAES:
     name = "cma"
 
     def __init__(self, dim: int, *, seed: int, population: int = 0, sigma0: float = 0.5,
-                 diagonal: bool = False, x0: float = 0.0) -> None:
+                 diagonal: bool = False, x0: float = 0.0, restarts: int = 0, incpopsize: float = 2.0) -> None:
         if int(dim) < 1:
             raise StrategyError(f"cma: dimension {dim}; expected >= 1")
         if isinstance(population, bool) or int(population) < 0 or int(population) == 1:
             raise StrategyError(f"strategy.population: {population}; expected 0 (pycma's default) or an integer >= 2")
         if not float(sigma0) > 0:
             raise StrategyError(f"strategy.sigma0: {sigma0}; expected a value > 0")
+        if isinstance(restarts, bool) or not float(restarts).is_integer() or int(restarts) < 0:
+            raise StrategyError(f"strategy.restarts: {restarts}; expected an integer >= 0")
+        if isinstance(incpopsize, bool) or not float(incpopsize) >= 1:
+            raise StrategyError(f"strategy.incpopsize: {incpopsize}; expected a number >= 1")
         self.dim, self.seed = int(dim), int(seed)
         self.options = dict(population=int(population), sigma0=float(sigma0), diagonal=bool(diagonal),
-                            x0=float(x0))
+                            x0=float(x0), restarts=int(restarts), incpopsize=float(incpopsize))
         self._rs = np.random.RandomState(self.seed)
-        opts = {
-            "seed": self.seed, "CMA_diagonal": bool(diagonal), "verbose": -9, "verb_log": 0,
-            "verb_disp": 0, "tolflatfitness": np.inf, "tolfun": 0, "tolfunhist": 0, "tolx": 0,
-            "tolstagnation": np.inf, "tolconditioncov": np.inf, "maxiter": np.inf, "maxfevals": np.inf,
-        }
+        self.restart_generations: list[int] = []  # the generations at which a restart began
+        self._asked: np.ndarray | None = None
+        self._told: list[np.ndarray] = []
+        self._start(self.seed, int(population))
+
+    def _start(self, seed: int, population: int) -> None:
+        """A fresh pycma search from x0 and sigma0."""
+        o = self.options
+        opts = {"seed": seed, "CMA_diagonal": o["diagonal"], "verbose": -9, "verb_log": 0, "verb_disp": 0,
+                "maxiter": np.inf, "maxfevals": np.inf}
+        if o["restarts"]:
+            opts["tolflatfitness"] = 10
+        else:
+            opts.update({"tolflatfitness": np.inf, "tolfun": 0, "tolfunhist": 0, "tolx": 0,
+                         "tolstagnation": np.inf, "tolconditioncov": np.inf})
         if population:
             opts["popsize"] = int(population)
         with self._rng(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.es = cma.CMAEvolutionStrategy(np.full(self.dim, float(x0)), float(sigma0), opts)
+            self.es = cma.CMAEvolutionStrategy(np.full(self.dim, o["x0"]), o["sigma0"], opts)
         self.population_size = int(self.es.popsize)
-        self._asked: np.ndarray | None = None
-        self._told: list[np.ndarray] = []
+
+    def _maybe_restart(self) -> None:
+        k = len(self.restart_generations)
+        if k >= self.options["restarts"]:
+            return
+        with self._rng(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            stop = self.es.stop()
+        if stop:
+            seed = int(np.random.SeedSequence([self.seed, k + 1]).generate_state(1)[0]) or 1
+            self.restart_generations.append(self.generation)
+            self._start(seed, int(round(self.population_size * self.options["incpopsize"])))
 
     @contextlib.contextmanager
     def _rng(self):
@@ -89,6 +121,7 @@ class CMAES:
             self.es.tell(list(self._asked), list(-fitness))
         self._told.append(fitness.copy())
         self._asked = None
+        self._maybe_restart()
 
     def sample(self, n: int) -> np.ndarray:
         """n genomes from the current search distribution, outside the ask/tell cycle (for
@@ -111,23 +144,39 @@ class CMAES:
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta = {"strategy": self.name, "dim": self.dim, "seed": self.seed, "options": self.options,
-                "generation": self.generation, "sigma": self.sigma, "pycma": cma.__version__}
-        told = np.stack(self._told) if self._told else np.zeros((0, self.population_size))
-        return meta, {"told": told, "mean": self.mean}
+                "generation": self.generation, "sigma": self.sigma, "pycma": cma.__version__,
+                "restart_generations": list(self.restart_generations)}
+        # the fitness log, flat, with each generation's size (restarts change the population)
+        told = np.concatenate(self._told) if self._told else np.zeros(0)
+        sizes = np.array([len(f) for f in self._told], np.int64)
+        return meta, {"told": told, "told_sizes": sizes, "mean": self.mean}
 
     @classmethod
     def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> "CMAES":
         try:
             es = cls(meta["dim"], seed=meta["seed"], **meta["options"])
             told = np.asarray(arrays["told"], np.float64)
-        except (KeyError, TypeError) as exc:
+            if told.ndim == 2:  # saved before restarts existed: one row per generation
+                log = list(told)
+            else:
+                sizes = np.asarray(arrays["told_sizes"], np.int64)
+                if told.ndim != 1 or sizes.ndim != 1 or (sizes < 0).any() or sizes.sum() != told.size:
+                    raise StrategyError("cma state: the fitness log and its sizes do not match")
+                log = np.split(told, np.cumsum(sizes)[:-1]) if sizes.size else []
+        except StrategyError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
             raise StrategyError(f"cma state: missing or malformed field {exc}") from None
-        if told.ndim != 2 or told.shape[0] != meta.get("generation", told.shape[0]):
+        if len(log) != meta.get("generation", len(log)):
             raise StrategyError("cma state: the fitness log does not match the saved generation count")
-        for fitness in told:
+        for fitness in log:
+            if len(fitness) != es.population_size:
+                raise StrategyError("cma state: the fitness log does not match the population sizes of "
+                                    "the replayed search")
             es.tell(es.ask(), fitness)
         mean = np.asarray(arrays.get("mean", es.mean))
-        if not np.array_equal(es.mean, mean) or es.sigma != meta.get("sigma", es.sigma):
+        if (not np.array_equal(es.mean, mean) or es.sigma != meta.get("sigma", es.sigma)
+                or es.restart_generations != meta.get("restart_generations", es.restart_generations)):
             raise StrategyError(
                 f"cma state: replaying the log did not reproduce the saved mean and sigma (saved with "
                 f"pycma {meta.get('pycma')}, running {cma.__version__})")
