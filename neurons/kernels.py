@@ -90,6 +90,7 @@ def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract,
     thr_b, fin_b = np.empty(M, np.float32), np.empty(M, np.float32)
     acc = np.empty(M, np.float32)                         # the input current I[t] of the block
     acc2 = acc.reshape(R, N)  # (row, neuron) view: 2-D indexing vectorizes
+    bias2 = bias_b.reshape(R, N)
     spk = np.empty((2, M), np.int64)     # spk[old, :n_prev]: the block's neurons that spiked at t-1
     row_of, col_of = np.empty(M, np.int64), np.empty(M, np.int64)
     for f in range(M):
@@ -116,19 +117,34 @@ def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract,
             for q in range(rows):
                 p, b = net_of[q], sample_of[q]
                 xp = 0 if X == 1 else p
+                # x[t] @ W_in over the non-zero inputs in order, then + bias, in as few passes
+                # over the row as the sums allow (0 + y is y: no pass to clear it first)
                 if is_current:
                     for j in range(N):
-                        acc2[q, j] = x[tx, xp, b, j]
-                else:
+                        acc2[q, j] = x[tx, xp, b, j] + bias2[q, j]
+                    continue
+                n_in = x_n[tx, xp, b]
+                if n_in == 0:
                     for j in range(N):
-                        acc2[q, j] = 0.0
-                    for kk in range(x_n[tx, xp, b]):
-                        k = x_idx[tx, xp, b, kk]
-                        xk = x[tx, xp, b, k]
-                        for j in range(N):
-                            acc2[q, j] += xk * w_in[p, k, j]          # x[t] @ W_in, non-zero inputs
-            for f in range(m):
-                acc[f] += bias_b[f]                                   # + bias
+                        acc2[q, j] = bias2[q, j]
+                    continue
+                k = x_idx[tx, xp, b, 0]
+                xk = x[tx, xp, b, k]
+                if n_in == 1:
+                    for j in range(N):
+                        acc2[q, j] = xk * w_in[p, k, j] + bias2[q, j]
+                    continue
+                for j in range(N):
+                    acc2[q, j] = xk * w_in[p, k, j]
+                for kk in range(1, n_in - 1):
+                    k = x_idx[tx, xp, b, kk]
+                    xk = x[tx, xp, b, k]
+                    for j in range(N):
+                        acc2[q, j] += xk * w_in[p, k, j]
+                k = x_idx[tx, xp, b, n_in - 1]
+                xk = x[tx, xp, b, k]
+                for j in range(N):
+                    acc2[q, j] = (acc2[q, j] + xk * w_in[p, k, j]) + bias2[q, j]
             kk = 0
             while kk < n_prev:                                        # + s[t-1] @ W_rec, spiking rows: I[t]
                 f = spk[old, kk]
