@@ -244,7 +244,6 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
                 t0 = time.perf_counter()
                 run(config, log=None)
                 r = load_run(f"{tmp}/{name}-{seed}")
-                defines_solved = hasattr(cfg_build(config)[0], "solved")
                 solved_gen = r.summary.get("solved_generation")
                 per_seed.append({"seed": seed, "validation": r.summary["validation"],
                                  "evaluations": r.summary["evaluations"], "best": r.summary["best"],
@@ -255,7 +254,8 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
             row = {"task": name, "strategy": strategy, "generations": generations, "seeds": seeds,
                    "median_validation": statistics.median(x["validation"] for x in per_seed),
                    "median_evaluations": statistics.median(x["evaluations"] for x in per_seed),
-                   "solved": sum(x["solved"] for x in per_seed) if defines_solved else None, "runs": per_seed}
+                   "solved": (sum(x["solved"] for x in per_seed) if hasattr(cfg_build(config)[0], "solved")
+                              else None), "runs": per_seed}
             rows.append(row)
             if progress:
                 progress(row)

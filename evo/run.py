@@ -269,6 +269,14 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
                 "solved_generation": solved_gen,
                 "wall_seconds": time.perf_counter() - t_start, "started": started.isoformat(timespec="seconds")}
 
+    def write_network(name: str, gen: int, population, ev, i: int) -> None:
+        """best.json or solved.json: network i of generation gen, with what rebuilds it."""
+        write_json(path / name, {
+            "generation": gen, "index": i, "fitness": float(ev.fitness[i]),
+            "metrics": {k: v[i] for k, v in ev.metrics.items()},
+            "genome_space": space.kind, "genome_config": space.config(), "task": config["task"],
+            "genome": space.genome(population, i)})
+
     def validate_best() -> float:
         nonlocal validated
         if validated is None or validated[0] != best_gen:
@@ -315,20 +323,13 @@ def _loop(config: dict, path: Path, task, space, strategy, evaluator, state: dic
             i_best = int(np.argmax(ev.fitness))
             if ev.fitness[i_best] > best_ever:
                 best_ever, best_genome, best_gen = float(ev.fitness[i_best]), space.genome(population, i_best), gen
-                write_json(path / "best.json", {
-                    "generation": gen, "index": i_best, "fitness": best_ever,
-                    "metrics": {k: v[i_best] for k, v in ev.metrics.items()},
-                    "genome_space": space.kind, "genome_config": space.config(), "task": config["task"],
-                    "genome": best_genome})
+                write_network("best.json", gen, population, ev, i_best)
             is_solved = np.asarray(solved(ev), bool) if solved is not None else np.zeros(len(ev), bool)
             if is_solved.any() and solved_gen is None:
                 # the first network that solved the task (not always the fittest one)
-                solved_gen, i_solved = gen, int(np.flatnonzero(is_solved)[np.argmax(ev.fitness[is_solved])])
-                write_json(path / "solved.json", {
-                    "generation": gen, "index": i_solved, "fitness": float(ev.fitness[i_solved]),
-                    "metrics": {k: v[i_solved] for k, v in ev.metrics.items()},
-                    "genome_space": space.kind, "genome_config": space.config(), "task": config["task"],
-                    "genome": space.genome(population, i_solved)})
+                solved_gen = gen
+                write_network("solved.json", gen, population, ev,
+                              int(np.flatnonzero(is_solved)[np.argmax(ev.fitness[is_solved])]))
             stop = bool(ev.fitness[i_best] >= r["stop_fitness"] or (stop_on_solved and is_solved.any()))
             last = gen == int(r["generations"]) - 1 or stop
             species = getattr(strategy, "last_species", None)
