@@ -14,7 +14,11 @@ Two things make them fast:
   ``x[t] @ W_in`` adds the rows of W_in of the non-zero inputs; the work scales with
   activity, not with N squared;
 - **fusion over time**: a call runs all its steps in compiled code, one block of networks
-  at a time, with the block's weights in cache and no Python between steps.
+  at a time, with the block's weights in cache and no Python between steps;
+- **sums in registers** (when N is a multiple of 8): a row's ``I[t]``, up to 64 neurons at a
+  time, stays in SIMD registers (:mod:`neurons.simd`) while the input rows, the bias and the
+  spiking rows are added, and the spikes of a step are kept as bit masks, walked lowest bit
+  first. Other N use a scalar kernel with the same sums in the same order.
 
 Sums are taken in a fixed order per (p, b), so a network's spikes do not depend on the
 other networks in the batch, on the batch size or on how many steps one call runs. They
@@ -28,7 +32,7 @@ import numpy as np
 
 import importlib.util
 
-__all__ = ["AVAILABLE", "BLOCK_ELEMENTS", "run", "input_current"]
+__all__ = ["AVAILABLE", "BLOCK_ELEMENTS", "run", "vector_lanes", "input_current"]
 
 AVAILABLE = importlib.util.find_spec("numba") is not None  # numba is imported on first use
 
@@ -51,14 +55,32 @@ class _jit:
 BLOCK_ELEMENTS = 512  # a block of rows (p, b) of about this many neurons advances together
 
 
+def nonzero_inputs(x: np.ndarray, is_current: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The non-zero inputs of each step, in input order, for the kernels' ``x @ W_in``:
+    ``idx[t, xp, b, :n[t, xp, b]]`` (x (T', X, B, K)); empty when x is a current."""
+    if is_current:
+        return np.empty((0,) + x.shape[1:], np.int64), np.empty((0,) + x.shape[1:3], np.int64)
+    nonzero = x != 0.0
+    return np.argsort(~nonzero, axis=-1, kind="stable").astype(np.int64), nonzero.sum(axis=-1, dtype=np.int64)
+
+
+def _scalar_run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s, counts, first,
+                record, spikes) -> None:
+    """The scalar kernel (any N); the arguments are those of :func:`_scalar_kernel`."""
+    x_idx, x_n = nonzero_inputs(x, is_current)
+    _scalar_kernel(x, x_idx, x_n, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s,
+                   counts, first, record, spikes)
+
+
 @_jit
-def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s, counts, first,
-        record, spikes):
+def _scalar_kernel(x, x_idx, x_n, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s,
+                   counts, first, record, spikes):
     """Advance every network p and sample b ``T`` steps from the state v, s, counts (P, B, N).
 
     x is the input: (T', X, B, K) with X = 1 (shared by all networks) or P. With
     ``is_current`` it is the input current itself (K = N), else x[t] @ W_in is computed
-    (K = n_in). ``hold``: use x[0] at every step (T' = 1). ``first`` (P, B, F): lowered to
+    (K = n_in) over its non-zero inputs x_idx, x_n (:func:`nonzero_inputs`). ``hold``:
+    use x[0] at every step (T' = 1). ``first`` (P, B, F): lowered to
     the step index of each of neurons 0..F-1's spikes (the caller fills it with T).
     ``record``: write the spikes of step t to ``spikes[t]`` (T, P, B, N).
 
@@ -71,18 +93,6 @@ def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract,
     n_first = first.shape[2]
     n_rows = P * B
     R = max(1, min(n_rows, BLOCK_ELEMENTS // N))
-    # the non-zero inputs of each step, in input order
-    n_lists = 0 if is_current else x.shape[0]
-    x_idx = np.empty((n_lists, X, B, K), np.int64)
-    x_n = np.zeros((n_lists, X, B), np.int64)
-    for t in range(n_lists):
-        for xp in range(X):
-            for b in range(B):
-                n = 0
-                for k in range(K):
-                    x_idx[t, xp, b, n] = k
-                    n += np.int64(x[t, xp, b, k] != 0.0)
-                x_n[t, xp, b] = n
     vf, sf, cf = v.reshape(n_rows * N), s.reshape(n_rows * N), counts.reshape(n_rows * N)
     out = spikes.reshape(spikes.shape[0], spikes.size // max(spikes.shape[0], 1))
     M = R * N
@@ -205,3 +215,40 @@ def input_current(x, w_in, out):
                 if xk != 0.0:
                     for j in range(N):
                         out[p, b, j] += xk * w_in[p, k, j]
+
+
+
+def vector_lanes(n_neurons: int) -> int:
+    """How many 8-float vectors of a row the vector kernel keeps in registers at once, or 0
+    where it does not apply (N not a positive multiple of 8: the scalar kernel runs). Up to
+    64 neurons are one chunk; above, the largest of 8, 4, 2, 1 vectors that divides the row,
+    so that no chunk crosses a 64-neuron spike word."""
+    if n_neurons <= 0 or n_neurons % 8:
+        return 0
+    vectors = n_neurons // 8
+    if vectors <= 8:
+        return vectors
+    return next(d for d in (8, 4, 2, 1) if vectors % d == 0)
+
+
+def _contiguous(a: np.ndarray) -> np.ndarray:
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s, counts, first, record,
+        spikes) -> None:
+    """Advance every network p and sample b ``T`` steps from the state v, s, counts (P, B, N),
+    in place; the arguments are those of :func:`_scalar_kernel`. N a multiple of 8 takes the vector
+    kernel, other N the scalar one; both add the same terms in the same order, so their
+    spikes are bit-identical. v, s, counts, first and spikes must be C-contiguous."""
+    NV = vector_lanes(v.shape[2])
+    if NV == 0:
+        _scalar_run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s, counts, first,
+                    record, spikes)
+        return
+    from .vector_kernel import vector_kernel
+    kernel = vector_kernel(NV, bool(subtract), bool(record))
+    x_idx, x_n = nonzero_inputs(x, is_current)
+    kernel(_contiguous(x), x_idx, x_n, bool(is_current), bool(hold), T, _contiguous(w_in), _contiguous(w_rec),
+           _contiguous(bias), _contiguous(beta), _contiguous(thr), _contiguous(thr_fin), v, s, counts, first,
+           spikes)

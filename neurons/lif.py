@@ -20,8 +20,9 @@ Two kernels compute these equations (``kernel``):
 - ``numpy``: dense batched matmuls; all P networks and B samples advance together and the
   only Python loop is over time. Always available; the reference and the fallback.
 - ``numba`` (:mod:`neurons.kernels`, when numba is installed): event-driven sums (only the
-  weight rows of neurons that spiked), all of a call's steps in compiled code; several
-  times faster with few samples per network (``evospike bench sim``).
+  weight rows of neurons that spiked), all of a call's steps in compiled code, sums held in
+  SIMD registers when N is a multiple of 8 (:mod:`neurons.vector_kernel`); several times
+  faster with few samples per network (``evospike bench sim``).
 
 ``auto`` (the default) picks numba, when installed, for simulations of up to
 ``AUTO_NUMBA_MAX_BATCH`` samples per network and numpy above (:func:`kernel_for`). The two

@@ -33,8 +33,9 @@ def dyadic_nets(P=12, N=9, n_in=5, n_out=3, pad=2, seed=0) -> NetworkBatch:
 @pytest.mark.parametrize("reset", ["subtract", "zero"])
 @pytest.mark.parametrize("per_network", [False, True])
 @pytest.mark.parametrize("batch", [1, 3, 7])
-def test_numba_and_numpy_give_identical_spikes(reset, per_network, batch):
-    net = dyadic_nets()
+@pytest.mark.parametrize("n_neurons", [9, 16])  # the scalar and the vector numba kernel
+def test_numba_and_numpy_give_identical_spikes(reset, per_network, batch, n_neurons):
+    net = dyadic_nets(N=n_neurons)
     rng = np.random.default_rng(1)
     shape = (40, net.n_networks, batch, net.n_in) if per_network else (40, batch, net.n_in)
     x = (rng.random(shape) < 0.3).astype(np.float32)
@@ -48,8 +49,9 @@ def test_numba_and_numpy_give_identical_spikes(reset, per_network, batch):
     assert not np.isnan(ra.v_final).any()
 
 
-def test_numba_stepping_matches_its_sequence_and_numpy_stepping():
-    net = dyadic_nets(seed=3)
+@pytest.mark.parametrize("n_neurons", [9, 16])
+def test_numba_stepping_matches_its_sequence_and_numpy_stepping(n_neurons):
+    net = dyadic_nets(N=n_neurons, seed=3)
     rng = np.random.default_rng(2)
     x = np.round(rng.normal(0.2, 1.0, (30, net.n_networks, 4, net.n_in)) * 256) / 256  # currents, on the grid
     whole = simulate(net, x, kernel="numba")
@@ -78,16 +80,76 @@ def test_run_constant_equals_repeated_steps_and_keep_preserves_state():
     np.testing.assert_array_equal(a.v, b.v[keep])
 
 
-def test_a_networks_spikes_do_not_depend_on_the_rest_of_the_batch():
+@pytest.mark.parametrize("N", [23, 32])
+def test_a_networks_spikes_do_not_depend_on_the_rest_of_the_batch(N):
     # general (non-grid) weights: this holds within the kernel whatever the rounding
     rng = np.random.default_rng(6)
-    P, N = 40, 23
+    P = 40
     net = NetworkBatch(rng.normal(0, 1, (P, 4, N)), rng.normal(0, 0.5, (P, N, N)), rng.uniform(0.5, 1.5, (P, N)),
                        rng.uniform(0.5, 1, (P, N)), rng.normal(0, 0.3, (P, N)), 2)
     x = rng.random((50, 1, 4)).astype(np.float32)
     whole = simulate(net, x, kernel="numba")
     for idx in ([7], [3, 31, 17], list(range(20, 40))):
         np.testing.assert_array_equal(simulate(net.select(idx), x, kernel="numba"), whole[:, idx])
+
+
+def _general_nets(P, N, n_in, seed):
+    """Random weights off any grid, so that a different order of sums would show."""
+    rng = np.random.default_rng(seed)
+    w_rec = (rng.normal(0, 0.6, (P, N, N)) * (rng.random((P, N, N)) < 0.5)).astype(np.float32)
+    threshold = rng.uniform(0.5, 1.5, (P, N)).astype(np.float32)
+    threshold[::3, -3:] = np.inf  # padding neurons
+    return NetworkBatch(rng.normal(0, 1.0, (P, n_in, N)), w_rec, threshold, rng.uniform(0.3, 1.0, (P, N)),
+                        rng.normal(0, 0.3, (P, N)), 3)
+
+
+def _kernel_call(fn, net, x, is_current, hold, T, subtract, record, state):
+    from neurons.lif import _finite_thresholds
+    v, s, counts = (a.copy() for a in state)
+    first = np.full(v.shape[:2] + (net.n_out,), T, np.int32)
+    spikes = np.zeros((T,) + v.shape, np.float32) if record else np.empty((0, 0, 0, 0), np.float32)
+    fn(x, is_current, hold, T, net.w_in, net.w_rec, net.bias, net.beta, net.threshold, _finite_thresholds(net),
+       subtract, v, s, counts, first, record, spikes)
+    return v, s, counts, first, spikes
+
+
+@pytest.mark.parametrize("N", [8, 24, 64, 72, 96, 136])
+@pytest.mark.parametrize("mode", ["spikes", "currents", "hold"])
+@pytest.mark.parametrize("subtract", [True, False])
+@pytest.mark.parametrize("record", [True, False])
+def test_vector_and_scalar_kernels_are_bit_identical(N, mode, subtract, record):
+    """The vector kernel adds the same terms in the same order as the scalar kernel: every
+    output is equal bit for bit, on weights where another order would round differently."""
+    assert kernels.vector_lanes(N) > 0
+    P, B, T = 7, 2, 30
+    net = _general_nets(P, N, 6, seed=N)
+    rng = np.random.default_rng(N + 1)
+    if mode == "spikes":  # input spikes, shared (X = 1)
+        x = (rng.random((T, 1, B, net.n_in)) < 0.4).astype(np.float32) * rng.uniform(0.5, 2, (T, 1, B, net.n_in))
+    elif mode == "currents":  # input currents per network
+        x = rng.normal(0.2, 1.0, (T, P, B, N)).astype(np.float32)
+    else:  # one current held for every step
+        x = rng.normal(0.2, 1.0, (1, P, B, N)).astype(np.float32)
+    x = x.astype(np.float32)
+    # start from a state with spikes in it
+    state = (rng.normal(0, 0.5, (P, B, N)).astype(np.float32), (rng.random((P, B, N)) < 0.3).astype(np.float32),
+             np.zeros((P, B, N), np.float32))
+    args = (net, x, mode != "spikes", mode == "hold", T, subtract, record, state)
+    vec = _kernel_call(kernels.run, *args)
+    ref = _kernel_call(kernels._scalar_run, *args)
+    for name, a, b in zip(("v", "s", "counts", "first", "spikes"), vec, ref):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    assert 0.02 < vec[2].mean() / T < 0.9  # neither silent nor saturated
+    assert not np.isnan(vec[0]).any()
+
+
+def test_vector_lanes_chunks_never_cross_a_spike_word():
+    assert [kernels.vector_lanes(n) for n in (0, 5, 9, 63)] == [0, 0, 0, 0]  # the scalar kernel
+    assert [kernels.vector_lanes(n) for n in (8, 24, 64)] == [1, 3, 8]      # one chunk of N
+    assert [kernels.vector_lanes(n) for n in (72, 96, 128, 256)] == [1, 4, 8, 8]
+    for n in range(8, 600, 8):
+        width = 8 * kernels.vector_lanes(n)
+        assert n % width == 0 and (n <= 64 or 64 % width == 0)
 
 
 def test_kernel_settings_and_errors(monkeypatch):
