@@ -217,7 +217,6 @@ def input_current(x, w_in, out):
                         out[p, b, j] += xk * w_in[p, k, j]
 
 
-
 def vector_lanes(n_neurons: int) -> int:
     """How many 8-float vectors of a row the vector kernel keeps in registers at once, or 0
     where it does not apply (N not a positive multiple of 8: the scalar kernel runs). Up to
@@ -231,16 +230,12 @@ def vector_lanes(n_neurons: int) -> int:
     return next(d for d in (8, 4, 2, 1) if vectors % d == 0)
 
 
-def _contiguous(a: np.ndarray) -> np.ndarray:
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
-
-
 def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s, counts, first, record,
         spikes) -> None:
     """Advance every network p and sample b ``T`` steps from the state v, s, counts (P, B, N),
-    in place; the arguments are those of :func:`_scalar_kernel`. N a multiple of 8 takes the vector
-    kernel, other N the scalar one; both add the same terms in the same order, so their
-    spikes are bit-identical. v, s, counts, first and spikes must be C-contiguous."""
+    in place; the arguments are those of :func:`_scalar_kernel`. N a multiple of 8 takes
+    the vector kernel, other N the scalar one; both add the same terms in the same order,
+    so their spikes are bit-identical. v, s, counts, first and spikes must be C-contiguous."""
     NV = vector_lanes(v.shape[2])
     if NV == 0:
         _scalar_run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s, counts, first,
@@ -249,6 +244,6 @@ def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract,
     from .vector_kernel import vector_kernel
     kernel = vector_kernel(NV, bool(subtract), bool(record))
     x_idx, x_n = nonzero_inputs(x, is_current)
-    kernel(_contiguous(x), x_idx, x_n, bool(is_current), bool(hold), T, _contiguous(w_in), _contiguous(w_rec),
-           _contiguous(bias), _contiguous(beta), _contiguous(thr), _contiguous(thr_fin), v, s, counts, first,
-           spikes)
+    c = np.ascontiguousarray  # the vector kernel reads rows as flat arrays; no copy when already contiguous
+    kernel(c(x), x_idx, x_n, bool(is_current), bool(hold), T, c(w_in), c(w_rec), c(bias), c(beta), c(thr),
+           c(thr_fin), v, s, counts, first, spikes)
