@@ -1,13 +1,11 @@
-"""Errors that the CLI reports as one line with exit code 2."""
+"""Errors that the CLI reports as one line with exit code 2. The bottom layer of ``evo``:
+it imports no other module of the package."""
 from __future__ import annotations
 
 from neurons import NetworkError
 from tasks import TaskError
 
-from .genome import GenomeError
-from .strategies import StrategyError
-
-__all__ = ["ConfigError", "RunDirError", "RunError", "USER_ERRORS"]
+__all__ = ["ConfigError", "RunDirError", "RunError", "StrategyError", "GenomeError", "USER_ERRORS"]
 
 
 class ConfigError(ValueError):
@@ -20,6 +18,14 @@ class RunDirError(ValueError):
 
 class RunError(RuntimeError):
     """A run stopped because its task failed; the message names the generation."""
+
+
+class StrategyError(ValueError):
+    """Bad strategy options, a misuse of ask/tell, or a state that cannot be restored."""
+
+
+class GenomeError(ValueError):
+    """An invalid genome, genome matrix or genome-space option."""
 
 
 USER_ERRORS = (ConfigError, RunDirError, RunError, TaskError, StrategyError, GenomeError, NetworkError)

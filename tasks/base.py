@@ -1,14 +1,17 @@
-"""The Task protocol (DESIGN.md section 3): networks in, fitness out, for a whole population."""
+"""The Task base class (docs/design.md, "Tasks"): networks in, fitness out, for a whole population."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import numpy as np
 
-from neurons import NetworkBatch
+from neurons import NetworkBatch, RESETS
 
-__all__ = ["Evaluation", "Task", "TaskError", "int_option", "reset_option"]
+from .preset import Preset
+
+__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "reset_option"]
 
 
 class TaskError(ValueError):
@@ -23,8 +26,9 @@ def int_option(name: str, value: Any, low: int = 1, note: str = "") -> int:
 
 
 def reset_option(reset: Any) -> str:
-    if reset not in ("subtract", "zero"):
-        raise TaskError(f"task option reset: {reset!r}; expected 'subtract' or 'zero'")
+    """The ``reset`` task option: one of the simulator's reset rules (``neurons.RESETS``)."""
+    if reset not in RESETS:
+        raise TaskError(f"task option reset: {reset!r}; expected one of {', '.join(map(repr, RESETS))}")
     return reset
 
 
@@ -69,21 +73,62 @@ class Evaluation:
         )
 
 
-@runtime_checkable
-class Task(Protocol):
-    """What every task provides, in the shape of Gymnasium's Env.
+class Task:
+    """Networks in, fitness out, for a whole population, in the shape of Gymnasium's Env.
 
-    ``n_inputs``/``n_outputs`` describe the network interface after encoding.
-    ``evaluate`` scores all P networks in one vectorized call; every network faces the same
-    episodes or samples (common random numbers) for a given seed. ``validate`` gives the
-    held-out score: a test split, or episodes that training never used.
-    ``options`` holds the resolved options the task was made with (for the run's config).
+    ALL subclasses set:
+
+    - ``n_inputs``, ``n_outputs``: the network interface after encoding;
+    - ``options``: the resolved options the task was made with (recorded in the run's config);
+    - ``evaluate(nets, seed) -> Evaluation``: scores all P networks in one vectorized call;
+      every network faces the same episodes or samples (common random numbers) for a seed;
+    - ``validate(nets, seed) -> Evaluation``: the held-out score, a test split or episodes
+      that training never uses.
+
+    SOME subclasses set (the defaults are documented here):
+
+    - ``target``: a training fitness at which a run may stop (``run.stop_fitness = "task"``);
+      default ``inf``, never;
+    - ``solved(ev) -> (P,) bool``: which networks solved the task; default: the task does
+      not define solving (``defines_solved`` is False) and ``solved`` returns None;
+    - ``record(nets, seed) -> (T, N) spikes`` of the first network on one validation sample
+      or episode, for rasters; default: the task cannot record (``can_record`` is False);
+    - ``preset``: the recommended setting, a :class:`Preset` (strategy, genome, options,
+      budget) that ``evospike run TASK`` uses; default None: the global defaults.
     """
 
     n_inputs: int
     n_outputs: int
     options: dict[str, Any]
+    target: ClassVar[float] = math.inf
+    preset: ClassVar[Preset | None] = None
 
-    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation: ...
+    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        raise NotImplementedError(f"{type(self).__name__}.evaluate")
 
-    def validate(self, nets: NetworkBatch, seed: int) -> Evaluation: ...
+    def validate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        raise NotImplementedError(f"{type(self).__name__}.validate")
+
+    def solved(self, ev: Evaluation) -> np.ndarray | None:
+        return None
+
+    def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
+        raise TaskError(f"task {self.task_name!r} cannot record spikes")
+
+    @property
+    def task_name(self) -> str:
+        return str(getattr(self, "name", type(self).__name__))
+
+    @property
+    def defines_solved(self) -> bool:
+        return type(self).solved is not Task.solved
+
+    @property
+    def can_record(self) -> bool:
+        return type(self).record is not Task.record
+
+    def check_networks(self, nets: NetworkBatch) -> None:
+        """A TaskError unless the networks have this task's inputs and outputs."""
+        if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:
+            raise TaskError(f"{self.task_name}: networks have {nets.n_in} inputs and {nets.n_out} outputs; "
+                            f"the task needs {self.n_inputs} and {self.n_outputs}")

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurons import NetworkBatch, encoders, simulate_outputs
+from neurons import NetworkBatch, decoders, encoders, simulate, simulate_outputs
 
-from .base import Evaluation, TaskError, int_option, reset_option
+from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
 
-__all__ = ["DatasetTask", "TemporalPatterns", "load_dataset", "DATASETS", "stratified_split"]
+__all__ = ["DatasetTask", "Iris", "Wine", "BreastCancer", "Digits", "TemporalPatterns", "load_dataset", "DATASETS", "stratified_split"]
 
 DATASETS = {"iris": "load_iris", "wine": "load_wine", "breast-cancer": "load_breast_cancer", "digits": "load_digits"}
 
@@ -51,7 +51,7 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
-class _Classifier:
+class _Classifier(Task):
     """Shared scoring of spike-count classifiers over (T, B, n_in) inputs."""
 
     n_inputs: int
@@ -59,12 +59,10 @@ class _Classifier:
     options: dict
 
     def _score(self, nets: NetworkBatch, x: np.ndarray, y: np.ndarray, soft: bool) -> Evaluation:
-        if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:
-            raise TaskError(f"{self.name}: networks have {nets.n_in} inputs and {nets.n_out} outputs; "
-                            f"the task needs {self.n_inputs} and {self.n_outputs}")
+        self.check_networks(nets)
         rec = simulate_outputs(nets, x, self.options["reset"])
         counts = rec.counts.astype(np.float64)                              # (P, B, C)
-        guess = np.argmax(counts + 0.5 + np.arctan(rec.v_final) / np.pi, axis=-1)
+        guess = decoders.count_then_voltage(counts, rec.v_final)
         accuracy = (guess == y).mean(axis=1)
         spikes = rec.total_spikes.mean(axis=1)
         if not soft:
@@ -77,7 +75,6 @@ class _Classifier:
 
     def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
         """Spikes (T, N) of the first network on the first validation sample."""
-        from neurons import simulate
         x = self._record_input(seed)
         return simulate(nets.select([0]), x[:, :1], self.options["reset"])[:, 0, 0]
 
@@ -89,9 +86,8 @@ class _Classifier:
 
 
 class DatasetTask(_Classifier):
-    """A scikit-learn data set as a spiking classification task."""
-
-    target = float("inf")
+    """A scikit-learn data set as a spiking classification task (``Iris``, ``Wine``,
+    ``BreastCancer`` and ``Digits`` fix the data set and declare its preset)."""
 
     def __init__(self, dataset: str, *, steps: int = 10, encoding: str = "current", fields: int = 5,
                  test_fraction: float = 0.3, split_seed: int = 0, batch_size: int = 0, temperature: float = 2.0,
@@ -136,6 +132,26 @@ class DatasetTask(_Classifier):
         return self._inputs(self._x["test"][:1])
 
 
+def _dataset_task(dataset: str, cls_name: str, preset: Preset) -> type:
+    """A DatasetTask subclass for one data set, with the same options minus ``dataset``."""
+    def __init__(self, *, steps: int = 10, encoding: str = "current", fields: int = 5, test_fraction: float = 0.3,
+                 split_seed: int = 0, batch_size: int = 0, temperature: float = 2.0, reset: str = "subtract") -> None:
+        DatasetTask.__init__(self, dataset, steps=steps, encoding=encoding, fields=fields, test_fraction=test_fraction,
+                             split_seed=split_seed, batch_size=batch_size, temperature=temperature, reset=reset)
+    doc = f"The {dataset!r} data set (scikit-learn) as a spiking classification task; options as DatasetTask."
+    return type(cls_name, (DatasetTask,), {"__init__": __init__, "__doc__": doc, "name": dataset, "preset": preset,
+                                           "__module__": __name__, "__qualname__": cls_name})
+
+
+Iris = _dataset_task("iris", "Iris", Preset("cma", 200))
+Wine = _dataset_task("wine", "Wine", Preset("cma", 200))
+BreastCancer = _dataset_task("breast-cancer", "BreastCancer", Preset("cma", 100))
+# a spiking linear layer (no hidden neurons), the full training split, a sharp softmax
+Digits = _dataset_task("digits", "Digits", Preset(
+    "cma", 400, strategy_options={"diagonal": True, "population": 64}, genome={"hidden": 0},
+    task={"temperature": 10.0}, note="a spiking linear layer, full training split, softmax temperature 10"))
+
+
 class TemporalPatterns(_Classifier):
     """Classes with identical firing rates that differ only in spike timing.
 
@@ -149,7 +165,7 @@ class TemporalPatterns(_Classifier):
     """
 
     name = "temporal-patterns"
-    target = float("inf")
+    preset = Preset("cma", 300)
 
     def __init__(self, *, channels: int = 8, classes: int = 4, steps: int = 30, spikes_per_channel: int = 2,
                  jitter: int = 1, samples: int = 32, validation_samples: int = 100, pattern_seed: int = 0,

@@ -1,220 +1,163 @@
-"""Closed-loop control: a population of spiking networks drives a population of environments.
+"""CartPole, Acrobot, MountainCar, MountainCarContinuous and Pendulum as population-vectorized tasks.
 
-Every network p plays E episodes at once; the environment state is (P, E, ...). At each
-environment step the observation is encoded as an input current, the networks run
-``sim_steps`` LIF steps with that current held constant, and the output spikes of those
-steps are decoded into an action. The networks' state carries over from one environment
-step to the next within an episode.
+Protocol (as for ``cartpole``): each network plays ``episodes`` episodes at once, whose
+start states are Gymnasium's ``reset(seed=s)`` for seeds drawn per generation from
+[0, 2^31) (validation: ``validation_episodes`` seeds from [2^31, 2^32)). At every
+environment step the observation, shifted and scaled to about [-1, 1], is the input
+current (``encoding="direct"``) or passes through ``fields`` Gaussian receptive fields per
+variable (``"population"``); the network runs ``sim_steps`` LIF steps. Discrete actions:
+the output neuron with the most spikes (ties: the higher membrane potential). Continuous
+actions (``decoding="rate"``): the rate difference of two output neurons,
+``(n0 - n1) / sim_steps`` times the largest action; ``decoding="membrane"``:
+``tanh(v0 - v1)`` times the largest action, from the outputs' membrane potentials. Fitness: the mean return over the episodes; an episode ends when the
+environment terminates or after ``max_steps`` (Gymnasium's time limit by default).
+Metrics: ``steps`` (mean episode length) and ``spikes`` (spikes per environment step).
 """
 from __future__ import annotations
 
-import contextlib
-import time
-from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol
-
 import numpy as np
 
-from neurons import NetworkBatch, Simulator, decoders, encoders
+from neurons import NetworkBatch, decoders
 
-__all__ = ["Dynamics", "Episodes", "ObservationEncoder", "run_episodes", "episode_seeds",
-           "TRAIN_SEEDS", "VALIDATION_SEEDS", "PhaseTimes", "timing"]
+from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
+from .physics import AcrobotPhysics, CartPolePhysics, ContinuousMountainCarPhysics, MountainCarPhysics, PendulumPhysics
+from .closed_loop import ObservationEncoder, episode_seeds, run_episodes
 
-# Episode seeds come from two disjoint ranges, so validation never replays a training episode.
-TRAIN_SEEDS = (0, 2**31)
-VALIDATION_SEEDS = (2**31, 2**32)
-
-
-def episode_seeds(seed: int, n: int, validation: bool = False) -> np.ndarray:
-    """n episode seeds drawn from ``seed``, from the training or the validation range."""
-    lo, hi = VALIDATION_SEEDS if validation else TRAIN_SEEDS
-    return np.random.default_rng(seed).integers(lo, hi, size=int(n), dtype=np.int64)
+__all__ = ["ControlTask", "CartPole", "Acrobot", "MountainCar", "MountainCarContinuous", "Pendulum", "rate_difference"]
 
 
-class Dynamics(Protocol):
-    """Population-vectorized environment physics: every array has leading dims (P, E)."""
-
-    def step(self, state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return (next state, reward, terminated)."""
-        ...
-
-    def observe(self, state: np.ndarray) -> np.ndarray: ...
+def rate_difference(max_action: float, sim_steps: int):
+    """Decoder for a 1-D continuous action: (spikes of output 0 - spikes of output 1) / sim_steps * max_action."""
+    def decode(counts: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return (counts[..., 0] - counts[..., 1]) * np.float32(max_action / sim_steps)
+    return decode
 
 
-@dataclass
-class ObservationEncoder:
-    """Observation (P, E, d) to input current (P, E, n_inputs).
+def membrane_difference(max_action: float):
+    """Decoder for a 1-D continuous action: tanh(v0 - v1) * max_action, from the two output
+    neurons' membrane potentials after the step (a graded readout, no spike-count steps)."""
+    def decode(counts: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.tanh(v[..., 0] - v[..., 1]) * np.float32(max_action)
+    return decode
 
-    ``direct``: (observation - ``offset``) / ``scale``, as a signed current.
-    ``population``: ``fields`` Gaussian receptive fields per variable spread over
-    [offset - scale, offset + scale] (neurons.encoders.gaussian_fields).
+
+def continuous_decoder(decoding: str, max_action: float, sim_steps: int):
+    if decoding == "rate":
+        return rate_difference(max_action, sim_steps)
+    if decoding == "membrane":
+        return membrane_difference(max_action)
+    raise TaskError(f"task option decoding: {decoding!r}; expected 'rate' or 'membrane'")
+
+
+class ControlTask(Task):
+    """A population-vectorized control task over one of the physics ports."""
+
+    name = "control"
+    physics_cls: type = AcrobotPhysics
+    n_actions: int = 0           # discrete actions; 0 for a continuous 1-D action
+    max_action: float = 1.0      # continuous: the largest |action|
+    scale: tuple = ()
+    offset: tuple | float = 0.0
+    time_limit: int = 500
+    target = float("inf")
+
+    def __init__(self, *, episodes: int = 20, max_steps: int = 0, sim_steps: int = 5, encoding: str = "direct",
+                 fields: int = 5, validation_episodes: int = 100, reset: str = "subtract",
+                 decoding: str = "rate") -> None:
+        episodes, sim_steps = int_option("episodes", episodes), int_option("sim_steps", sim_steps)
+        validation_episodes = int_option("validation_episodes", validation_episodes)
+        max_steps = int_option("max_steps", max_steps, 0, f" (0: Gymnasium's limit, {self.time_limit})")
+        try:
+            self.encoder = ObservationEncoder(encoding, self.scale, fields, self.offset)
+        except ValueError as exc:
+            raise TaskError(f"task option {exc}") from None
+        self.options = dict(episodes=episodes, max_steps=max_steps or self.time_limit, sim_steps=sim_steps,
+                            encoding=encoding, fields=int(fields), validation_episodes=validation_episodes,
+                            reset=reset_option(reset))
+        if not self.n_actions:
+            self.options["decoding"] = decoding
+        self.physics = self.physics_cls()
+        self.n_inputs = self.encoder.n_inputs
+        self.n_outputs = self.n_actions or 2
+        self.decode = (decoders.count_then_voltage if self.n_actions
+                       else continuous_decoder(decoding, self.max_action, self.options["sim_steps"]))
+
+    def _play(self, nets: NetworkBatch, seeds: np.ndarray) -> Evaluation:
+        self.check_networks(nets)
+        o = self.options
+        ep = run_episodes(nets, self.physics, self.physics.start_states(seeds), self.encoder,
+                          max_steps=o["max_steps"], sim_steps=o["sim_steps"], reset=o["reset"], decode=self.decode)
+        return Evaluation(ep.returns.mean(axis=1), {"steps": ep.steps.mean(axis=1), "spikes": ep.spikes.mean(axis=1)})
+
+    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        return self._play(nets, episode_seeds(seed, self.options["episodes"]))
+
+    def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
+        """Spikes (LIF steps, N) of the first network during one validation episode."""
+        o = self.options
+        ep = run_episodes(nets.select([0]), self.physics, self.physics.start_states(episode_seeds(seed, 1, True)),
+                          self.encoder, max_steps=o["max_steps"], sim_steps=o["sim_steps"], reset=o["reset"],
+                          decode=self.decode, record=True)
+        return ep.raster
+
+    def validate(self, nets: NetworkBatch, seed: int, episodes: int | None = None) -> Evaluation:
+        n = self.options["validation_episodes"] if episodes is None else int(episodes)
+        return self._play(nets, episode_seeds(seed, n, validation=True))
+
+
+class CartPole(ControlTask):
+    """CartPole-v1 balance, population-vectorized Gymnasium physics.
+
+    Fitness is the mean return (steps balanced, at most ``max_steps``) over ``episodes``
+    episodes; every network of an evaluation plays the same start states. The observation
+    (x, x_dot, theta, theta_dot), divided by (2.4, 3, 0.21, 3), is the input current
+    (``encoding="direct"``) or goes through ``fields`` Gaussian receptive fields per variable
+    (``encoding="population"``). The networks run ``sim_steps`` LIF steps per environment step;
+    the action is the output neuron (0: push left, 1: push right) with more spikes in those
+    steps, ties broken by the higher membrane potential. ``validate`` plays
+    ``validation_episodes`` episodes whose seeds come from a range training never uses.
+    Metrics: ``steps`` (mean episode length) and ``spikes`` (spikes per environment step).
     """
 
-    kind: str
-    scale: np.ndarray
-    fields: int = 5
-    offset: np.ndarray | float = 0.0
+    name, physics_cls, n_actions = "cartpole", CartPolePhysics, 2
+    scale = (2.4, 3.0, 0.21, 3.0)
+    time_limit, target = 500, 500.0
+    preset = Preset("cma", 100)
 
-    KINDS = ("direct", "population")
-
-    def __post_init__(self) -> None:
-        if self.kind not in self.KINDS:
-            raise ValueError(f"encoding: {self.kind!r}; expected one of {', '.join(self.KINDS)}")
-        if self.kind == "population" and int(self.fields) < 2:
-            raise ValueError(f"fields: {self.fields}; population coding needs at least 2 fields per variable")
-        self.scale = np.asarray(self.scale, np.float32)
-        self.offset = np.broadcast_to(np.asarray(self.offset, np.float32), self.scale.shape).copy()
-
-    @property
-    def n_inputs(self) -> int:
-        d = self.scale.shape[0]
-        return d if self.kind == "direct" else d * int(self.fields)
-
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        if self.kind == "direct":
-            if not self.offset.any():
-                return np.divide(obs, self.scale, dtype=np.float32)
-            return np.divide(obs - self.offset, self.scale, dtype=np.float32)
-        return encoders.gaussian_fields(obs, self.offset - self.scale, self.offset + self.scale, int(self.fields))
+    def __init__(self, *, episodes: int = 50, max_steps: int = 500, sim_steps: int = 5,
+                 encoding: str = "direct", fields: int = 5, validation_episodes: int = 100,
+                 reset: str = "subtract") -> None:
+        super().__init__(episodes=episodes, max_steps=max_steps, sim_steps=sim_steps, encoding=encoding,
+                         fields=fields, validation_episodes=validation_episodes, reset=reset)
 
 
-PHASES = ("environment", "encoding", "simulation", "decoding", "bookkeeping")
+class Acrobot(ControlTask):
+    """Acrobot-v1: swing the tip above the bar; -1 per step, 500 steps at most."""
+    name, physics_cls, n_actions = "acrobot", AcrobotPhysics, 3
+    scale = (1.0, 1.0, 1.0, 1.0, 4 * np.pi, 9 * np.pi)
+    time_limit, target = 500, -100.0
+    preset = Preset("cma", 60, run={"stop_fitness": -80.0})
 
 
-@dataclass
-class PhaseTimes:
-    """Seconds :func:`run_episodes` spent in each phase, and the network-environment steps
-    it took (one per network, episode and environment step while the episode ran)."""
-
-    seconds: dict = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
-    env_steps: int = 0
-
-
-_timer: PhaseTimes | None = None
+class MountainCar(ControlTask):
+    """MountainCar-v0: drive up the right hill; -1 per step, 200 steps at most."""
+    name, physics_cls, n_actions = "mountaincar", MountainCarPhysics, 3
+    scale, offset = (0.9, 0.07), (-0.3, 0.0)
+    time_limit, target = 200, -110.0
+    preset = Preset("cma", 60)
 
 
-@contextlib.contextmanager
-def timing() -> Iterator[PhaseTimes]:
-    """Within the block, closed-loop episodes add their time per phase to the yielded
-    :class:`PhaseTimes` (``evospike bench eval``). Outside it nothing is timed."""
-    global _timer
-    previous, _timer = _timer, PhaseTimes()
-    try:
-        yield _timer
-    finally:
-        _timer = previous
+class MountainCarContinuous(ControlTask):
+    """MountainCarContinuous-v0: +100 at the goal minus 0.1 force^2 per step; 999 steps at most."""
+    name, physics_cls, n_actions, max_action = "mountaincar-continuous", ContinuousMountainCarPhysics, 0, 1.0
+    scale, offset = (0.9, 0.07), (-0.3, 0.0)
+    time_limit, target = 999, 90.0
+    preset = Preset("cma", 60)
 
 
-class _Clock:
-    """Adds the time since the last mark to a phase; does nothing when not timing."""
-
-    def __init__(self, times: PhaseTimes | None) -> None:
-        self.times, self.last = times, time.perf_counter()
-
-    def mark(self, phase: str) -> None:
-        if self.times is not None:
-            now = time.perf_counter()
-            self.times.seconds[phase] += now - self.last
-            self.last = now
-
-
-@dataclass
-class Episodes:
-    """Per-episode results, each (P, E)."""
-
-    returns: np.ndarray
-    steps: np.ndarray
-    spikes: np.ndarray  # spikes of all neurons per environment step, while the episode ran
-    final_state: np.ndarray | None = None  # (P, E, state_dim) when asked for: the last state before the end
-    raster: np.ndarray | None = None  # (LIF steps, N) spikes of network 0, episode 0, when recorded
-
-
-def run_episodes(
-    nets: NetworkBatch,
-    dynamics: Dynamics,
-    start: np.ndarray,
-    encode: Callable[[np.ndarray], np.ndarray],
-    *,
-    max_steps: int,
-    sim_steps: int,
-    reset: str = "subtract",
-    decode: Callable[[np.ndarray, np.ndarray], np.ndarray] = decoders.count_then_voltage,
-    final_state: bool = False,
-    record: bool = False,
-) -> Episodes:
-    """Play the episodes starting from ``start`` (E, state_dim) with every network.
-
-    ``record``: also keep every LIF step's spikes of network 0 in episode 0, as
-    ``Episodes.raster`` (steps, N) (for pictures; use it with one network and one episode).
-
-    ``decode(counts, v)`` maps the output spike counts of one environment step and the
-    output voltages, both (P, E, n_out), to actions (P, E).
-    """
-    P, E = nets.n_networks, start.shape[0]
-    state = np.broadcast_to(start, (P,) + start.shape).copy()
-    sim = Simulator(nets, E, reset)
-    n_out = nets.n_out
-    alive = np.ones((P, E), bool)
-    returns = np.zeros((P, E))
-    steps = np.zeros((P, E))
-    spikes = np.zeros((P, E))
-    out = (np.zeros((P, E)), np.zeros((P, E)), np.zeros((P, E)))  # returns, steps, spikes
-    out_state = np.zeros_like(state) if final_state else None
-    ids = np.arange(P)  # the networks still playing: rows of the working arrays
-    current = np.empty(sim.v.shape, np.float32)
-    before = np.empty((P, E, n_out), np.float32)
-    total_before = np.zeros((P, E), np.float32)
-    frames: list[np.ndarray] = []
-    clock = _Clock(_timer)
-    obs = dynamics.observe(state)
-    clock.mark("environment")
-    for t in range(int(max_steps)):
-        sim.input_current(encode(obs), out=current)
-        before[...] = sim.counts[..., :n_out]
-        clock.mark("encoding")
-        if record and alive[0, 0] and ids[0] == 0:
-            for _ in range(sim_steps):
-                frames.append(sim.step(current)[0, 0].copy())
-        else:
-            sim.run_constant(current, sim_steps)
-        clock.mark("simulation")
-        action = decode(sim.counts[..., :n_out] - before, sim.v[..., :n_out])
-        clock.mark("decoding")
-        new_state, reward, terminated = dynamics.step(state, action)
-        clock.mark("environment")
-        returns += np.where(alive, reward, 0.0)
-        steps += alive
-        if clock.times is not None:
-            clock.times.env_steps += int(alive.sum())
-        total = sim.counts.sum(axis=-1)
-        spikes += np.where(alive, total - total_before, 0.0)
-        total_before = total
-        state = np.where(alive[..., None], new_state, state)
-        alive &= ~terminated
-        playing = alive.any(axis=1)
-        if not playing.any():
-            clock.mark("bookkeeping")
-            break
-        if t % 8 == 7 and playing.sum() <= 0.75 * ids.size:
-            # drop networks whose episodes have all ended, so later steps skip them
-            done = ~playing
-            for full, part in zip(out, (returns, steps, spikes)):
-                full[ids[done]] = part[done]
-            if final_state:
-                out_state[ids[done]] = state[done]
-            ids, state, alive = ids[playing], state[playing], alive[playing]
-            returns, steps, spikes = returns[playing], steps[playing], spikes[playing]
-            total_before = total_before[playing]
-            sim.keep(np.flatnonzero(playing))
-            current = np.empty(sim.v.shape, np.float32)
-            before = np.empty(sim.v.shape[:2] + (n_out,), np.float32)
-        clock.mark("bookkeeping")
-        obs = dynamics.observe(state)
-        clock.mark("environment")
-    for full, part in zip(out, (returns, steps, spikes)):
-        full[ids] = part
-    if final_state:
-        out_state[ids] = state
-    returns, steps, spikes = out
-    raster = np.array(frames, np.float32).reshape(len(frames), nets.n_neurons) if record else None
-    return Episodes(returns, steps, spikes / np.maximum(steps, 1), out_state, raster)
+class Pendulum(ControlTask):
+    """Pendulum-v1: swing up and hold; reward -(angle^2 + 0.1 speed^2 + 0.001 torque^2), 200 steps."""
+    name, physics_cls, n_actions, max_action = "pendulum", PendulumPhysics, 0, 2.0
+    scale = (1.0, 1.0, 8.0)
+    time_limit = 200
+    preset = Preset("cma", 100)

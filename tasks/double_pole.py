@@ -32,11 +32,11 @@ import numpy as np
 
 from neurons import NetworkBatch
 
-from .base import Evaluation, TaskError, int_option, reset_option
-from .classic_control import continuous_decoder
-from .control import ObservationEncoder, run_episodes
+from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
+from .control import continuous_decoder
+from .closed_loop import ObservationEncoder, run_episodes
 
-__all__ = ["DoublePolePhysics", "DoublePole"]
+__all__ = ["DoublePolePhysics", "DoublePole", "DoublePoleNV"]
 
 WINDOW = 100  # Gruau's damping window
 
@@ -110,9 +110,11 @@ class DoublePolePhysics:
         return state[..., idx].astype(np.float32)
 
 
-class DoublePole:
+class DoublePole(Task):
     """Double-pole balancing, with (6 inputs) or without (3 inputs) velocities."""
 
+    name = "double-pole"
+    preset = Preset("neat", 60, note="NEAT; with velocities")
     n_outputs = 2
 
     def __init__(self, *, velocities: bool = True, max_steps: int = 0, sim_steps: int = 5,
@@ -133,9 +135,7 @@ class DoublePole:
         self.decode = continuous_decoder(decoding, 1.0, self.options["sim_steps"])
 
     def _play(self, nets: NetworkBatch, start: np.ndarray, max_steps: int):
-        if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:
-            raise TaskError(f"double-pole: networks have {nets.n_in} inputs and {nets.n_out} outputs; "
-                            f"the task needs {self.n_inputs} and {self.n_outputs}")
+        self.check_networks(nets)
         o = self.options
         return run_episodes(nets, self.physics, start, self.encoder, max_steps=max_steps, sim_steps=o["sim_steps"],
                             reset=o["reset"], decode=self.decode, final_state=True)
@@ -172,3 +172,20 @@ class DoublePole:
         ep = self._play(nets, DoublePolePhysics.start(len(grid), states), 1000)
         good = (ep.steps >= 1000).sum(axis=1).astype(np.float64)
         return Evaluation(good, {"generalization": good / len(grid), "spikes": ep.spikes.mean(axis=1)})
+
+
+class DoublePoleNV(DoublePole):
+    """The double pole without velocities (3 inputs), one network step per 0.02 s: ``double-pole``
+    with ``velocities = false`` and ``sim_steps = 1`` as defaults."""
+
+    name = "double-pole-nv"
+    # two output neurons as leaky filters of the three positions (one fast, one slow: a lead
+    # compensator), thresholds above reach
+    preset = Preset("cma", 500, strategy_options={"sigma0": 2.0, "population": 20},
+                    genome={"hidden": 0, "threshold": 100.0, "beta": 0.3, "evolve": ["weights", "betas"]},
+                    note="two output neurons as leaky filters of the positions, thresholds above reach")
+
+    def __init__(self, *, velocities: bool = False, max_steps: int = 0, sim_steps: int = 1,
+                 test_steps: int = 100_000, reset: str = "subtract", decoding: str = "membrane") -> None:
+        super().__init__(velocities=velocities, max_steps=max_steps, sim_steps=sim_steps, test_steps=test_steps,
+                         reset=reset, decoding=decoding)

@@ -19,15 +19,14 @@ import numpy as np
 
 from neurons import NetworkBatch, Simulator, decoders
 
-from .base import Evaluation, TaskError, int_option, reset_option
-from .control import ObservationEncoder, episode_seeds
+from .base import Evaluation, Task, TaskError, int_option, reset_option
+from .closed_loop import ObservationEncoder, episode_seeds
 
-__all__ = ["GymTask", "PREFIX"]
-
-PREFIX = "gym:"
+__all__ = ["GymTask", "lunarlander"]
 
 
-class GymTask:
+
+class GymTask(Task):
     """A Gymnasium environment as a population-vectorized task."""
 
     def __init__(self, env_id: str, *, episodes: int = 10, max_steps: int = 0, sim_steps: int = 5,
@@ -38,6 +37,7 @@ class GymTask:
         validation_episodes = int_option("validation_episodes", validation_episodes)
         max_steps = int_option("max_steps", max_steps, 0, " (0: the environment's limit)")
         reset = reset_option(reset)
+        self.name = f"gym:{env_id}"
         try:
             spec = gym.spec(env_id)
             probe = gym.make(env_id)
@@ -91,9 +91,7 @@ class GymTask:
         return low + (diff + 1.0) * (high - low) / 2.0
 
     def _play(self, nets: NetworkBatch, seeds: np.ndarray) -> Evaluation:
-        if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:
-            raise TaskError(f"gym:{self.env_id}: networks have {nets.n_in} inputs and {nets.n_out} outputs; "
-                            f"the task needs {self.n_inputs} and {self.n_outputs}")
+        self.check_networks(nets)
         o = self.options
         P, E = nets.n_networks, len(seeds)
         envs = self._vector(P * E)
@@ -124,3 +122,14 @@ class GymTask:
     def validate(self, nets: NetworkBatch, seed: int, episodes: int | None = None) -> Evaluation:
         n = self.options["validation_episodes"] if episodes is None else int(episodes)
         return self._play(nets, episode_seeds(seed, n, validation=True))
+
+
+def lunarlander(*, episodes: int = 10, max_steps: int = 0, sim_steps: int = 5, validation_episodes: int = 100,
+                reset: str = "subtract") -> GymTask:
+    """LunarLander-v3 through the Gymnasium adapter (needs Box2D: the 'box2d' extra)."""
+    try:
+        import Box2D  # noqa: F401
+    except ImportError:
+        raise TaskError("task 'lunarlander' needs Box2D: pip install 'evospike[box2d]'") from None
+    return GymTask("LunarLander-v3", episodes=episodes, max_steps=max_steps, sim_steps=sim_steps,
+                   validation_episodes=validation_episodes, reset=reset)

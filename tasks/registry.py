@@ -1,18 +1,26 @@
 """The task registry: create tasks by name, like ``gymnasium.make``.
 
-Three ways in: built-in tasks, ``register(name, factory)`` in user code, and the entry-point
-group ``evospike.tasks`` of installed packages (``name = "package.module:factory"``).
+Three ways in: the built-in tasks (registered below by "module:Class" strings, imported on
+first use, as Gymnasium's ``envs/__init__.py`` does), ``register(name, factory)`` in user
+code (a class, a callable, or a "module:attr" string), and the entry-point group
+``evospike.tasks`` of installed packages (``name = "package.module:factory"``). A plugin
+whose entry point fails to import is skipped with one warning; every other task still works.
 """
 from __future__ import annotations
 
+import difflib
+import functools
+import importlib
 import inspect
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable
 
 from .base import Task, TaskError
+from .preset import Preset
 
-__all__ = ["register", "make", "names", "spec", "TaskSpec", "UnknownTaskError", "ENTRY_POINT_GROUP"]
+__all__ = ["register", "make", "names", "spec", "TaskSpec", "UnknownTaskError", "ENTRY_POINT_GROUP", "load_attr"]
 
 ENTRY_POINT_GROUP = "evospike.tasks"
 
@@ -21,11 +29,37 @@ class UnknownTaskError(TaskError):
     """No task of that name is registered."""
 
 
-@dataclass(frozen=True)
+def load_attr(target: str, what: str = "factory") -> Any:
+    """The object a "package.module:attr" string names."""
+    module, _, attr = target.partition(":")
+    if not module or not attr:
+        raise TaskError(f"{what} {target!r}; expected 'package.module:attr'")
+    obj = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+@dataclass
 class TaskSpec:
+    """A registered task: its name, its factory (loaded on first use) and a one-line description."""
+
     name: str
-    factory: Callable[..., Task]
+    entry: Callable[..., Task] | str
     description: str = ""
+    _factory: Callable[..., Task] | None = field(default=None, repr=False)
+
+    @property
+    def factory(self) -> Callable[..., Task]:
+        if self._factory is None:
+            self._factory = load_attr(self.entry) if isinstance(self.entry, str) else self.entry
+        return self._factory
+
+    @property
+    def preset(self) -> Preset | None:
+        """The task's recommended setting (its class's ``preset``), or None."""
+        preset = getattr(self.factory, "preset", None)
+        return preset if isinstance(preset, Preset) else None
 
     def option_names(self) -> list[str] | None:
         """The factory's keyword options, or None if it takes any (**kwargs)."""
@@ -35,18 +69,22 @@ class TaskSpec:
         return [p.name for p in params
                 if p.kind in (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
 
+    def option_defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in inspect.signature(self.factory).parameters.values()
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
+
 
 _registry: dict[str, TaskSpec] = {}
 _entry_points_loaded = False
 
 
-def register(name: str, factory: Callable[..., Task], description: str = "", *, replace: bool = False) -> None:
-    """Register ``factory(**options) -> Task`` under ``name``."""
+def register(name: str, factory: Callable[..., Task] | str, description: str = "", *, replace: bool = False) -> None:
+    """Register ``factory(**options) -> Task`` (or a "module:attr" string naming it) under ``name``."""
     if not isinstance(name, str) or not name:
         raise TaskError(f"register: task name {name!r}; expected a non-empty string")
     if name in _registry and not replace:
         raise TaskError(f"register: task {name!r} is already registered; pass replace=True to replace it")
-    if not description:
+    if not description and not isinstance(factory, str):
         doc = inspect.getdoc(factory) or ""
         description = doc.strip().splitlines()[0] if doc.strip() else ""
     _registry[name] = TaskSpec(name, factory, description)
@@ -63,8 +101,9 @@ def _load_entry_points() -> None:
         try:
             factory = ep.load()
         except Exception as exc:  # a broken plugin must not break every other task
-            raise TaskError(f"entry point {ep.name!r} = {ep.value!r} of group {ENTRY_POINT_GROUP!r} "
-                            f"failed to load: {exc}") from exc
+            warnings.warn(f"evospike: skipped task {ep.name!r}: entry point {ep.value!r} of group "
+                          f"{ENTRY_POINT_GROUP!r} failed to load ({type(exc).__name__}: {exc})", stacklevel=2)
+            continue
         register(ep.name, factory)
 
 
@@ -79,16 +118,13 @@ def spec(name: str) -> TaskSpec:
     if not isinstance(name, str):
         raise UnknownTaskError(f"task name {name!r} is {type(name).__name__}; expected a string, one of "
                                f"{', '.join(names())}")
-    if isinstance(name, str) and name.startswith("gym:") and name not in _registry:
-        import functools
-
-        from .gym_adapter import GymTask
+    if name.startswith("gym:") and name not in _registry:
         env_id = name[len("gym:"):]
         if not env_id:
             raise UnknownTaskError("task 'gym:' needs an environment id, e.g. gym:CartPole-v1")
+        from .gym_adapter import GymTask  # imports gymnasium's registry: only for gym: tasks
         return TaskSpec(name, functools.partial(GymTask, env_id), f"Gymnasium environment {env_id}")
     if name not in _registry:
-        import difflib
         close = difflib.get_close_matches(str(name), names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UnknownTaskError(f"unknown task {name!r}{hint}; valid tasks: {', '.join(names())}, or gym:<EnvId> "
@@ -105,4 +141,8 @@ def make(name: str, **options: Any) -> Task:
         if unknown:
             raise TaskError(f"task {name!r}: unknown option {unknown[0]!r}; valid options: "
                             f"{', '.join(valid) or '(none)'}")
-    return s.factory(**options)
+    task = s.factory(**options)
+    if not isinstance(task, Task):
+        raise TaskError(f"task {name!r}: its factory returned {type(task).__name__}, which is not a tasks.Task; "
+                        f"subclass tasks.Task (see tasks/README.md)")
+    return task

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurons import NetworkBatch, encoders, simulate_outputs
+from neurons import NetworkBatch, encoders, simulate, simulate_outputs
 
-from .base import Evaluation, TaskError, int_option, reset_option
+from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
 
 __all__ = ["XOR"]
 
@@ -25,9 +25,11 @@ CASES = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], np.float64)
 TARGETS = np.array([0, 1, 1, 0], np.float64)
 
 
-class XOR:
+class XOR(Task):
     """XOR of two spike trains; fitness 4 - summed squared error of the output firing rate."""
 
+    name = "xor"
+    preset = Preset("neat", 300, note="NEAT from a minimal topology, as in the NEAT paper")
     n_inputs = 3
     n_outputs = 1
     target = 4.0
@@ -46,9 +48,7 @@ class XOR:
         return encoders.rate(self._values, self.options["steps"], seed, self.options["rate"])
 
     def _score(self, nets: NetworkBatch, seed: int) -> Evaluation:
-        if nets.n_in != self.n_inputs or nets.n_out != self.n_outputs:
-            raise TaskError(f"xor: networks have {nets.n_in} inputs and {nets.n_out} outputs; "
-                            f"the task needs {self.n_inputs} and {self.n_outputs}")
+        self.check_networks(nets)
         rec = simulate_outputs(nets, self.inputs(seed), self.options["reset"])
         y = rec.counts[..., 0].astype(np.float64) / self.options["steps"]  # (P, 4)
         fitness = 4.0 - ((y - TARGETS) ** 2).sum(axis=1)
@@ -64,7 +64,6 @@ class XOR:
 
     def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
         """Spikes (T, N) of the first network on case (1, 0)."""
-        from neurons import simulate
         return simulate(nets.select([0]), self.inputs(seed)[:, 2:3], self.options["reset"])[:, 0, 0]
 
     def solved(self, ev: Evaluation) -> np.ndarray:

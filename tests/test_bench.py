@@ -1,6 +1,6 @@
 import json
 
-from evo.cli import main
+from evo.app.cli import main
 
 
 def test_bench_neat_xor_writes_json(tmp_path, capsys):

@@ -4,8 +4,8 @@ import pytest
 
 import tasks
 from neurons import NetworkBatch
-from tasks.cartpole import CartPolePhysics
-from tasks.control import episode_seeds
+from tasks.physics import CartPolePhysics
+from tasks.closed_loop import episode_seeds
 
 
 def test_start_states_match_gymnasium_reset():
@@ -111,7 +111,7 @@ def test_population_encoding_changes_the_interface():
 
 
 def test_register_a_user_task():
-    class Constant:
+    class Constant(tasks.Task):
         n_inputs, n_outputs = 1, 1
         def __init__(self, *, value: float = 1.0):
             self.value = value

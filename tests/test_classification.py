@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 
 import tasks
-from evo import config as cfg
-from evo.genome import FixedTopology
+from evo.training import config as cfg
+from evo.genomes import FixedTopology
 from evo.results import load_run
-from evo.run import run
+from evo.training.api import run
 from neurons import NetworkBatch
 from tasks.classification import load_dataset, stratified_split
 

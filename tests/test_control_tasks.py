@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 
 import tasks
-from evo import config as cfg
-from evo.cli import main
-from evo.genome import FixedTopology
+from evo.training import config as cfg
+from evo.app.cli import main
+from evo.genomes import FixedTopology
 from evo.results import load_run
 from tasks import registry
-from tasks.classic import AcrobotPhysics, ContinuousMountainCarPhysics, MountainCarPhysics, PendulumPhysics
+from tasks.physics import AcrobotPhysics, ContinuousMountainCarPhysics, MountainCarPhysics, PendulumPhysics
 
 PORTS = [("Acrobot-v1", AcrobotPhysics), ("MountainCar-v0", MountainCarPhysics),
          ("MountainCarContinuous-v0", ContinuousMountainCarPhysics), ("Pendulum-v1", PendulumPhysics)]

@@ -4,11 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evo import config as cfg
+from evo.training import config as cfg
 from evo.results import load_run
 from evo.rundir import read_json, read_npz, write_json, write_npz
-from evo.run import run
-from evo.strategies import StrategyError, make_strategy, strategy_from_state
+from evo.training.api import run
+from evo.strategies import StrategyError
+from evo.strategies import from_state as strategy_from_state
+from evo.strategies import make as make_strategy
 
 
 def sphere(X):

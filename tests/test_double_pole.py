@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tasks
-from evo.genome import FixedTopology
+from evo.genomes import FixedTopology
 from tasks.double_pole import WINDOW, DoublePolePhysics
 
 

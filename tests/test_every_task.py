@@ -2,9 +2,9 @@
 import pytest
 
 import tasks
-from evo import config as cfg
+from evo.training import config as cfg
 from evo.results import load_run
-from evo.run import run
+from evo.training.api import run
 
 SMALL = {
     "cartpole": {"episodes": 2, "max_steps": 20, "validation_episodes": 2},

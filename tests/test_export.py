@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from evo import config as cfg
-from evo.cli import main
-from evo.export import read_nir
+from evo.training import config as cfg
+from evo.app.cli import main
+from evo.app.export import read_nir
 from evo.results import load_best_genome, load_run
-from evo.run import build, run
+from evo.training.api import build, run
 from neurons import simulate
 
 nir = pytest.importorskip("nir")

@@ -4,10 +4,10 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evo import config as cfg
+from evo.training import config as cfg
 from evo.errors import USER_ERRORS
-from evo.genome import FixedTopology
-from evo.neat import NeatSpace
+from evo.genomes import FixedTopology
+from evo.genomes.neat import NeatSpace
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from evo.genome import FixedTopology, GenomeError
+from evo.genomes import FixedTopology, GenomeError
 
 
 def test_dimension_counts_each_segment():

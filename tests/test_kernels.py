@@ -186,10 +186,10 @@ def test_simulate_out_buffer_is_used_and_checked():
 
 
 def test_run_kernel_config_is_checked_and_recorded(tmp_path):
-    from evo import config as cfg
+    from evo.training import config as cfg
     from evo.errors import ConfigError
     from evo.results import load_run
-    from evo.run import run
+    from evo.training.api import run
     with pytest.raises(ConfigError, match="run.kernel: 'gpu'; expected one of auto, numpy, numba"):
         cfg.resolve({"task": {"name": "xor"}, "run": {"kernel": "gpu"}})
     before = neurons.current_kernel()
@@ -204,7 +204,7 @@ def test_run_kernel_config_is_checked_and_recorded(tmp_path):
 
 
 def test_bench_sim_reports_identical_spikes_and_rates():
-    from evo.bench_speed import bench_network, sim
+    from evo.app.bench_speed import bench_network, sim
     net, x = bench_network(32, 16, 1, 0.15)
     assert abs(simulate(net, x).mean() - 0.15) < 0.05
     out = sim(shapes=[(16, 16, 1), (8, 8, 8)], rates=[0.15], rounds=1, min_seconds=0.01)
@@ -217,7 +217,7 @@ def test_bench_sim_reports_identical_spikes_and_rates():
 
 
 def test_bench_eval_splits_the_time():
-    from evo.bench_speed import evaluation
+    from evo.app.bench_speed import evaluation
     out = evaluation("cartpole", population=8, generations=1)
     assert [r["kernel"] for r in out["rows"]] == ["numpy", "numba"]
     a, b = out["rows"]
@@ -232,7 +232,7 @@ def test_bench_eval_splits_the_time():
 def test_bench_eval_command_prints_json(capsys):
     import json
 
-    from evo.cli import main
+    from evo.app.cli import main
     assert main(["bench", "eval", "--population", "8", "--generations", "1", "--kernel", "numpy", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["benchmark"] == "eval" and [r["kernel"] for r in out["rows"]] == ["numpy"]

@@ -4,15 +4,18 @@ import numpy as np
 import pytest
 
 import tasks
-from evo import config as cfg
-from evo.cli import main
-from evo.neat import InnovationRegistry, NeatSpace
-from evo.neat import operators as ops
-from evo.neat.species import assign_species, distance
+from evo.training import config as cfg
+from evo.app.cli import main
+from evo.genomes.neat import InnovationRegistry, NeatSpace
+from evo.genomes.neat import operators as ops
+from evo.genomes.neat.species import assign_species, distance
 from evo.results import load_best_genome, load_run
 from evo.rundir import read_json, read_npz, write_json, write_npz
-from evo.run import build, run
-from evo.strategies import NEAT, StrategyError, make_strategy, strategy_from_state
+from evo.training.api import build, run
+from evo.strategies import StrategyError
+from evo.strategies import from_state as strategy_from_state
+from evo.strategies import make as make_strategy
+from evo.strategies.neat import NEAT
 from neurons import NetworkBatch, simulate
 
 XOR = tasks.make("xor")
@@ -297,7 +300,7 @@ def test_bad_state_and_misuse_are_clear_errors():
         NEAT.from_state(meta, broken)
     with pytest.raises(StrategyError, match="population that ask"):
         es.tell(es.ask().copy(), np.zeros(60))
-    with pytest.raises(StrategyError, match="fitness must be 60"):
+    with pytest.raises(StrategyError, match=r"shape \(3,\); expected shape \(60,\)"):
         es.tell(es.ask(), np.zeros(3))
     with pytest.raises(StrategyError, match="add_node"):
         make_strategy("neat", NeatSpace(3, 1), seed=0, add_node=1.5)

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from evo import config as cfg
-from evo.cli import main
-from evo.run import run
+from evo.training import config as cfg
+from evo.app.cli import main
+from evo.training.api import run
 
 pytest.importorskip("matplotlib")
 
@@ -29,7 +29,7 @@ def test_show_plot_writes_three_pictures(tmp_path, capsys, task, strategy):
 
 def test_control_task_records_one_episode_of_spikes():
     import tasks
-    from evo.genome import FixedTopology
+    from evo.genomes import FixedTopology
     task = tasks.make("cartpole", max_steps=30, sim_steps=4)
     space = FixedTopology(4, 2, hidden=3)
     net = space.compile(np.random.default_rng(0).normal(0, 1, (2, space.dim)))

@@ -14,10 +14,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evo import config as cfg
-from evo import distributed
+from evo.training import config as cfg
+from evo.evaluation import ray as distributed
 from evo.results import load_run
-from evo.run import TIMING_COLUMNS, run
+from evo.rundir.layout import TIMING_COLUMNS
+from evo.training.api import run
 
 ray = pytest.importorskip("ray")
 

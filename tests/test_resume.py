@@ -9,10 +9,13 @@ import time
 import pandas as pd
 import pytest
 
-from evo import config as cfg
-from evo.cli import main
+import tasks
+
+from evo.training import config as cfg
+from evo.app.cli import main
 from evo.results import load_run
-from evo.run import TIMING_COLUMNS, run
+from evo.rundir.layout import TIMING_COLUMNS
+from evo.training.api import run
 
 CASES = {
     "cma": {"task": {"name": "cartpole", "episodes": 30, "max_steps": 300, "validation_episodes": 5},
@@ -114,7 +117,7 @@ def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
-class Flaky:
+class Flaky(tasks.Task):
     """CartPole that returns NaN for network 3 on its third evaluation while ``broken``."""
 
     broken = True

@@ -7,10 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evo import config as cfg
-from evo.cli import main
+from evo.training import config as cfg
+from evo.app.cli import main
 from evo.results import load_run
-from evo.run import METRIC_COLUMNS, TIMING_COLUMNS, build, run
+from evo.rundir.layout import METRIC_COLUMNS, TIMING_COLUMNS
+from evo.training.api import build, run
 from evo.seeding import derive_seed
 
 QUICK = {"task": {"name": "cartpole", "episodes": 3, "max_steps": 60, "validation_episodes": 5},

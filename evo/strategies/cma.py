@@ -30,12 +30,14 @@ with warnings.catch_warnings():  # pycma warns when matplotlib is absent; plotti
     warnings.simplefilter("ignore")
     import cma
 
-from .base import StrategyError
+from ..errors import StrategyError
+from ..seeding import entropy_seed
+from .base import Strategy
 
 __all__ = ["CMAES"]
 
 
-class CMAES:
+class CMAES(Strategy):
     """CMA-ES (Hansen), maximizing fitness. ``population=0`` takes pycma's 4 + 3 ln D."""
 
     name = "cma"
@@ -58,6 +60,7 @@ class CMAES:
         self._rs = np.random.RandomState(self.seed)
         self.restart_generations: list[int] = []  # the generations at which a restart began
         self._asked: np.ndarray | None = None
+        self.generation = 0
         self._told: list[np.ndarray] = []
         self._start(self.seed, int(population))
 
@@ -86,8 +89,8 @@ class CMAES:
             warnings.simplefilter("ignore")
             stop = self.es.stop()
         if stop:
-            seed = int(np.random.SeedSequence([self.seed, k + 1]).generate_state(1)[0]) or 1
-            self.restart_generations.append(self.generation)
+            seed = entropy_seed(self.seed, k + 1) or 1
+            self.restart_generations.append(self.generation + 1)  # counting the tell in progress
             self._start(seed, int(round(self.population_size * self.options["incpopsize"])))
 
     @contextlib.contextmanager
@@ -106,16 +109,13 @@ class CMAES:
                 self._asked = np.array(self.es.ask(), dtype=np.float64)
         return self._asked.copy()
 
-    def tell(self, population: np.ndarray, fitness: np.ndarray) -> None:
+    def _tell(self, population: np.ndarray, fitness: np.ndarray) -> None:
         if self._asked is None:
             raise StrategyError("cma: tell() before ask()")
         population = np.asarray(population, np.float64)
         fitness = np.asarray(fitness, np.float64)
         if population.shape != self._asked.shape or not np.array_equal(population, self._asked):
             raise StrategyError("cma: tell() needs the population that ask() returned, unchanged")
-        if fitness.shape != (self.population_size,) or not np.isfinite(fitness).all():
-            raise StrategyError(f"cma: fitness must be {self.population_size} finite values; got shape "
-                                f"{fitness.shape}")
         with self._rng(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.es.tell(list(self._asked), list(-fitness))
@@ -137,10 +137,6 @@ class CMAES:
     @property
     def sigma(self) -> float:
         return float(self.es.sigma)
-
-    @property
-    def generation(self) -> int:
-        return len(self._told)
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         meta = {"strategy": self.name, "dim": self.dim, "seed": self.seed, "options": self.options,

@@ -13,13 +13,15 @@ import random
 import numpy as np
 from deap import base
 
+from ..seeding import stream_words
+
 __all__ = ["python_random", "FitnessMax", "FitnessMaxMin", "Individual", "individuals"]
 
 
 @contextlib.contextmanager
 def python_random(seed: int, generation: int):
     outer = random.getstate()
-    state = np.random.SeedSequence(int(seed), spawn_key=(int(generation),)).generate_state(4)
+    state = stream_words(seed, generation, words=4)
     random.seed(int.from_bytes(state.tobytes(), "little"))
     try:
         yield

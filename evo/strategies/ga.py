@@ -20,7 +20,9 @@ from typing import Any
 import numpy as np
 from deap import tools
 
-from .base import StrategyError
+from ..errors import StrategyError
+from ..seeding import stream
+from .base import Strategy
 from .deap_support import FitnessMax, individuals, python_random
 
 __all__ = ["GA", "CROSSOVERS"]
@@ -28,7 +30,7 @@ __all__ = ["GA", "CROSSOVERS"]
 CROSSOVERS = ("sbx", "blend")
 
 
-class GA:
+class GA(Strategy):
     """Generational GA with elitism; fitness is maximized."""
 
     name = "ga"
@@ -53,8 +55,8 @@ class GA:
     def ask(self) -> np.ndarray:
         return self._pop.copy()
 
-    def tell(self, population: np.ndarray, fitness: np.ndarray) -> None:
-        check_tell(self, population, fitness, 1)
+    def _tell(self, population: np.ndarray, fitness: np.ndarray) -> None:
+        check_population(self, population)
         o = self.options
         inds = individuals(self._pop, fitness, FitnessMax)
         with python_random(self.seed, self.generation + 1):
@@ -63,7 +65,6 @@ class GA:
                                                              int(o["tournament"]))]
             vary(children, o)
         self._pop = np.array(elite + children, dtype=np.float64).reshape(self.population_size, self.dim)
-        self.generation += 1
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return ({"strategy": self.name, "dim": self.dim, "seed": self.seed, "options": self.options,
@@ -95,7 +96,7 @@ def start(es, dim: int, seed: int) -> None:
         raise StrategyError(f"{es.name}: dimension {dim}; expected >= 1")
     es.population_size = int(es.options["population"])
     es.generation = 0
-    rng = np.random.default_rng(np.random.SeedSequence(es.seed, spawn_key=(0,)))
+    rng = stream(es.seed, 0)
     es._pop = rng.normal(0.0, float(es.options["init_std"]), (es.population_size, es.dim))
 
 
@@ -110,14 +111,10 @@ def check_common(o: dict, min_population: int) -> None:
             raise StrategyError(f"strategy.{k}: {o[k]}; expected a value > 0")
 
 
-def check_tell(es, population: np.ndarray, fitness: np.ndarray, n_objectives: int) -> None:
+def check_population(es, population: np.ndarray) -> None:
     population = np.asarray(population, np.float64)
     if population.shape != es._pop.shape or not np.array_equal(population, es._pop):
         raise StrategyError(f"{es.name}: tell() needs the population that ask() returned, unchanged")
-    F = np.asarray(fitness, np.float64)
-    want = (es.population_size,) if n_objectives == 1 else (es.population_size, n_objectives)
-    if F.shape != want or not np.isfinite(F).all():
-        raise StrategyError(f"{es.name}: fitness must be finite values of shape {want}; got shape {F.shape}")
 
 
 def vary(children: list[list], o: dict) -> None:

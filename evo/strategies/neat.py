@@ -27,10 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from ..neat import InnovationRegistry, NeatPopulation, NeatSpace
-from ..neat import operators as ops
-from ..neat.species import align, assign_species
-from .base import StrategyError
+from ..errors import StrategyError
+from ..genomes.neat import InnovationRegistry, NeatPopulation, NeatSpace
+from ..genomes.neat import operators as ops
+from ..genomes.neat.species import align, assign_species
+from ..seeding import stream
+from .base import Strategy
 
 __all__ = ["NEAT"]
 
@@ -38,7 +40,7 @@ _RATES = ("crossover_rate", "survival", "weight_rate", "weight_replace", "neuron
           "add_node", "delete_connection", "delete_node", "enable_rate", "disable_rate", "disable_inherit")
 
 
-class NEAT:
+class NEAT(Strategy):
     """NEAT-style evolution of spiking topologies; fitness is maximized."""
 
     name = "neat"
@@ -103,7 +105,7 @@ class NEAT:
             raise StrategyError("strategy.survival: 0; expected a fraction in (0, 1]")
 
     def _rng(self, key: int) -> np.random.Generator:
-        return np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(int(key),)))
+        return stream(self.seed, key)
 
     @property
     def coefficients(self) -> tuple[float, float, float, float]:
@@ -114,13 +116,10 @@ class NEAT:
     def ask(self) -> NeatPopulation:
         return self._pop
 
-    def tell(self, population: NeatPopulation, fitness: np.ndarray) -> None:
+    def _tell(self, population: NeatPopulation, fitness: np.ndarray) -> None:
         if population is not self._pop:
             raise StrategyError("neat: tell() needs the population that ask() returned")
-        fitness = np.asarray(fitness, np.float64)
         P = len(population)
-        if fitness.shape != (P,) or not np.isfinite(fitness).all():
-            raise StrategyError(f"neat: fitness must be {P} finite values; got shape {fitness.shape}")
         o, space = self.options, self.space
         rng = self._rng(self.generation + 1)
         species, reps, rep_ids, self.next_species = assign_species(
@@ -197,7 +196,6 @@ class NEAT:
                                    beta_power=o["beta_power"], bias_power=o["bias_power"])
         # keep the representatives in the population's column layout: one alignment per generation
         self._pop, self.reps = align(child.compact(), self.reps, space.defaults)
-        self.generation += 1
 
     @property
     def n_species(self) -> int:

@@ -20,14 +20,15 @@ from typing import Any
 import numpy as np
 from deap import tools
 
-from .base import StrategyError
+from ..errors import StrategyError
+from .base import Strategy
 from .deap_support import FitnessMaxMin, individuals, python_random
-from .ga import check_common, check_tell, restore, start, vary
+from .ga import check_common, check_population, restore, start, vary
 
 __all__ = ["NSGA2"]
 
 
-class NSGA2:
+class NSGA2(Strategy):
     """Two-objective NSGA-II: ``tell(X, F)`` with F (P, 2) = (fitness, spikes)."""
 
     name = "nsga2"
@@ -50,8 +51,8 @@ class NSGA2:
     def ask(self) -> np.ndarray:
         return self._pop.copy()
 
-    def tell(self, population: np.ndarray, objectives: np.ndarray) -> None:
-        check_tell(self, population, objectives, 2)
+    def _tell(self, population: np.ndarray, objectives: np.ndarray) -> None:
+        check_population(self, population)
         o = self.options
         pool = individuals(np.concatenate([self.parents, self._pop]),
                            np.concatenate([self.parent_values, np.asarray(objectives, np.float64)]), FitnessMaxMin)
@@ -62,7 +63,6 @@ class NSGA2:
         self.parents = np.array([list(p) for p in parents], np.float64)
         self.parent_values = np.array([p.fitness.values for p in parents], np.float64)
         self._pop = np.array(children, np.float64).reshape(self.population_size, self.dim)
-        self.generation += 1
 
     def pareto_front(self) -> tuple[np.ndarray, np.ndarray]:
         """(genomes (F, D), objective values (F, 2)) of the parents' first non-dominated front."""

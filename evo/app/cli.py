@@ -4,45 +4,51 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import signal
 import sys
+from pathlib import Path
 
-from . import __version__
-from .errors import USER_ERRORS, ConfigError
+import neurons
+import tasks
+
+from .. import __version__, strategies
+from ..errors import USER_ERRORS, ConfigError, RunDirError
+from ..rundir.files import atomic_write_bytes
+from ..rundir.results import find_runs, load_best_genome, load_run, load_runs
+from ..seeding import validation_seed
+from ..training import config as cfg
+from ..training.api import build, resume, run
+from . import bench, bench_speed, plots
+from .export import write_nir
 
 EXIT_USAGE = 2
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from . import config as cfg
-    from .run import run
-
     layers = []
     if args.config:
-        layers.append(cfg.load_toml(args.config))
+        layers.append(("file", cfg.load_toml(args.config)))
     cli = {"run": {"generations": args.generations, "seed": args.seed, "out": args.out, "name": args.name,
                    "quiet": True if args.quiet else None, "backend": args.backend, "workers": args.workers,
                    "address": args.address, "kernel": args.kernel},
            "task": {"name": args.task},
            "strategy": {"name": args.strategy, "population": args.population}}
-    layers.append(cli)
-    if not any(layer.get("task", {}).get("name") for layer in layers):
-        import tasks
+    layers.append(("flag", cli))
+    if not any(layer.get("task", {}).get("name") for _, layer in layers):
         raise ConfigError(f"no task given: name one (evospike run TASK) or set [task] name in --config; "
                           f"valid tasks: {', '.join(tasks.names())}")
-    config = cfg.resolve(*layers)
+    resolved = cfg.resolve_sources(layers, preset=not args.no_preset)
     if args.dump_config:
-        from .rundir import _jsonable_toml
-        import tomli_w
-        sys.stdout.write(tomli_w.dumps(_jsonable_toml(config)))
+        sys.stdout.write(cfg.dump_with_sources(resolved))
         return 0
-    result = run(config, progress=sys.stdout.isatty())
+    for note in resolved.notes:
+        print(f"evospike: {note}", file=sys.stderr)
+    result = run(resolved.config, progress=sys.stdout.isatty())
     print(f"validation score: {result.validation:.2f}")
     return 0
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from .run import resume
-
     result = resume(args.run_dir, args.generations, progress=sys.stdout.isatty(), backend=args.backend,
                     workers=args.workers, address=args.address, quiet=True if args.quiet else None)
     print(f"validation score: {result.validation:.2f}")
@@ -50,9 +56,6 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    from .errors import RunDirError
-    from .results import find_runs, load_run
-
     rows = []
     for path in find_runs(args.dir):
         try:
@@ -76,11 +79,6 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .results import load_best_genome, load_run
-    from .run import build, validation_seed
-
     r = load_run(args.run_dir)
     s = r.summary
     for key in ("status", "reason", "task", "strategy", "seed", "generations", "evaluations", "best",
@@ -89,14 +87,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
             print(f"{key:>16}: {s[key]}")
     if not args.plot:
         return 0
-    from . import plots
     path = Path(args.run_dir)
     written = [plots.fitness_curves(r.metrics, path / "fitness.png", f"{s.get('task')} / {s.get('strategy')}")]
     if r.best is not None:
         task, space = build(r.config)
         net = space.compile(load_best_genome(r, space))
         written.append(plots.topology(net, path / "topology.png"))
-        if hasattr(task, "record"):
+        if task.can_record:
             spikes = task.record(net, validation_seed(int(r.config["run"]["seed"])))
             written.append(plots.spike_raster(spikes, net.n_out, path / "raster.png"))
         else:
@@ -107,10 +104,6 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .results import load_runs
-
     df = load_runs(args.dirs)
     by = args.by
     final = df.sort_values("generation").groupby("run").tail(1)
@@ -119,17 +112,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                                   median_evaluations=("evaluations", "median"))
     print(table.to_string())
     if args.plot:
-        from . import plots
         out = Path(args.output)
         print(f"wrote {plots.compare_curves(df, by, out)}")
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .export import write_nir
-    from .results import load_best_genome, load_run
-    from .run import build
-
     r = load_run(args.run_dir)
     _, space = build(r.config)
     net = space.compile(load_best_genome(r, space))
@@ -141,9 +129,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from .results import load_best_genome, load_run
-    from .run import build, validation_seed
-
     r = load_run(args.run_dir)
     try:
         task, space = build(r.config)
@@ -174,8 +159,6 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
-
     args.seeds_given = args.seeds is not None
     if args.seeds is None:
         args.seeds = 30
@@ -184,7 +167,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.population < 1 or args.generations < 1 or (args.workers is not None and args.workers < 1):
         raise ConfigError("--population, --generations and --workers must be integers >= 1")
     if args.kernel:
-        import neurons
         try:
             neurons.use_kernel(args.kernel)
         except ValueError as exc:
@@ -203,11 +185,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         result = bench.scaling(args.population, args.generations, tuple(range(1, (args.workers or 2) + 1)),
                                progress=show)
     elif args.name == "sim":
-        from . import bench_speed
         show = None if args.json else bench_speed.print_sim_row
         result = bench_speed.sim(workers=args.workers or 0, rounds=args.rounds, progress=show)
     elif args.name == "eval":
-        from . import bench_speed
         show = None if args.json else bench_speed.print_eval_row
         kernels = (args.kernel,) if args.kernel else ("numpy", "numba")
         result = bench_speed.evaluation(args.task or "cartpole", args.population, args.generations,
@@ -222,28 +202,24 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(text)
     if args.output:
-        from pathlib import Path
-        from .rundir import atomic_write_bytes
-        atomic_write_bytes(Path(args.output), (text + "\n").encode())
+            atomic_write_bytes(Path(args.output), (text + "\n").encode())
     return 0
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
-    import tasks
     rows = []
     for name in tasks.names():
         spec = tasks.spec(name)
         try:
-            t = tasks.make(name)
-            io = (str(t.n_inputs), str(t.n_outputs))
-        except Exception as exc:  # a task that cannot be built with defaults is still listed
-            io = ("?", "?")
-            spec = spec.__class__(spec.name, spec.factory, f"{spec.description} [unavailable: {exc}]")
-        rows.append((name, *io, spec.description))
-    w = max(len(r[0]) for r in rows)
-    print(f"{'task':<{w}}  inputs  outputs  description")
-    for name, n_in, n_out, desc in rows:
-        print(f"{name:<{w}}  {n_in:>6}  {n_out:>7}  {desc}")
+            preset = spec.preset
+            how = preset.summary() if preset else "(none: the defaults)"
+        except Exception as exc:  # a task whose module cannot be imported is still listed
+            how = f"[unavailable: {type(exc).__name__}: {exc}]"
+        rows.append((name, how, spec.description))
+    w, wp = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+    print(f"{'task':<{w}}  {'preset (evospike run TASK)':<{wp}}  description")
+    for name, how, desc in rows:
+        print(f"{name:<{w}}  {how:<{wp}}  {desc}")
     return 0
 
 
@@ -263,11 +239,14 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="evolve networks on a task and write a run directory",
                        description="Evolve networks on TASK. Options override --config, which overrides "
-                                   "the defaults (see --dump-config).")
+                                   "the task's preset (its recommended strategy, genome, options and budget; "
+                                   "see `evospike tasks`), which overrides the defaults (see --dump-config).")
     r.add_argument("task", nargs="?", help="task name (see `evospike tasks`)")
-    r.add_argument("--strategy", help="evolution strategy (default: cma)")
-    r.add_argument("--generations", type=int, help="generations at most (default: 100)")
-    r.add_argument("--population", type=int, help="population size (default: the strategy's own)")
+    r.add_argument("--strategy", metavar="NAME",
+                   help=f"evolution strategy: {', '.join(strategies.names())} (default: the task's preset, "
+                        f"else cma)")
+    r.add_argument("--generations", type=int, help="generations at most (default: the task's preset, else 100)")
+    r.add_argument("--population", type=int, help="population size (default: the preset's, else the strategy's own)")
     r.add_argument("--seed", type=int, help="master seed (default: 0)")
     r.add_argument("--out", help="parent folder for run directories (default: runs)")
     r.add_argument("--name", help="run directory name (default: TASK-STRATEGY-sSEED-TIMESTAMP)")
@@ -278,7 +257,10 @@ def parser() -> argparse.ArgumentParser:
                         "the run records the setting)")
     r.add_argument("--config", metavar="FILE.toml", help="config file with [run], [task], [genome], [strategy]")
     r.add_argument("--quiet", action="store_true", help="no per-generation lines")
-    r.add_argument("--dump-config", action="store_true", help="print the resolved config as TOML and exit")
+    r.add_argument("--dump-config", action="store_true",
+                   help="print the resolved config as TOML, each value with where it came from (default, preset, "
+                        "file or flag), and exit")
+    r.add_argument("--no-preset", action="store_true", help="ignore the task's preset: the plain defaults")
     r.set_defaults(func=_cmd_run)
 
     rs = sub.add_parser("resume", help="continue a run from its last checkpoint",
@@ -358,7 +340,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--output", metavar="FILE.json", help="also write the JSON result to this file")
     b.set_defaults(func=_cmd_bench)
 
-    t = sub.add_parser("tasks", help="list the tasks that `run` accepts")
+    t = sub.add_parser("tasks", help="list the tasks that `run` accepts, with each preset's strategy and budget")
     t.set_defaults(func=_cmd_tasks)
     return p
 
@@ -370,8 +352,6 @@ def main(argv: list[str] | None = None) -> int:
         p.print_help()
         return EXIT_USAGE
     if args.command in ("run", "resume"):
-        import signal
-
         def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C: status "interrupted"
             raise KeyboardInterrupt
         signal.signal(signal.SIGTERM, _terminate)

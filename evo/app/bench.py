@@ -4,53 +4,51 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import tempfile
 import time
 from typing import Any, Callable
 
-import numpy as np
+import tasks
 
-from . import __version__
-from . import config as cfg
-from .seeding import derive_seed
-from .strategies import make_strategy
+from .. import __version__
+from ..errors import ConfigError
+from ..evaluation import SerialEvaluator, make_evaluator
+from ..evaluation.ray import RayEvaluator, init_ray, shutdown
+from ..rundir.results import load_run
+from ..training import config as cfg
+from ..training.api import make_strategy_for, problem_of, run
+from ..training.callbacks import StopRules
+from ..training.trainer import Trainer
 
-__all__ = ["BENCHMARKS", "neat_xor", "scaling"]
-
-
-def cfg_build(config: dict):
-    from .run import build
-    return build(config)
+__all__ = ["neat_xor", "scaling", "task_suite", "SUITE"]
 
 
 def _evolve(config: dict, max_generations: int) -> dict[str, Any]:
-    """The run loop without a run directory: evolve until a network solves the task."""
-    from .run import build
+    """The training loop without a run directory: evolve until a network solves the task."""
     seed = int(config["run"]["seed"])
-    task, space = build(config)
-    opts = {k: v for k, v in config["strategy"].items() if k != "name"}
-    strategy = make_strategy(config["strategy"]["name"], space, derive_seed(seed, 0, "strategy"), **opts)
+    problem = problem_of(config)
+    task, space = problem.build()
+    trainer = Trainer(make_strategy_for(config, space), SerialEvaluator(problem, seed, task=task, space=space,
+                                                                         blas_threads=None),
+                      space, task=task, generations=max_generations)
     t0 = time.perf_counter()
-    evaluations, eval_seconds = 0, 0.0
-    for gen in range(max_generations):
-        pop = strategy.ask()
-        t1 = time.perf_counter()
-        ev = task.evaluate(space.compile(pop), derive_seed(seed, gen, "evaluate"))
-        eval_seconds += time.perf_counter() - t1
-        evaluations += len(ev)
-        solved = np.flatnonzero(task.solved(ev))
-        if solved.size:
-            i = int(solved[np.argmax(ev.fitness[solved])])
-            genome = space.genome(pop, i)
-            hidden = sum(n["kind"] == "hidden" for n in genome["nodes"])
-            enabled = sum(c["enabled"] for c in genome["connections"])
-            return {"seed": seed, "solved": True, "evaluations": evaluations, "generations": gen + 1,
-                    "hidden_nodes": hidden, "enabled_connections": enabled,
-                    "fitness": float(ev.fitness[i]), "seconds": time.perf_counter() - t0,
-                    "evaluations_per_second": evaluations / max(eval_seconds, 1e-9)}
-        strategy.tell(pop, ev.fitness)
-    return {"seed": seed, "solved": False, "evaluations": evaluations, "generations": max_generations,
-            "hidden_nodes": None, "enabled_connections": None, "fitness": float(ev.fitness.max()),
-            "seconds": time.perf_counter() - t0, "evaluations_per_second": evaluations / max(eval_seconds, 1e-9)}
+    eval_seconds, result = 0.0, None
+    stop = StopRules(stop_on_solved=True)
+    while not trainer.done:
+        result = trainer.step()
+        eval_seconds += result.timings["evaluate"]
+        if stop.on_generation(trainer, result) is False:
+            i = result.first_solved
+            genome = space.genome(result.population, i)
+            return {"seed": seed, "solved": True, "evaluations": result.evaluations, "generations": result.generation + 1,
+                    "hidden_nodes": sum(n["kind"] == "hidden" for n in genome["nodes"]),
+                    "enabled_connections": sum(c["enabled"] for c in genome["connections"]),
+                    "fitness": float(result.fitness[i]), "seconds": time.perf_counter() - t0,
+                    "evaluations_per_second": result.evaluations / max(eval_seconds, 1e-9)}
+    return {"seed": seed, "solved": False, "evaluations": result.evaluations, "generations": max_generations,
+            "hidden_nodes": None, "enabled_connections": None, "fitness": float(result.fitness.max()),
+            "seconds": time.perf_counter() - t0,
+            "evaluations_per_second": result.evaluations / max(eval_seconds, 1e-9)}
 
 
 def neat_xor(seeds: int = 30, max_generations: int = 300, first_seed: int = 0,
@@ -58,7 +56,8 @@ def neat_xor(seeds: int = 30, max_generations: int = 300, first_seed: int = 0,
     """Spiking XOR with the default NEAT config, one independent run per seed."""
     rows = []
     for s in range(first_seed, first_seed + int(seeds)):
-        config = cfg.resolve({"task": {"name": "xor"}, "strategy": {"name": "neat"}, "run": {"seed": s}})
+        config = cfg.resolve({"task": {"name": "xor"}, "strategy": {"name": "neat"}, "run": {"seed": s}},
+                             preset=False)
         row = _evolve(config, max_generations)
         rows.append(row)
         if progress:
@@ -108,20 +107,19 @@ def scaling_population(population: int = 256, stage: str = "late") -> tuple[dict
     a network balances for 500 steps, then ``population`` genomes are drawn from its search
     distribution (most balance for long: the expensive generations of a run).
     """
-    from .run import build
-    config = cfg.resolve({"task": {"name": "cartpole"}, "run": {"backend": "serial"}})
-    task, space = build(config)
+    config = cfg.resolve({"task": {"name": "cartpole"}, "strategy": {"name": "cma"}, "run": {"backend": "serial"}},
+                         preset=False)
+    problem = problem_of(config)
+    task, space = problem.build()
     if stage == "early":
-        es = make_strategy("cma", space, derive_seed(0, 0, "strategy"), population=population)
-        return config, es.ask()
-    es = make_strategy("cma", space, derive_seed(0, 0, "strategy"))
-    for gen in range(200):
-        X = es.ask()
-        ev = task.evaluate(space.compile(X), derive_seed(0, gen, "evaluate"))
-        es.tell(X, ev.fitness)
-        if ev.fitness.max() >= task.target:
-            break
-    return config, es.sample(population)
+        big = {**config, "strategy": {**config["strategy"], "population": population}}
+        return config, make_strategy_for(big, space).ask()
+    trainer = Trainer(make_strategy_for(config, space), SerialEvaluator(problem, 0, task=task, space=space,
+                                                                         blas_threads=None),
+                      space, task=task, generations=200)
+    while not trainer.done and trainer.step().fitness.max() < task.target:
+        pass
+    return config, trainer.strategy.sample(population)
 
 
 def scaling(population: int = 256, generations: int = 5, workers: tuple[int, ...] = (1, 2),
@@ -136,25 +134,24 @@ def scaling(population: int = 256, generations: int = 5, workers: tuple[int, ...
     backend's exactly. Overhead per generation: wall time minus the actors' evaluation time
     divided by the number of workers (the time Ray adds, including waiting on the slowest chunk).
     """
-    from .distributed import RayEvaluator, init_ray, shutdown
-    from .run import make_evaluator
-    seeds = [derive_seed(0, g, "evaluate") for g in range(generations)]
+    rounds = list(range(generations))  # generation g of run seed 0: the evaluation seeds of a run
     rows: list[dict] = []
     owns = init_ray(num_cpus=max(2, sum(workers)))
     try:
         for stage in stages:
             config, X = scaling_population(population, stage)
-            backends = [("serial", 1, make_evaluator(config))]
-            backends += [("ray", n, RayEvaluator(config, workers=n)) for n in workers]
+            problem = problem_of(config)
+            backends = [("serial", 1, make_evaluator(problem, 0))]
+            backends += [("ray", n, RayEvaluator(problem, 0, workers=n)) for n in workers]
             walls = {k: [] for k in range(len(backends))}
             overheads = {k: [] for k in range(len(backends))}
             fits = {k: [] for k in range(len(backends))}
             for k, (_, _, e) in enumerate(backends):
-                e.evaluate(X, seeds[0])  # warm-up: actor start, imports, caches
-            for s in seeds:
+                e.evaluate(X, rounds[0])  # warm-up: actor start, imports, caches
+            for g in rounds:
                 for k, (name, n, e) in enumerate(backends):
                     t0 = time.perf_counter()
-                    ev, _ = e.evaluate(X, s)
+                    ev, _ = e.evaluate(X, g)
                     wall = time.perf_counter() - t0
                     walls[k].append(wall)
                     compute = sum(getattr(e, "last_compute_seconds", []) or [])
@@ -188,59 +185,32 @@ def print_scaling_row(r: dict) -> None:
           f"(median {r['median_seconds']:.2f} s per generation of {r['population']}){extra}", flush=True)
 
 
-# task: (strategy, config layer, generations) -- each task's recommended setting
-RECOMMENDED: dict[str, tuple[str, dict, int]] = {
-    "cartpole": ("cma", {}, 100),
-    "acrobot": ("cma", {"run": {"stop_fitness": -80.0}}, 60),
-    "mountaincar": ("cma", {}, 60),
-    "mountaincar-continuous": ("cma", {}, 60),
-    "pendulum": ("cma", {}, 100),
-    "double-pole": ("neat", {}, 60),
-    # without velocities: two output neurons as leaky filters of the three positions (one fast,
-    # one slow: a lead compensator), one network step per 0.02 s, thresholds above reach
-    "double-pole-nv": ("cma", {"task": {"name": "double-pole", "velocities": False, "sim_steps": 1},
-                               "genome": {"hidden": 0, "threshold": 100.0, "beta": 0.3,
-                                          "evolve": ["weights", "betas"]},
-                               "strategy": {"sigma0": 2.0, "population": 20}}, 500),
-    "xor": ("neat", {}, 300),
-    "iris": ("cma", {}, 200),
-    "wine": ("cma", {}, 200),
-    "breast-cancer": ("cma", {}, 100),
-    # a spiking linear layer (no hidden neurons), full training batch, a sharp softmax
-    "digits": ("cma", {"task": {"temperature": 10.0}, "genome": {"hidden": 0},
-                       "strategy": {"diagonal": True, "population": 64}}, 400),
-    "temporal-patterns": ("cma", {}, 300),
-}
+# The tasks of ``bench tasks``: every built-in task with a preset except LunarLander (Box2D)
+SUITE = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendulum", "double-pole", "double-pole-nv",
+         "xor", "iris", "wine", "breast-cancer", "digits", "temporal-patterns")
 
 
 def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int = 0,
                progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Each entry of :data:`RECOMMENDED` with its strategy and budget over ``seeds`` seeds from
-    ``first_seed`` (serial backend, run directories in a temporary folder): median validation,
-    evaluations used, and for tasks that define solving, how many seeds solved it and the
-    median evaluations up to the generation that did."""
-    import tempfile
-
-    from .results import load_run
-    from .run import run
-    names = names or list(RECOMMENDED)
-    unknown = [n for n in names if n not in RECOMMENDED]
+    """Each task with its preset (``Task.preset``: strategy, genome, options, budget), as
+    ``evospike run TASK --seed S`` runs it, over ``seeds`` seeds from ``first_seed`` (serial
+    backend, run directories in a temporary folder): median validation, evaluations used,
+    wall time, and for tasks that define solving, how many seeds solved it and the
+    evaluations up to the generation that did."""
+    names = names or list(SUITE)
+    unknown = [n for n in names if n not in tasks.names() or tasks.spec(n).preset is None]
     if unknown:
-        from .errors import ConfigError
-        raise ConfigError(f"bench tasks: no recommended setting for {unknown[0]!r}; choose from "
-                          f"{', '.join(RECOMMENDED)}")
+        raise ConfigError(f"bench tasks: task {unknown[0]!r} has no preset; choose from "
+                          f"{', '.join(n for n in tasks.names() if tasks.spec(n).preset)}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            strategy, layer, generations = RECOMMENDED[name]
+            preset = tasks.spec(name).preset
+            defines_solved = tasks.spec(name).factory.solved is not tasks.Task.solved
             per_seed = []
             for seed in range(first_seed, first_seed + seeds):
-                config = cfg.resolve({**layer, "task": {"name": name, **layer.get("task", {})},
-                                      "strategy": {"name": strategy, **layer.get("strategy", {})},
-                                      "run": {**layer.get("run", {}), "seed": seed, "generations": generations,
-                                          "backend": "serial",
-                                              "quiet": True, "out": tmp, "name": f"{name}-{seed}",
-                                              "validate_every": 0}})
+                config = cfg.resolve({"task": {"name": name}, "run": {"seed": seed, "backend": "serial", "quiet": True,
+                                                                      "out": tmp, "name": f"{name}-{seed}"}})
                 t0 = time.perf_counter()
                 run(config, log=None)
                 r = load_run(f"{tmp}/{name}-{seed}")
@@ -251,11 +221,11 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
                                  "evaluations_to_solve": (int(r.metrics["evaluations"].iloc[solved_gen])
                                                           if solved_gen is not None else None),
                                  "seconds": time.perf_counter() - t0})
-            row = {"task": name, "strategy": strategy, "generations": generations, "seeds": seeds,
+            row = {"task": name, "strategy": preset.strategy, "generations": preset.generations, "seeds": seeds,
                    "median_validation": statistics.median(x["validation"] for x in per_seed),
                    "median_evaluations": statistics.median(x["evaluations"] for x in per_seed),
-                   "solved": (sum(x["solved"] for x in per_seed) if hasattr(cfg_build(config)[0], "solved")
-                              else None), "runs": per_seed}
+                   "median_seconds": statistics.median(x["seconds"] for x in per_seed),
+                   "solved": sum(x["solved"] for x in per_seed) if defines_solved else None, "runs": per_seed}
             rows.append(row)
             if progress:
                 progress(row)
@@ -267,7 +237,5 @@ def print_task_row(r: dict) -> None:
     print(f"{r['task']:<24} {r['strategy']:<6} median validation {r['median_validation']:10.4g}  "
           f"median evaluations {r['median_evaluations']:8.0f}  "
           f"solved {'-' if r['solved'] is None else r['solved']}/{r['seeds']}  "
-          f"(per seed: {vals})", flush=True)
+          f"median {r['median_seconds']:.1f} s per run  (per seed: {vals})", flush=True)
 
-
-BENCHMARKS = {"neat-xor": neat_xor, "scaling": scaling, "tasks": task_suite}

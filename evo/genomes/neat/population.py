@@ -52,10 +52,6 @@ class NeatPopulation:
         return len(self)
 
     @property
-    def n_hidden_ids_start(self) -> int:
-        return self.n_in + self.n_out
-
-    @property
     def is_hidden(self) -> np.ndarray:
         """(K,) bool: node columns that are hidden nodes."""
         return self.node >= self.n_in + self.n_out

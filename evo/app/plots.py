@@ -9,7 +9,7 @@ import pandas as pd
 
 from neurons import NetworkBatch
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["fitness_curves", "spike_raster", "topology", "compare_curves"]
 

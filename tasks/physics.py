@@ -1,4 +1,4 @@
-"""Gymnasium's classic-control physics, ported to numpy arrays of any leading shape (P, E).
+"""Gymnasium's classic-control physics (CartPole, Acrobot, MountainCar, Pendulum), ported to numpy arrays of any leading shape (P, E).
 
 Each port follows the Gymnasium 1.x source line for line (same constants, same order of
 operations, same dtypes where Gymnasium keeps float32 state), and its start states are
@@ -11,9 +11,55 @@ import math
 
 import numpy as np
 
-__all__ = ["AcrobotPhysics", "MountainCarPhysics", "ContinuousMountainCarPhysics", "PendulumPhysics"]
+__all__ = ["CartPolePhysics", "AcrobotPhysics", "MountainCarPhysics", "ContinuousMountainCarPhysics", "PendulumPhysics"]
 
 pi = math.pi
+
+
+class CartPolePhysics:
+    """Gymnasium's CartPole-v1 equations (Euler integration, float64), for state arrays (..., 4).
+
+    ``start_states(seeds)`` gives exactly the state ``gymnasium.make("CartPole-v1").reset(seed=s)``
+    gives for each seed s. ``step`` returns reward 1 for every step, the failing one included.
+    """
+
+    gravity = 9.8
+    masscart = 1.0
+    masspole = 0.1
+    total_mass = masspole + masscart
+    length = 0.5
+    polemass_length = masspole * length
+    force_mag = 10.0
+    tau = 0.02
+    theta_threshold = 12 * 2 * math.pi / 360
+    x_threshold = 2.4
+
+    @staticmethod
+    def start_states(seeds) -> np.ndarray:
+        return np.stack([np.random.default_rng(int(s)).uniform(-0.05, 0.05, size=4) for s in seeds])
+
+    def step(self, state: np.ndarray, action: np.ndarray):
+        x, x_dot, theta, theta_dot = (state[..., i] for i in range(4))
+        force = np.where(action == 1, self.force_mag, -self.force_mag)
+        costheta = np.cos(theta)
+        sintheta = np.sin(theta)
+        temp = (force + self.polemass_length * np.square(theta_dot) * sintheta) / self.total_mass
+        thetaacc = (self.gravity * sintheta - costheta * temp) / (
+            self.length * (4.0 / 3.0 - self.masspole * np.square(costheta) / self.total_mass)
+        )
+        xacc = temp - self.polemass_length * thetaacc * costheta / self.total_mass
+        x = x + self.tau * x_dot
+        x_dot = x_dot + self.tau * xacc
+        theta = theta + self.tau * theta_dot
+        theta_dot = theta_dot + self.tau * thetaacc
+        new = np.stack((x, x_dot, theta, theta_dot), axis=-1)
+        terminated = ((x < -self.x_threshold) | (x > self.x_threshold)
+                      | (theta < -self.theta_threshold) | (theta > self.theta_threshold))
+        return new, np.ones(terminated.shape), terminated
+
+    @staticmethod
+    def observe(state: np.ndarray) -> np.ndarray:
+        return state.astype(np.float32)
 
 
 class AcrobotPhysics:

@@ -14,7 +14,7 @@ import numpy as np
 
 from neurons import NetworkBatch
 
-from ..genome import GenomeError
+from ...errors import GenomeError
 from .innovations import InnovationRegistry
 from .population import NeatPopulation
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from neurons import NetworkBatch
 
-from .errors import ConfigError, RunDirError
+from ..errors import ConfigError, RunDirError
 
 __all__ = ["to_nir", "from_nir", "write_nir", "read_nir"]
 

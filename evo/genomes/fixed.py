@@ -19,13 +19,11 @@ import numpy as np
 
 from neurons import NetworkBatch
 
+from ..errors import GenomeError
+
 __all__ = ["FixedTopology", "EVOLVABLE", "GenomeError"]
 
 EVOLVABLE = ("weights", "thresholds", "betas", "biases")
-
-
-class GenomeError(ValueError):
-    """Bad genome-space options or a genome matrix of the wrong shape."""
 
 
 class FixedTopology:
@@ -97,6 +95,11 @@ class FixedTopology:
 
     def _gene(self, X: np.ndarray, name: str) -> np.ndarray:
         return X[:, self.segments[name]].reshape((X.shape[0],) + self._shapes[name])
+
+    @staticmethod
+    def padded_size(X: np.ndarray) -> None:
+        """Fixed networks all have the same size: no padding to agree on across chunks."""
+        return None
 
     def compile(self, X: np.ndarray, pad_to: int | None = None) -> NetworkBatch:
         """The networks of the rows of X; every genome has the same size, so ``pad_to`` is unused."""

@@ -32,7 +32,11 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from tasks import Evaluation
+from tasks import Evaluation, TaskError
+
+from ..seeding import derive_seed
+from .base import EvaluatorBase, Sizes, check_count
+from .problem import Problem
 
 __all__ = ["RayEvaluator", "ray_map", "init_ray", "shutdown", "loopback_only", "THREAD_ENV"]
 
@@ -85,27 +89,25 @@ def shutdown() -> None:
 class _Worker:
     """Body of the evaluation actor: builds the task and genome space once."""
 
-    def __init__(self, config: dict) -> None:
+    def __init__(self, problem: Problem) -> None:
         from neurons import kernels
-        from .run import build
-        if config["run"].get("kernel") in ("auto", "numba") and not kernels.AVAILABLE:
-            raise RuntimeError(f"run.kernel {config['run']['kernel']!r}: the driver has numba but this Ray "
+        if problem.kernel in ("auto", "numba") and not kernels.AVAILABLE:
+            raise RuntimeError(f"run.kernel {problem.kernel!r}: the driver has numba but this Ray "
                                f"worker does not; install numba on every node or run with --kernel numpy")
-        self.task, self.space = build(config)
+        self.task, self.space = problem.build()
 
     def evaluate(self, population: Any, rows: np.ndarray, seed: int, pad_to: int | None) -> tuple:
         t0 = time.perf_counter()
         chunk = population[rows] if isinstance(population, np.ndarray) else population.take(rows)
         nets = self.space.compile(chunk, pad_to=pad_to)
         ev = self.task.evaluate(nets, seed)
+        check_count(ev, nets.n_networks)
         return (ev.fitness, ev.metrics, nets.neuron_counts(), nets.synapse_counts(),
                 time.perf_counter() - t0, os.getpid())
 
-    def pid(self) -> int:
-        return os.getpid()
 
 
-class RayEvaluator:
+class RayEvaluator(EvaluatorBase):
     """Evaluates a population across Ray actors; same results as :class:`SerialEvaluator`.
 
     ``workers`` actors (0: one per CPU of the cluster). ``chunks_per_worker`` sets how
@@ -114,25 +116,24 @@ class RayEvaluator:
     measured best on CartPole here: every chunk pays the closed loop's per-step overhead.
     """
 
-    def __init__(self, config: dict, *, workers: int = 0, address: str | None = None,
+    def __init__(self, problem: Problem, seed: int, *, workers: int = 0, address: str | None = None,
                  chunks_per_worker: int = 1, min_chunk: int = 8, in_flight: int = 1) -> None:
+        import dataclasses
+
+        from neurons import current_kernel
         self.owns_ray = init_ray(address)
         import ray
         self.ray = ray
-        from neurons import current_kernel
-        from .run import build
-        self.task, self.space = build(config)
-        config = {**config, "run": {**config["run"], "kernel": current_kernel()}}  # the driver's choice
+        self.seed = int(seed)
+        problem.use_kernel()
+        self.problem = problem = dataclasses.replace(problem, kernel=current_kernel())  # the driver's choice
         n = int(workers) or max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.workers = n
         self.chunks_per_worker, self.min_chunk = int(chunks_per_worker), int(min_chunk)
         self.in_flight = max(1, int(in_flight))
         actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(_Worker)
-        self.actors = [actor.options(scheduling_strategy="SPREAD").remote(config) for _ in range(n)]
+        self.actors = [actor.options(scheduling_strategy="SPREAD").remote(problem) for _ in range(n)]
         self.last_compute_seconds: list[float] = []
-
-    def pids(self) -> list[int]:
-        return self.ray.get([a.pid.remote() for a in self.actors])
 
     def _chunks(self, P: int) -> list[np.ndarray]:
         """Interleaved chunks (genome i goes to chunk i mod n): neighbouring genomes are often
@@ -140,10 +141,15 @@ class RayEvaluator:
         n = max(1, min(self.workers * self.chunks_per_worker, math.ceil(P / self.min_chunk)))
         return [np.arange(k, P, n) for k in range(n)]
 
-    def evaluate(self, population: Any, seed: int) -> tuple[Evaluation, dict[str, np.ndarray]]:
+    def evaluate(self, population: Any, generation: int) -> tuple[Evaluation, Sizes]:
+        """The task's evaluation and the networks' sizes, in population order."""
+        return self.evaluate_seed(population, derive_seed(self.seed, generation, "evaluate"))
+
+    def evaluate_seed(self, population: Any, seed: int) -> tuple[Evaluation, Sizes]:
+        """Evaluate with an explicit evaluation seed."""
         ray = self.ray
         P = len(population)
-        pad_to = getattr(self.space, "padded_size", lambda pop: None)(population)
+        pad_to = self.problem.padded_size(population)
         ref = ray.put(population)
         chunks = self._chunks(P)
         todo = list(enumerate(chunks))[::-1]
@@ -159,6 +165,9 @@ class RayEvaluator:
             for r in done:
                 k, a = running.pop(r)
                 results[k] = ray.get(r)
+                if len(results[k][0]) != len(chunks[k]):
+                    raise TaskError(f"task returned {len(results[k][0])} fitness values for {len(chunks[k])} "
+                                    f"networks")
                 free.append(a)
         parts = [results[k] for k in range(len(chunks))]
         self.last_compute_seconds = [p[4] for p in parts]

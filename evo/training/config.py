@@ -1,6 +1,11 @@
 """Run configuration: TOML tables [run], [task], [genome] and [strategy], resolved and validated.
 
-Every option has a default; a config file and CLI flags override them, in that order.
+Layers, later ones winning: the defaults, the task's preset (``Task.preset``), a config file,
+CLI flags. :func:`resolve_sources` also says which layer set each value (``--dump-config``).
+When the chosen strategy is not the one the preset names, the preset's task options and
+budget still apply, its genome options apply if the genome space is the same kind, and
+its strategy options give way to the preset's ``alternatives`` entry for that strategy, or
+else to the strategy's own defaults; ``resolve_sources`` returns a one-line note saying so.
 An unknown key, a wrong type or an out-of-range value is a ``ConfigError`` naming it.
 """
 from __future__ import annotations
@@ -10,23 +15,25 @@ import difflib
 import inspect
 import math
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import tasks
+import tomli_w
 from neurons import KERNELS
 
-from .errors import ConfigError
-from .genome import FixedTopology
-from .neat import NeatSpace
-from .strategies import STRATEGIES, genome_space_kind, strategy_options
+from .. import strategies
+from ..errors import ConfigError
+from ..genomes import space_class as genome_space_class
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["RUN_DEFAULTS", "load_toml", "resolve", "defaults", "space_class"]
+__all__ = ["RUN_DEFAULTS", "load_toml", "resolve", "resolve_sources", "defaults", "space_class", "genome_kind",
+           "dump_with_sources", "Resolved"]
 
 RUN_DEFAULTS: dict[str, Any] = {
     "seed": 0,                 # the run's master seed
@@ -47,9 +54,17 @@ SECTIONS = ("run", "task", "genome", "strategy")
 BACKENDS = ("ray", "serial")
 
 
+def genome_kind(strategy: str) -> str:
+    """The genome space kind ("fixed" or "neat") strategy ``strategy`` evolves."""
+    try:
+        return strategies.get(strategy).genome_space
+    except strategies.StrategyError as exc:
+        raise ConfigError(f"strategy.name: {exc}") from None
+
+
 def space_class(strategy: str) -> type:
     """The genome space class of strategy ``strategy``."""
-    return NeatSpace if genome_space_kind(strategy) == "neat" else FixedTopology
+    return genome_space_class(genome_kind(strategy))
 
 
 def _suggest(key: str, valid) -> str:
@@ -132,13 +147,106 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def resolve(*layers: dict) -> dict:
-    """Merge config layers (later wins) and return the fully resolved, validated config.
+@dataclass
+class Resolved:
+    """A resolved config, which layer set each of its values ({section: {key: source}}, the
+    source "default" for values no layer set), and notes for the user (one line each)."""
+
+    config: dict
+    sources: dict[str, dict[str, str]]
+    notes: list[str] = field(default_factory=list)
+
+
+def _preset_layer(task_name: str, strategy_name: str | None) -> tuple[dict, list[str]]:
+    """The config layer of task ``task_name``'s preset for the strategy a user chose (None: the
+    preset's own), and a note when the preset names another strategy."""
+    preset = tasks.spec(task_name).preset
+    if preset is None:
+        return {}, []
+    if strategy_name in (None, preset.strategy):
+        return preset.layer(), []
+    layer = preset.layer()
+    alt = copy.deepcopy(preset.alternatives.get(strategy_name, {}))
+    same_space = genome_kind(strategy_name) == genome_kind(preset.strategy)
+    out = {"run": {**layer["run"], **({"generations": alt["generations"]} if "generations" in alt else {})},
+           "task": layer["task"],
+           "genome": {**(layer["genome"] if same_space else {}), **alt.get("genome", {})},
+           "strategy": {"name": strategy_name, **alt.get("strategy", {})}}
+    kept = "its task options and budget" + (" and genome" if same_space and layer["genome"] else "")
+    how = "the preset's settings for it" if alt else "its own defaults"
+    note = (f"task {task_name!r}: the preset names strategy {preset.strategy!r}; {strategy_name!r} runs with "
+            f"{how} and the preset's {kept} ({out['run']['generations']} generations)")
+    return out, [note]
+
+
+def resolve(*layers: dict, preset: bool = True) -> dict:
+    """Merge config layers (later wins) over the defaults and the task's preset, and return
+    the fully resolved, validated config.
 
     Each layer is {section: {key: value}}; a None value leaves the key to earlier layers.
+    ``preset=False`` leaves the task's preset out.
     """
+    return resolve_sources([(f"layer {i + 1}", layer) for i, layer in enumerate(layers)], preset=preset).config
+
+
+def resolve_sources(layers: list[tuple[str, dict]], preset: bool = True) -> Resolved:
+    """:func:`resolve` for named layers ("file", "flag", ...), with where every value came from."""
+    for name, layer in layers:
+        if not isinstance(layer, dict) or any(not isinstance(t, dict) for t in layer.values()):
+            raise ConfigError(f"{name}: expected tables {{section: {{key: value}}}}")
     raw: dict = {}
-    for layer in layers:
+    for _, layer in layers:
+        raw = _merge(raw, layer)
+    task_name = raw.get("task", {}).get("name")
+    if not task_name:
+        raise ConfigError(f"[task] name is missing; valid tasks: {', '.join(tasks.names())}")
+    notes: list[str] = []
+    if preset:
+        chosen = raw.get("strategy", {}).get("name")
+        if chosen is not None and (not isinstance(chosen, str) or chosen not in strategies.names()):
+            _check_strategy_name(chosen)
+        preset_layer, notes = _preset_layer(task_name, chosen)
+        layers = [("preset", preset_layer)] + list(layers)
+    sources: dict[str, dict[str, str]] = {}
+    for name, layer in layers:
+        for section, table in layer.items():
+            for key, value in table.items():
+                if value is not None:
+                    sources.setdefault(section, {})[key] = name
+    config = _resolve(layers)
+    out = {section: {key: sources.get(section, {}).get(key, "default") for key in table}
+           for section, table in config.items()}
+    return Resolved(config, out, notes)
+
+
+def _check_strategy_name(name: Any) -> None:
+    if not isinstance(name, str) or name not in strategies.names():
+        close = difflib.get_close_matches(str(name), strategies.names(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"strategy.name: unknown strategy {name!r}{hint}; valid strategies: "
+                          f"{', '.join(strategies.names())}")
+
+
+def dump_with_sources(resolved: Resolved) -> str:
+    """The resolved config as TOML, each value followed by a comment naming its source."""
+    from ..rundir.files import toml_ready
+    lines = []
+    for section, table in toml_ready(resolved.config).items():
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            if isinstance(value, list):  # inline, so that the comment follows the value
+                items = [tomli_w.dumps({"x": v}).split("=", 1)[1].strip() for v in value]
+                text = f"{key} = [{', '.join(items)}]"
+            else:
+                text = tomli_w.dumps({key: value}).strip()
+            lines.append(f"{text}  # {resolved.sources.get(section, {}).get(key, 'default')}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _resolve(layers: list[tuple[str, dict]]) -> dict:
+    raw: dict = {}
+    for _, layer in layers:
         raw = _merge(raw, layer)
     run = dict(RUN_DEFAULTS)
     run.update(_check_keys("run", raw.get("run", {}), RUN_DEFAULTS))
@@ -163,7 +271,7 @@ def resolve(*layers: dict) -> dict:
     if not task_name:
         raise ConfigError(f"[task] name is missing; valid tasks: {', '.join(tasks.names())}")
     task_spec = tasks.spec(task_name)
-    task_defaults = _keyword_defaults(task_spec.factory)
+    task_defaults = task_spec.option_defaults()
     task_opts = _check_keys("task", task_raw, task_defaults)
     task = tasks.make(task_name, **task_opts)  # validates values
     task_resolved = {"name": task_name, **getattr(task, "options", task_opts)}
@@ -176,9 +284,7 @@ def resolve(*layers: dict) -> dict:
 
     strat_raw = dict(raw.get("strategy", {}))
     strat_name = strat_raw.pop("name", "cma")
-    if not isinstance(strat_name, str) or strat_name not in STRATEGIES:
-        raise ConfigError(f"strategy.name: unknown strategy {strat_name!r}; valid strategies: "
-                          f"{', '.join(sorted(STRATEGIES))}")
+    _check_strategy_name(strat_name)
     space_cls = space_class(strat_name)
     genome_defaults = _keyword_defaults(space_cls.__init__)
     genome = dict(genome_defaults)
@@ -186,11 +292,13 @@ def resolve(*layers: dict) -> dict:
     space = space_cls(task.n_inputs, task.n_outputs, **genome)  # validates values
     genome = space.config()
 
-    strat_defaults = strategy_options(strat_name)
+    strat_defaults = strategies.option_defaults(strat_name)
     strategy = dict(strat_defaults)
     strategy.update(_check_keys("strategy", strat_raw, strat_defaults))
     return {"run": run, "task": task_resolved, "genome": genome, "strategy": {"name": strat_name, **strategy}}
 
 
-def defaults(task: str = "cartpole", strategy: str = "cma") -> dict:
-    return resolve({"task": {"name": task}, "strategy": {"name": strategy}})
+def defaults(task: str = "cartpole", strategy: str = "cma", preset: bool = False) -> dict:
+    """The resolved config of ``task`` and ``strategy`` with nothing else set (and the task's
+    preset with ``preset=True``)."""
+    return resolve({"task": {"name": task}, "strategy": {"name": strategy}}, preset=preset)

@@ -21,9 +21,18 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neurons import NetworkBatch, current_kernel, kernel_for, simulate, simulate_outputs
+from threadpoolctl import threadpool_limits
 
-from . import __version__
+from neurons import NetworkBatch, current_kernel, kernel_for, simulate, simulate_outputs, use_kernel
+from neurons import kernels as compiled
+from tasks.closed_loop import timing
+
+from .. import __version__
+from ..evaluation import SerialEvaluator
+from ..evaluation.ray import init_ray
+from ..training import config as cfg
+from ..training.api import make_strategy_for, problem_of
+from ..training.trainer import Trainer
 
 __all__ = ["SHAPES", "RATES", "reference_lif", "bench_network", "sim", "evaluation"]
 
@@ -94,7 +103,6 @@ class _SimActor:
     """Ray actor: holds its share of the networks and runs the simulator on them."""
 
     def __init__(self, kernel: str) -> None:
-        from neurons import use_kernel
         use_kernel(kernel)
 
     def load(self, fields: dict, x: np.ndarray) -> None:
@@ -121,12 +129,10 @@ def sim(shapes=SHAPES, rates=RATES, rounds: int = 5, min_seconds: float = 0.2, w
     BLAS thread; with ``workers`` >= 1 also the simulator split across that many Ray workers
     (the networks divided between them). Each figure is the median over ``rounds`` rounds
     that alternate between the implementations; ``best_*`` figures are the fastest round."""
-    from threadpoolctl import threadpool_limits
     setting = current_kernel()
     rows: list[dict] = []
     actors, owns = [], False
     if workers >= 1:
-        from .distributed import init_ray
         owns = init_ray(num_cpus=workers)
         import ray
         actor_cls = ray.remote(num_cpus=1)(_SimActor)
@@ -216,16 +222,6 @@ def evaluation(task: str = "cartpole", population: int = 256, generations: int =
     and, inside the closed loop, environment, encoding, simulation, decoding and bookkeeping
     (control tasks; other tasks report evaluation as a whole). Rate: network-environment
     steps per second of evaluation."""
-    from threadpoolctl import threadpool_limits
-
-    from neurons import kernels as compiled
-    from neurons import use_kernel
-    from tasks.control import timing
-
-    from . import config as cfg
-    from .run import build
-    from .seeding import derive_seed
-    from .strategies import make_strategy
     rows = []
     previous = current_kernel()
     try:
@@ -233,28 +229,23 @@ def evaluation(task: str = "cartpole", population: int = 256, generations: int =
             if kernel == "numba" and not compiled.AVAILABLE:
                 continue
             config = cfg.resolve({"task": {"name": task}, "strategy": {"name": strategy, "population": population},
-                                  "run": {"backend": "serial", "kernel": kernel}})
-            task_obj, space = build(config)
-            opts = {k: v for k, v in config["strategy"].items() if k != "name"}
-            es = make_strategy(strategy, space, derive_seed(0, 0, "strategy"), **opts)
+                                  "run": {"backend": "serial", "kernel": kernel}}, preset=False)
+            problem = problem_of(config)
+            task_obj, space = problem.build()
+            evaluator = SerialEvaluator(problem, 0, task=task_obj, space=space, blas_threads=None)
+            trainer = Trainer(make_strategy_for(config, space), evaluator, space, task=task_obj,
+                              generations=generations)
             split = {"ask_tell": 0.0, "compile": 0.0, "evaluate": 0.0}
             with threadpool_limits(1, user_api="blas"), timing() as phases:
-                task_obj.evaluate(space.compile(es.ask()), 1)  # warm-up: kernel compile or cache load
+                task_obj.evaluate(space.compile(trainer.strategy.ask()), 1)  # warm-up: kernel compile or cache load
                 phases.seconds = dict.fromkeys(phases.seconds, 0.0)
                 phases.env_steps = 0
-                for gen in range(generations):
-                    t0 = time.perf_counter()
-                    pop = es.ask()
-                    t1 = time.perf_counter()
-                    nets = space.compile(pop)
-                    t2 = time.perf_counter()
-                    ev = task_obj.evaluate(nets, derive_seed(0, gen, "evaluate"))
-                    t3 = time.perf_counter()
-                    es.tell(pop, ev.fitness)
-                    t4 = time.perf_counter()
-                    split["ask_tell"] += (t1 - t0) + (t4 - t3)
-                    split["compile"] += t2 - t1
-                    split["evaluate"] += t3 - t2
+                while not trainer.done:
+                    result = trainer.step()
+                    split["ask_tell"] += result.timings["ask"] + result.timings["tell"]
+                    split["compile"] += evaluator.last_seconds["compile"]
+                    split["evaluate"] += evaluator.last_seconds["task"]
+            ev = result.evaluation
             total = sum(split.values())
             inner = {k: v for k, v in phases.seconds.items()}
             row = {"task": task, "kernel": kernel, "population": population, "generations": generations,

@@ -53,14 +53,14 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def write_toml(path: Path, obj: dict) -> None:
-    atomic_write_bytes(path, tomli_w.dumps(_jsonable_toml(obj)).encode())
+    atomic_write_bytes(path, tomli_w.dumps(toml_ready(obj)).encode())
 
 
-def _jsonable_toml(obj: Any) -> Any:
+def toml_ready(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {str(k): _jsonable_toml(v) for k, v in obj.items() if v is not None}
+        return {str(k): toml_ready(v) for k, v in obj.items() if v is not None}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable_toml(v) for v in obj]
+        return [toml_ready(v) for v in obj]
     if isinstance(obj, np.generic):
         return obj.item()
     return obj

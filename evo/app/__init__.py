@@ -1,0 +1,1 @@
+"""The top layer: the ``evospike`` command line, benchmarks, plots and export."""

@@ -1,0 +1,21 @@
+"""Evaluators: the serial backend and Ray, behind the :class:`Evaluator` protocol, both
+built from a picklable :class:`Problem`."""
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Evaluator, Sizes, check_count
+from .problem import Problem
+from .serial import SerialEvaluator
+
+__all__ = ["Evaluator", "Problem", "SerialEvaluator", "Sizes", "check_count", "make_evaluator"]
+
+
+def make_evaluator(problem: Problem, seed: int, *, backend: str = "serial", workers: int = 0,
+                   address: str | None = None, task: Any = None, space: Any = None) -> Evaluator:
+    """The evaluator ``backend`` names ("serial" or "ray") for ``problem`` and the run seed ``seed``.
+    ``task`` and ``space``, when already built, spare the serial backend building them again."""
+    if backend == "ray":
+        from .ray import RayEvaluator
+        return RayEvaluator(problem, seed, workers=workers, address=address or None)
+    return SerialEvaluator(problem, seed, task=task, space=space)

@@ -1,0 +1,125 @@
+"""Read run directories back as pandas objects."""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GenomeError, RunDirError
+from .files import read_json
+from .layout import BEST, CONFIG, INDIVIDUALS, METRIC_COLUMNS, METRICS, SUMMARY
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Run", "load_run", "load_runs", "find_runs", "load_best_genome", "read_individuals"]
+
+
+@dataclass
+class Run:
+    """One run directory: ``config`` (dict), ``metrics`` and ``individuals`` (DataFrames),
+    ``best`` and ``summary`` (dicts)."""
+
+    path: Path
+    config: dict[str, Any]
+    metrics: pd.DataFrame
+    individuals: pd.DataFrame | None
+    best: dict[str, Any] | None
+    summary: dict[str, Any]
+
+
+def _read(path: Path, what: str, reader):
+    try:
+        return reader(path)
+    except FileNotFoundError:
+        raise RunDirError(f"{str(path.parent)!r} is not a run directory: {path.name} is missing") from None
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{str(path)!r}: corrupt {what} ({exc})") from None
+    except Exception as exc:  # pyarrow raises several types for a damaged parquet file
+        raise RunDirError(f"{str(path)!r}: cannot read {what} ({type(exc).__name__}: {exc})") from None
+
+
+def _toml(path: Path) -> dict:
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def load_run(path: str | Path) -> Run:
+    """Load a run directory written by ``evospike run``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"run directory {str(path)!r} does not exist")
+    config = _read(path / CONFIG, "config", _toml)
+    summary = _read(path / SUMMARY, "summary", read_json)
+    if (path / METRICS).exists():
+        metrics = _read(path / METRICS, "metrics", pd.read_parquet)
+    else:
+        metrics = pd.DataFrame(columns=METRIC_COLUMNS)
+    individuals = _read(path / INDIVIDUALS, "individuals", read_individuals) if (path / INDIVIDUALS).exists() else None
+    best = _read(path / BEST, "best genome", read_json) if (path / BEST).exists() else None
+    return Run(path, config, metrics, individuals, best, summary)
+
+
+def read_individuals(path: Path) -> pd.DataFrame:
+    """``individuals.parquet``: a folder of one file per generation (or, in runs written before
+    that layout, one file), as one table in generation order."""
+    if path.is_dir():
+        parts = sorted(path.glob("gen-*.parquet"))
+        if not parts:
+            return pd.DataFrame()
+        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    return pd.read_parquet(path)
+
+
+def load_best_genome(run: Run, space):
+    """The best genome of a run as a population of one for its genome space ``space``: a (1, D)
+    float64 matrix (fixed topology) or a NeatPopulation."""
+    if run.best is None:
+        raise RunDirError(f"{str(run.path)!r} has no best.json yet: no generation finished")
+    if "genome" not in run.best:
+        raise RunDirError(f"{str(run.path / 'best.json')!r}: no 'genome' field")
+    try:
+        return space.decode_genome(run.best["genome"], where=str(run.path / "best.json"))
+    except GenomeError as exc:
+        raise RunDirError(str(exc)) from None
+
+
+def find_runs(paths_or_glob) -> list[Path]:
+    """Run directories from a glob pattern, a folder of runs, a run directory, or a list of these."""
+    import glob as globmod
+    items = [paths_or_glob] if isinstance(paths_or_glob, (str, Path)) else list(paths_or_glob)
+    found: list[Path] = []
+    for item in items:
+        item = str(item)
+        matches = sorted(globmod.glob(item)) if any(c in item for c in "*?[") else [item]
+        for m in matches:
+            p = Path(m)
+            if (p / SUMMARY).exists():
+                found.append(p)
+            elif p.is_dir():
+                found += sorted(q.parent for q in p.glob("*/summary.json"))
+    return found
+
+
+def load_runs(paths_or_glob) -> pd.DataFrame:
+    """The metrics of many runs stacked, with columns ``run``, ``task``, ``strategy`` and
+    ``seed`` added first, ready for ``groupby``. Accepts what :func:`find_runs` accepts."""
+    frames = []
+    for path in find_runs(paths_or_glob):
+        r = load_run(path)
+        m = r.metrics.copy()
+        m.insert(0, "seed", r.config.get("run", {}).get("seed"))
+        m.insert(0, "strategy", r.config.get("strategy", {}).get("name"))
+        m.insert(0, "task", r.config.get("task", {}).get("name"))
+        m.insert(0, "run", path.name)
+        frames.append(m)
+    if not frames:
+        raise RunDirError(f"no run directories found in {paths_or_glob!r}")
+    return pd.concat(frames, ignore_index=True)

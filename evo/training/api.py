@@ -1,0 +1,261 @@
+"""``run`` and ``resume``: a run directory around a :class:`~evo.training.trainer.Trainer`.
+
+``run`` resolves the config, builds the task, genome space, strategy and evaluator, creates
+the run directory (layout: :mod:`evo.rundir.layout`), and hands the Trainer its callbacks.
+``resume`` rebuilds the same from the run's checkpoint and continues; the continued run's
+files equal an undisturbed run's.
+"""
+from __future__ import annotations
+
+import math
+import platform
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import neurons
+import pandas as pd
+
+from .. import __version__, strategies
+from ..errors import ConfigError, RunDirError
+from ..evaluation import Problem, make_evaluator
+from ..rundir.files import read_json, read_npz, write_toml
+from ..rundir.layout import CHECKPOINTS, CONFIG, INDIVIDUALS, LOOP, PARETO, individuals_part
+from ..rundir.results import load_run, read_individuals
+from ..seeding import derive_seed, validation_seed
+from . import callbacks as cb
+from .config import genome_kind, resolve_sources
+from .trainer import Callback, LoopState, Trainer
+
+__all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_for", "run_callbacks"]
+
+
+@dataclass
+class RunResult:
+    """What a finished run reports: its directory, generations, evaluations, best training
+    fitness, validation score and wall time (seconds)."""
+
+    path: Path
+    generations: int
+    evaluations: int
+    best: float
+    validation: float
+    wall_seconds: float
+
+
+def problem_of(config: dict) -> Problem:
+    """The Problem (task, genome space, kernel) a resolved config describes."""
+    return Problem.from_config(config, genome_kind(config["strategy"]["name"]))
+
+
+def build(config: dict) -> tuple[Any, Any]:
+    """The task and genome space a resolved config describes (and the simulator kernel set)."""
+    return problem_of(config).build()
+
+
+def make_strategy_for(config: dict, space: Any) -> strategies.Strategy:
+    """The strategy a resolved config names, over ``space``, seeded from ``run.seed``."""
+    opts = {k: v for k, v in config["strategy"].items() if k != "name"}
+    return strategies.make(config["strategy"]["name"], space, derive_seed(int(config["run"]["seed"]), 0, "strategy"),
+                           **opts)
+
+
+def _git_revision() -> str:
+    """The source checkout's commit (with "-dirty" for uncommitted changes), or "" if none."""
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5).stdout.strip()
+        if not rev:
+            return ""
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return rev + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+    out = {"evospike": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "numba", "pandas", "pyarrow", "cma", "gymnasium", "ray"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def _new_run_dir(config: dict) -> Path:
+    r = config["run"]
+    out = Path(r["out"])
+    if r["name"]:
+        path = out / r["name"]
+        if path.exists():
+            raise RunDirError(f"run directory {str(path)!r} already exists; choose another --name "
+                              f"(nothing was overwritten)")
+    else:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        task_name = "".join(c if c.isalnum() or c in "-_." else "-" for c in config["task"]["name"])
+        base = f"{task_name}-{config['strategy']['name']}-s{r['seed']}-{stamp}"
+        path, k = out / base, 1
+        while path.exists():
+            k += 1
+            path = out / f"{base}-{k}"
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise RunDirError(f"cannot create run directory {str(path)!r}: {exc.strerror}") from None
+    return path
+
+
+def run_callbacks(config: dict, path: Path, task: Any, space: Any, started: datetime, *,
+                  user: Iterable[Callback] = (), log: Callable[[str], None] | None = None, progress: bool = False,
+                  rows: list[dict] | None = None, pareto: list[pd.DataFrame] | None = None) -> list[Callback]:
+    """The callbacks of a run directory, in their order (see :mod:`evo.training.callbacks`)."""
+    r = config["run"]
+    out: list[Callback] = [cb.StopRules(r["stop_fitness"], r.get("stop_on_solved", True), log), *user,
+                           cb.Validator(task, space, validation_seed(int(r["seed"])), int(r["validate_every"])),
+                           cb.BestWriter(path, space, config["task"]), cb.SolvedWriter(path, space, config["task"])]
+    if len(strategies.get(config["strategy"]["name"]).objectives) > 1:
+        out.append(cb.ParetoWriter(path, space, pareto))
+    out += [cb.MetricsWriter(path, rows), cb.IndividualsWriter(path),
+            cb.Checkpointer(path, int(r.get("checkpoint_every", 1))), cb.SummaryWriter(path, config, started)]
+    if progress and not r["quiet"]:
+        out.append(cb.ProgressBar())
+    elif not r["quiet"] and log is not None:
+        out.append(cb.LineLogger(log))
+    return out
+
+
+def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies.Strategy, state: LoopState,
+           started: datetime, callbacks: Iterable[Callback], log: Callable[[str], None] | None, progress: bool,
+           rows: list[dict] | None = None, pareto: list[pd.DataFrame] | None = None) -> RunResult:
+    r = config["run"]
+    say = log or (lambda _msg: None)
+    shape = f"genome D={space.dim}" if hasattr(space, "dim") else f"genome space {space.kind}"
+    say(f"run {path}  task={config['task']['name']} strategy={config['strategy']['name']} "
+        f"{shape} population={strategy.population_size} seed={r['seed']}")
+    jobs = run_callbacks(config, path, task, space, started, user=callbacks, log=log, progress=progress, rows=rows,
+                         pareto=pareto)
+    with make_evaluator(problem_of(config), int(r["seed"]), backend=r.get("backend", "serial"),
+                        workers=int(r.get("workers", 0)), address=r.get("address") or None,
+                        task=task, space=space) as evaluator:
+        trainer = Trainer(strategy, evaluator, space, task=task, generations=int(r["generations"]), state=state,
+                          task_name=config["task"]["name"], resume_hint=f"evospike resume {path}")
+        trainer.run(jobs)
+    s = trainer.state
+    validation = s.validated[1] if s.validated else math.nan
+    say(f"finished {s.generation} generations, {s.evaluations} evaluations in {trainer.wall_seconds:.1f} s; "
+        f"best {s.best_ever:.2f}; validation {validation:.2f}")
+    say(f"run directory: {path}")
+    return RunResult(path, s.generation, s.evaluations, s.best_ever, validation, trainer.wall_seconds)
+
+
+def run(config: dict, callbacks: Iterable[Callback] = (), log: Callable[[str], None] | None = print,
+        progress: bool = False) -> RunResult:
+    """Evolve as ``config`` says and write the run directory; returns its summary.
+
+    ``config``: {section: {key: value}}, resolved or not (the defaults and the task's preset
+    fill what it leaves out). ``callbacks``: the user's own, run after the stop rules and
+    before the validator and the writers. ``progress``: a progress bar instead of a line
+    per generation.
+    """
+    resolved = resolve_sources([("config", config)])
+    config = resolved.config
+    for note in resolved.notes:
+        (log or (lambda _m: None))(note)
+    r = config["run"]
+    task, space = build(config)
+    r["kernel"] = neurons.current_kernel()  # recorded (auto or numpy), so that resumes and workers choose alike
+    strategy = make_strategy_for(config, space)
+    path = _new_run_dir(config)
+    started = datetime.now(timezone.utc)
+    meta = {"versions": _versions(), "git_revision": _git_revision(), "host": socket.gethostname(),
+            "created": started.isoformat(timespec="seconds"), "argv": sys.argv, "genome_space": space.kind,
+            "population": strategy.population_size}
+    if hasattr(space, "dim"):
+        meta["genome_dim"] = space.dim
+    write_toml(path / CONFIG, {**config, "meta": meta})
+    return _train(config, path, task, space, strategy, LoopState(), started, callbacks, log, progress)
+
+
+def _truncate_individuals(path: Path, k: int) -> None:
+    """Keep generations < k of ``individuals.parquet`` (a folder of parts, or an older run's
+    single file, which becomes parts)."""
+    target = path / INDIVIDUALS
+    if target.is_file():
+        from ..rundir.files import write_parquet
+        df = read_individuals(target)
+        tmp = path / f".{INDIVIDUALS}.old"
+        target.rename(tmp)
+        for gen, part in df[df["generation"] < k].groupby("generation", sort=True):
+            write_parquet(target / individuals_part(int(gen)), part.reset_index(drop=True))
+        target.mkdir(exist_ok=True)
+        tmp.unlink()
+    elif target.is_dir():
+        for part in target.glob("gen-*.parquet"):
+            try:
+                gen = int(part.stem[len("gen-"):])
+            except ValueError:
+                continue
+            if gen >= k:
+                part.unlink()
+
+
+def resume(path: str | Path, generations: int | None = None, callbacks: Iterable[Callback] = (),
+           log: Callable[[str], None] | None = print, progress: bool = False, **run_overrides: Any) -> RunResult:
+    """Continue the run in ``path`` from its last checkpoint; ``generations`` (the new total)
+    can extend a finished run; ``run_overrides`` set backend, workers, address or quiet. The
+    continued run's metrics equal an undisturbed run's."""
+    path = Path(path)
+    old = load_run(path)
+    config = {k: v for k, v in old.config.items() if k != "meta"}
+    if not isinstance(config.get("run"), dict) or not isinstance(config.get("strategy"), dict):
+        raise RunDirError(f"{str(path / CONFIG)!r}: [run] or [strategy] is missing")
+    config["run"].setdefault("kernel", "numpy")  # runs from before run.kernel existed simulated with numpy
+    if generations is not None:
+        if generations < 1:
+            raise ConfigError(f"--generations: {generations}; expected an integer >= 1")
+        config["run"]["generations"] = int(generations)
+    config["run"].update({k: v for k, v in run_overrides.items() if v is not None})
+    ckpt = path / CHECKPOINTS
+    current = ckpt / LOOP
+    try:
+        loop = read_json(current)
+        state = LoopState.from_json(loop, str(current))
+        current = ckpt / loop["strategy_json"]
+        meta_s = read_json(current)
+        current = ckpt / loop["strategy_npz"]
+        strategy = strategies.from_state(meta_s, read_npz(current))
+    except FileNotFoundError:
+        raise RunDirError(f"{str(path)!r} has no complete checkpoint to resume from ({str(current)!r} "
+                          f"is missing)") from None
+    except RunDirError:
+        raise
+    except Exception as exc:  # json, zip and numpy raise several types for a damaged file
+        raise RunDirError(f"{str(current)!r}: corrupt checkpoint ({type(exc).__name__}: {exc})") from None
+    k = state.generation
+    if strategy.generation != k:
+        raise RunDirError(f"{str(ckpt)!r}: the strategy state is at generation {strategy.generation} but "
+                          f"{LOOP} at {k}")
+    have = sorted(int(g) for g in old.metrics["generation"]) if len(old.metrics) else []
+    if have[:k] != list(range(k)):
+        raise RunDirError(f"{str(path / 'metrics.parquet')!r} holds generations {have[:5]}{'...' if len(have) > 5 else ''}"
+                          f" ({len(have)} rows) but the checkpoint is at generation {k}; the run's files do not "
+                          f"agree, nothing was changed")
+    task, space = build(config)
+    started = (datetime.fromisoformat(old.summary["started"]) if old.summary.get("started")
+               else datetime.now(timezone.utc))
+    rows = old.metrics[old.metrics["generation"] < k].to_dict("records")
+    pareto = None
+    if (path / PARETO).exists():
+        front = pd.read_parquet(path / PARETO)
+        pareto = [front[front["generation"] < k]]
+    _truncate_individuals(path, k)
+    (log or (lambda _m: None))(f"resume {path} at generation {k}")
+    return _train(config, path, task, space, strategy, state, started, callbacks, log, progress, rows, pareto)

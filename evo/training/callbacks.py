@@ -1,0 +1,247 @@
+"""The jobs around the loop, one small callback each (as SB3's ``CheckpointCallback``).
+
+A run directory's files are written by :class:`BestWriter`, :class:`SolvedWriter`,
+:class:`ParetoWriter`, :class:`MetricsWriter`, :class:`IndividualsWriter`,
+:class:`Checkpointer` and :class:`SummaryWriter`; :class:`StopRules` ends a run early,
+:class:`Validator` scores the best network on held-out data, and :class:`LineLogger` or
+:class:`ProgressBar` report progress. :func:`run_callbacks` puts them in their order: stop
+rules, the user's callbacks, the validator, the writers (the checkpoint, which commits a
+generation, after the files it points past), the summary, the logger.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from ..rundir.files import write_json, write_npz, write_parquet
+from ..rundir.layout import (BEST, CHECKPOINTS, INDIVIDUALS, LOOP, METRIC_COLUMNS, METRICS, PARETO, PARETO_JSON,
+                             SOLVED, SUMMARY, individuals_part)
+from .trainer import Callback, GenerationResult, LoopState, Trainer
+
+__all__ = ["Callback", "StopRules", "Validator", "BestWriter", "SolvedWriter", "ParetoWriter", "MetricsWriter",
+           "IndividualsWriter", "Checkpointer", "SummaryWriter", "LineLogger", "ProgressBar", "write_checkpoint"]
+
+
+class StopRules(Callback):
+    """Stop after a generation whose best fitness reaches ``stop_fitness``, or (with
+    ``stop_on_solved``) one with a network that solved the task."""
+
+    def __init__(self, stop_fitness: float = math.inf, stop_on_solved: bool = True,
+                 log: Callable[[str], None] | None = None) -> None:
+        self.stop_fitness, self.stop_on_solved, self.log = float(stop_fitness), bool(stop_on_solved), log
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> bool | None:
+        if self.stop_on_solved and result.solved.any():
+            result.stop_reason = "a network solved the task"
+        elif result.fitness[result.i_best] >= self.stop_fitness:
+            result.stop_reason = f"reached stop_fitness {self.stop_fitness:g}"
+        else:
+            return None
+        if self.log:
+            self.log(f"stop: generation {result.generation}: {result.stop_reason}")
+        return False
+
+
+class Validator(Callback):
+    """Validate the best network so far every ``every`` generations (0: only at the end) and
+    in the last generation; the score goes into the metrics row and the loop state."""
+
+    def __init__(self, task: Any, space: Any, seed: int, every: int = 10) -> None:
+        self.task, self.space, self.seed, self.every = task, space, int(seed), int(every)
+
+    def score(self, state: LoopState) -> float:
+        if state.validated is None or state.validated[0] != state.best_generation:
+            nets = self.space.compile(self.space.decode_genome(state.best_genome))
+            state.validated = (state.best_generation, float(self.task.validate(nets, self.seed).fitness[0]))
+        return state.validated[1]
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
+        if result.last or (self.every and (result.generation + 1) % self.every == 0):
+            result.row["validation"] = self.score(trainer.state)
+
+
+def _network(result: GenerationResult, space: Any, task_config: dict, i: int) -> dict:
+    """Network i of a generation, with what rebuilds it (best.json, solved.json)."""
+    ev = result.evaluation
+    return {"generation": result.generation, "index": i, "fitness": float(ev.fitness[i]),
+            "metrics": {k: v[i] for k, v in ev.metrics.items()}, "genome_space": space.kind,
+            "genome_config": space.config(), "task": task_config, "genome": space.genome(result.population, i)}
+
+
+class BestWriter(Callback):
+    """``best.json``: the best network so far, rewritten when a generation improves on it."""
+
+    def __init__(self, path: Path, space: Any, task_config: dict) -> None:
+        self.path, self.space, self.task_config = Path(path), space, task_config
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
+        if result.improved:
+            write_json(self.path / BEST, _network(result, self.space, self.task_config, result.i_best))
+
+
+class SolvedWriter(Callback):
+    """``solved.json``: the first network that solved the task (tasks that define solving)."""
+
+    def __init__(self, path: Path, space: Any, task_config: dict) -> None:
+        self.path, self.space, self.task_config = Path(path), space, task_config
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
+        if result.first_solved is not None:
+            write_json(self.path / SOLVED, _network(result, self.space, self.task_config, result.first_solved))
+
+
+class ParetoWriter(Callback):
+    """``pareto.parquet`` (every generation's front) and ``pareto.json`` (the last front, with
+    genomes), for multi-objective strategies; ``frames`` are the fronts of earlier generations."""
+
+    def __init__(self, path: Path, space: Any, frames: list[pd.DataFrame] | None = None) -> None:
+        self.path, self.space, self.frames = Path(path), space, list(frames or [])
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
+        front = trainer.strategy.pareto_front()
+        if front is None:
+            return
+        genomes, values = front
+        names = list(trainer.strategy.objectives)
+        self.frames.append(pd.DataFrame({"generation": result.generation, "member": np.arange(len(values)),
+                                         **{n: values[:, k] for k, n in enumerate(names)}}))
+        write_parquet(self.path / PARETO, pd.concat(self.frames, ignore_index=True))
+        write_json(self.path / PARETO_JSON, {
+            "generation": result.generation, "objectives": names, "senses": ["max"] + ["min"] * (len(names) - 1),
+            "members": [{**{n: float(v) for n, v in zip(names, vals)}, "genome": self.space.genome(genomes, k)}
+                        for k, vals in enumerate(values)]})
+
+
+class MetricsWriter(Callback):
+    """``metrics.parquet``: one row per generation (``rows``: those of earlier generations)."""
+
+    def __init__(self, path: Path, rows: list[dict] | None = None) -> None:
+        self.path, self.rows = Path(path), list(rows or [])
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
+        self.rows.append(result.row)
+        write_parquet(self.path / METRICS, pd.DataFrame(self.rows, columns=METRIC_COLUMNS))
+
+
+class IndividualsWriter(Callback):
+    """``individuals.parquet/gen-NNNNNN.parquet``: one row per individual, a file per
+    generation, so a generation adds one small file and rewrites nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.folder = Path(path) / INDIVIDUALS
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
+        ev, P = result.evaluation, len(result.evaluation)
+        species = trainer.strategy.last_species
+        write_parquet(self.folder / individuals_part(result.generation), pd.DataFrame({
+            "generation": result.generation, "individual": np.arange(P), "fitness": ev.fitness,
+            **{k: v for k, v in ev.metrics.items()},
+            "species": np.zeros(P, np.int64) if species is None else species,
+            "neurons": result.sizes["neurons"], "synapses": result.sizes["synapses"]}))
+
+
+def write_checkpoint(path: Path, trainer: Trainer) -> None:
+    """Strategy state tagged with the generation count, then ``loop.json`` pointing at it (the
+    commit point), then the previous state files go. A crash at any moment leaves a
+    complete checkpoint."""
+    ckpt = Path(path) / CHECKPOINTS
+    done = trainer.state.generation
+    meta, arrays = trainer.strategy.state()
+    names = {"strategy_json": f"strategy-{done:06d}.json", "strategy_npz": f"strategy-{done:06d}.npz"}
+    write_npz(ckpt / names["strategy_npz"], arrays)
+    write_json(ckpt / names["strategy_json"], meta)
+    write_json(ckpt / LOOP, {**trainer.state.to_json(), **names, "wall_seconds": trainer.wall_seconds})
+    for old in ckpt.glob("strategy-*"):
+        if old.name not in names.values():
+            old.unlink(missing_ok=True)
+
+
+class Checkpointer(Callback):
+    """A resumable checkpoint every ``every`` generations, in the last generation, and on
+    Ctrl-C or SIGTERM (when generations finished since the last one)."""
+
+    def __init__(self, path: Path, every: int = 1) -> None:
+        self.path, self.every = Path(path), int(every)
+        self.last: int | None = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        self.last = trainer.state.generation
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
+        if (result.generation + 1) % self.every == 0 or result.last:
+            write_checkpoint(self.path, trainer)
+            self.last = trainer.state.generation
+
+    def on_end(self, trainer: Trainer, status: str, reason: str) -> None:
+        if status == "interrupted" and self.last is not None and self.last < trainer.state.generation:
+            write_checkpoint(self.path, trainer)
+            self.last = trainer.state.generation
+
+
+class SummaryWriter(Callback):
+    """``summary.json``: "running" while the run goes, then its status and figures."""
+
+    def __init__(self, path: Path, config: dict, started: datetime) -> None:
+        self.path, self.config, self.started = Path(path), config, started
+        self.summary: dict[str, Any] = {}
+
+    def make(self, trainer: Trainer, status: str, reason: str = "") -> dict[str, Any]:
+        s = trainer.state
+        return {"status": status, "reason": reason, "task": self.config["task"]["name"],
+                "strategy": self.config["strategy"]["name"], "seed": int(self.config["run"]["seed"]),
+                "generations": s.generation, "evaluations": s.evaluations,
+                "best": s.best_ever if s.best_genome is not None else None, "best_generation": s.best_generation,
+                "validation": s.validated[1] if s.validated else None, "solved_generation": s.solved_generation,
+                "wall_seconds": trainer.wall_seconds, "started": self.started.isoformat(timespec="seconds")}
+
+    def _write(self, trainer: Trainer, status: str, reason: str = "") -> None:
+        self.summary = self.make(trainer, status, reason)
+        write_json(self.path / SUMMARY, self.summary)
+
+    def on_start(self, trainer: Trainer) -> None:
+        self._write(trainer, "running")
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
+        self._write(trainer, "running")
+
+    def on_end(self, trainer: Trainer, status: str, reason: str) -> None:
+        self._write(trainer, status, reason)
+
+
+class LineLogger(Callback):
+    """A line per generation: best, mean, best so far, evaluations/s, validation."""
+
+    def __init__(self, log: Callable[[str], None]) -> None:
+        self.log = log
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
+        row, P = result.row, len(result.evaluation)
+        val = "" if math.isnan(row["validation"]) else f"  validation {row['validation']:.1f}"
+        self.log(f"gen {result.generation:4d}  best {row['best']:9.2f}  mean {row['mean']:9.2f}  best_ever "
+                 f"{row['best_ever']:9.2f}  {P / max(row['eval_seconds'], 1e-9):8.0f} evals/s{val}")
+
+
+class ProgressBar(Callback):
+    """A live tqdm bar: generation, best, mean, evaluations/s and the time left."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def on_start(self, trainer: Trainer) -> None:
+        from tqdm import tqdm
+        self.bar = tqdm(total=trainer.generations, initial=trainer.state.generation, unit="gen", dynamic_ncols=True)
+
+    def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
+        row, P = result.row, len(result.evaluation)
+        self.bar.set_postfix_str(f"best {row['best']:.2f}  mean {row['mean']:.2f}  "
+                                 f"{P / max(row['eval_seconds'], 1e-9):.0f} evals/s", refresh=False)
+        self.bar.update(1)
+
+    def on_end(self, trainer: Trainer, status: str, reason: str) -> None:
+        if self.bar is not None:
+            self.bar.close()

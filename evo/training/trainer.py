@@ -1,0 +1,321 @@
+"""The generation loop: a :class:`Trainer` steps ask, evaluate, tell, and callbacks do the rest.
+
+Every job around the loop (writing files, checkpoints, validation, stop rules, progress)
+is a callback (:mod:`evo.training.callbacks`); the Trainer itself only evolves and keeps
+the :class:`LoopState` that a checkpoint saves and a resume restores.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+from tasks import Evaluation
+
+from ..errors import RunDirError, RunError, StrategyError
+from ..evaluation import Evaluator, Sizes
+from ..strategies import Strategy
+
+__all__ = ["Trainer", "GenerationResult", "LoopState", "Callback", "deferred_interrupts"]
+
+
+@dataclass
+class LoopState:
+    """What the loop carries from one generation to the next, and ``loop.json`` saves.
+
+    ``generation``: generations finished (the next one to run); ``evaluations``: genomes
+    evaluated so far; ``best_ever``, ``best_genome`` (JSON form), ``best_generation``: the
+    best network so far; ``validated``: (best_generation, score) of the last validation;
+    ``solved_generation``: the first generation with a network that solved the task;
+    ``wall_seconds``: wall time spent before this process took over.
+    """
+
+    generation: int = 0
+    evaluations: int = 0
+    best_ever: float = -math.inf
+    best_genome: Any = None
+    best_generation: int = -1
+    validated: tuple[int, float] | None = None
+    solved_generation: int | None = None
+    wall_seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["best_ever"] = self.best_ever if self.best_genome is not None else None
+        out["validated"] = list(self.validated) if self.validated else None
+        return out
+
+    @classmethod
+    def from_json(cls, d: Any, where: str = "loop.json") -> "LoopState":
+        """A LoopState from ``to_json``'s form; any missing or invalid field is a RunDirError."""
+        if not isinstance(d, dict):
+            raise RunDirError(f"{where}: expected a JSON object, got {type(d).__name__}")
+
+        def integer(key: str, low: int, default: Any = ...) -> int | None:
+            value = d.get(key, default)
+            if value is ... or (value is None and default is ...):
+                raise RunDirError(f"{where}: {key} is missing")
+            if value is None:
+                return None
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise RunDirError(f"{where}: {key}: {value!r}; expected an integer >= {low}")
+            return value
+
+        def number(key: str, value: Any) -> float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise RunDirError(f"{where}: {key}: {value!r}; expected a finite number")
+            return float(value)
+
+        state = cls(generation=integer("generation", 0), evaluations=integer("evaluations", 0),
+                    best_generation=integer("best_generation", -1),
+                    solved_generation=integer("solved_generation", 0, None),
+                    wall_seconds=number("wall_seconds", d.get("wall_seconds", 0.0)))
+        genome = d.get("best_genome")
+        if genome is None:
+            if state.generation > 0:
+                raise RunDirError(f"{where}: best_genome is missing after {state.generation} generations")
+        else:
+            state.best_genome = genome
+            state.best_ever = number("best_ever", d.get("best_ever"))
+        validated = d.get("validated")
+        if validated is not None:
+            if not (isinstance(validated, list) and len(validated) == 2):
+                raise RunDirError(f"{where}: validated: {validated!r}; expected [generation, score] or null")
+            g = validated[0]
+            if isinstance(g, bool) or not isinstance(g, int) or g < 0:
+                raise RunDirError(f"{where}: validated: {validated!r}; expected [generation, score] or null")
+            state.validated = (g, number("validated", validated[1]))
+        if state.best_generation >= state.generation or (state.solved_generation or 0) > max(state.generation - 1, 0):
+            raise RunDirError(f"{where}: best_generation {state.best_generation} or solved_generation "
+                              f"{state.solved_generation} is not below generation {state.generation}")
+        return state
+
+
+@dataclass
+class GenerationResult:
+    """One generation, as :meth:`Trainer.step` returns it and callbacks see it.
+
+    ``population``: what the strategy asked; ``evaluation``: the task's Evaluation;
+    ``sizes``: neurons and synapses per network; ``timings``: seconds of ask, evaluate, tell
+    and the whole step; ``evaluations``: genomes evaluated so far; ``i_best``: the
+    generation's best network; ``improved``: it is the best so far; ``solved``: (P,) bool,
+    which networks solved the task; ``first_solved``: the index of the network that first
+    solved the task, if this is the first generation with one; ``row``: the metrics row
+    (``validation`` NaN unless the validator fills it); ``budget_end``: the budget's last
+    generation; ``stopping``: a callback stopped the run after this generation, for
+    ``stop_reason``.
+    """
+
+    generation: int
+    population: Any
+    evaluation: Evaluation
+    sizes: Sizes
+    timings: dict[str, float]
+    evaluations: int
+    i_best: int
+    improved: bool
+    solved: np.ndarray
+    first_solved: int | None
+    row: dict[str, Any]
+    budget_end: bool = False
+    stopping: bool = False
+    stop_reason: str = ""
+
+    @property
+    def last(self) -> bool:
+        """No generation follows this one: the budget is spent or a stop rule fired."""
+        return self.budget_end or self.stopping
+
+    @property
+    def fitness(self) -> np.ndarray:
+        return self.evaluation.fitness
+
+
+class Callback:
+    """A job around the loop. ``on_start(trainer)`` before the first generation;
+    ``on_generation(trainer, result)`` after each one, returning False to stop the run after
+    it (later callbacks then see ``result.stopping``); ``on_end(trainer, status, reason)``
+    with status "finished", "interrupted" or "failed". Every method is optional."""
+
+    def on_start(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_generation(self, trainer: "Trainer", result: GenerationResult) -> bool | None:
+        return None
+
+    def on_end(self, trainer: "Trainer", status: str, reason: str) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) and SIGTERM handled as KeyboardInterrupt until the block ends,
+    so a generation is either wholly recorded or not at all. In the main thread only;
+    handlers that are not Python callables (SIG_IGN, SIG_DFL) are left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+        if callable(handler):
+            old[sig] = handler
+            signal.signal(sig, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        if pending:
+            raise KeyboardInterrupt
+
+
+class Trainer:
+    """Evolves with a strategy and an evaluator; callbacks do everything else.
+
+    ``space``: the genome space (for the JSON form of the best genome); ``task``: the task
+    (for ``solved``), optional; ``generations``: the budget (generations in all, a resumed
+    run's finished ones included); ``state``: a LoopState to continue from. ``task_name``
+    and ``resume_hint`` only shape error messages.
+    """
+
+    def __init__(self, strategy: Strategy, evaluator: Evaluator, space: Any, *, task: Any = None,
+                 generations: int, state: LoopState | None = None, task_name: str = "",
+                 resume_hint: str = "") -> None:
+        self.strategy, self.evaluator, self.space, self.task = strategy, evaluator, space, task
+        self.generations = int(generations)
+        self.state = state or LoopState()
+        self.task_name = task_name or getattr(task, "task_name", "?")
+        self.resume_hint = resume_hint
+        self._t0 = time.perf_counter()
+        self._wall_before = self.state.wall_seconds
+
+    @property
+    def wall_seconds(self) -> float:
+        """Wall time of the run so far, resumed parts included."""
+        return self._wall_before + time.perf_counter() - self._t0
+
+    @property
+    def done(self) -> bool:
+        return self.state.generation >= self.generations
+
+    def objective_values(self, ev: Evaluation) -> np.ndarray:
+        """What the strategy's ``tell`` takes: the fitness, or (P, M) for its objectives."""
+        names = self.strategy.objectives
+        if len(names) == 1:
+            return ev.fitness
+        missing = [m for m in names[1:] if m not in ev.metrics]
+        if missing:
+            raise RunError(f"strategy {self.strategy.name!r} minimizes the task metric {missing[0]!r}, which task "
+                           f"{self.task_name!r} does not report (it reports: {', '.join(ev.metrics) or 'none'})")
+        return np.column_stack([ev.fitness] + [ev.metrics[m] for m in names[1:]])
+
+    def _failed(self, gen: int, what: str, exc: BaseException) -> RunError:
+        hint = f"; {self.resume_hint} continues from generation {gen}" if self.resume_hint else ""
+        return RunError(f"generation {gen}: {what}: {type(exc).__name__}: {exc} (finished generations are "
+                        f"saved{hint})")
+
+    def step(self) -> GenerationResult:
+        """One generation: ask, evaluate, tell; updates the state (best so far, counters)."""
+        return self._tell(*self._ask_evaluate())
+
+    def _ask_evaluate(self) -> tuple:
+        gen = self.state.generation
+        t0 = time.perf_counter()
+        population = self.strategy.ask()
+        t1 = time.perf_counter()
+        try:
+            ev, sizes = self.evaluator.evaluate(population, gen)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the task's own error, with where it happened
+            raise self._failed(gen, f"task {self.task_name!r} failed", exc) from exc
+        return population, ev, sizes, (t0, t1, time.perf_counter())
+
+    def _tell(self, population: Any, ev: Evaluation, sizes: Sizes, times: tuple) -> GenerationResult:
+        s, gen = self.state, self.state.generation
+        t0, t1, t2 = times
+        values = self.objective_values(ev)
+        try:
+            self.strategy.tell(population, values)
+        except StrategyError as exc:
+            raise self._failed(gen, f"task {self.task_name!r} gave values strategy {self.strategy.name!r} "
+                                    f"cannot take", exc) from exc
+        t3 = time.perf_counter()
+        P = len(ev)
+        s.evaluations += P
+        i_best = int(np.argmax(ev.fitness))
+        improved = bool(ev.fitness[i_best] > s.best_ever)
+        if improved:
+            s.best_ever, s.best_genome, s.best_generation = float(ev.fitness[i_best]), \
+                self.space.genome(population, i_best), gen
+        solved = self.task.solved(ev) if self.task is not None else None
+        solved = np.zeros(P, bool) if solved is None else np.asarray(solved, bool)
+        first_solved = None
+        if solved.any() and s.solved_generation is None:
+            s.solved_generation = gen  # the first network that solved the task (not always the fittest)
+            first_solved = int(np.flatnonzero(solved)[np.argmax(ev.fitness[solved])])
+        species = self.strategy.last_species
+        species = np.zeros(P, np.int64) if species is None else species
+        spikes = ev.metrics.get("spikes", np.full(P, np.nan))
+        row = {"generation": gen, "evaluations": s.evaluations, "best": float(ev.fitness[i_best]),
+               "mean": float(ev.fitness.mean()), "median": float(np.median(ev.fitness)),
+               "std": float(ev.fitness.std()), "best_ever": s.best_ever, "validation": math.nan,
+               "n_species": int(np.unique(species).size), "mean_neurons": float(sizes["neurons"].mean()),
+               "mean_synapses": float(sizes["synapses"].mean()), "mean_spikes": float(np.mean(spikes)),
+               "eval_seconds": t2 - t1, "gen_seconds": time.perf_counter() - t0}
+        s.generation = gen + 1
+        return GenerationResult(gen, population, ev, sizes,
+                                {"ask": t1 - t0, "evaluate": t2 - t1, "tell": t3 - t2, "step": time.perf_counter() - t0},
+                                s.evaluations, i_best, improved, solved, first_solved, row,
+                                budget_end=s.generation >= self.generations)
+
+    def run(self, callbacks: Iterable[Callback] = ()) -> str:
+        """Evolve until the budget is spent or a callback stops the run; returns the status.
+
+        As pseudocode::
+
+            on_start()
+            while generation < generations:
+                population = ask()                      # interruptible
+                fitness = evaluate(population)          # interruptible
+                tell(population, fitness)               # from here to the end of the
+                for callback in callbacks:              # generation, Ctrl-C and SIGTERM wait
+                    if callback.on_generation(result) is False:
+                        stop after this generation
+            on_end("finished")      # or "interrupted" (Ctrl-C, SIGTERM), "failed" (an error),
+                                    # which are then raised again
+
+        Stop rules, writers, checkpoints, validation and progress are all callbacks.
+        """
+        callbacks = list(callbacks)
+        status, reason = "finished", ""
+        try:
+            for cb in callbacks:
+                cb.on_start(self)
+            while not self.done:
+                evaluated = self._ask_evaluate()
+                with deferred_interrupts():  # a generation is recorded whole or not at all
+                    result = self._tell(*evaluated)
+                    for cb in callbacks:
+                        if cb.on_generation(self, result) is False:
+                            result.stopping = True
+                if result.stopping:
+                    break
+        except KeyboardInterrupt:
+            status, reason = "interrupted", "KeyboardInterrupt"
+            raise
+        except BaseException as exc:
+            status, reason = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            for cb in callbacks:
+                cb.on_end(self, status, reason)
+        return status

@@ -1,0 +1,220 @@
+"""Closed-loop control: a population of spiking networks drives a population of environments.
+
+Every network p plays E episodes at once; the environment state is (P, E, ...). At each
+environment step the observation is encoded as an input current, the networks run
+``sim_steps`` LIF steps with that current held constant, and the output spikes of those
+steps are decoded into an action. The networks' state carries over from one environment
+step to the next within an episode.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Protocol
+
+import numpy as np
+
+from neurons import NetworkBatch, Simulator, decoders, encoders
+
+__all__ = ["Dynamics", "Episodes", "ObservationEncoder", "run_episodes", "episode_seeds",
+           "TRAIN_SEEDS", "VALIDATION_SEEDS", "PhaseTimes", "timing"]
+
+# Episode seeds come from two disjoint ranges, so validation never replays a training episode.
+TRAIN_SEEDS = (0, 2**31)
+VALIDATION_SEEDS = (2**31, 2**32)
+
+
+def episode_seeds(seed: int, n: int, validation: bool = False) -> np.ndarray:
+    """n episode seeds drawn from ``seed``, from the training or the validation range."""
+    lo, hi = VALIDATION_SEEDS if validation else TRAIN_SEEDS
+    return np.random.default_rng(seed).integers(lo, hi, size=int(n), dtype=np.int64)
+
+
+class Dynamics(Protocol):
+    """Population-vectorized environment physics: every array has leading dims (P, E)."""
+
+    def step(self, state: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return (next state, reward, terminated)."""
+        ...
+
+    def observe(self, state: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class ObservationEncoder:
+    """Observation (P, E, d) to input current (P, E, n_inputs).
+
+    ``direct``: (observation - ``offset``) / ``scale``, as a signed current.
+    ``population``: ``fields`` Gaussian receptive fields per variable spread over
+    [offset - scale, offset + scale] (neurons.encoders.gaussian_fields).
+    """
+
+    kind: str
+    scale: np.ndarray
+    fields: int = 5
+    offset: np.ndarray | float = 0.0
+
+    KINDS = ("direct", "population")
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise ValueError(f"encoding: {self.kind!r}; expected one of {', '.join(self.KINDS)}")
+        if self.kind == "population" and int(self.fields) < 2:
+            raise ValueError(f"fields: {self.fields}; population coding needs at least 2 fields per variable")
+        self.scale = np.asarray(self.scale, np.float32)
+        self.offset = np.broadcast_to(np.asarray(self.offset, np.float32), self.scale.shape).copy()
+
+    @property
+    def n_inputs(self) -> int:
+        d = self.scale.shape[0]
+        return d if self.kind == "direct" else d * int(self.fields)
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        if self.kind == "direct":
+            if not self.offset.any():
+                return np.divide(obs, self.scale, dtype=np.float32)
+            return np.divide(obs - self.offset, self.scale, dtype=np.float32)
+        return encoders.gaussian_fields(obs, self.offset - self.scale, self.offset + self.scale, int(self.fields))
+
+
+PHASES = ("environment", "encoding", "simulation", "decoding", "bookkeeping")
+
+
+@dataclass
+class PhaseTimes:
+    """Seconds :func:`run_episodes` spent in each phase, and the network-environment steps
+    it took (one per network, episode and environment step while the episode ran)."""
+
+    seconds: dict = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
+    env_steps: int = 0
+
+
+_timer: PhaseTimes | None = None
+
+
+@contextlib.contextmanager
+def timing() -> Iterator[PhaseTimes]:
+    """Within the block, closed-loop episodes add their time per phase to the yielded
+    :class:`PhaseTimes` (``evospike bench eval``). Outside it nothing is timed."""
+    global _timer
+    previous, _timer = _timer, PhaseTimes()
+    try:
+        yield _timer
+    finally:
+        _timer = previous
+
+
+class _Clock:
+    """Adds the time since the last mark to a phase; does nothing when not timing."""
+
+    def __init__(self, times: PhaseTimes | None) -> None:
+        self.times, self.last = times, time.perf_counter()
+
+    def mark(self, phase: str) -> None:
+        if self.times is not None:
+            now = time.perf_counter()
+            self.times.seconds[phase] += now - self.last
+            self.last = now
+
+
+@dataclass
+class Episodes:
+    """Per-episode results, each (P, E)."""
+
+    returns: np.ndarray
+    steps: np.ndarray
+    spikes: np.ndarray  # spikes of all neurons per environment step, while the episode ran
+    final_state: np.ndarray | None = None  # (P, E, state_dim) when asked for: the last state before the end
+    raster: np.ndarray | None = None  # (LIF steps, N) spikes of network 0, episode 0, when recorded
+
+
+def run_episodes(
+    nets: NetworkBatch,
+    dynamics: Dynamics,
+    start: np.ndarray,
+    encode: Callable[[np.ndarray], np.ndarray],
+    *,
+    max_steps: int,
+    sim_steps: int,
+    reset: str = "subtract",
+    decode: Callable[[np.ndarray, np.ndarray], np.ndarray] = decoders.count_then_voltage,
+    final_state: bool = False,
+    record: bool = False,
+) -> Episodes:
+    """Play the episodes starting from ``start`` (E, state_dim) with every network.
+
+    ``record``: also keep every LIF step's spikes of network 0 in episode 0, as
+    ``Episodes.raster`` (steps, N) (for pictures; use it with one network and one episode).
+
+    ``decode(counts, v)`` maps the output spike counts of one environment step and the
+    output voltages, both (P, E, n_out), to actions (P, E).
+    """
+    P, E = nets.n_networks, start.shape[0]
+    state = np.broadcast_to(start, (P,) + start.shape).copy()
+    sim = Simulator(nets, E, reset)
+    n_out = nets.n_out
+    alive = np.ones((P, E), bool)
+    returns = np.zeros((P, E))
+    steps = np.zeros((P, E))
+    spikes = np.zeros((P, E))
+    out = (np.zeros((P, E)), np.zeros((P, E)), np.zeros((P, E)))  # returns, steps, spikes
+    out_state = np.zeros_like(state) if final_state else None
+    ids = np.arange(P)  # the networks still playing: rows of the working arrays
+    current = np.empty(sim.v.shape, np.float32)
+    before = np.empty((P, E, n_out), np.float32)
+    total_before = np.zeros((P, E), np.float32)
+    frames: list[np.ndarray] = []
+    clock = _Clock(_timer)
+    obs = dynamics.observe(state)
+    clock.mark("environment")
+    for t in range(int(max_steps)):
+        sim.input_current(encode(obs), out=current)
+        before[...] = sim.counts[..., :n_out]
+        clock.mark("encoding")
+        if record and alive[0, 0] and ids[0] == 0:
+            for _ in range(sim_steps):
+                frames.append(sim.step(current)[0, 0].copy())
+        else:
+            sim.run_constant(current, sim_steps)
+        clock.mark("simulation")
+        action = decode(sim.counts[..., :n_out] - before, sim.v[..., :n_out])
+        clock.mark("decoding")
+        new_state, reward, terminated = dynamics.step(state, action)
+        clock.mark("environment")
+        returns += np.where(alive, reward, 0.0)
+        steps += alive
+        if clock.times is not None:
+            clock.times.env_steps += int(alive.sum())
+        total = sim.counts.sum(axis=-1)
+        spikes += np.where(alive, total - total_before, 0.0)
+        total_before = total
+        state = np.where(alive[..., None], new_state, state)
+        alive &= ~terminated
+        playing = alive.any(axis=1)
+        if not playing.any():
+            clock.mark("bookkeeping")
+            break
+        if t % 8 == 7 and playing.sum() <= 0.75 * ids.size:
+            # drop networks whose episodes have all ended, so later steps skip them
+            done = ~playing
+            for full, part in zip(out, (returns, steps, spikes)):
+                full[ids[done]] = part[done]
+            if final_state:
+                out_state[ids[done]] = state[done]
+            ids, state, alive = ids[playing], state[playing], alive[playing]
+            returns, steps, spikes = returns[playing], steps[playing], spikes[playing]
+            total_before = total_before[playing]
+            sim.keep(np.flatnonzero(playing))
+            current = np.empty(sim.v.shape, np.float32)
+            before = np.empty(sim.v.shape[:2] + (n_out,), np.float32)
+        clock.mark("bookkeeping")
+        obs = dynamics.observe(state)
+        clock.mark("environment")
+    for full, part in zip(out, (returns, steps, spikes)):
+        full[ids] = part
+    if final_state:
+        out_state[ids] = state
+    returns, steps, spikes = out
+    raster = np.array(frames, np.float32).reshape(len(frames), nets.n_neurons) if record else None
+    return Episodes(returns, steps, spikes / np.maximum(steps, 1), out_state, raster)
