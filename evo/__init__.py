@@ -6,6 +6,7 @@ run directories and the command line.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
@@ -21,6 +22,5 @@ _LAZY = {"run": "evo.training.api", "resume": "evo.training.api", "resolve": "ev
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'evo' has no attribute {name!r}")

@@ -28,9 +28,11 @@ compiled on first use and cached on disk (numba ``cache=True``).
 """
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 
-import importlib.util
+from .blocks import BLOCK_ELEMENTS
 
 __all__ = ["AVAILABLE", "BLOCK_ELEMENTS", "run", "vector_lanes", "input_current"]
 
@@ -52,7 +54,6 @@ class _jit:
         return self.compiled(*args)
 
 
-BLOCK_ELEMENTS = 512  # a block of rows (p, b) of about this many neurons advances together
 
 
 def nonzero_inputs(x: np.ndarray, is_current: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""Vectorized discrete-time leaky integrate-and-fire simulation (DESIGN.md section 2).
+"""Vectorized discrete-time leaky integrate-and-fire simulation (docs/design.md, "Networks").
 
 For each network p, sample b, neuron j and step t = 1..T, in float32::
 

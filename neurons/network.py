@@ -21,7 +21,7 @@ def _as_f32(name: str, value) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class NetworkBatch:
-    """P leaky integrate-and-fire networks padded to N neurons (DESIGN.md section 2).
+    """P leaky integrate-and-fire networks padded to N neurons (docs/design.md, "Networks").
 
     Fields, all float32:
 

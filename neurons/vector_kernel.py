@@ -21,7 +21,7 @@ import numpy as np
 from numba import uint64
 from numba.np.numpy_support import carray
 
-from .kernels import BLOCK_ELEMENTS
+from .blocks import BLOCK_ELEMENTS
 from .simd import lowest_bit, stack_floats, vadd, vbits, vgreater, vload, vmul, vsplat, vstore, vsub
 
 __all__ = ["vector_kernel"]

@@ -18,6 +18,7 @@ from importlib import metadata
 from typing import Any, Callable
 
 from .base import Task, TaskError
+from .gym_adapter import GymTask
 from .preset import Preset
 
 __all__ = ["register", "make", "names", "spec", "TaskSpec", "UnknownTaskError", "ENTRY_POINT_GROUP", "load_attr"]
@@ -122,7 +123,6 @@ def spec(name: str) -> TaskSpec:
         env_id = name[len("gym:"):]
         if not env_id:
             raise UnknownTaskError("task 'gym:' needs an environment id, e.g. gym:CartPole-v1")
-        from .gym_adapter import GymTask  # imports gymnasium's registry: only for gym: tasks
         return TaskSpec(name, functools.partial(GymTask, env_id), f"Gymnasium environment {env_id}")
     if name not in _registry:
         close = difflib.get_close_matches(str(name), names(), n=1)

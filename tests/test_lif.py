@@ -69,7 +69,7 @@ def test_each_synapse_after_the_input_delays_one_step():
 
 
 def reference(net: NetworkBatch, x: np.ndarray, reset: str) -> np.ndarray:
-    """Plain per-network, per-sample, per-neuron loop over the equations of DESIGN.md section 2."""
+    """Plain per-network, per-sample, per-neuron loop over the equations of docs/design.md, "Networks"."""
     f32 = np.float32
     T = x.shape[0]
     P, N, n_in = net.n_networks, net.n_neurons, net.n_in

@@ -29,7 +29,7 @@ from tasks.closed_loop import timing
 
 from .. import __version__
 from ..evaluation import SerialEvaluator
-from ..evaluation.ray import init_ray
+from ..evaluation.ray import init_ray, shutdown
 from ..training import config as cfg
 from ..training.api import make_strategy_for, problem_of
 from ..training.trainer import Trainer
@@ -43,7 +43,7 @@ STEPS = 100
 
 
 def reference_lif(net: NetworkBatch, x: np.ndarray) -> np.ndarray:
-    """A straightforward numpy batched-matmul LIF with subtract reset (DESIGN.md section 2).
+    """A straightforward numpy batched-matmul LIF with subtract reset (docs/design.md, "Networks").
 
     x: (T, B, n_in) shared by all networks. Returns spikes (T, P, B, N) float32.
     """
@@ -169,7 +169,6 @@ def sim(shapes=SHAPES, rates=RATES, rounds: int = 5, min_seconds: float = 0.2, w
                     progress(row)
     finally:
         if owns:
-            from .distributed import shutdown
             shutdown()
     return {"benchmark": "sim", "evospike": __version__, "python": platform.python_version(),
             "kernel_setting": setting, "numpy": np.__version__, "workers": workers, "rows": rows}

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import inspect
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -18,10 +20,32 @@ from ..rundir.results import find_runs, load_best_genome, load_run, load_runs
 from ..seeding import validation_seed
 from ..training import config as cfg
 from ..training.api import build, resume, run
+from ..training.trainer import Callback
 from . import bench, bench_speed, plots
 from .export import write_nir
 
 EXIT_USAGE = 2
+
+
+def _user_callbacks(specs: list[str] | None) -> list:
+    """Callbacks named "module:Class" on the command line, each made with no arguments. They are
+    not stored in the run directory: resuming a run never imports anything it names."""
+    out = []
+    if specs and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m evo` does
+    for spec in specs or []:
+        module, _, attr = spec.partition(":")
+        if not module or not attr:
+            raise ConfigError(f"--callback {spec!r}; expected MODULE:CLASS, e.g. mycallbacks:Plateau")
+        try:
+            obj = getattr(importlib.import_module(module), attr)
+            callback = obj()
+        except Exception as exc:
+            raise ConfigError(f"--callback {spec!r}: {type(exc).__name__}: {exc}") from None
+        if not isinstance(callback, Callback):
+            raise ConfigError(f"--callback {spec!r}: {type(callback).__name__} is not an evo.Callback subclass")
+        out.append(callback)
+    return out
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -43,13 +67,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     for note in resolved.notes:
         print(f"evospike: {note}", file=sys.stderr)
-    result = run(resolved.config, progress=sys.stdout.isatty())
+    result = run(resolved.config, callbacks=_user_callbacks(args.callback), progress=sys.stdout.isatty())
     print(f"validation score: {result.validation:.2f}")
     return 0
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    result = resume(args.run_dir, args.generations, progress=sys.stdout.isatty(), backend=args.backend,
+    result = resume(args.run_dir, args.generations, callbacks=_user_callbacks(args.callback),
+                    progress=sys.stdout.isatty(), backend=args.backend,
                     workers=args.workers, address=args.address, quiet=True if args.quiet else None)
     print(f"validation score: {result.validation:.2f}")
     return 0
@@ -232,6 +257,12 @@ def _backend_args(p: argparse.ArgumentParser, default: str = "ray") -> None:
                                       "else start a local instance)")
 
 
+def _callback_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--callback", action="append", metavar="MODULE:CLASS",
+                   help="add a callback of yours (an evo.Callback subclass made with no arguments, importable "
+                        "from the current folder or PYTHONPATH); repeatable")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="evospike", description="Evolve spiking neural networks on CPUs.")
     p.add_argument("--version", action="version", version=f"evospike {__version__}")
@@ -261,6 +292,7 @@ def parser() -> argparse.ArgumentParser:
                    help="print the resolved config as TOML, each value with where it came from (default, preset, "
                         "file or flag), and exit")
     r.add_argument("--no-preset", action="store_true", help="ignore the task's preset: the plain defaults")
+    _callback_arg(r)
     r.set_defaults(func=_cmd_run)
 
     rs = sub.add_parser("resume", help="continue a run from its last checkpoint",
@@ -270,6 +302,7 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--generations", type=int, help="new total number of generations (extends a finished run)")
     _backend_args(rs, default="the run's own")
     rs.add_argument("--quiet", action="store_true", help="no per-generation lines")
+    _callback_arg(rs)
     rs.set_defaults(func=_cmd_resume)
 
     sh = sub.add_parser("show", help="a run's summary, and with --plot its pictures",

@@ -2,7 +2,7 @@
 
 The graph: ``input`` (n_in) -> ``w_in`` (Affine: weight = W_in^T, bias = the neurons' bias)
 -> ``lif`` (N neurons) -> ``output``; and ``lif`` -> ``w_rec`` (Affine: weight = W_rec^T, no
-bias) -> ``lif``, the recurrent edge, which acts one step later (DESIGN.md section 2).
+bias) -> ``lif``, the recurrent edge, which acts one step later (docs/design.md, "Networks").
 
 Parameters, as in snnTorch's NIR export of a discrete-time LIF with time step dt = 1:
 ``tau = dt / (1 - beta)`` (inf for beta = 1), ``r = tau / dt`` (so the input enters with

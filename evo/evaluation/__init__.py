@@ -6,9 +6,10 @@ from typing import Any
 
 from .base import Evaluator, Sizes, check_count
 from .problem import Problem
+from .ray import RayEvaluator
 from .serial import SerialEvaluator
 
-__all__ = ["Evaluator", "Problem", "SerialEvaluator", "Sizes", "check_count", "make_evaluator"]
+__all__ = ["Evaluator", "Problem", "RayEvaluator", "SerialEvaluator", "Sizes", "check_count", "make_evaluator"]
 
 
 def make_evaluator(problem: Problem, seed: int, *, backend: str = "serial", workers: int = 0,
@@ -16,6 +17,5 @@ def make_evaluator(problem: Problem, seed: int, *, backend: str = "serial", work
     """The evaluator ``backend`` names ("serial" or "ray") for ``problem`` and the run seed ``seed``.
     ``task`` and ``space``, when already built, spare the serial backend building them again."""
     if backend == "ray":
-        from .ray import RayEvaluator
         return RayEvaluator(problem, seed, workers=workers, address=address or None)
     return SerialEvaluator(problem, seed, task=task, space=space)

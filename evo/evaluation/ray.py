@@ -25,6 +25,7 @@ gives the same result and nothing is recorded twice.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -32,6 +33,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from neurons import current_kernel, kernels
 from tasks import Evaluation, TaskError
 
 from ..seeding import derive_seed
@@ -90,7 +92,6 @@ class _Worker:
     """Body of the evaluation actor: builds the task and genome space once."""
 
     def __init__(self, problem: Problem) -> None:
-        from neurons import kernels
         if problem.kernel in ("auto", "numba") and not kernels.AVAILABLE:
             raise RuntimeError(f"run.kernel {problem.kernel!r}: the driver has numba but this Ray "
                                f"worker does not; install numba on every node or run with --kernel numpy")
@@ -106,7 +107,6 @@ class _Worker:
                 time.perf_counter() - t0, os.getpid())
 
 
-
 class RayEvaluator(EvaluatorBase):
     """Evaluates a population across Ray actors; same results as :class:`SerialEvaluator`.
 
@@ -118,9 +118,6 @@ class RayEvaluator(EvaluatorBase):
 
     def __init__(self, problem: Problem, seed: int, *, workers: int = 0, address: str | None = None,
                  chunks_per_worker: int = 1, min_chunk: int = 8, in_flight: int = 1) -> None:
-        import dataclasses
-
-        from neurons import current_kernel
         self.owns_ray = init_ray(address)
         import ray
         self.ray = ray

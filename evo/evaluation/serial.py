@@ -5,6 +5,8 @@ import time
 from contextlib import nullcontext
 from typing import Any
 
+from threadpoolctl import ThreadpoolController
+
 from tasks import Evaluation
 
 from ..seeding import derive_seed
@@ -32,7 +34,6 @@ class SerialEvaluator(EvaluatorBase):
         self._pool = None
         self.last_seconds: dict[str, float] = {}
         if blas_threads is not None:
-            from threadpoolctl import ThreadpoolController
             self._pool = ThreadpoolController()
 
     def evaluate_seed(self, population: Any, seed: int) -> tuple[Evaluation, Sizes]:

@@ -1,6 +1,7 @@
 """Read run directories back as pandas objects."""
 from __future__ import annotations
 
+import glob as globmod
 import json
 import sys
 from dataclasses import dataclass
@@ -93,7 +94,6 @@ def load_best_genome(run: Run, space):
 
 def find_runs(paths_or_glob) -> list[Path]:
     """Run directories from a glob pattern, a folder of runs, a run directory, or a list of these."""
-    import glob as globmod
     items = [paths_or_glob] if isinstance(paths_or_glob, (str, Path)) else list(paths_or_glob)
     found: list[Path] = []
     for item in items:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -23,7 +24,7 @@ import pandas as pd
 from .. import __version__, strategies
 from ..errors import ConfigError, RunDirError
 from ..evaluation import Problem, make_evaluator
-from ..rundir.files import read_json, read_npz, write_toml
+from ..rundir.files import read_json, read_npz, write_parquet, write_toml
 from ..rundir.layout import CHECKPOINTS, CONFIG, INDIVIDUALS, LOOP, PARETO, individuals_part
 from ..rundir.results import load_run, read_individuals
 from ..seeding import derive_seed, validation_seed
@@ -80,7 +81,6 @@ def _git_revision() -> str:
 
 
 def _versions() -> dict:
-    from importlib.metadata import PackageNotFoundError, version
     out = {"evospike": __version__, "python": platform.python_version()}
     for pkg in ("numpy", "numba", "pandas", "pyarrow", "cma", "gymnasium", "ray"):
         try:
@@ -189,7 +189,6 @@ def _truncate_individuals(path: Path, k: int) -> None:
     single file, which becomes parts)."""
     target = path / INDIVIDUALS
     if target.is_file():
-        from ..rundir.files import write_parquet
         df = read_individuals(target)
         tmp = path / f".{INDIVIDUALS}.old"
         target.rename(tmp)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from ..rundir.files import write_json, write_npz, write_parquet
 from ..rundir.layout import (BEST, CHECKPOINTS, INDIVIDUALS, LOOP, METRIC_COLUMNS, METRICS, PARETO, PARETO_JSON,
@@ -233,7 +234,6 @@ class ProgressBar(Callback):
         self.bar = None
 
     def on_start(self, trainer: Trainer) -> None:
-        from tqdm import tqdm
         self.bar = tqdm(total=trainer.generations, initial=trainer.state.generation, unit="gen", dynamic_ncols=True)
 
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:

@@ -26,6 +26,7 @@ from neurons import KERNELS
 from .. import strategies
 from ..errors import ConfigError
 from ..genomes import space_class as genome_space_class
+from ..rundir.files import toml_ready
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -229,7 +230,6 @@ def _check_strategy_name(name: Any) -> None:
 
 def dump_with_sources(resolved: Resolved) -> str:
     """The resolved config as TOML, each value followed by a comment naming its source."""
-    from ..rundir.files import toml_ready
     lines = []
     for section, table in toml_ready(resolved.config).items():
         lines.append(f"[{section}]")

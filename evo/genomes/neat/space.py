@@ -2,7 +2,7 @@
 
 Compilation (one vectorized call for the whole population): genome p's neurons are its
 present node genes in id order, so its outputs are neurons ``0 .. n_out-1`` and its hidden
-nodes follow; networks are padded to the largest genome (DESIGN.md section 2). An enabled
+nodes follow; networks are padded to the largest genome (docs/design.md, "Networks"). An enabled
 connection from input i goes to ``w_in[p, i, j]``; one from node a to node b goes to
 ``w_rec[p, a, b]`` (one step of delay), and a self-loop is such a connection with a = b.
 """
