@@ -1,11 +1,11 @@
 """Spiking neurons: the network batch, the vectorized LIF simulator, encoders and decoders."""
 from . import decoders, encoders
-from .lif import (KERNELS, RESETS, OutputRecord, Simulator, current_kernel, kernel_for, resolve_kernel, simulate,
+from .lif import (KERNELS, RESETS, check_reset, OutputRecord, Simulator, current_kernel, kernel_for, resolve_kernel, simulate,
                   simulate_outputs, use_kernel)
 from .network import NetworkBatch, NetworkError
 
 __all__ = [
-    "NetworkBatch", "NetworkError", "Simulator", "OutputRecord", "RESETS",
+    "NetworkBatch", "NetworkError", "Simulator", "OutputRecord", "RESETS", "check_reset",
     "simulate", "simulate_outputs", "encoders", "decoders",
     "KERNELS", "resolve_kernel", "kernel_for", "use_kernel", "current_kernel",
 ]

@@ -40,7 +40,7 @@ import numpy as np
 from . import kernels
 from .network import NetworkBatch
 
-__all__ = ["RESETS", "KERNELS", "AUTO_NUMBA_MAX_BATCH", "Simulator", "OutputRecord", "simulate",
+__all__ = ["RESETS", "check_reset", "KERNELS", "AUTO_NUMBA_MAX_BATCH", "Simulator", "OutputRecord", "simulate",
            "simulate_outputs", "resolve_kernel", "kernel_for", "use_kernel", "current_kernel"]
 
 RESETS = ("subtract", "zero")
@@ -51,7 +51,8 @@ _NO_FIRST = np.empty((0, 0, 0), np.int32)  # numba kernel arguments that a call 
 _NO_SPIKES = np.empty((0, 0, 0, 0), np.float32)
 
 
-def _check_reset(reset: str) -> str:
+def check_reset(reset: str) -> str:
+    """``reset`` if it is one of RESETS; a ValueError naming the valid ones otherwise."""
     if reset not in RESETS:
         raise ValueError(f"reset: {reset!r} is not a reset mode; expected one of {', '.join(RESETS)}")
     return reset
@@ -148,7 +149,7 @@ class Simulator:
 
     def __init__(self, net: NetworkBatch, batch: int, reset: str = "subtract", kernel: str | None = None) -> None:
         self.net = net
-        self.reset_mode = _check_reset(reset)
+        self.reset_mode = check_reset(reset)
         if int(batch) < 1:
             raise ValueError(f"batch: {batch}; expected an int >= 1")
         self.kernel = _kernel(kernel, int(batch))
@@ -321,7 +322,7 @@ def simulate(net: NetworkBatch, x: np.ndarray, reset: str = "subtract", kernel: 
     """
     x = _check_input(net, x, time_axis=True)
     if _kernel(kernel, _batch_size(x)) == "numba":
-        return _sequence(net, x, _check_reset(reset), record=True, out=out)[0]
+        return _sequence(net, x, check_reset(reset), record=True, out=out)[0]
     sim = Simulator(net, _batch_size(x), reset, "numpy")
     out = _out_buffer(out, (x.shape[0],) + sim.v.shape)
     for t, current in enumerate(sim.currents(x)):
@@ -336,7 +337,7 @@ def simulate_outputs(net: NetworkBatch, x: np.ndarray, reset: str = "subtract",
     T = x.shape[0]
     n_out = net.n_out
     if _kernel(kernel, _batch_size(x)) == "numba":
-        _, counts, first, v = _sequence(net, x, _check_reset(reset), record=False)
+        _, counts, first, v = _sequence(net, x, check_reset(reset), record=False)
         return OutputRecord(counts=counts[..., :n_out].copy(), first_spike=first,
                             v_final=v[..., :n_out].copy(), total_spikes=counts.sum(axis=-1))
     sim = Simulator(net, _batch_size(x), reset, "numpy")

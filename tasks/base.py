@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from neurons import NetworkBatch, RESETS
+from neurons import RESETS, NetworkBatch, check_reset
 
 from .preset import Preset
 
@@ -27,9 +27,10 @@ def int_option(name: str, value: Any, low: int = 1, note: str = "") -> int:
 
 def reset_option(reset: Any) -> str:
     """The ``reset`` task option: one of the simulator's reset rules (``neurons.RESETS``)."""
-    if reset not in RESETS:
-        raise TaskError(f"task option reset: {reset!r}; expected one of {', '.join(map(repr, RESETS))}")
-    return reset
+    try:
+        return check_reset(reset)
+    except ValueError:
+        raise TaskError(f"task option reset: {reset!r}; expected one of {', '.join(map(repr, RESETS))}") from None
 
 
 @dataclass
