@@ -161,5 +161,6 @@ class Pendulum(ControlTask):
     name, physics_cls, n_actions, max_action = "pendulum", PendulumPhysics, 0, 2.0
     scale = (1.0, 1.0, 8.0)
     time_limit = 200
-    # the torque from the two outputs' membrane potentials (smooth), 16 hidden neurons
-    preset = Preset("cma", 300, task={"decoding": "membrane"}, genome={"hidden": 16})
+    # Gaussian receptive fields for (cos, sin, speed), the torque from the two outputs'
+    # membrane potentials (smooth), 16 hidden neurons
+    preset = Preset("cma", 300, task={"encoding": "population", "decoding": "membrane"}, genome={"hidden": 16})
