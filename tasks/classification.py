@@ -86,12 +86,16 @@ class _Classifier(Task):
 
 
 class DatasetTask(_Classifier):
-    """A scikit-learn data set as a spiking classification task (``Iris``, ``Wine``,
-    ``BreastCancer`` and ``Digits`` fix the data set and declare its preset)."""
+    """A scikit-learn data set as a spiking classification task. Each subclass (``Iris``,
+    ``Wine``, ``BreastCancer``, ``Digits``) names its data set (``name``, a key of
+    ``DATASETS``) and declares its preset."""
 
-    def __init__(self, dataset: str, *, steps: int = 10, encoding: str = "current", fields: int = 5,
+    name: str = ""
+
+    def __init__(self, *, steps: int = 10, encoding: str = "current", fields: int = 5,
                  test_fraction: float = 0.3, split_seed: int = 0, batch_size: int = 0, temperature: float = 2.0,
                  reset: str = "subtract") -> None:
+        dataset = self.name
         if dataset not in DATASETS:
             raise TaskError(f"dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
         if encoding not in ("current", "population"):
@@ -101,7 +105,6 @@ class DatasetTask(_Classifier):
         if not temperature > 0:
             raise TaskError(f"task option temperature: {temperature}; expected a value > 0")
         reset_option(reset)
-        self.name = dataset
         self.options = dict(steps=int_option("steps", steps, 1), encoding=encoding,
                             fields=int_option("fields", fields, 2), test_fraction=float(test_fraction),
                             split_seed=int_option("split_seed", split_seed, 0),
@@ -132,24 +135,27 @@ class DatasetTask(_Classifier):
         return self._inputs(self._x["test"][:1])
 
 
-def _dataset_task(dataset: str, cls_name: str, preset: Preset) -> type:
-    """A DatasetTask subclass for one data set, with the same options minus ``dataset``."""
-    def __init__(self, *, steps: int = 10, encoding: str = "current", fields: int = 5, test_fraction: float = 0.3,
-                 split_seed: int = 0, batch_size: int = 0, temperature: float = 2.0, reset: str = "subtract") -> None:
-        DatasetTask.__init__(self, dataset, steps=steps, encoding=encoding, fields=fields, test_fraction=test_fraction,
-                             split_seed=split_seed, batch_size=batch_size, temperature=temperature, reset=reset)
-    doc = f"The {dataset!r} data set (scikit-learn) as a spiking classification task; options as DatasetTask."
-    return type(cls_name, (DatasetTask,), {"__init__": __init__, "__doc__": doc, "name": dataset, "preset": preset,
-                                           "__module__": __name__, "__qualname__": cls_name})
+class Iris(DatasetTask):
+    """The iris data set (scikit-learn) as a spiking classification task; options as DatasetTask."""
+    name, preset = "iris", Preset("cma", 200)
 
 
-Iris = _dataset_task("iris", "Iris", Preset("cma", 200))
-Wine = _dataset_task("wine", "Wine", Preset("cma", 200))
-BreastCancer = _dataset_task("breast-cancer", "BreastCancer", Preset("cma", 100))
-# a spiking linear layer (no hidden neurons), the full training split, a sharp softmax
-Digits = _dataset_task("digits", "Digits", Preset(
-    "cma", 400, strategy_options={"diagonal": True, "population": 64}, genome={"hidden": 0},
-    task={"temperature": 10.0}, note="a spiking linear layer, full training split, softmax temperature 10"))
+class Wine(DatasetTask):
+    """The wine data set (scikit-learn) as a spiking classification task; options as DatasetTask."""
+    name, preset = "wine", Preset("cma", 200)
+
+
+class BreastCancer(DatasetTask):
+    """The breast-cancer data set (scikit-learn) as a spiking classification task; options as DatasetTask."""
+    name, preset = "breast-cancer", Preset("cma", 100)
+
+
+class Digits(DatasetTask):
+    """The 8x8 digits data set (scikit-learn) as a spiking classification task; options as DatasetTask."""
+    name = "digits"
+    # a spiking linear layer (no hidden neurons), the full training split, a sharp softmax
+    preset = Preset("cma", 400, strategy_options={"diagonal": True, "population": 64}, genome={"hidden": 0},
+                    task={"temperature": 10.0}, note="a spiking linear layer, full training split, softmax temperature 10")
 
 
 class TemporalPatterns(_Classifier):

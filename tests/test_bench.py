@@ -24,3 +24,11 @@ def test_bench_tasks_reports_medians(capsys):
     assert row["solved"] == 2
     assert all(r["solved"] and r["evaluations_to_solve"] == r["evaluations"] for r in row["runs"])
     assert main(["bench", "tasks", "--tasks", "nosuch"]) == 2
+
+
+def test_bench_scaling_gives_ray_the_serial_fitness():
+    from evo.app import bench
+    result = bench.scaling(population=16, generations=1, workers=(1,), stages=("early",))
+    rows = result["rows"]
+    assert [(r["backend"], r["workers"]) for r in rows] == [("serial", 1), ("ray", 1)]
+    assert all(r["identical_fitness"] and r["population"] == 16 for r in rows)

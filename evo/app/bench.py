@@ -8,17 +8,18 @@ import tempfile
 import time
 from typing import Any, Callable
 
+import numpy as np
+
 import tasks
 
 from .. import __version__
 from ..errors import ConfigError
-from ..evaluation import SerialEvaluator, make_evaluator
+from ..evaluation import make_evaluator
 from ..evaluation.ray import RayEvaluator, init_ray, shutdown
 from ..rundir.results import load_run
 from ..training import config as cfg
-from ..training.api import make_strategy_for, problem_of, run
+from ..training.api import problem_of, run, serial_trainer
 from ..training.callbacks import StopRules
-from ..training.trainer import Trainer
 
 __all__ = ["neat_xor", "scaling", "task_suite", "SUITE"]
 
@@ -26,11 +27,8 @@ __all__ = ["neat_xor", "scaling", "task_suite", "SUITE"]
 def _evolve(config: dict, max_generations: int) -> dict[str, Any]:
     """The training loop without a run directory: evolve until a network solves the task."""
     seed = int(config["run"]["seed"])
-    problem = problem_of(config)
-    task, space = problem.build()
-    trainer = Trainer(make_strategy_for(config, space), SerialEvaluator(problem, seed, task=task, space=space,
-                                                                         blas_threads=None),
-                      space, task=task, generations=max_generations)
+    trainer = serial_trainer(config, max_generations)
+    space = trainer.space
     t0 = time.perf_counter()
     eval_seconds, result = 0.0, None
     stop = StopRules(stop_on_solved=True)
@@ -109,15 +107,11 @@ def scaling_population(population: int = 256, stage: str = "late") -> tuple[dict
     """
     config = cfg.resolve({"task": {"name": "cartpole"}, "strategy": {"name": "cma"}, "run": {"backend": "serial"}},
                          preset=False)
-    problem = problem_of(config)
-    task, space = problem.build()
     if stage == "early":
         big = {**config, "strategy": {**config["strategy"], "population": population}}
-        return config, make_strategy_for(big, space).ask()
-    trainer = Trainer(make_strategy_for(config, space), SerialEvaluator(problem, 0, task=task, space=space,
-                                                                         blas_threads=None),
-                      space, task=task, generations=200)
-    while not trainer.done and trainer.step().fitness.max() < task.target:
+        return config, serial_trainer(big, 1).strategy.ask()
+    trainer = serial_trainer(config, 200)
+    while not trainer.done and trainer.step().fitness.max() < trainer.task.target:
         pass
     return config, trainer.strategy.sample(population)
 
@@ -209,9 +203,10 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
             defines_solved = tasks.spec(name).factory.solved is not tasks.Task.solved
             per_seed = []
             for seed in range(first_seed, first_seed + seeds):
-                config = cfg.resolve({"task": {"name": name}, "run": {"seed": seed, "backend": "serial", "quiet": True,
-                                                                      "out": tmp, "name": f"{name}-{seed}"}})
-                t0 = time.perf_counter()
+                t0 = time.perf_counter()  # resolving builds the task (loads its data): part of a run's time
+                config = cfg.resolve_sources([("bench", {
+                    "task": {"name": name},
+                    "run": {"seed": seed, "backend": "serial", "quiet": True, "out": tmp, "name": f"{name}-{seed}"}})])
                 run(config, log=None)
                 r = load_run(f"{tmp}/{name}-{seed}")
                 solved_gen = r.summary.get("solved_generation")

@@ -28,11 +28,9 @@ from neurons import kernels as compiled
 from tasks.closed_loop import timing
 
 from .. import __version__
-from ..evaluation import SerialEvaluator
 from ..evaluation.ray import init_ray, shutdown
 from ..training import config as cfg
-from ..training.api import make_strategy_for, problem_of
-from ..training.trainer import Trainer
+from ..training.api import serial_trainer
 
 __all__ = ["SHAPES", "RATES", "reference_lif", "bench_network", "sim", "evaluation"]
 
@@ -229,11 +227,8 @@ def evaluation(task: str = "cartpole", population: int = 256, generations: int =
                 continue
             config = cfg.resolve({"task": {"name": task}, "strategy": {"name": strategy, "population": population},
                                   "run": {"backend": "serial", "kernel": kernel}}, preset=False)
-            problem = problem_of(config)
-            task_obj, space = problem.build()
-            evaluator = SerialEvaluator(problem, 0, task=task_obj, space=space, blas_threads=None)
-            trainer = Trainer(make_strategy_for(config, space), evaluator, space, task=task_obj,
-                              generations=generations)
+            trainer = serial_trainer(config, generations)
+            task_obj, space, evaluator = trainer.task, trainer.space, trainer.evaluator
             split = {"ask_tell": 0.0, "compile": 0.0, "evaluate": 0.0}
             with threadpool_limits(1, user_api="blas"), timing() as phases:
                 task_obj.evaluate(space.compile(trainer.strategy.ask()), 1)  # warm-up: kernel compile or cache load

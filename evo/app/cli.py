@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
 import json
 import os
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import neurons
 import tasks
+from tasks.registry import load_attr
 
 from .. import __version__, strategies
 from ..errors import USER_ERRORS, ConfigError, RunDirError
@@ -34,12 +34,10 @@ def _user_callbacks(specs: list[str] | None) -> list:
     if specs and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m evo` does
     for spec in specs or []:
-        module, _, attr = spec.partition(":")
-        if not module or not attr:
+        if ":" not in spec:
             raise ConfigError(f"--callback {spec!r}; expected MODULE:CLASS, e.g. mycallbacks:Plateau")
         try:
-            obj = getattr(importlib.import_module(module), attr)
-            callback = obj()
+            callback = load_attr(spec, "--callback")()
         except Exception as exc:
             raise ConfigError(f"--callback {spec!r}: {type(exc).__name__}: {exc}") from None
         if not isinstance(callback, Callback):
@@ -67,7 +65,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     for note in resolved.notes:
         print(f"evospike: {note}", file=sys.stderr)
-    result = run(resolved.config, callbacks=_user_callbacks(args.callback), progress=sys.stdout.isatty())
+    result = run(resolved, callbacks=_user_callbacks(args.callback), progress=sys.stdout.isatty())
     print(f"validation score: {result.validation:.2f}")
     return 0
 

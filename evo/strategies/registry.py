@@ -9,10 +9,11 @@ with one warning.
 from __future__ import annotations
 
 import difflib
-import importlib
 import warnings
 from importlib import metadata
 from typing import Any
+
+from tasks.registry import load_attr
 
 from ..errors import StrategyError
 from .base import Strategy
@@ -66,9 +67,8 @@ def get(name: str) -> type:
         raise StrategyError(f"unknown strategy {name!r}{hint}; valid strategies: {', '.join(names())}")
     entry = _registry[name]
     if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
         try:
-            cls = getattr(importlib.import_module(module), attr)
+            cls = load_attr(entry, "strategy")
         except Exception as exc:  # a broken plugin must not break the other strategies
             del _registry[name]
             warnings.warn(f"evospike: skipped strategy {name!r}: {entry!r} failed to load "

@@ -7,6 +7,7 @@ files equal an undisturbed run's.
 """
 from __future__ import annotations
 
+import copy
 import math
 import platform
 import socket
@@ -23,16 +24,16 @@ import pandas as pd
 
 from .. import __version__, strategies
 from ..errors import ConfigError, RunDirError
-from ..evaluation import Problem, make_evaluator
+from ..evaluation import Problem, SerialEvaluator, make_evaluator
 from ..rundir.files import read_json, read_npz, write_parquet, write_toml
 from ..rundir.layout import CHECKPOINTS, CONFIG, INDIVIDUALS, LOOP, PARETO, individuals_part
 from ..rundir.results import load_run, read_individuals
 from ..seeding import derive_seed, validation_seed
 from . import callbacks as cb
-from .config import genome_kind, resolve_sources
+from .config import Resolved, genome_kind, resolve_sources
 from .trainer import Callback, LoopState, Trainer
 
-__all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_for", "run_callbacks"]
+__all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_for", "run_callbacks", "serial_trainer"]
 
 
 @dataclass
@@ -63,6 +64,16 @@ def make_strategy_for(config: dict, space: Any) -> strategies.Strategy:
     opts = {k: v for k, v in config["strategy"].items() if k != "name"}
     return strategies.make(config["strategy"]["name"], space, derive_seed(int(config["run"]["seed"]), 0, "strategy"),
                            **opts)
+
+
+def serial_trainer(config: dict, generations: int) -> Trainer:
+    """A Trainer for a resolved config on the serial backend, without a run directory (for
+    benchmarks and scripts); BLAS threads are left to the caller."""
+    problem = problem_of(config)
+    task, space = problem.build()
+    evaluator = SerialEvaluator(problem, int(config["run"]["seed"]), task=task, space=space, blas_threads=None)
+    return Trainer(make_strategy_for(config, space), evaluator, space, task=task, generations=generations,
+                   task_name=config["task"]["name"])
 
 
 def _git_revision() -> str:
@@ -156,21 +167,23 @@ def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies
     return RunResult(path, s.generation, s.evaluations, s.best_ever, validation, trainer.wall_seconds)
 
 
-def run(config: dict, callbacks: Iterable[Callback] = (), log: Callable[[str], None] | None = print,
+def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callable[[str], None] | None = print,
         progress: bool = False) -> RunResult:
     """Evolve as ``config`` says and write the run directory; returns its summary.
 
     ``config``: {section: {key: value}}, resolved or not (the defaults and the task's preset
-    fill what it leaves out). ``callbacks``: the user's own, run after the stop rules and
-    before the validator and the writers. ``progress``: a progress bar instead of a line
-    per generation.
+    fill what it leaves out), or what :func:`~evo.training.config.resolve_sources` returned.
+    ``callbacks``: the user's own, run after the stop rules and before the validator and the
+    writers. ``progress``: a progress bar instead of a line per generation.
     """
-    resolved = resolve_sources([("config", config)])
-    config = resolved.config
-    for note in resolved.notes:
-        (log or (lambda _m: None))(note)
+    if not isinstance(config, Resolved):
+        config = resolve_sources([("config", config)])
+        for note in config.notes:
+            (log or (lambda _m: None))(note)
+    task, space = config.task, config.space  # built while resolving
+    config = copy.deepcopy(config.config)
     r = config["run"]
-    task, space = build(config)
+    problem_of(config).use_kernel()
     r["kernel"] = neurons.current_kernel()  # recorded (auto or numpy), so that resumes and workers choose alike
     strategy = make_strategy_for(config, space)
     path = _new_run_dir(config)

@@ -189,7 +189,6 @@ class SummaryWriter(Callback):
 
     def __init__(self, path: Path, config: dict, started: datetime) -> None:
         self.path, self.config, self.started = Path(path), config, started
-        self.summary: dict[str, Any] = {}
 
     def make(self, trainer: Trainer, status: str, reason: str = "") -> dict[str, Any]:
         s = trainer.state
@@ -201,8 +200,7 @@ class SummaryWriter(Callback):
                 "wall_seconds": trainer.wall_seconds, "started": self.started.isoformat(timespec="seconds")}
 
     def _write(self, trainer: Trainer, status: str, reason: str = "") -> None:
-        self.summary = self.make(trainer, status, reason)
-        write_json(self.path / SUMMARY, self.summary)
+        write_json(self.path / SUMMARY, self.make(trainer, status, reason))
 
     def on_start(self, trainer: Trainer) -> None:
         self._write(trainer, "running")

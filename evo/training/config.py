@@ -151,11 +151,15 @@ def _merge(base: dict, over: dict) -> dict:
 @dataclass
 class Resolved:
     """A resolved config, which layer set each of its values ({section: {key: source}}, the
-    source "default" for values no layer set), and notes for the user (one line each)."""
+    source "default" for values no layer set), notes for the user (one line each), and the
+    task and genome space that resolving built to check the values (so that a run need not
+    build them again)."""
 
     config: dict
     sources: dict[str, dict[str, str]]
     notes: list[str] = field(default_factory=list)
+    task: Any = field(default=None, repr=False)
+    space: Any = field(default=None, repr=False)
 
 
 def _preset_layer(task_name: str, strategy_name: str | None) -> tuple[dict, list[str]]:
@@ -204,20 +208,21 @@ def resolve_sources(layers: list[tuple[str, dict]], preset: bool = True) -> Reso
     notes: list[str] = []
     if preset:
         chosen = raw.get("strategy", {}).get("name")
-        if chosen is not None and (not isinstance(chosen, str) or chosen not in strategies.names()):
+        if chosen is not None:
             _check_strategy_name(chosen)
         preset_layer, notes = _preset_layer(task_name, chosen)
         layers = [("preset", preset_layer)] + list(layers)
+        raw = _merge(preset_layer, raw)
     sources: dict[str, dict[str, str]] = {}
     for name, layer in layers:
         for section, table in layer.items():
             for key, value in table.items():
                 if value is not None:
                     sources.setdefault(section, {})[key] = name
-    config = _resolve(layers)
+    config, task, space = _resolve(raw)
     out = {section: {key: sources.get(section, {}).get(key, "default") for key in table}
            for section, table in config.items()}
-    return Resolved(config, out, notes)
+    return Resolved(config, out, notes, task, space)
 
 
 def _check_strategy_name(name: Any) -> None:
@@ -244,10 +249,8 @@ def dump_with_sources(resolved: Resolved) -> str:
     return "\n".join(lines)
 
 
-def _resolve(layers: list[tuple[str, dict]]) -> dict:
-    raw: dict = {}
-    for _, layer in layers:
-        raw = _merge(raw, layer)
+def _resolve(raw: dict) -> tuple[dict, Any, Any]:
+    """The resolved config of the merged layers ``raw``, and the task and genome space it built."""
     run = dict(RUN_DEFAULTS)
     run.update(_check_keys("run", raw.get("run", {}), RUN_DEFAULTS))
     for key in ("generations",):
@@ -295,7 +298,8 @@ def _resolve(layers: list[tuple[str, dict]]) -> dict:
     strat_defaults = strategies.option_defaults(strat_name)
     strategy = dict(strat_defaults)
     strategy.update(_check_keys("strategy", strat_raw, strat_defaults))
-    return {"run": run, "task": task_resolved, "genome": genome, "strategy": {"name": strat_name, **strategy}}
+    config = {"run": run, "task": task_resolved, "genome": genome, "strategy": {"name": strat_name, **strategy}}
+    return config, task, space
 
 
 def defaults(task: str = "cartpole", strategy: str = "cma", preset: bool = False) -> dict:

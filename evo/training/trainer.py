@@ -57,11 +57,9 @@ class LoopState:
         if not isinstance(d, dict):
             raise RunDirError(f"{where}: expected a JSON object, got {type(d).__name__}")
 
-        def integer(key: str, low: int, default: Any = ...) -> int | None:
-            value = d.get(key, default)
-            if value is ... or (value is None and default is ...):
-                raise RunDirError(f"{where}: {key} is missing")
-            if value is None:
+        def integer(key: str, low: int, optional: bool = False) -> int | None:
+            value = d.get(key)
+            if value is None and optional:
                 return None
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise RunDirError(f"{where}: {key}: {value!r}; expected an integer >= {low}")
@@ -74,7 +72,7 @@ class LoopState:
 
         state = cls(generation=integer("generation", 0), evaluations=integer("evaluations", 0),
                     best_generation=integer("best_generation", -1),
-                    solved_generation=integer("solved_generation", 0, None),
+                    solved_generation=integer("solved_generation", 0, optional=True),
                     wall_seconds=number("wall_seconds", d.get("wall_seconds", 0.0)))
         genome = d.get("best_genome")
         if genome is None:
@@ -85,15 +83,14 @@ class LoopState:
             state.best_ever = number("best_ever", d.get("best_ever"))
         validated = d.get("validated")
         if validated is not None:
-            if not (isinstance(validated, list) and len(validated) == 2):
-                raise RunDirError(f"{where}: validated: {validated!r}; expected [generation, score] or null")
-            g = validated[0]
+            g = validated[0] if isinstance(validated, list) and len(validated) == 2 else None
             if isinstance(g, bool) or not isinstance(g, int) or g < 0:
                 raise RunDirError(f"{where}: validated: {validated!r}; expected [generation, score] or null")
             state.validated = (g, number("validated", validated[1]))
-        if state.best_generation >= state.generation or (state.solved_generation or 0) > max(state.generation - 1, 0):
-            raise RunDirError(f"{where}: best_generation {state.best_generation} or solved_generation "
-                              f"{state.solved_generation} is not below generation {state.generation}")
+        for key in ("best_generation", "solved_generation"):
+            value = getattr(state, key)
+            if value is not None and value >= max(state.generation, 1):
+                raise RunDirError(f"{where}: {key} {value} is not below generation {state.generation}")
         return state
 
 
