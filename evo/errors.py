@@ -5,7 +5,8 @@ from __future__ import annotations
 from neurons import NetworkError
 from tasks import TaskError
 
-__all__ = ["ConfigError", "RunDirError", "RunError", "StrategyError", "GenomeError", "USER_ERRORS"]
+__all__ = ["ConfigError", "RunDirError", "RunError", "ClusterError", "EvaluationTimeout", "StrategyError",
+           "GenomeError", "USER_ERRORS"]
 
 
 class ConfigError(ValueError):
@@ -20,6 +21,14 @@ class RunError(RuntimeError):
     """A run stopped because its task failed; the message names the generation."""
 
 
+class ClusterError(RuntimeError):
+    """Ray cannot be reached, or its workers keep dying."""
+
+
+class EvaluationTimeout(RuntimeError):
+    """A generation's evaluation took longer than ``run.eval_timeout``."""
+
+
 class StrategyError(ValueError):
     """Bad strategy options, a misuse of ask/tell, or a state that cannot be restored."""
 
@@ -28,4 +37,4 @@ class GenomeError(ValueError):
     """An invalid genome, genome matrix or genome-space option."""
 
 
-USER_ERRORS = (ConfigError, RunDirError, RunError, TaskError, StrategyError, GenomeError, NetworkError)
+USER_ERRORS = (ConfigError, RunDirError, RunError, ClusterError, TaskError, StrategyError, GenomeError, NetworkError)

@@ -19,12 +19,14 @@ from ..rundir.files import atomic_write_bytes
 from ..rundir.results import find_runs, load_best_genome, load_run, load_runs
 from ..seeding import validation_seed
 from ..training import config as cfg
-from ..training.api import build, resume, run
+from ..training.api import build, is_locked, resume, run
+from ..training.config import check_fits
 from ..training.trainer import Callback
 from . import bench, bench_speed, plots
 from .export import write_nir
 
 EXIT_USAGE = 2
+REPLAY_BYTES_PER_EPISODE = 4096  # about the environment and network state of one validation episode
 
 
 def _user_callbacks(specs: list[str] | None) -> list:
@@ -44,6 +46,40 @@ def _user_callbacks(specs: list[str] | None) -> list:
             raise ConfigError(f"--callback {spec!r}: {type(callback).__name__} is not an evo.Callback subclass")
         out.append(callback)
     return out
+
+
+def _output(path: str, flag: str) -> Path:
+    """An output file path checked before any work: not a folder, in a folder that exists, and
+    writable (probed by opening it to append, which leaves an existing file unchanged)."""
+    out = Path(path)
+    if out.is_dir():
+        raise ConfigError(f"{flag} {path!r} is a folder; expected a file path")
+    if not out.parent.is_dir():
+        raise ConfigError(f"{flag} {path!r}: the folder {str(out.parent)!r} does not exist")
+    existed = out.exists()
+    try:
+        with open(out, "ab"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{flag} {path!r}: cannot write there ({exc.strerror})") from None
+    if not existed:
+        out.unlink()
+    return out
+
+
+def _rebuild(r) -> tuple:
+    """The task and genome space of a loaded run; a config they cannot be built from is a RunDirError."""
+    try:
+        return build(r.config)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise RunDirError(f"{str(r.path / 'config.toml')!r}: cannot rebuild the run's task and genome space "
+                          f"({type(exc).__name__}: {exc})") from None
+
+
+def _status(path: Path, summary: dict) -> str:
+    """The run's status; "running" with no process holding the run's lock is shown as "killed"."""
+    status = str(summary.get("status", ""))
+    return "killed" if status == "running" and not is_locked(path) else status
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -88,7 +124,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
             continue
         s = r.summary
         fmt = lambda v: "" if v is None else f"{v:.4g}"  # noqa: E731
-        rows.append((path.name, str(s.get("task", "")), str(s.get("strategy", "")), str(s.get("status", "")),
+        rows.append((path.name, str(s.get("task", "")), str(s.get("strategy", "")), _status(path, s),
                      str(s.get("generations", "")), fmt(s.get("best")), fmt(s.get("validation")),
                      f"{s.get('wall_seconds', 0):.1f} s"))
     if not rows:
@@ -103,7 +139,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     r = load_run(args.run_dir)
-    s = r.summary
+    s = {**r.summary, "status": _status(r.path, r.summary)}
     for key in ("status", "reason", "task", "strategy", "seed", "generations", "evaluations", "best",
                 "best_generation", "validation", "wall_seconds"):
         if s.get(key) not in (None, ""):
@@ -113,7 +149,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
     path = Path(args.run_dir)
     written = [plots.fitness_curves(r.metrics, path / "fitness.png", f"{s.get('task')} / {s.get('strategy')}")]
     if r.best is not None:
-        task, space = build(r.config)
+        task, space = _rebuild(r)
         net = space.compile(load_best_genome(r, space))
         written.append(plots.topology(net, path / "topology.png"))
         if task.can_record:
@@ -127,6 +163,7 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    out = _output(args.output, "--output") if args.plot else None
     df = load_runs(args.dirs)
     by = args.by
     final = df.sort_values("generation").groupby("run").tail(1)
@@ -134,35 +171,35 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                                   median_validation=("validation", "median"),
                                   median_evaluations=("evaluations", "median"))
     print(table.to_string())
-    if args.plot:
-        out = Path(args.output)
+    if out is not None:
         print(f"wrote {plots.compare_curves(df, by, out)}")
     return 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    out = _output(args.out, "OUT.nir")
     r = load_run(args.run_dir)
-    _, space = build(r.config)
+    _, space = _rebuild(r)
     net = space.compile(load_best_genome(r, space))
     reset = r.config.get("task", {}).get("reset", "subtract")
-    path = write_nir(net, args.out, reset)
+    path = write_nir(net, out, reset)
     print(f"wrote {path}: best network of {args.run_dir} ({int(net.neuron_counts()[0])} neurons, "
           f"{int(net.synapse_counts()[0])} synapses, reset {reset})")
     return 0
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    if args.seed is not None and not 0 <= args.seed < 2**63:
+        raise ConfigError(f"--seed: {args.seed}; expected an integer in [0, 2**63)")
     r = load_run(args.run_dir)
-    try:
-        task, space = build(r.config)
-    except KeyError as exc:
-        raise ConfigError(f"{args.run_dir}/config.toml: missing {exc}") from None
+    task, space = _rebuild(r)
     genome = load_best_genome(r, space)
     seed = validation_seed(int(r.config["run"]["seed"])) if args.seed is None else args.seed
     kwargs = {}
     if args.episodes is not None:
         if args.episodes < 1:
             raise ConfigError(f"--episodes: {args.episodes}; expected an integer >= 1")
+        check_fits(args.episodes * REPLAY_BYTES_PER_EPISODE, f"--episodes {args.episodes}")
         if "episodes" not in inspect.signature(task.validate).parameters:
             raise ConfigError(f"task {r.config['task']['name']!r} validates on a fixed set; --episodes does not apply")
         kwargs["episodes"] = args.episodes
@@ -182,6 +219,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    out = _output(args.output, "--output") if args.output else None
     args.seeds_given = args.seeds is not None
     if args.seeds is None:
         args.seeds = 30
@@ -225,7 +263,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.json:
         print(text)
     if args.output:
-            atomic_write_bytes(Path(args.output), (text + "\n").encode())
+        atomic_write_bytes(out, (text + "\n").encode())
     return 0
 
 
@@ -390,6 +428,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except USER_ERRORS as exc:
         print(f"evospike: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:  # a full disk, a file that cannot be written: one line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"evospike: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("evospike: interrupted", file=sys.stderr)

@@ -2,6 +2,7 @@
 network drawing, and curves across runs. Each function writes a PNG and returns its path."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 from neurons import NetworkBatch
 
 from ..errors import ConfigError
+from ..rundir.files import atomic_write_bytes
 
 __all__ = ["fitness_curves", "spike_raster", "topology", "compare_curves"]
 
@@ -25,9 +27,12 @@ def _plt():
 
 
 def _save(plt, fig, path: Path) -> Path:
+    """Write the figure as PNG atomically (a symbolic link at ``path`` is replaced, not followed)."""
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())
     return path
 
 

@@ -13,9 +13,11 @@ __all__ = ["Evaluator", "Problem", "RayEvaluator", "SerialEvaluator", "Sizes", "
 
 
 def make_evaluator(problem: Problem, seed: int, *, backend: str = "serial", workers: int = 0,
-                   address: str | None = None, task: Any = None, space: Any = None) -> Evaluator:
+                   address: str | None = None, task: Any = None, space: Any = None,
+                   timeout: float = 0.0) -> Evaluator:
     """The evaluator ``backend`` names ("serial" or "ray") for ``problem`` and the run seed ``seed``.
-    ``task`` and ``space``, when already built, spare the serial backend building them again."""
+    ``task`` and ``space``, when already built, spare the serial backend building them again;
+    ``timeout`` bounds each generation's evaluation (seconds, 0: none)."""
     if backend == "ray":
-        return RayEvaluator(problem, seed, workers=workers, address=address or None)
-    return SerialEvaluator(problem, seed, task=task, space=space)
+        return RayEvaluator(problem, seed, workers=workers, address=address or None, timeout=timeout)
+    return SerialEvaluator(problem, seed, task=task, space=space, timeout=timeout)

@@ -19,15 +19,27 @@ chunk i mod n), which balances their cost, one per worker by default; with more 
 than workers they are dispatched as actors free up. A chunk's fitness depends only on the
 generation seed and its genomes, never on which actor or how many ran it.
 
-Faults. Actors are restarted without limit and a call that was running on an actor that
-died is retried (``max_restarts=-1, max_task_retries=-1``); evaluation is pure, so a retry
-gives the same result and nothing is recorded twice.
+Faults. An actor whose process dies (or whose node leaves the cluster) is restarted, at most
+``MAX_RESTARTS`` times, and the call it was running is retried on the restarted actor;
+evaluation is pure, so a retry gives the same result and nothing is recorded twice. A
+further death fails the evaluation with a ClusterError, and the run with status failed; its finished generations stay
+resumable. An error raised by the task inside a worker reaches the driver as the task's own
+exception, with its one-line message, not Ray's remote traceback.
+
+Addresses. ``auto`` or ``HOST:PORT`` (a cluster's GCS); anything else is a ClusterError, and
+so is a HOST:PORT that does not accept a TCP connection within ``CONNECT_TIMEOUT`` seconds.
+More workers than the cluster has CPUs are capped at its CPUs, with a warning.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import os
+import re
+import signal
+import socket
+import sys
+import threading
 import time
 from typing import Any, Callable, Iterable
 
@@ -36,6 +48,7 @@ import numpy as np
 from neurons import current_kernel, kernels
 from tasks import Evaluation, TaskError
 
+from ..errors import ClusterError, EvaluationTimeout
 from ..seeding import derive_seed
 from .base import EvaluatorBase, Sizes, check_count
 from .problem import Problem
@@ -64,6 +77,25 @@ def loopback_only() -> None:
     ray_constants.ENABLE_RAY_CLUSTER = False  # in case ray was imported before the variable was set
 
 
+MAX_RESTARTS = 3        # restarts of an actor whose process died; the next death fails the run
+CONNECT_TIMEOUT = 10.0   # seconds to reach a cluster's address
+
+
+def check_address(address: str) -> None:
+    """A ClusterError unless ``address`` is "auto" or a HOST:PORT that accepts a connection."""
+    if address == "auto":
+        return
+    host, sep, port = address.rpartition(":")
+    if "://" in address or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterError(f"Ray address {address!r}; expected auto or HOST:PORT of a cluster's head "
+                           f"(e.g. 127.0.0.1:6379; ray:// client addresses are not supported)")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as exc:
+        raise ClusterError(f"cannot reach a Ray cluster at {address!r} within {CONNECT_TIMEOUT:g} s "
+                           f"({exc.strerror or exc}); start one with `ray start --head` or unset RAY_ADDRESS") from None
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Connect to the cluster at ``address`` (or ``RAY_ADDRESS``), or start a local one bound
     to 127.0.0.1. Does nothing if Ray is already initialized. Returns True if this call
@@ -73,13 +105,25 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
     runtime_env = {"env_vars": dict(THREAD_ENV)}
-    if address:
-        ray.init(address=address, runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
+    # ray.init replaces a SIGTERM handler with its own (which exits): keep ours
+    term = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    try:
+        if address:
+            check_address(address)
+            try:
+                ray.init(address=address, runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
+            except Exception as exc:
+                raise ClusterError(f"cannot join the Ray cluster at {address!r}: "
+                                   f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
+                                   ) from None
+            return True
+        loopback_only()
+        ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
+                 runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
         return True
-    loopback_only()
-    ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, _node_ip_address="127.0.0.1",
-             runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
-    return True
+    finally:
+        if callable(term):
+            signal.signal(signal.SIGTERM, term)
 
 
 def shutdown() -> None:
@@ -117,18 +161,25 @@ class RayEvaluator(EvaluatorBase):
     """
 
     def __init__(self, problem: Problem, seed: int, *, workers: int = 0, address: str | None = None,
-                 chunks_per_worker: int = 1, min_chunk: int = 8, in_flight: int = 1) -> None:
+                 chunks_per_worker: int = 1, min_chunk: int = 8, in_flight: int = 1,
+                 timeout: float = 0.0) -> None:
         self.owns_ray = init_ray(address)
         import ray
         self.ray = ray
         self.seed = int(seed)
         problem.use_kernel()
         self.problem = problem = dataclasses.replace(problem, kernel=current_kernel())  # the driver's choice
-        n = int(workers) or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self.workers = n
+        cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        n = int(workers) or cpus
+        if n > cpus:
+            print(f"evospike: warning: {n} Ray workers asked for, but the cluster has {cpus} CPUs; using {cpus}",
+                  file=sys.stderr)
+            n = cpus
+        self.workers, self.timeout = n, float(timeout)
         self.chunks_per_worker, self.min_chunk = int(chunks_per_worker), int(min_chunk)
         self.in_flight = max(1, int(in_flight))
-        actor = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=-1)(_Worker)
+        # calls are retried for as long as their actor is restarted, which happens at most MAX_RESTARTS times
+        actor = ray.remote(num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=-1)(_Worker)
         self.actors = [actor.options(scheduling_strategy="SPREAD").remote(problem) for _ in range(n)]
         self.last_compute_seconds: list[float] = []
 
@@ -153,15 +204,21 @@ class RayEvaluator(EvaluatorBase):
         running: dict[Any, tuple[int, int]] = {}  # object ref -> (chunk index, actor index)
         results: dict[int, tuple] = {}
         free = list(range(len(self.actors))) * self.in_flight  # queued calls hide the round trip
+        deadline = time.monotonic() + self.timeout if self.timeout else None
         while todo or running:
             while todo and free:
                 a = free.pop(0)
                 k, rows = todo.pop()
                 running[self.actors[a].evaluate.remote(ref, rows, seed, pad_to)] = (k, a)
-            done, _ = ray.wait(list(running), num_returns=1)
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            done, _ = ray.wait(list(running), num_returns=1, timeout=left)
+            if not done:
+                for r in running:
+                    ray.cancel(r, force=True)
+                raise EvaluationTimeout(f"the evaluation took longer than run.eval_timeout = {self.timeout:g} s")
             for r in done:
                 k, a = running.pop(r)
-                results[k] = ray.get(r)
+                results[k] = self._get(r, k)
                 if len(results[k][0]) != len(chunks[k]):
                     raise TaskError(f"task returned {len(results[k][0])} fitness values for {len(chunks[k])} "
                                     f"networks")
@@ -175,6 +232,21 @@ class RayEvaluator(EvaluatorBase):
                  "synapses": np.concatenate([p[3] for p in parts])[order]}
         return ev, sizes
 
+    def _get(self, ref: Any, k: int) -> tuple:
+        """A chunk's result; the task's own exception when it raised one, a ClusterError when the
+        worker kept dying."""
+        ray = self.ray
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if isinstance(cause, Exception):
+                raise cause.with_traceback(None) from None
+            raise ClusterError(f"chunk {k} failed on a Ray worker: {_first_line(exc)}") from None
+        except ray.exceptions.RayActorError as exc:
+            raise ClusterError(f"a Ray worker died evaluating chunk {k} after {MAX_RESTARTS} restarts "
+                               f"(out of memory?): {_first_line(exc)}") from None
+
     def close(self) -> None:
         for a in self.actors:
             try:
@@ -185,6 +257,11 @@ class RayEvaluator(EvaluatorBase):
         if self.owns_ray:
             self.ray.shutdown()
             self.owns_ray = False
+
+
+def _first_line(exc: BaseException) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def ray_map(func: Callable, *iterables: Iterable, chunksize: int | None = None) -> list:

@@ -1,19 +1,43 @@
 """The serial evaluator: the whole population in this process, in one vectorized call."""
 from __future__ import annotations
 
+import signal
+import threading
 import time
-from contextlib import nullcontext
-from typing import Any
+from contextlib import contextmanager, nullcontext
+from typing import Any, Iterator
 
 from threadpoolctl import ThreadpoolController
 
 from tasks import Evaluation
 
+from ..errors import EvaluationTimeout
 from ..seeding import derive_seed
 from .base import EvaluatorBase, Sizes, check_count
 from .problem import Problem
 
-__all__ = ["SerialEvaluator"]
+__all__ = ["SerialEvaluator", "time_limit"]
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """An EvaluationTimeout when the block runs longer than ``seconds`` (0: no limit). It uses
+    SIGALRM, so it applies in the main thread only; a long call into compiled code ends at
+    its next return to Python."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise EvaluationTimeout(f"the evaluation took longer than run.eval_timeout = {seconds:g} s")
+
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 class SerialEvaluator(EvaluatorBase):
@@ -22,11 +46,12 @@ class SerialEvaluator(EvaluatorBase):
     BLAS runs single-threaded while it evaluates (threadpoolctl), as in Ray's workers: the
     batched matmuls here are small, and a second BLAS thread only adds synchronization.
     ``task`` and ``space`` may be passed when the caller has built them already.
+    ``timeout`` (seconds, 0: none) bounds each ``evaluate`` (SIGALRM, main thread only).
     """
 
     def __init__(self, problem: Problem, seed: int, *, task: Any = None, space: Any = None,
-                 blas_threads: int | None = 1) -> None:
-        self.problem, self.seed = problem, int(seed)
+                 blas_threads: int | None = 1, timeout: float = 0.0) -> None:
+        self.problem, self.seed, self.timeout = problem, int(seed), float(timeout)
         if task is None or space is None:
             task, space = problem.build()
         self.task, self.space = task, space
@@ -50,4 +75,5 @@ class SerialEvaluator(EvaluatorBase):
 
     def evaluate(self, population: Any, generation: int) -> tuple[Evaluation, Sizes]:
         """The task's evaluation and the networks' sizes (neurons, synapses), each (P,)."""
-        return self.evaluate_seed(population, derive_seed(self.seed, generation, "evaluate"))
+        with time_limit(self.timeout):
+            return self.evaluate_seed(population, derive_seed(self.seed, generation, "evaluate"))

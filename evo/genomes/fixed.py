@@ -72,6 +72,11 @@ class FixedTopology:
         if self.dim == 0:
             raise GenomeError("genome.evolve: nothing to evolve; choose some of " + ", ".join(EVOLVABLE))
 
+    def bytes_per_network(self) -> int:
+        """Memory of one genome (float64) and its compiled network (float32), in bytes."""
+        N = self.n_neurons
+        return 8 * self.dim + 4 * (self.n_in * N + N * N + 3 * N)
+
     def config(self) -> dict:
         return dict(hidden=self.hidden, recurrent=self.recurrent, evolve=list(self.evolve),
                     threshold=self.threshold0, beta=self.beta0, bias=self.bias0)

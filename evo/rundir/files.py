@@ -1,9 +1,17 @@
-"""Atomic file writes for the run directory: write to a temporary file, then rename."""
+"""The run directory's file I/O: atomic writes, and reads of regular files only.
+
+Writes go to a temporary file created in the same folder with ``O_CREAT | O_EXCL |
+O_NOFOLLOW`` (``tempfile.mkstemp``), then renamed over the target; renaming replaces a
+symbolic link at the target instead of following it. A folder that is a symbolic link is
+refused for writing, so a run writes only inside its own directory. Reads open only
+regular files, never following a symbolic link (nor blocking on a FIFO).
+"""
 from __future__ import annotations
 
 import io
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -12,14 +20,30 @@ import numpy as np
 import pandas as pd
 import tomli_w
 
+from ..errors import RunDirError
+
 __all__ = ["atomic_write_bytes", "write_json", "write_toml", "write_parquet", "write_npz", "read_json",
-           "read_npz"]
+           "read_npz", "read_bytes", "read_parquet", "folder", "TMP_SUFFIX"]
+
+TMP_SUFFIX = ".tmp"  # temporary files are ".NAME.XXXX.tmp"
+
+
+def folder(path: Path) -> Path:
+    """``path`` as a folder to write in: created if missing; a symbolic link or a file there
+    is a RunDirError."""
+    path = Path(path)
+    if path.is_symlink():
+        raise RunDirError(f"{str(path)!r} is a symbolic link; a run writes only inside its own directory")
+    path.mkdir(parents=True, exist_ok=True)
+    if not path.is_dir():
+        raise RunDirError(f"{str(path)!r} is not a folder")
+    return path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    folder(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -78,11 +102,28 @@ def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def read_bytes(path: Path) -> bytes:
+    """The bytes of the regular file ``path``; a symbolic link, a FIFO, a device or a folder
+    there is a RunDirError (a missing file is FileNotFoundError)."""
+    path = Path(path)
+    mode = os.lstat(path).st_mode
+    if stat.S_ISLNK(mode):
+        raise RunDirError(f"{str(path)!r} is a symbolic link; run files must be regular files")
+    if not stat.S_ISREG(mode):
+        raise RunDirError(f"{str(path)!r} is not a regular file")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
 def read_json(path: Path) -> Any:
-    with open(path, "rb") as fh:
-        return json.load(fh)
+    return json.loads(read_bytes(path))
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as z:
+    with np.load(io.BytesIO(read_bytes(path)), allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+def read_parquet(path: Path) -> pd.DataFrame:
+    return pd.read_parquet(io.BytesIO(read_bytes(path)))

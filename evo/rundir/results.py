@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob as globmod
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GenomeError, RunDirError
-from .files import read_json
+from .files import read_bytes, read_json, read_parquet
 from .layout import BEST, CONFIG, INDIVIDUALS, METRIC_COLUMNS, METRICS, SUMMARY
 
 if sys.version_info >= (3, 11):
@@ -39,6 +40,8 @@ class Run:
 def _read(path: Path, what: str, reader):
     try:
         return reader(path)
+    except RunDirError:
+        raise
     except FileNotFoundError:
         raise RunDirError(f"{str(path.parent)!r} is not a run directory: {path.name} is missing") from None
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -48,35 +51,83 @@ def _read(path: Path, what: str, reader):
 
 
 def _toml(path: Path) -> dict:
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
+    return tomllib.loads(read_bytes(path).decode())
+
+
+SUMMARY_NUMBERS = ("seed", "generations", "evaluations", "best", "best_generation", "validation",
+                   "solved_generation", "wall_seconds")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_config(config: Any, where: str) -> dict:
+    """A run's config.toml as read: the tables and keys that readers rely on, or a RunDirError."""
+    if not isinstance(config, dict):
+        raise RunDirError(f"{where}: expected TOML tables")
+    for section in ("run", "task", "genome", "strategy"):
+        if not isinstance(config.get(section), dict):
+            raise RunDirError(f"{where}: the [{section}] table is missing")
+    seed = config["run"].get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise RunDirError(f"{where}: run.seed: {seed!r}; expected an integer >= 0")
+    for section in ("task", "strategy"):
+        if not isinstance(config[section].get("name"), str):
+            raise RunDirError(f"{where}: {section}.name: {config[section].get('name')!r}; expected a name")
+    return config
+
+
+def check_summary(summary: Any, where: str) -> dict:
+    """A run's summary.json as read, or a RunDirError naming the bad field."""
+    if not isinstance(summary, dict):
+        raise RunDirError(f"{where}: expected a JSON object, got {type(summary).__name__}")
+    if not isinstance(summary.get("status"), str):
+        raise RunDirError(f"{where}: status: {summary.get('status')!r}; expected a string")
+    for key in SUMMARY_NUMBERS:
+        value = summary.get(key)
+        if value is not None and not _is_number(value):
+            raise RunDirError(f"{where}: {key}: {value!r}; expected a number or null")
+    return summary
+
+
+def _exists(path: Path) -> bool:
+    return os.path.lexists(path)
 
 
 def load_run(path: str | Path) -> Run:
-    """Load a run directory written by ``evospike run``."""
+    """Load a run directory written by ``evospike run``; a missing, damaged or malformed file
+    is a RunDirError naming it."""
     path = Path(path)
     if not path.is_dir():
         raise RunDirError(f"run directory {str(path)!r} does not exist")
-    config = _read(path / CONFIG, "config", _toml)
-    summary = _read(path / SUMMARY, "summary", read_json)
-    if (path / METRICS).exists():
-        metrics = _read(path / METRICS, "metrics", pd.read_parquet)
+    config = check_config(_read(path / CONFIG, "config", _toml), str(path / CONFIG))
+    summary = check_summary(_read(path / SUMMARY, "summary", read_json), str(path / SUMMARY))
+    if _exists(path / METRICS):
+        metrics = _read(path / METRICS, "metrics", read_parquet)
+        missing = [c for c in METRIC_COLUMNS if c not in metrics.columns]
+        if missing:
+            raise RunDirError(f"{str(path / METRICS)!r}: columns {', '.join(missing)} are missing")
     else:
         metrics = pd.DataFrame(columns=METRIC_COLUMNS)
-    individuals = _read(path / INDIVIDUALS, "individuals", read_individuals) if (path / INDIVIDUALS).exists() else None
-    best = _read(path / BEST, "best genome", read_json) if (path / BEST).exists() else None
+    individuals = _read(path / INDIVIDUALS, "individuals", read_individuals) if _exists(path / INDIVIDUALS) else None
+    best = _read(path / BEST, "best genome", read_json) if _exists(path / BEST) else None
+    if best is not None and not isinstance(best, dict):
+        raise RunDirError(f"{str(path / BEST)!r}: expected a JSON object")
     return Run(path, config, metrics, individuals, best, summary)
 
 
 def read_individuals(path: Path) -> pd.DataFrame:
     """``individuals.parquet``: a folder of one file per generation (or, in runs written before
     that layout, one file), as one table in generation order."""
+    if path.is_symlink():
+        raise RunDirError(f"{str(path)!r} is a symbolic link; run files must be regular files")
     if path.is_dir():
         parts = sorted(path.glob("gen-*.parquet"))
         if not parts:
             return pd.DataFrame()
-        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
-    return pd.read_parquet(path)
+        return pd.concat([read_parquet(p) for p in parts], ignore_index=True)
+    return read_parquet(path)
 
 
 def load_best_genome(run: Run, space):
@@ -101,7 +152,7 @@ def find_runs(paths_or_glob) -> list[Path]:
         matches = sorted(globmod.glob(item)) if any(c in item for c in "*?[") else [item]
         for m in matches:
             p = Path(m)
-            if (p / SUMMARY).exists():
+            if (p / SUMMARY).is_file():
                 found.append(p)
             elif p.is_dir():
                 found += sorted(q.parent for q in p.glob("*/summary.json"))

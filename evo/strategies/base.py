@@ -85,6 +85,12 @@ class Strategy:
         return None
 
     @classmethod
+    def expected_population(cls, options: dict[str, Any], dim: int) -> int:
+        """The population size these options give for genomes of ``dim`` numbers (before the
+        strategy is made, to check that a generation fits in memory)."""
+        return int(options.get("population", 0))
+
+    @classmethod
     def option_defaults(cls) -> dict[str, Any]:
         """The strategy's options with their defaults."""
         return {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()

@@ -64,6 +64,10 @@ class CMAES(Strategy):
         self._told: list[np.ndarray] = []
         self._start(self.seed, int(population))
 
+    @classmethod
+    def expected_population(cls, options: dict[str, Any], dim: int) -> int:
+        return int(options.get("population") or 4 + int(3 * np.log(max(int(dim), 1))))  # pycma's default
+
     def _start(self, seed: int, population: int) -> None:
         """A fresh pycma search from x0 and sigma0."""
         o = self.options

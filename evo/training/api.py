@@ -7,9 +7,13 @@ files equal an undisturbed run's.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import math
+import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -17,23 +21,23 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import neurons
 import pandas as pd
 
 from .. import __version__, strategies
-from ..errors import ConfigError, RunDirError
+from ..errors import ConfigError, GenomeError, RunDirError
 from ..evaluation import Problem, SerialEvaluator, make_evaluator
-from ..rundir.files import read_json, read_npz, write_parquet, write_toml
-from ..rundir.layout import CHECKPOINTS, CONFIG, INDIVIDUALS, LOOP, PARETO, individuals_part
+from ..rundir.files import TMP_SUFFIX, read_json, read_npz, read_parquet, write_parquet, write_toml
+from ..rundir.layout import CHECKPOINTS, CONFIG, INDIVIDUALS, LOOP, METRICS, PARETO, SUMMARY, individuals_part
 from ..rundir.results import load_run, read_individuals
 from ..seeding import derive_seed, validation_seed
 from . import callbacks as cb
 from .config import Resolved, genome_kind, resolve_sources
 from .trainer import Callback, LoopState, Trainer
 
-__all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_for", "run_callbacks", "serial_trainer"]
+__all__ = ["run", "resume", "run_lock", "is_locked", "RunResult", "build", "problem_of", "make_strategy_for", "run_callbacks", "serial_trainer"]
 
 
 @dataclass
@@ -101,6 +105,49 @@ def _versions() -> dict:
     return out
 
 
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def run_lock(path: Path) -> Iterator[None]:
+    """Hold an advisory lock (``fcntl.flock`` on ``.lock`` in the run directory) while a process
+    writes the run; a second process gets a RunDirError at once."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"run directory {str(path)!r} does not exist")
+    try:
+        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise RunDirError(f"cannot open the lock file {str(path / LOCK)!r}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise RunDirError(f"run directory {str(path)!r} is in use by another evospike process"
+                              f"{f' (pid {other})' if other else ''}; wait for it to end") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def is_locked(path: Path) -> bool:
+    """Whether a process holds the run's lock now (its status "running" is then live)."""
+    try:
+        fd = os.open(Path(path) / LOCK, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
 def _new_run_dir(config: dict) -> Path:
     r = config["run"]
     out = Path(r["out"])
@@ -143,9 +190,18 @@ def run_callbacks(config: dict, path: Path, task: Any, space: Any, started: date
     return out
 
 
+def _evaluator(config: dict, task: Any, space: Any) -> Any:
+    """The evaluator the config's backend names (made before anything is written, so that an
+    unreachable cluster changes nothing)."""
+    r = config["run"]
+    return make_evaluator(problem_of(config), int(r["seed"]), backend=r.get("backend", "serial"),
+                          workers=int(r.get("workers", 0)), address=r.get("address") or None, task=task, space=space,
+                          timeout=float(r.get("eval_timeout", 0.0)))
+
+
 def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies.Strategy, state: LoopState,
            started: datetime, callbacks: Iterable[Callback], log: Callable[[str], None] | None, progress: bool,
-           rows: list[dict] | None = None, pareto: list[pd.DataFrame] | None = None) -> RunResult:
+           evaluator: Any, rows: list[dict] | None = None, pareto: list[pd.DataFrame] | None = None) -> RunResult:
     r = config["run"]
     say = log or (lambda _msg: None)
     shape = f"genome D={space.dim}" if hasattr(space, "dim") else f"genome space {space.kind}"
@@ -153,12 +209,9 @@ def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies
         f"{shape} population={strategy.population_size} seed={r['seed']}")
     jobs = run_callbacks(config, path, task, space, started, user=callbacks, log=log, progress=progress, rows=rows,
                          pareto=pareto)
-    with make_evaluator(problem_of(config), int(r["seed"]), backend=r.get("backend", "serial"),
-                        workers=int(r.get("workers", 0)), address=r.get("address") or None,
-                        task=task, space=space) as evaluator:
-        trainer = Trainer(strategy, evaluator, space, task=task, generations=int(r["generations"]), state=state,
-                          task_name=config["task"]["name"], resume_hint=f"evospike resume {path}")
-        trainer.run(jobs)
+    trainer = Trainer(strategy, evaluator, space, task=task, generations=int(r["generations"]), state=state,
+                      task_name=config["task"]["name"], resume_hint=f"evospike resume {path}")
+    trainer.run(jobs)
     s = trainer.state
     validation = s.validated[1] if s.validated else math.nan
     say(f"finished {s.generation} generations, {s.evaluations} evaluations in {trainer.wall_seconds:.1f} s; "
@@ -186,7 +239,15 @@ def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callab
     problem_of(config).use_kernel()
     r["kernel"] = neurons.current_kernel()  # recorded (auto or numpy), so that resumes and workers choose alike
     strategy = make_strategy_for(config, space)
-    path = _new_run_dir(config)
+    with _evaluator(config, task, space) as evaluator:
+        path = _new_run_dir(config)
+        with run_lock(path):
+            return _start(config, path, task, space, strategy, callbacks, log, progress, evaluator)
+
+
+def _start(config: dict, path: Path, task: Any, space: Any, strategy: strategies.Strategy,
+           callbacks: Iterable[Callback], log: Callable[[str], None] | None, progress: bool,
+           evaluator: Any) -> RunResult:
     started = datetime.now(timezone.utc)
     meta = {"versions": _versions(), "git_revision": _git_revision(), "host": socket.gethostname(),
             "created": started.isoformat(timespec="seconds"), "argv": sys.argv, "genome_space": space.kind,
@@ -194,13 +255,15 @@ def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callab
     if hasattr(space, "dim"):
         meta["genome_dim"] = space.dim
     write_toml(path / CONFIG, {**config, "meta": meta})
-    return _train(config, path, task, space, strategy, LoopState(), started, callbacks, log, progress)
+    return _train(config, path, task, space, strategy, LoopState(), started, callbacks, log, progress, evaluator)
 
 
 def _truncate_individuals(path: Path, k: int) -> None:
     """Keep generations < k of ``individuals.parquet`` (a folder of parts, or an older run's
     single file, which becomes parts)."""
     target = path / INDIVIDUALS
+    if target.is_symlink():
+        raise RunDirError(f"{str(target)!r} is a symbolic link; a run writes only inside its own directory")
     if target.is_file():
         df = read_individuals(target)
         tmp = path / f".{INDIVIDUALS}.old"
@@ -219,16 +282,42 @@ def _truncate_individuals(path: Path, k: int) -> None:
                 part.unlink()
 
 
+STATE_FILE = re.compile(r"strategy-\d{6}\.(json|npz)")
+
+
+def _state_file(ckpt: Path, loop: dict, key: str) -> Path:
+    """A strategy state file named in loop.json: a plain name of this checkpoint folder."""
+    name = loop.get(key)
+    if not isinstance(name, str) or not STATE_FILE.fullmatch(name):
+        raise RunDirError(f"{str(ckpt / LOOP)!r}: {key}: {name!r}; expected a file name like strategy-000012.json "
+                          f"inside {str(ckpt)!r}")
+    return ckpt / name
+
+
+def _remove_temporaries(path: Path) -> None:
+    """Temporary files a killed process left (".NAME.XXXX.tmp"), in the run's own folders."""
+    for where in (path, path / CHECKPOINTS, path / INDIVIDUALS):
+        if where.is_dir() and not where.is_symlink():
+            for tmp in where.glob(f".*{TMP_SUFFIX}"):
+                if tmp.is_file() and not tmp.is_symlink():
+                    tmp.unlink()
+
+
 def resume(path: str | Path, generations: int | None = None, callbacks: Iterable[Callback] = (),
            log: Callable[[str], None] | None = print, progress: bool = False, **run_overrides: Any) -> RunResult:
     """Continue the run in ``path`` from its last checkpoint; ``generations`` (the new total)
     can extend a finished run; ``run_overrides`` set backend, workers, address or quiet. The
-    continued run's metrics equal an undisturbed run's."""
+    continued run's metrics equal an undisturbed run's. Every file is checked before anything
+    is changed; a run another process is writing is refused."""
     path = Path(path)
+    with run_lock(path):
+        return _resume(path, generations, callbacks, log, progress, run_overrides)
+
+
+def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], log: Callable[[str], None] | None,
+            progress: bool, run_overrides: dict) -> RunResult:
     old = load_run(path)
     config = {k: v for k, v in old.config.items() if k != "meta"}
-    if not isinstance(config.get("run"), dict) or not isinstance(config.get("strategy"), dict):
-        raise RunDirError(f"{str(path / CONFIG)!r}: [run] or [strategy] is missing")
     config["run"].setdefault("kernel", "numpy")  # runs from before run.kernel existed simulated with numpy
     if generations is not None:
         if generations < 1:
@@ -236,17 +325,22 @@ def resume(path: str | Path, generations: int | None = None, callbacks: Iterable
         config["run"]["generations"] = int(generations)
     config["run"].update({k: v for k, v in run_overrides.items() if v is not None})
     ckpt = path / CHECKPOINTS
+    if ckpt.is_symlink() or (ckpt.exists() and not ckpt.is_dir()):
+        raise RunDirError(f"{str(ckpt)!r} is a symbolic link or not a folder; a run reads and writes only inside "
+                          f"its own directory")
     current = ckpt / LOOP
     try:
         loop = read_json(current)
         state = LoopState.from_json(loop, str(current))
-        current = ckpt / loop["strategy_json"]
+        current = _state_file(ckpt, loop, "strategy_json")
         meta_s = read_json(current)
-        current = ckpt / loop["strategy_npz"]
+        current = _state_file(ckpt, loop, "strategy_npz")
         strategy = strategies.from_state(meta_s, read_npz(current))
     except FileNotFoundError:
+        hint = (" (it was killed before its first checkpoint; start it again)"
+                if old.summary.get("status") == "running" and not old.metrics.size else "")
         raise RunDirError(f"{str(path)!r} has no complete checkpoint to resume from ({str(current)!r} "
-                          f"is missing)") from None
+                          f"is missing){hint}") from None
     except RunDirError:
         raise
     except Exception as exc:  # json, zip and numpy raise several types for a damaged file
@@ -257,17 +351,31 @@ def resume(path: str | Path, generations: int | None = None, callbacks: Iterable
                           f"{LOOP} at {k}")
     have = sorted(int(g) for g in old.metrics["generation"]) if len(old.metrics) else []
     if have[:k] != list(range(k)):
-        raise RunDirError(f"{str(path / 'metrics.parquet')!r} holds generations {have[:5]}{'...' if len(have) > 5 else ''}"
-                          f" ({len(have)} rows) but the checkpoint is at generation {k}; the run's files do not "
-                          f"agree, nothing was changed")
+        raise RunDirError(f"{str(path / METRICS)!r} holds {len(have)} generations "
+                          f"({', '.join(map(str, have[:5]))}{'...' if len(have) > 5 else ''}) but the checkpoint is "
+                          f"at generation {k}; the run's files do not agree, nothing was changed")
     task, space = build(config)
-    started = (datetime.fromisoformat(old.summary["started"]) if old.summary.get("started")
-               else datetime.now(timezone.utc))
+    if state.best_genome is not None:
+        try:
+            space.decode_genome(state.best_genome, where=f"{current.parent / LOOP}: best_genome")
+        except GenomeError as exc:
+            raise RunDirError(str(exc)) from None
+    try:
+        started = datetime.fromisoformat(old.summary["started"]) if old.summary.get("started") else None
+    except (TypeError, ValueError):
+        raise RunDirError(f"{str(path / SUMMARY)!r}: started: {old.summary['started']!r}; expected an ISO "
+                          f"date and time") from None
     rows = old.metrics[old.metrics["generation"] < k].to_dict("records")
     pareto = None
-    if (path / PARETO).exists():
-        front = pd.read_parquet(path / PARETO)
-        pareto = [front[front["generation"] < k]]
-    _truncate_individuals(path, k)
-    (log or (lambda _m: None))(f"resume {path} at generation {k}")
-    return _train(config, path, task, space, strategy, state, started, callbacks, log, progress, rows, pareto)
+    if os.path.lexists(path / PARETO):
+        try:
+            front = read_parquet(path / PARETO)
+            pareto = [front[front["generation"] < k]]
+        except (RunDirError, KeyError, OSError, ValueError) as exc:
+            raise RunDirError(f"{str(path / PARETO)!r}: cannot read the Pareto fronts ({exc})") from None
+    with _evaluator(config, task, space) as evaluator:
+        _remove_temporaries(path)
+        _truncate_individuals(path, k)
+        (log or (lambda _m: None))(f"resume {path} at generation {k}")
+        return _train(config, path, task, space, strategy, state, started or datetime.now(timezone.utc), callbacks,
+                      log, progress, evaluator, rows, pareto)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..rundir.files import write_json, write_npz, write_parquet
+from ..rundir.files import read_json, write_json, write_npz, write_parquet
 from ..rundir.layout import (BEST, CHECKPOINTS, INDIVIDUALS, LOOP, METRIC_COLUMNS, METRICS, PARETO, PARETO_JSON,
                              SOLVED, SUMMARY, individuals_part)
 from .trainer import Callback, GenerationResult, LoopState, Trainer
@@ -154,23 +154,40 @@ def write_checkpoint(path: Path, trainer: Trainer) -> None:
     done = trainer.state.generation
     meta, arrays = trainer.strategy.state()
     names = {"strategy_json": f"strategy-{done:06d}.json", "strategy_npz": f"strategy-{done:06d}.npz"}
-    write_npz(ckpt / names["strategy_npz"], arrays)
-    write_json(ckpt / names["strategy_json"], meta)
-    write_json(ckpt / LOOP, {**trainer.state.to_json(), **names, "wall_seconds": trainer.wall_seconds})
+    try:
+        write_npz(ckpt / names["strategy_npz"], arrays)
+        write_json(ckpt / names["strategy_json"], meta)
+        write_json(ckpt / LOOP, {**trainer.state.to_json(), **names, "wall_seconds": trainer.wall_seconds})
+    except BaseException:  # no orphan state files beside the checkpoint that loop.json still names
+        current = _current_state_files(ckpt)
+        for key in names.values():
+            if key not in current:
+                (ckpt / key).unlink(missing_ok=True)
+        raise
     for old in ckpt.glob("strategy-*"):
         if old.name not in names.values():
             old.unlink(missing_ok=True)
 
 
+def _current_state_files(ckpt: Path) -> set[str]:
+    try:
+        loop = read_json(ckpt / LOOP)
+        return {loop.get("strategy_json"), loop.get("strategy_npz")}
+    except (OSError, ValueError, AttributeError):
+        return set()
+
+
 class Checkpointer(Callback):
-    """A resumable checkpoint every ``every`` generations, in the last generation, and on
-    Ctrl-C or SIGTERM (when generations finished since the last one)."""
+    """A resumable checkpoint before the first generation, every ``every`` generations, in the
+    last generation, and on Ctrl-C or SIGTERM (when generations finished since the last one)."""
 
     def __init__(self, path: Path, every: int = 1) -> None:
         self.path, self.every = Path(path), int(every)
         self.last: int | None = None
 
     def on_start(self, trainer: Trainer) -> None:
+        if trainer.state.generation == 0:  # so that a run killed in its first generation resumes
+            write_checkpoint(self.path, trainer)
         self.last = trainer.state.generation
 
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
@@ -209,7 +226,11 @@ class SummaryWriter(Callback):
         self._write(trainer, "running")
 
     def on_end(self, trainer: Trainer, status: str, reason: str) -> None:
-        self._write(trainer, status, reason)
+        try:
+            self._write(trainer, status, reason)
+        except OSError:  # a full disk: the error that ended the run is the one to report
+            if status == "finished":
+                raise
 
 
 class LineLogger(Callback):

@@ -14,6 +14,7 @@ import copy
 import difflib
 import inspect
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +51,9 @@ RUN_DEFAULTS: dict[str, Any] = {
     "address": "",             # Ray cluster to join ("auto", "HOST:PORT"); "": $RAY_ADDRESS or a local instance
     "kernel": "auto",          # LIF simulator: "numba", "numpy", or "auto" (numba for <= 4 samples per network, if installed)
     "quiet": False,            # no per-generation lines
+    "eval_timeout": 0.0,       # seconds a generation's evaluation may take at most (0: no limit)
 }
+MAX_NAME_BYTES = 200
 SECTIONS = ("run", "task", "genome", "strategy")
 BACKENDS = ("ray", "serial")
 
@@ -90,8 +93,8 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, int) and not isinstance(value, bool)
         want = "an integer"
     elif isinstance(default, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        want = "a number"
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        want = "a finite number"
         value = float(value) if ok else value
     elif isinstance(default, (list, tuple)):
         ok = isinstance(value, (list, tuple))
@@ -129,6 +132,8 @@ def load_toml(path: str | Path) -> dict:
         raise ConfigError(f"config file {str(path)!r} does not exist") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"config file {str(path)!r} nests tables or arrays too deeply") from None
     except IsADirectoryError:
         raise ConfigError(f"config file {str(path)!r} is a directory") from None
     for key, value in data.items():
@@ -225,6 +230,27 @@ def resolve_sources(layers: list[tuple[str, dict]], preset: bool = True) -> Reso
     return Resolved(config, out, notes, task, space)
 
 
+def _check_name(name: str) -> None:
+    """run.name is one path component: no "/", no "." or "..", no NUL, at most MAX_NAME_BYTES."""
+    if not name:
+        return
+    if "/" in name or "\0" in name or name in (".", "..") or len(name.encode()) > MAX_NAME_BYTES:
+        raise ConfigError(f"run.name: {name[:60]!r}{'...' if len(name) > 60 else ''}; expected one folder name "
+                          f"(no '/', '.', '..' or NUL, at most {MAX_NAME_BYTES} bytes), created inside run.out")
+
+
+def memory_limit() -> int:
+    """This machine's physical memory, in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits(estimate: float, what: str) -> None:
+    """A ConfigError when ``estimate`` bytes (what ``what`` needs) exceed the machine's memory."""
+    limit = memory_limit()
+    if estimate > limit:
+        raise ConfigError(f"{what} need about {estimate / 2**30:.3g} GiB; this machine has {limit / 2**30:.3g} GiB")
+
+
 def _check_strategy_name(name: Any) -> None:
     if not isinstance(name, str) or name not in strategies.names():
         close = difflib.get_close_matches(str(name), strategies.names(), n=1)
@@ -268,6 +294,9 @@ def _resolve(raw: dict) -> tuple[dict, Any, Any]:
         raise ConfigError(f"run.backend: {run['backend']!r}; expected one of {', '.join(BACKENDS)}")
     if not (0 <= run["seed"] < 2**63):
         raise ConfigError(f"run.seed: {run['seed']}; expected an integer in [0, 2**63)")
+    if run["eval_timeout"] < 0:
+        raise ConfigError(f"run.eval_timeout: {run['eval_timeout']}; expected seconds >= 0 (0: no limit)")
+    _check_name(run["name"])
 
     task_raw = dict(raw.get("task", {}))
     task_name = task_raw.pop("name", None)
@@ -298,6 +327,9 @@ def _resolve(raw: dict) -> tuple[dict, Any, Any]:
     strat_defaults = strategies.option_defaults(strat_name)
     strategy = dict(strat_defaults)
     strategy.update(_check_keys("strategy", strat_raw, strat_defaults))
+    population = strategies.get(strat_name).expected_population(strategy, getattr(space, "dim", 0))
+    check_fits(population * space.bytes_per_network(), f"a generation of {population} networks "
+               f"({space.bytes_per_network()} bytes each, genome and network)")
     config = {"run": run, "task": task_resolved, "genome": genome, "strategy": {"name": strat_name, **strategy}}
     return config, task, space
 

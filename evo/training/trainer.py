@@ -7,6 +7,7 @@ the :class:`LoopState` that a checkpoint saves and a resume restores.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import signal
 import threading
@@ -309,10 +310,19 @@ class Trainer:
         except KeyboardInterrupt:
             status, reason = "interrupted", "KeyboardInterrupt"
             raise
+        except OSError as exc:
+            full = exc.errno in (errno.ENOSPC, errno.EDQUOT)  # resumable once there is space again
+            status, reason = ("interrupted" if full else "failed"), f"{type(exc).__name__}: {exc}"
+            raise
         except BaseException as exc:
             status, reason = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
             for cb in callbacks:
-                cb.on_end(self, status, reason)
+                try:
+                    cb.on_end(self, status, reason)
+                except Exception:
+                    if status == "finished":
+                        raise
+                    # the run is already ending on an error: that error is the one to report
         return status

@@ -57,6 +57,12 @@ class NeatSpace:
     def defaults(self) -> tuple[float, float, float]:
         return self.threshold0, self.beta0, self.bias0
 
+    def bytes_per_network(self) -> int:
+        """Memory of one initial genome (node and connection genes) and its compiled network, in
+        bytes; genomes grow as they evolve."""
+        N, C = self.n_out, self.n_in * self.n_out
+        return 26 * C + 40 * N + 4 * (self.n_in * N + N * N + 3 * N)
+
     def config(self) -> dict:
         return dict(recurrent=self.recurrent, initial=self.initial_kind, initial_fraction=self.initial_fraction,
                     weight_std=self.weight_std, threshold=self.threshold0, beta=self.beta0, bias=self.bias0)
