@@ -88,7 +88,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         layers.append(("file", cfg.load_toml(args.config)))
     cli = {"run": {"generations": args.generations, "seed": args.seed, "out": args.out, "name": args.name,
                    "quiet": True if args.quiet else None, "backend": args.backend, "workers": args.workers,
-                   "address": args.address, "kernel": args.kernel},
+                   "address": args.address, "kernel": args.kernel, "eval_timeout": args.eval_timeout},
            "task": {"name": args.task},
            "strategy": {"name": args.strategy, "population": args.population}}
     layers.append(("flag", cli))
@@ -108,7 +108,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     result = resume(args.run_dir, args.generations, callbacks=_user_callbacks(args.callback),
-                    progress=sys.stdout.isatty(), backend=args.backend,
+                    progress=sys.stdout.isatty(), backend=args.backend, eval_timeout=args.eval_timeout,
                     workers=args.workers, address=args.address, quiet=True if args.quiet else None)
     print(f"validation score: {result.validation:.2f}")
     return 0
@@ -293,6 +293,12 @@ def _backend_args(p: argparse.ArgumentParser, default: str = "ray") -> None:
                                       "else start a local instance)")
 
 
+def _timeout_arg(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--eval-timeout", type=float, metavar="SECONDS",
+                   help=f"fail the run (resumably) when a generation's evaluation takes longer (0: no limit; "
+                        f"default: {default})")
+
+
 def _callback_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--callback", action="append", metavar="MODULE:CLASS",
                    help="add a callback of yours (an evo.Callback subclass made with no arguments, importable "
@@ -328,6 +334,7 @@ def parser() -> argparse.ArgumentParser:
                    help="print the resolved config as TOML, each value with where it came from (default, preset, "
                         "file or flag), and exit")
     r.add_argument("--no-preset", action="store_true", help="ignore the task's preset: the plain defaults")
+    _timeout_arg(r, "0")
     _callback_arg(r)
     r.set_defaults(func=_cmd_run)
 
@@ -338,6 +345,7 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--generations", type=int, help="new total number of generations (extends a finished run)")
     _backend_args(rs, default="the run's own")
     rs.add_argument("--quiet", action="store_true", help="no per-generation lines")
+    _timeout_arg(rs, "the run's own")
     _callback_arg(rs)
     rs.set_defaults(func=_cmd_resume)
 

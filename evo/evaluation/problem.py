@@ -3,13 +3,14 @@ and the simulator kernel. Every process (the driver, each Ray worker) builds its
 and genome space from it; nothing heavier travels."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
 import neurons
 import tasks
 
-from ..errors import ConfigError
+from ..errors import ConfigError, GenomeError
 from ..genomes import space_class
 
 __all__ = ["Problem"]
@@ -45,7 +46,11 @@ class Problem:
         """(task, genome space), with the kernel setting applied to this process."""
         self.use_kernel()
         task = tasks.make(self.task_name, **{k: v for k, v in self.task.items() if k != "name"})
-        space = space_class(self.genome_kind)(task.n_inputs, task.n_outputs, **self.genome)
+        cls = space_class(self.genome_kind)
+        try:
+            space = cls(task.n_inputs, task.n_outputs, **self.genome)
+        except TypeError as exc:  # an unknown genome option
+            raise GenomeError(f"[genome] {exc}; valid keys: {', '.join(inspect.signature(cls).parameters)}") from None
         return task, space
 
     def padded_size(self, population: Any) -> int | None:

@@ -105,8 +105,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
     runtime_env = {"env_vars": dict(THREAD_ENV)}
-    # ray.init replaces a SIGTERM handler with its own (which exits): keep ours
-    term = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    # ray.init replaces the SIGTERM handler with its own (which exits): keep ours, and Ctrl-C's
+    main = threading.current_thread() is threading.main_thread()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
     try:
         if address:
             check_address(address)
@@ -122,8 +123,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
                  runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
         return True
     finally:
-        if callable(term):
-            signal.signal(signal.SIGTERM, term)
+        for sig, handler in handlers.items():
+            if callable(handler):
+                signal.signal(sig, handler)
 
 
 def shutdown() -> None:
@@ -214,7 +216,7 @@ class RayEvaluator(EvaluatorBase):
             done, _ = ray.wait(list(running), num_returns=1, timeout=left)
             if not done:
                 for r in running:
-                    ray.cancel(r, force=True)
+                    ray.cancel(r)  # the actors are killed when the evaluator closes
                 raise EvaluationTimeout(f"the evaluation took longer than run.eval_timeout = {self.timeout:g} s")
             for r in done:
                 k, a = running.pop(r)

@@ -126,4 +126,6 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(io.BytesIO(read_bytes(path)))
+    # one thread: run tables are small, and short-lived commands (ls, show) then leave no
+    # Arrow thread pool to tear down at exit
+    return pd.read_parquet(io.BytesIO(read_bytes(path)), use_threads=False)

@@ -123,7 +123,8 @@ def run_lock(path: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            other = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            other = os.pread(fd, 32, 0).decode(errors="replace").strip().splitlines()[0:1]
+            other = other[0] if other else ""
             raise RunDirError(f"run directory {str(path)!r} is in use by another evospike process"
                               f"{f' (pid {other})' if other else ''}; wait for it to end") from None
         os.ftruncate(fd, 0)
@@ -306,7 +307,8 @@ def _remove_temporaries(path: Path) -> None:
 def resume(path: str | Path, generations: int | None = None, callbacks: Iterable[Callback] = (),
            log: Callable[[str], None] | None = print, progress: bool = False, **run_overrides: Any) -> RunResult:
     """Continue the run in ``path`` from its last checkpoint; ``generations`` (the new total)
-    can extend a finished run; ``run_overrides`` set backend, workers, address or quiet. The
+    can extend a finished run; ``run_overrides`` set backend, workers, address, quiet or
+    eval_timeout. The
     continued run's metrics equal an undisturbed run's. Every file is checked before anything
     is changed; a run another process is writing is refused."""
     path = Path(path)
@@ -323,7 +325,13 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
         if generations < 1:
             raise ConfigError(f"--generations: {generations}; expected an integer >= 1")
         config["run"]["generations"] = int(generations)
+    unknown = sorted(set(run_overrides) - {"backend", "workers", "address", "quiet", "eval_timeout"})
+    if unknown:
+        raise ConfigError(f"resume: {unknown[0]!r} cannot change on resume; it can change backend, workers, "
+                          f"address, quiet and eval_timeout")
     config["run"].update({k: v for k, v in run_overrides.items() if v is not None})
+    if not float(config["run"].get("eval_timeout", 0.0)) >= 0:
+        raise ConfigError(f"--eval-timeout: {config['run']['eval_timeout']}; expected seconds >= 0 (0: no limit)")
     ckpt = path / CHECKPOINTS
     if ckpt.is_symlink() or (ckpt.exists() and not ckpt.is_dir()):
         raise RunDirError(f"{str(ckpt)!r} is a symbolic link or not a folder; a run reads and writes only inside "
