@@ -11,6 +11,7 @@ runs/NAME/
   pareto.json          the last generation's front, with genomes
   checkpoints/         strategy state (JSON + npz) and the loop's state (loop.json)
   summary.json         status, best, validation, evaluations, wall time, solved_generation
+  .lock                the advisory lock of the process writing the run (its pid inside)
 Every file is written to a temporary file and renamed into place, so a reader (or a resume
 after a kill) sees each file either complete or as it was.
 """
