@@ -271,8 +271,9 @@ def test_f13_eval_timeout_fails_resumably(tmp_path, backend):
 
 def test_f15_ls_does_not_block_on_a_fifo(tmp_path):
     quick_run(tmp_path, "good")
-    (tmp_path / "fifo").mkdir()
-    os.mkfifo(tmp_path / "fifo" / "summary.json")
+    fifo = quick_run(tmp_path, "fifo")  # a whole run whose summary.json is a FIFO
+    (fifo / "summary.json").unlink()
+    os.mkfifo(fifo / "summary.json")
     out = cli(["ls", str(tmp_path)], timeout=60)
     assert out.returncode == 0 and "good" in out.stdout
     assert any(line.startswith("fifo") and "unreadable" in line for line in out.stdout.splitlines())
