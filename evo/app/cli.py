@@ -19,7 +19,8 @@ from ..rundir.files import atomic_write_bytes
 from ..rundir.results import find_runs, load_best_genome, load_run, load_runs
 from ..seeding import validation_seed
 from ..training import config as cfg
-from ..training.api import build, is_locked, resume, run
+from ..rundir.lock import is_locked
+from ..training.api import build, resume, run
 from ..training.config import check_fits
 from ..training.trainer import Callback
 from . import bench, bench_speed, plots

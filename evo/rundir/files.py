@@ -23,20 +23,25 @@ import tomli_w
 from ..errors import RunDirError
 
 __all__ = ["atomic_write_bytes", "write_json", "write_toml", "write_parquet", "write_npz", "read_json",
-           "read_npz", "read_bytes", "read_parquet", "folder", "TMP_SUFFIX"]
+           "read_npz", "read_bytes", "read_parquet", "check_folder", "folder", "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".tmp"  # temporary files are ".NAME.XXXX.tmp"
 
 
-def folder(path: Path) -> Path:
-    """``path`` as a folder to write in: created if missing; a symbolic link or a file there
-    is a RunDirError."""
+def check_folder(path: Path, file_ok: bool = False) -> Path:
+    """A RunDirError if ``path`` is a symbolic link, or something other than a folder (or a
+    regular file, with ``file_ok``); a missing path is fine."""
     path = Path(path)
     if path.is_symlink():
-        raise RunDirError(f"{str(path)!r} is a symbolic link; a run writes only inside its own directory")
-    path.mkdir(parents=True, exist_ok=True)
-    if not path.is_dir():
+        raise RunDirError(f"{str(path)!r} is a symbolic link; a run reads and writes only inside its own directory")
+    if path.exists() and not (path.is_dir() or (file_ok and path.is_file())):
         raise RunDirError(f"{str(path)!r} is not a folder")
+    return path
+
+
+def folder(path: Path) -> Path:
+    """``path`` as a folder to write in: checked (:func:`check_folder`), created if missing."""
+    check_folder(path).mkdir(parents=True, exist_ok=True)
     return path
 
 

@@ -18,7 +18,7 @@ after a kill) sees each file either complete or as it was.
 from __future__ import annotations
 
 __all__ = ["METRIC_COLUMNS", "TIMING_COLUMNS", "CONFIG", "METRICS", "INDIVIDUALS", "BEST", "SOLVED", "PARETO",
-           "PARETO_JSON", "CHECKPOINTS", "LOOP", "SUMMARY", "individuals_part"]
+           "PARETO_JSON", "CHECKPOINTS", "LOOP", "SUMMARY", "LOCK", "individuals_part"]
 
 METRIC_COLUMNS = ["generation", "evaluations", "best", "mean", "median", "std", "best_ever", "validation",
                   "n_species", "mean_neurons", "mean_synapses", "mean_spikes", "eval_seconds", "gen_seconds"]
@@ -32,6 +32,7 @@ SOLVED = "solved.json"
 PARETO = "pareto.parquet"
 PARETO_JSON = "pareto.json"
 CHECKPOINTS = "checkpoints"
+LOCK = ".lock"
 LOOP = "loop.json"
 SUMMARY = "summary.json"
 

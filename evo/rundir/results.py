@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GenomeError, RunDirError
-from .files import read_bytes, read_json, read_parquet
+from .files import check_folder, read_bytes, read_json, read_parquet
 from .layout import BEST, CONFIG, INDIVIDUALS, METRIC_COLUMNS, METRICS, SUMMARY
 
 if sys.version_info >= (3, 11):
@@ -120,9 +120,7 @@ def load_run(path: str | Path) -> Run:
 def read_individuals(path: Path) -> pd.DataFrame:
     """``individuals.parquet``: a folder of one file per generation (or, in runs written before
     that layout, one file), as one table in generation order."""
-    if path.is_symlink():
-        raise RunDirError(f"{str(path)!r} is a symbolic link; run files must be regular files")
-    if path.is_dir():
+    if check_folder(path, file_ok=True).is_dir():
         parts = sorted(path.glob("gen-*.parquet"))
         if not parts:
             return pd.DataFrame()

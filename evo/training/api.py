@@ -7,9 +7,7 @@ files equal an undisturbed run's.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import fcntl
 import math
 import os
 import platform
@@ -21,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import neurons
 import pandas as pd
@@ -29,15 +27,16 @@ import pandas as pd
 from .. import __version__, strategies
 from ..errors import ConfigError, GenomeError, RunDirError
 from ..evaluation import Problem, SerialEvaluator, make_evaluator
-from ..rundir.files import TMP_SUFFIX, read_json, read_npz, read_parquet, write_parquet, write_toml
+from ..rundir.files import TMP_SUFFIX, check_folder, read_json, read_npz, read_parquet, write_parquet, write_toml
+from ..rundir.lock import run_lock
 from ..rundir.layout import CHECKPOINTS, CONFIG, INDIVIDUALS, LOOP, METRICS, PARETO, SUMMARY, individuals_part
 from ..rundir.results import load_run, read_individuals
 from ..seeding import derive_seed, validation_seed
 from . import callbacks as cb
-from .config import Resolved, genome_kind, resolve_sources
+from .config import RUN_DEFAULTS, Resolved, check_run, genome_kind, resolve_sources
 from .trainer import Callback, LoopState, Trainer
 
-__all__ = ["run", "resume", "run_lock", "is_locked", "RunResult", "build", "problem_of", "make_strategy_for", "run_callbacks", "serial_trainer"]
+__all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_for", "run_callbacks", "serial_trainer"]
 
 
 @dataclass
@@ -103,50 +102,6 @@ def _versions() -> dict:
         except PackageNotFoundError:
             pass
     return out
-
-
-LOCK = ".lock"
-
-
-@contextlib.contextmanager
-def run_lock(path: Path) -> Iterator[None]:
-    """Hold an advisory lock (``fcntl.flock`` on ``.lock`` in the run directory) while a process
-    writes the run; a second process gets a RunDirError at once."""
-    path = Path(path)
-    if not path.is_dir():
-        raise RunDirError(f"run directory {str(path)!r} does not exist")
-    try:
-        fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    except OSError as exc:
-        raise RunDirError(f"cannot open the lock file {str(path / LOCK)!r}: {exc.strerror}") from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = os.pread(fd, 32, 0).decode(errors="replace").strip().splitlines()[0:1]
-            other = other[0] if other else ""
-            raise RunDirError(f"run directory {str(path)!r} is in use by another evospike process"
-                              f"{f' (pid {other})' if other else ''}; wait for it to end") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
-    finally:
-        os.close(fd)
-
-
-def is_locked(path: Path) -> bool:
-    """Whether a process holds the run's lock now (its status "running" is then live)."""
-    try:
-        fd = os.open(Path(path) / LOCK, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
 
 
 def _new_run_dir(config: dict) -> Path:
@@ -263,8 +218,7 @@ def _truncate_individuals(path: Path, k: int) -> None:
     """Keep generations < k of ``individuals.parquet`` (a folder of parts, or an older run's
     single file, which becomes parts)."""
     target = path / INDIVIDUALS
-    if target.is_symlink():
-        raise RunDirError(f"{str(target)!r} is a symbolic link; a run writes only inside its own directory")
+    check_folder(target, file_ok=True)
     if target.is_file():
         df = read_individuals(target)
         tmp = path / f".{INDIVIDUALS}.old"
@@ -297,8 +251,8 @@ def _state_file(ckpt: Path, loop: dict, key: str) -> Path:
 
 def _remove_temporaries(path: Path) -> None:
     """Temporary files a killed process left (".NAME.XXXX.tmp"), in the run's own folders."""
-    for where in (path, path / CHECKPOINTS, path / INDIVIDUALS):
-        if where.is_dir() and not where.is_symlink():
+    for where in (path, path / CHECKPOINTS, path / INDIVIDUALS):  # folders checked already
+        if where.is_dir():
             for tmp in where.glob(f".*{TMP_SUFFIX}"):
                 if tmp.is_file() and not tmp.is_symlink():
                     tmp.unlink()
@@ -322,20 +276,16 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
     config = {k: v for k, v in old.config.items() if k != "meta"}
     config["run"].setdefault("kernel", "numpy")  # runs from before run.kernel existed simulated with numpy
     if generations is not None:
-        if generations < 1:
-            raise ConfigError(f"--generations: {generations}; expected an integer >= 1")
-        config["run"]["generations"] = int(generations)
-    unknown = sorted(set(run_overrides) - {"backend", "workers", "address", "quiet", "eval_timeout"})
+        run_overrides = {**run_overrides, "generations": generations}
+    unknown = sorted(set(run_overrides) - {"generations", "backend", "workers", "address", "quiet", "eval_timeout"})
     if unknown:
         raise ConfigError(f"resume: {unknown[0]!r} cannot change on resume; it can change backend, workers, "
                           f"address, quiet and eval_timeout")
-    config["run"].update({k: v for k, v in run_overrides.items() if v is not None})
-    if not float(config["run"].get("eval_timeout", 0.0)) >= 0:
-        raise ConfigError(f"--eval-timeout: {config['run']['eval_timeout']}; expected seconds >= 0 (0: no limit)")
+    config["run"] = check_run({**RUN_DEFAULTS, **config["run"],
+                               **{k: v for k, v in run_overrides.items() if v is not None}})
     ckpt = path / CHECKPOINTS
-    if ckpt.is_symlink() or (ckpt.exists() and not ckpt.is_dir()):
-        raise RunDirError(f"{str(ckpt)!r} is a symbolic link or not a folder; a run reads and writes only inside "
-                          f"its own directory")
+    check_folder(ckpt)
+    check_folder(path / INDIVIDUALS, file_ok=True)
     current = ckpt / LOOP
     try:
         loop = read_json(current)

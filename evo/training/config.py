@@ -34,7 +34,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["RUN_DEFAULTS", "load_toml", "resolve", "resolve_sources", "defaults", "space_class", "genome_kind",
+__all__ = ["RUN_DEFAULTS", "check_run", "load_toml", "resolve", "resolve_sources", "defaults", "space_class", "genome_kind",
            "dump_with_sources", "Resolved"]
 
 RUN_DEFAULTS: dict[str, Any] = {
@@ -275,13 +275,11 @@ def dump_with_sources(resolved: Resolved) -> str:
     return "\n".join(lines)
 
 
-def _resolve(raw: dict) -> tuple[dict, Any, Any]:
-    """The resolved config of the merged layers ``raw``, and the task and genome space it built."""
-    run = dict(RUN_DEFAULTS)
-    run.update(_check_keys("run", raw.get("run", {}), RUN_DEFAULTS))
-    for key in ("generations",):
-        if run[key] < 1:
-            raise ConfigError(f"run.{key}: {run[key]}; expected an integer >= 1")
+def check_run(table: dict) -> dict:
+    """The ``[run]`` table checked, types and ranges (ints given for floats become floats)."""
+    run = _check_keys("run", table, RUN_DEFAULTS)
+    if run["generations"] < 1:
+        raise ConfigError(f"run.generations: {run['generations']}; expected an integer >= 1")
     if run["workers"] < 0:
         raise ConfigError(f"run.workers: {run['workers']}; expected an integer >= 0 (0: one per CPU)")
     if run["checkpoint_every"] < 1:
@@ -297,6 +295,12 @@ def _resolve(raw: dict) -> tuple[dict, Any, Any]:
     if run["eval_timeout"] < 0:
         raise ConfigError(f"run.eval_timeout: {run['eval_timeout']}; expected seconds >= 0 (0: no limit)")
     _check_name(run["name"])
+    return run
+
+
+def _resolve(raw: dict) -> tuple[dict, Any, Any]:
+    """The resolved config of the merged layers ``raw``, and the task and genome space it built."""
+    run = check_run({**RUN_DEFAULTS, **raw.get("run", {})})
 
     task_raw = dict(raw.get("task", {}))
     task_name = task_raw.pop("name", None)
