@@ -2,10 +2,11 @@
 from . import decoders, encoders
 from .lif import (KERNELS, RESETS, check_reset, OutputRecord, Simulator, current_kernel, kernel_for, resolve_kernel, simulate,
                   simulate_outputs, use_kernel)
-from .network import NetworkBatch, NetworkError
+from .layered import LayeredBatch, simulate_layered
+from .network import NetworkBatch, NetworkError, dense
 
 __all__ = [
-    "NetworkBatch", "NetworkError", "Simulator", "OutputRecord", "RESETS", "check_reset",
+    "NetworkBatch", "NetworkError", "LayeredBatch", "dense", "simulate_layered", "Simulator", "OutputRecord", "RESETS", "check_reset",
     "simulate", "simulate_outputs", "encoders", "decoders",
     "KERNELS", "resolve_kernel", "kernel_for", "use_kernel", "current_kernel",
 ]

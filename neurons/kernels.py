@@ -34,7 +34,7 @@ import numpy as np
 
 from .blocks import BLOCK_ELEMENTS
 
-__all__ = ["AVAILABLE", "BLOCK_ELEMENTS", "run", "vector_lanes", "input_current"]
+__all__ = ["AVAILABLE", "BLOCK_ELEMENTS", "run", "vector_lanes", "input_current", "lif_layer"]
 
 AVAILABLE = importlib.util.find_spec("numba") is not None  # numba is imported on first use
 
@@ -248,3 +248,45 @@ def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract,
     c = np.ascontiguousarray  # the vector kernel reads rows as flat arrays; no copy when already contiguous
     kernel(c(x), x_idx, x_n, bool(is_current), bool(hold), T, c(w_in), c(w_rec), c(bias), c(beta), c(thr),
            c(thr_fin), v, s, counts, first, spikes)
+
+
+@_jit
+def lif_layer(current, constant, T, beta, thr, subtract, v, s, counts, first, has_first, spikes, record):
+    """T steps of one layer without recurrent synapses (neurons.layered), element-wise and in
+    the numpy path's order of operations, so the two agree bit for bit::
+
+        v = v * beta + current[t];  s = v > thr;  v = v - thr * s  (or v * (1 - s))
+
+    ``current`` (P, T or 1, B, n) with the bias included (1: the same every step, when
+    ``constant``); ``v``, ``s``, ``counts`` (P, B, n) updated in place; ``first`` (P, B, n)
+    int32 first-spike steps (if ``has_first``); ``spikes`` (P, T, B, n) written if ``record``."""
+    P, B, n = v.shape
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    for p in range(P):
+        bp, tp = beta[p], thr[p]
+        for b in range(B):
+            vv, ss, cc = v[p, b], s[p, b], counts[p, b]
+            for t in range(T):
+                cur = current[p, 0 if constant else t, b]
+                if subtract:
+                    for j in range(n):  # branch-free, so that it vectorizes
+                        x = vv[j] * bp[j] + cur[j]
+                        sp = one if x > tp[j] else zero
+                        vv[j] = x - tp[j] * sp
+                        ss[j] = sp
+                        cc[j] += sp
+                else:
+                    for j in range(n):
+                        x = vv[j] * bp[j] + cur[j]
+                        sp = one if x > tp[j] else zero
+                        vv[j] = x * (one - sp)
+                        ss[j] = sp
+                        cc[j] += sp
+                if record:
+                    spikes[p, t, b] = ss
+                if has_first:
+                    fp = first[p, b]
+                    for j in range(n):
+                        if ss[j] > zero and fp[j] == T:
+                            fp[j] = t

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from .network import NetworkBatch
+from .network import NetworkBatch, dense
 
 __all__ = ["RESETS", "check_reset", "KERNELS", "AUTO_NUMBA_MAX_BATCH", "Simulator", "OutputRecord", "simulate",
            "simulate_outputs", "resolve_kernel", "kernel_for", "use_kernel", "current_kernel"]
@@ -148,7 +148,7 @@ class Simulator:
     """
 
     def __init__(self, net: NetworkBatch, batch: int, reset: str = "subtract", kernel: str | None = None) -> None:
-        self.net = net
+        self.net = net = dense(net)
         self.reset_mode = check_reset(reset)
         if int(batch) < 1:
             raise ValueError(f"batch: {batch}; expected an int >= 1")
@@ -318,8 +318,10 @@ def simulate(net: NetworkBatch, x: np.ndarray, reset: str = "subtract", kernel: 
     """Run the networks on x and return every neuron's spikes, (T, P, B, N) float32 0/1.
 
     x is (T, B, n_in) when all networks see the same data, or (T, P, B, n_in). ``out``: a
-    preallocated (T, P, B, N) float32 array to write the spikes into (and return).
+    preallocated (T, P, B, N) float32 array to write the spikes into (and return). Other
+    network batches (a ``LayeredBatch``) run in their dense form (neurons.network.dense).
     """
+    net = dense(net)
     x = _check_input(net, x, time_axis=True)
     if _kernel(kernel, _batch_size(x)) == "numba":
         return _sequence(net, x, check_reset(reset), record=True, out=out)[0]
@@ -332,7 +334,12 @@ def simulate(net: NetworkBatch, x: np.ndarray, reset: str = "subtract", kernel: 
 
 def simulate_outputs(net: NetworkBatch, x: np.ndarray, reset: str = "subtract",
                      kernel: str | None = None) -> OutputRecord:
-    """Run the networks on x, keeping only output counts, first-spike times and final voltages."""
+    """Run the networks on x, keeping only output counts, first-spike times and final voltages.
+
+    A batch that is not a NetworkBatch runs through its own ``simulate_outputs(x, reset)``
+    (a ``LayeredBatch``: :func:`neurons.layered.simulate_layered`)."""
+    if not isinstance(net, NetworkBatch):
+        return net.simulate_outputs(x, reset)
     x = _check_input(net, x, time_axis=True)
     T = x.shape[0]
     n_out = net.n_out

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NetworkBatch", "NetworkError"]
+__all__ = ["NetworkBatch", "NetworkError", "dense"]
 
 
 class NetworkError(ValueError):
@@ -99,3 +99,14 @@ class NetworkBatch:
     def neuron_counts(self) -> np.ndarray:
         """Number of real (non-padding) neurons per network, (P,)."""
         return np.isfinite(self.threshold).sum(axis=1)
+
+
+def dense(net) -> NetworkBatch:
+    """``net`` as a NetworkBatch: itself, or the dense form of another network batch (such as
+    a ``LayeredBatch``) through its ``to_dense()``."""
+    if isinstance(net, NetworkBatch):
+        return net
+    to_dense = getattr(net, "to_dense", None)
+    if to_dense is None:
+        raise NetworkError(f"expected a NetworkBatch or a batch with to_dense(), got {type(net).__name__}")
+    return to_dense()

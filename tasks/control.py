@@ -122,7 +122,11 @@ class CartPole(ControlTask):
     name, physics_cls, n_actions = "cartpole", CartPolePhysics, 2
     scale = (2.4, 3.0, 0.21, 3.0)
     time_limit, target = 500, 500.0
-    preset = Preset("cma", 100)
+    # the Gaussian strategies with small populations: 500 steps within a few hundred evaluations
+    preset = Preset("cma", 100, alternatives={
+        "openes": {"strategy": {"population": 20, "sigma0": 0.5, "learning_rate": 0.1}},
+        "pgpe": {"strategy": {"population": 20}},
+        "snes": {"strategy": {}}})
 
     def __init__(self, *, episodes: int = 50, max_steps: int = 500, sim_steps: int = 5,
                  encoding: str = "direct", fields: int = 5, validation_episodes: int = 100,

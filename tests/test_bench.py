@@ -32,3 +32,17 @@ def test_bench_scaling_gives_ray_the_serial_fitness():
     rows = result["rows"]
     assert [(r["backend"], r["workers"]) for r in rows] == [("serial", 1), ("ray", 1)]
     assert all(r["identical_fitness"] and r["population"] == 16 for r in rows)
+
+
+def test_bench_scale_reports_time_memory_and_wire_and_ray_matches_serial(capsys):
+    assert main(["bench", "scale", "--dims", "3000", "--strategies", "pgpe", "--backends", "serial,ray",
+                 "--population", "16", "--generations", "2", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    D = row["dim"]
+    assert abs(D - 3000) < 200 and row["strategy"] == "pgpe" and row["population"] == 16
+    assert row["ask_tell_ms"] > 0 and row["peak_rss_mb"] > 0
+    assert row["description_bytes"] == 8 * D + 8 * 8          # center, sigma, 8 offsets
+    ray_row = row["backends"]["ray"]
+    assert all(b["identical_fitness"] for b in row["backends"].values())
+    assert ray_row["within_bound"] and ray_row["put_bytes"] < 8 * D + 2048
+    assert main(["bench", "scale", "--backends", "gpu"]) == 2

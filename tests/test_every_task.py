@@ -1,4 +1,4 @@
-"""Every registered task runs end to end with both a fixed-topology and a NEAT strategy."""
+"""Every registered task runs end to end with the fixed-topology strategies and NEAT."""
 import pytest
 
 import tasks
@@ -27,7 +27,7 @@ def available(name):
         return False
 
 
-@pytest.mark.parametrize("strategy", ["cma", "neat"])
+@pytest.mark.parametrize("strategy", ["cma", "neat", "openes", "pgpe", "snes"])
 @pytest.mark.parametrize("name", tasks.names())
 def test_task_runs_with_strategy(tmp_path, name, strategy):
     if not available(name):
@@ -35,7 +35,7 @@ def test_task_runs_with_strategy(tmp_path, name, strategy):
     layer = {"task": {"name": name, **SMALL.get(name, {})}, "strategy": {"name": strategy, "population": 8},
              "run": {"generations": 2, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "r",
                      "stop_on_solved": False, "stop_fitness": float("inf")}}
-    if strategy == "cma":
+    if strategy != "neat":
         layer["genome"] = {"hidden": 3}
     run(cfg.resolve(layer), log=None)
     r = load_run(tmp_path / "r")

@@ -80,6 +80,46 @@ def test_metrics_identical_for_serial_and_ray_with_1_2_3_workers(local_ray, tmp_
     assert ray.is_initialized()  # a run does not stop an instance it did not start
 
 
+GAUSSIAN = {**QUICK, "genome": {"hidden": 4}, "run": {**QUICK["run"], "generations": 4}}
+
+
+@pytest.mark.parametrize("strategy", ["openes", "pgpe", "snes"])
+def test_gaussian_strategies_identical_for_serial_and_ray_with_1_and_2_workers(local_ray, tmp_path, strategy):
+    base = {**GAUSSIAN, "strategy": {"name": strategy, "population": 16, "sigma0": 0.5}}
+    run(config(tmp_path, "serial", base=base, backend="serial"), log=None)
+    ref = metrics(tmp_path / "serial")
+    for n in (1, 2):
+        run(config(tmp_path, f"ray{n}", base=base, backend="ray", workers=n), log=None)
+        pd.testing.assert_frame_equal(metrics(tmp_path / f"ray{n}"), ref)
+    assert load_run(tmp_path / "ray2").best == load_run(tmp_path / "serial").best
+
+
+def test_a_seed_described_population_travels_without_a_p_by_d_term(local_ray):
+    from evo import strategies
+    from evo.evaluation import Problem, SerialEvaluator
+    problem = Problem({"name": "digits", "batch_size": 16, "steps": 3}, "fixed",
+                      {"hidden": [64, 64], "recurrent": False, "evolve": ["weights"]})
+    ev = distributed.RayEvaluator(problem, 0, workers=2)
+    try:
+        walls = {}
+        for P in (16, 64):
+            es = strategies.make("pgpe", 64 * 64 + 64 * 64 + 64 * 10, seed=0, population=P)
+            D = es.dim
+            pop = es.ask()
+            fit, _ = ev.evaluate(pop, 0)
+            walls[P] = dict(ev.last_wire)
+            serial_fitness = SerialEvaluator(problem, 0).evaluate(pop, 0)[0].fitness
+            np.testing.assert_array_equal(fit.fitness, serial_fitness)
+            # center and sigma (float32) plus 8 bytes per noise vector, and a little framing
+            assert 8 * D < walls[P]["put_bytes"] < 8 * D + 8 * P + 2048
+            assert walls[P]["arg_bytes"] + walls[P]["return_bytes"] < 1024 * P
+            assert walls[P]["put_bytes"] + walls[P]["arg_bytes"] + walls[P]["return_bytes"] <= 4 * 4 * D + 1024 * P
+        # four times the population adds only its offsets (8 bytes per noise vector), not P x D numbers
+        assert abs(walls[64]["put_bytes"] - walls[16]["put_bytes"] - 8 * (32 - 8)) <= 16
+    finally:
+        ev.close()
+
+
 def test_neat_chunks_pad_like_the_whole_population(local_ray, tmp_path):
     neat = {"task": {"name": "xor"}, "strategy": {"name": "neat", "population": 60},
             "run": {"generations": 6, "quiet": True, "stop_on_solved": False}}
@@ -132,6 +172,26 @@ def test_killed_worker_is_restarted_and_its_chunk_retried(local_ray, tmp_path):
     assert killed and killed[0] not in worker_pids()
     pd.testing.assert_frame_equal(metrics(tmp_path / "killed"), metrics(tmp_path / "calm"))
     assert load_run(tmp_path / "killed").summary["status"] == "finished"
+
+
+def test_gaussian_strategy_on_a_three_node_loopback_cluster_equals_serial(tmp_path):
+    from ray.cluster_utils import Cluster
+    if ray.is_initialized():
+        ray.shutdown()
+    base = {**GAUSSIAN, "strategy": {"name": "openes", "population": 12, "sigma0": 0.5}}
+    run(config(tmp_path, "serial", base=base, backend="serial"), log=None)
+    distributed.loopback_only()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        for _ in range(2):
+            cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        distributed.init_ray(address=cluster.address)
+        run(config(tmp_path, "cluster", base=base, backend="ray", workers=3), log=None)
+        pd.testing.assert_frame_equal(metrics(tmp_path / "cluster"), metrics(tmp_path / "serial"))
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
 
 
 def test_node_removed_mid_run_on_a_three_node_cluster(tmp_path):

@@ -24,6 +24,10 @@ CASES = {
     "neat": {"task": {"name": "cartpole", "episodes": 30, "max_steps": 300, "validation_episodes": 5},
              "strategy": {"name": "neat", "population": 60},
              "run": {"generations": 10, "validate_every": 3, "stop_fitness": 1e9}},
+    **{name: {"task": {"name": "cartpole", "episodes": 30, "max_steps": 300, "validation_episodes": 5},
+              "genome": {"hidden": 4}, "strategy": {"name": name, "population": 20, "sigma0": 0.5},
+              "run": {"generations": 10, "validate_every": 3, "stop_fitness": 1e9}}
+       for name in ("openes", "pgpe", "snes")},
 }
 
 
@@ -70,7 +74,7 @@ def wait_for_generation(path, k, proc, timeout=120):
     raise AssertionError("the run did not reach the generation in time")
 
 
-@pytest.mark.parametrize("case", ["cma", "neat"])
+@pytest.mark.parametrize("case", ["cma", "neat", "openes", "pgpe", "snes"])
 def test_sigkill_then_resume_equals_an_undisturbed_run(tmp_path, case):
     calm = undisturbed(tmp_path, case)
     proc = start(tmp_path, case, "killed")

@@ -23,7 +23,7 @@ from ..rundir.lock import is_locked
 from ..training.api import build, resume, run
 from ..training.config import check_fits
 from ..training.trainer import Callback
-from . import bench, bench_speed, plots
+from . import bench, bench_scale, bench_speed, plots
 from .export import write_nir
 
 EXIT_USAGE = 2
@@ -219,6 +219,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(float(v)) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag}: {text!r}; expected comma-separated integers (e.g. 10000,100000)") from None
+    if not values or min(values) < 1:
+        raise ConfigError(f"{flag}: {text!r}; expected comma-separated integers >= 1")
+    return values
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     out = _output(args.output, "--output") if args.output else None
     args.seeds_given = args.seeds is not None
@@ -254,6 +264,17 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         kernels = (args.kernel,) if args.kernel else ("numpy", "numba")
         result = bench_speed.evaluation(args.task or "cartpole", args.population, args.generations,
                                         kernels=kernels, progress=show)
+    elif args.name == "scale":
+        show = None if args.json else bench_scale.print_scale_row
+        dims = tuple(_int_list(args.dims, "--dims")) if args.dims else bench_scale.DIMS
+        names = tuple(n for n in (args.strategies or "").split(",") if n) or bench_scale.STRATEGIES
+        for n in names:
+            strategies.get(n)
+        backends = tuple(n for n in (args.backends or "").split(",") if n) or bench_scale.BACKENDS
+        bad = [b for b in backends if b not in bench_scale.BACKENDS]
+        if bad:
+            raise ConfigError(f"--backends: {bad[0]!r}; expected some of {', '.join(bench_scale.BACKENDS)}")
+        result = bench_scale.scale(dims, names, args.population, args.generations, backends, progress=show)
     elif args.name == "tasks":
         show = None if args.json else bench.print_task_row
         names = [n for n in args.tasks.split(",") if n] if args.tasks else None
@@ -397,8 +418,16 @@ def parser() -> argparse.ArgumentParser:
                                    "spikes; with --workers N also split across N Ray workers. "
                                    "eval: --generations generations of --task with --population, once per kernel; "
                                    "network-environment steps/s and the time split across ask/tell, compile, "
-                                   "environment, encoding, simulation, decoding and bookkeeping.")
-    b.add_argument("name", choices=["neat-xor", "scaling", "tasks", "sim", "eval"], help="benchmark")
+                                   "environment, encoding, simulation, decoding and bookkeeping. "
+                                   "scale: the Gaussian strategies (openes, pgpe, snes) at D = 10^4, 10^5, 10^6 "
+                                   "genes and --population networks, each case in its own process; the driver's "
+                                   "ask + tell time, its peak memory, bytes per generation on the wire and "
+                                   "evaluation time per network for the serial backend, Ray with 2 workers and "
+                                   "a 3-node loopback cluster.")
+    b.add_argument("name", choices=["neat-xor", "scaling", "tasks", "sim", "eval", "scale"], help="benchmark")
+    b.add_argument("--dims", help="scale: comma-separated genome sizes (default: 10000,100000,1000000)")
+    b.add_argument("--strategies", help="scale: comma-separated strategies (default: openes,pgpe,snes)")
+    b.add_argument("--backends", help="scale: some of serial,ray,cluster (default: all three)")
     b.add_argument("--seeds", type=int, default=None,
                    help="independent runs (default: 30 for neat-xor, 5 for tasks)")
     b.add_argument("--tasks", help="tasks: comma-separated task names (default: every task with a recommended setting)")
@@ -409,9 +438,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--first-seed", type=int, default=0, help="seed of the first run (default: 0)")
     b.add_argument("--max-generations", type=int, default=300,
                    help="give up on a seed after this many generations (default: 300)")
-    b.add_argument("--population", type=int, default=256, help="scaling, eval: population size (default: 256)")
+    b.add_argument("--population", type=int, default=256, help="scaling, eval, scale: population size (default: 256)")
     b.add_argument("--generations", type=int, default=5,
-                   help="scaling: timed rounds per backend; eval: generations (default: 5)")
+                   help="scaling: timed rounds per backend; eval: generations; scale: ask/tell rounds (default: 5)")
     b.add_argument("--workers", type=int, default=None,
                    help="scaling: Ray with 1..N workers (default: 2); sim: also run on N Ray workers (default: none)")
     b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")

@@ -2,13 +2,18 @@
 gives the same fitness on every backend and for any number of workers."""
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from tasks import Evaluation, TaskError
 
-__all__ = ["Evaluator", "Sizes", "check_count"]
+from ..genomes.seeded import SeededPopulation
+
+__all__ = ["Evaluator", "Sizes", "check_count", "evaluate_chunks", "CHUNK_BYTES"]
+
+CHUNK_BYTES = 256 << 20  # genomes and networks compiled at a time, at most (seed-described or large populations)
 
 Sizes = dict[str, np.ndarray]  # {"neurons": (P,), "synapses": (P,)}
 
@@ -45,3 +50,42 @@ def check_count(ev: Evaluation, n: int) -> None:
     """A TaskError unless the task returned one fitness value per network."""
     if len(ev) != n:
         raise TaskError(f"task returned {len(ev)} fitness values for {n} networks")
+
+
+def chunk_size(space: Any, population: Any, n: int) -> int:
+    """Networks compiled and evaluated at a time out of ``n``: all of them, except for a
+    seed-described population or a matrix whose networks exceed ``CHUNK_BYTES`` together."""
+    per = getattr(space, "bytes_per_network", lambda: 0)()
+    if isinstance(population, SeededPopulation) or (isinstance(population, np.ndarray) and n * per > CHUNK_BYTES):
+        return max(1, min(n, CHUNK_BYTES // max(per, 1)))
+    return max(n, 1)
+
+
+def evaluate_chunks(space: Any, task: Any, population: Any, rows: np.ndarray | None, seed: int,
+                    pad_to: int | None = None) -> tuple[Evaluation, np.ndarray, np.ndarray, dict[str, float]]:
+    """The task's evaluation of genomes ``rows`` of ``population`` (None: all), compiled and
+    evaluated :func:`chunk_size` networks at a time: (evaluation, neurons (n,), synapses (n,),
+    seconds spent compiling and in the task). Genomes are materialized one chunk at a time."""
+    n = len(population) if rows is None else len(rows)
+    k = chunk_size(space, population, n)
+    parts, seconds = [], {"compile": 0.0, "task": 0.0}
+    for lo in range(0, n, k):
+        t0 = time.perf_counter()
+        if rows is None and k >= n:
+            chunk = population
+        else:
+            sub = np.arange(lo, min(n, lo + k)) if rows is None else np.asarray(rows)[lo:lo + k]
+            chunk = population[sub] if isinstance(population, np.ndarray) else population.take(sub)
+        nets = space.compile(chunk, pad_to=pad_to) if pad_to is not None else space.compile(chunk)
+        t1 = time.perf_counter()
+        ev = task.evaluate(nets, seed)
+        seconds["compile"] += t1 - t0
+        seconds["task"] += time.perf_counter() - t1
+        check_count(ev, nets.n_networks)
+        parts.append((ev, nets.neuron_counts(), nets.synapse_counts()))
+    if len(parts) == 1:
+        ev, neurons, synapses = parts[0]
+    else:
+        ev = Evaluation.concatenate([p[0] for p in parts])
+        neurons, synapses = (np.concatenate([p[i] for p in parts]) for i in (1, 2))
+    return ev, neurons, synapses, seconds

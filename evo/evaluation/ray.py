@@ -19,6 +19,16 @@ chunk i mod n), which balances their cost, one per worker by default; with more 
 than workers they are dispatched as actors free up. A chunk's fitness depends only on the
 generation seed and its genomes, never on which actor or how many ran it.
 
+The wire. What goes to the object store is the population as the strategy asked it: a
+(P, D) float64 matrix for CMA-ES and the GA, node and connection genes for NEAT, and for
+the Gaussian strategies (openes, pgpe, snes) a SeededPopulation: the float32 center (4D
+bytes), the float32 deviation (4D for pgpe and snes, one number for openes) and 8 bytes
+per noise vector, from which each actor makes its chunk's genomes (evo.genomes.seeded).
+Each call carries a reference, its chunk's row indices and the seed; each reply the
+chunk's fitness, metrics and network sizes. ``last_wire`` holds the bytes of the last
+generation as Ray serializes them: ``put_bytes``, ``arg_bytes``, ``return_bytes``. (On a
+multi-node cluster each node that runs an actor also fetches one copy of the put object.)
+
 Faults. An actor whose process dies (or whose node leaves the cluster) is restarted, at most
 ``MAX_RESTARTS`` times, and the call it was running is retried on the restarted actor;
 evaluation is pure, so a retry gives the same result and nothing is recorded twice. A
@@ -50,7 +60,7 @@ from tasks import Evaluation, TaskError
 
 from ..errors import ClusterError, EvaluationTimeout
 from ..seeding import derive_seed
-from .base import EvaluatorBase, Sizes, check_count
+from .base import EvaluatorBase, Sizes, evaluate_chunks
 from .problem import Problem
 
 __all__ = ["RayEvaluator", "ray_map", "init_ray", "shutdown", "loopback_only", "THREAD_ENV"]
@@ -145,12 +155,8 @@ class _Worker:
 
     def evaluate(self, population: Any, rows: np.ndarray, seed: int, pad_to: int | None) -> tuple:
         t0 = time.perf_counter()
-        chunk = population[rows] if isinstance(population, np.ndarray) else population.take(rows)
-        nets = self.space.compile(chunk, pad_to=pad_to)
-        ev = self.task.evaluate(nets, seed)
-        check_count(ev, nets.n_networks)
-        return (ev.fitness, ev.metrics, nets.neuron_counts(), nets.synapse_counts(),
-                time.perf_counter() - t0, os.getpid())
+        ev, neurons, synapses, _ = evaluate_chunks(self.space, self.task, population, rows, seed, pad_to)
+        return ev.fitness, ev.metrics, neurons, synapses, time.perf_counter() - t0, os.getpid()
 
 
 class RayEvaluator(EvaluatorBase):
@@ -184,6 +190,7 @@ class RayEvaluator(EvaluatorBase):
         actor = ray.remote(num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=-1)(_Worker)
         self.actors = [actor.options(scheduling_strategy="SPREAD").remote(problem) for _ in range(n)]
         self.last_compute_seconds: list[float] = []
+        self.last_wire: dict[str, int] = {}  # bytes of the last generation, as Ray serializes them
 
     def _chunks(self, P: int) -> list[np.ndarray]:
         """Interleaved chunks (genome i goes to chunk i mod n): neighbouring genomes are often
@@ -201,6 +208,8 @@ class RayEvaluator(EvaluatorBase):
         P = len(population)
         pad_to = self.problem.padded_size(population)
         ref = ray.put(population)
+        ctx = ray._private.worker.global_worker.get_serialization_context()
+        wire = {"put_bytes": ctx.serialize(population).total_bytes, "arg_bytes": 0, "return_bytes": 0, "calls": 0}
         chunks = self._chunks(P)
         todo = list(enumerate(chunks))[::-1]
         running: dict[Any, tuple[int, int]] = {}  # object ref -> (chunk index, actor index)
@@ -212,6 +221,8 @@ class RayEvaluator(EvaluatorBase):
                 a = free.pop(0)
                 k, rows = todo.pop()
                 running[self.actors[a].evaluate.remote(ref, rows, seed, pad_to)] = (k, a)
+                wire["arg_bytes"] += ctx.serialize((ref, rows, seed, pad_to)).total_bytes
+                wire["calls"] += 1
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             done, _ = ray.wait(list(running), num_returns=1, timeout=left)
             if not done:
@@ -221,12 +232,14 @@ class RayEvaluator(EvaluatorBase):
             for r in done:
                 k, a = running.pop(r)
                 results[k] = self._get(r, k)
+                wire["return_bytes"] += ctx.serialize(results[k]).total_bytes
                 if len(results[k][0]) != len(chunks[k]):
                     raise TaskError(f"task returned {len(results[k][0])} fitness values for {len(chunks[k])} "
                                     f"networks")
                 free.append(a)
         parts = [results[k] for k in range(len(chunks))]
         self.last_compute_seconds = [p[4] for p in parts]
+        self.last_wire = wire
         order = np.argsort(np.concatenate(chunks), kind="stable")  # back to population order
         ev = Evaluation.concatenate([Evaluation(p[0], p[1]) for p in parts])
         ev = Evaluation(ev.fitness[order], {k: v[order] for k, v in ev.metrics.items()})

@@ -1,4 +1,5 @@
-"""The serial evaluator: the whole population in this process, in one vectorized call."""
+"""The serial evaluator: the whole population in this process, in one vectorized call, or
+(seed-described populations, large networks) a chunk of networks at a time."""
 from __future__ import annotations
 
 import signal
@@ -13,7 +14,7 @@ from tasks import Evaluation
 
 from ..errors import EvaluationTimeout
 from ..seeding import derive_seed
-from .base import EvaluatorBase, Sizes, check_count
+from .base import EvaluatorBase, Sizes, evaluate_chunks
 from .problem import Problem
 
 __all__ = ["SerialEvaluator", "time_limit"]
@@ -65,13 +66,8 @@ class SerialEvaluator(EvaluatorBase):
         """Evaluate with an explicit evaluation seed; ``last_seconds`` then holds the seconds
         spent compiling genomes into networks and in the task."""
         with self._pool.limit(limits=self.blas_threads, user_api="blas") if self._pool else nullcontext():
-            t0 = time.perf_counter()
-            nets = self.space.compile(population)
-            t1 = time.perf_counter()
-            ev = self.task.evaluate(nets, seed)
-            self.last_seconds = {"compile": t1 - t0, "task": time.perf_counter() - t1}
-        check_count(ev, nets.n_networks)
-        return ev, {"neurons": nets.neuron_counts(), "synapses": nets.synapse_counts()}
+            ev, neurons, synapses, self.last_seconds = evaluate_chunks(self.space, self.task, population, None, seed)
+        return ev, {"neurons": neurons, "synapses": synapses}
 
     def evaluate(self, population: Any, generation: int) -> tuple[Evaluation, Sizes]:
         """The task's evaluation and the networks' sizes (neurons, synapses), each (P,)."""

@@ -1,9 +1,23 @@
-"""The fixed-topology genome space: inputs -> one recurrent hidden layer -> outputs.
+"""The fixed-topology genome space: inputs -> hidden LIF layers -> outputs.
+
+Two forms:
+
+- ``hidden = H`` (an integer, the default 8): one hidden layer of H neurons, recurrent
+  if ``recurrent``, compiled to a dense ``NetworkBatch``;
+- ``hidden = [H1, H2, ...]`` (a list, possibly empty): layers inputs -> H1 -> H2 -> ...
+  -> outputs, each hidden layer recurrent within itself if ``recurrent``, compiled to a
+  ``LayeredBatch`` (neurons.layered), which simulates a layer at a time. With
+  ``density`` < 1 each weight matrix keeps a fixed random fraction ``density`` of its
+  synapses (the same mask for every genome, drawn from ``mask_seed``), and only those
+  have genes: a 10^6-gene genome can then be a sparse network of thousands of neurons.
 
 A genome is a row of a (P, D) float matrix. Its segments, in order:
 
 - weights (if evolved): input->hidden (n_in x H), hidden->hidden (H x H, if ``recurrent``),
-  hidden->output (H x n_out); with H = 0, input->output (n_in x n_out);
+  hidden->output (H x n_out); with H = 0, input->output (n_in x n_out). Layered: for each
+  layer in order (the hidden layers, then the outputs) its input weights (n_prev x n, row
+  major; with a mask only the kept synapses), then its recurrent weights (hidden layers,
+  if ``recurrent``);
 - thresholds (if evolved): N genes g, ``threshold = threshold0 * exp(g)`` (always > 0);
 - betas (if evolved): N genes g, ``beta = sigmoid(logit(beta0) + g)`` (always in [0, 1]);
 - biases (if evolved): N genes g, ``bias = bias0 + g``.
@@ -17,9 +31,10 @@ from typing import Sequence
 
 import numpy as np
 
-from neurons import NetworkBatch
+from neurons import LayeredBatch, NetworkBatch
 
 from ..errors import GenomeError
+from .seeded import SeededPopulation
 
 __all__ = ["FixedTopology", "EVOLVABLE", "GenomeError"]
 
@@ -29,11 +44,23 @@ EVOLVABLE = ("weights", "thresholds", "betas", "biases")
 class FixedTopology:
     """Maps a (P, D) matrix to a NetworkBatch in one vectorized call."""
 
-    def __init__(self, n_in: int, n_out: int, *, hidden: int = 8, recurrent: bool = True,
+    def __init__(self, n_in: int, n_out: int, *, hidden: int | Sequence[int] = 8, recurrent: bool = True,
                  evolve: Sequence[str] = ("weights", "thresholds", "betas"),
-                 threshold: float = 1.0, beta: float = 0.9, bias: float = 0.0) -> None:
-        if int(hidden) < 0:
-            raise GenomeError(f"genome.hidden: {hidden}; expected an integer >= 0")
+                 threshold: float = 1.0, beta: float = 0.9, bias: float = 0.0, density: float = 1.0,
+                 mask_seed: int = 0) -> None:
+        self.layered = isinstance(hidden, (list, tuple))
+        layers = list(hidden) if self.layered else [hidden]
+        if any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or int(h) < 0 or
+               (self.layered and int(h) < 1) for h in layers):
+            raise GenomeError(f"genome.hidden: {hidden!r}; expected an integer >= 0, or a list of layer sizes >= 1")
+        if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < float(density) <= 1:
+            raise GenomeError(f"genome.density: {density!r}; expected a number in (0, 1]")
+        if float(density) < 1 and not self.layered:
+            raise GenomeError(f"genome.density: {density}; connectivity masks need layers: give hidden as a "
+                              f"list of sizes (e.g. hidden = [{int(hidden)}])")
+        if isinstance(mask_seed, bool) or not isinstance(mask_seed, (int, np.integer)) or int(mask_seed) < 0:
+            raise GenomeError(f"genome.mask_seed: {mask_seed!r}; expected an integer >= 0")
+        self.density, self.mask_seed = float(density), int(mask_seed)
         unknown = [e for e in evolve if e not in EVOLVABLE]
         if unknown:
             raise GenomeError(f"genome.evolve: {unknown[0]!r} is not evolvable; expected some of {', '.join(EVOLVABLE)}")
@@ -41,15 +68,29 @@ class FixedTopology:
             raise GenomeError(f"genome.threshold: {threshold}; expected a value > 0")
         if not 0 < beta < 1:
             raise GenomeError(f"genome.beta: {beta}; expected a value in (0, 1)")
-        self.n_in, self.n_out, self.hidden = int(n_in), int(n_out), int(hidden)
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        self.hidden = [int(h) for h in layers] if self.layered else int(hidden)
         self.recurrent = bool(recurrent)
         self.evolve = tuple(e for e in EVOLVABLE if e in evolve)
         self.threshold0, self.beta0, self.bias0 = float(threshold), float(beta), float(bias)
-        self.n_neurons = self.n_out + self.hidden
+        self.sizes = (self.hidden if self.layered else [self.hidden]) + [self.n_out]  # layered: layer sizes
+        self.n_neurons = self.n_out + (sum(self.hidden) if self.layered else self.hidden)
         H, O, N = self.hidden, self.n_out, self.n_neurons
         # (name, shape, where it goes: (array, row slice, column slice))
         segs: list[tuple[str, tuple[int, ...]]] = []
-        if "weights" in self.evolve:
+        self.masks: dict[str, np.ndarray | None] = {}  # layered: kept synapses (flat indices), None for all
+        if "weights" in self.evolve and self.layered:
+            fan_in = self.n_in
+            for l, n in enumerate(self.sizes):
+                mats = [(f"w{l}", (fan_in, n))]
+                if self.recurrent and l < len(self.sizes) - 1:
+                    mats.append((f"r{l}", (n, n)))
+                for k, (name, shape) in enumerate(mats):
+                    mask = self._mask(l, k, shape)
+                    self.masks[name] = mask
+                    segs.append((name, shape if mask is None else (mask.size,)))
+                fan_in = n
+        elif "weights" in self.evolve:
             if H:
                 segs += [("w_in_hidden", (self.n_in, H))]
                 if self.recurrent:
@@ -72,20 +113,35 @@ class FixedTopology:
         if self.dim == 0:
             raise GenomeError("genome.evolve: nothing to evolve; choose some of " + ", ".join(EVOLVABLE))
 
+    def _mask(self, layer: int, k: int, shape: tuple[int, int]) -> np.ndarray | None:
+        """The flat indices of the kept synapses of one weight matrix (None: all kept)."""
+        if self.density >= 1:
+            return None
+        rng = np.random.default_rng(np.random.SeedSequence(self.mask_seed, spawn_key=(layer, k)))
+        keep = np.flatnonzero(rng.random(int(np.prod(shape)), dtype=np.float32) < self.density)
+        return keep if keep.size else np.zeros(1, np.int64)  # at least one synapse per matrix
+
     def bytes_per_network(self) -> int:
         """Memory of one genome (float64) and its compiled network (float32), in bytes."""
         N = self.n_neurons
+        if self.layered:
+            fan = [self.n_in] + self.sizes[:-1]
+            weights = sum(a * b for a, b in zip(fan, self.sizes))
+            weights += sum(n * n for n in self.sizes[:-1]) if self.recurrent else 0
+            return 8 * self.dim + 4 * (weights + 3 * N)
         return 8 * self.dim + 4 * (self.n_in * N + N * N + 3 * N)
 
     def config(self) -> dict:
-        return dict(hidden=self.hidden, recurrent=self.recurrent, evolve=list(self.evolve),
-                    threshold=self.threshold0, beta=self.beta0, bias=self.bias0)
+        return dict(hidden=list(self.hidden) if self.layered else self.hidden, recurrent=self.recurrent,
+                    evolve=list(self.evolve), threshold=self.threshold0, beta=self.beta0, bias=self.bias0,
+                    density=self.density, mask_seed=self.mask_seed)
 
     kind = "fixed"
 
-    def genome(self, X: np.ndarray, index: int) -> list[float]:
+    def genome(self, X: np.ndarray | SeededPopulation, index: int) -> list[float]:
         """Row ``index`` as a JSON-ready list."""
-        return [float(v) for v in np.asarray(X)[int(index)]]
+        row = X.row(index) if isinstance(X, SeededPopulation) else np.asarray(X)[int(index)]
+        return [float(v) for v in row]
 
     def decode_genome(self, obj, where: str = "genome") -> np.ndarray:
         """A (1, D) matrix from :meth:`genome`'s list; anything else is a GenomeError."""
@@ -107,7 +163,10 @@ class FixedTopology:
         return None
 
     def compile(self, X: np.ndarray, pad_to: int | None = None) -> NetworkBatch:
-        """The networks of the rows of X; every genome has the same size, so ``pad_to`` is unused."""
+        """The networks of the rows of X (a matrix or a SeededPopulation); every genome has the
+        same size, so ``pad_to`` is unused."""
+        if isinstance(X, SeededPopulation):
+            X = X.take(np.arange(len(X)))
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X[None]
@@ -115,6 +174,8 @@ class FixedTopology:
             raise GenomeError(f"genome matrix: shape {X.shape}; expected (P, {self.dim})")
         if not np.isfinite(X).all():
             raise GenomeError("genome matrix: contains NaN or infinity")
+        if self.layered:
+            return self._compile_layered(X)
         P, H, O, N = X.shape[0], self.hidden, self.n_out, self.n_neurons
         w_in = np.zeros((P, self.n_in, N), np.float32)
         w_rec = np.zeros((P, N, N), np.float32)
@@ -126,6 +187,12 @@ class FixedTopology:
                 w_rec[:, O:, :O] = self._gene(X, "w_hidden_out")
             else:
                 w_in[:, :, :O] = self._gene(X, "w_in_out")
+        threshold, beta, bias = self._neuron_params(X)
+        return NetworkBatch(w_in, w_rec, threshold, beta, bias, O)
+
+    def _neuron_params(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(threshold, beta, bias), each (P, N): outputs first, then the hidden neurons."""
+        P, N = X.shape[0], self.n_neurons
         threshold = np.full((P, N), self.threshold0)
         beta = np.full((P, N), self.beta0)
         bias = np.full((P, N), self.bias0)
@@ -136,4 +203,32 @@ class FixedTopology:
             beta = 1.0 / (1.0 + np.exp(-(logit0 + np.clip(self._gene(X, "betas"), -60, 60))))
         if "biases" in self.evolve:
             bias = self.bias0 + self._gene(X, "biases")
-        return NetworkBatch(w_in, w_rec, threshold, beta, bias, O)
+        return threshold, beta, bias
+
+    def _compile_layered(self, X: np.ndarray) -> LayeredBatch:
+        P, sizes = X.shape[0], self.sizes
+        fan = [self.n_in] + sizes[:-1]
+        weights, recurrent = [], []
+        for l, n in enumerate(sizes):
+            mats = []
+            for name, shape in ((f"w{l}", (fan[l], n)), (f"r{l}", (n, n))):
+                if name not in self.segments:
+                    mats.append(None if name.startswith("r") else np.zeros((P,) + shape, np.float32))
+                    continue
+                genes = X[:, self.segments[name]]
+                mask = self.masks[name]
+                if mask is None:
+                    w = genes.reshape((P,) + shape).astype(np.float32)
+                else:
+                    w = np.zeros((P, shape[0] * shape[1]), np.float32)
+                    w[:, mask] = genes
+                    w = w.reshape((P,) + shape)
+                mats.append(w)
+            weights.append(mats[0])
+            recurrent.append(mats[1])
+        params = self._neuron_params(X)
+        # dense order is outputs first, then the hidden layers; layer l's columns:
+        starts = np.cumsum([sizes[-1]] + sizes[:-1])[:-1].tolist() if len(sizes) > 1 else []
+        cols = [slice(a, a + n) for a, n in zip(starts, sizes[:-1])] + [slice(0, sizes[-1])]
+        split = [tuple(np.ascontiguousarray(p[:, c]) for c in cols) for p in params]
+        return LayeredBatch(tuple(weights), tuple(recurrent), *split)

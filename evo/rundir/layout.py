@@ -17,7 +17,7 @@ after a kill) sees each file either complete or as it was.
 """
 from __future__ import annotations
 
-__all__ = ["METRIC_COLUMNS", "TIMING_COLUMNS", "CONFIG", "METRICS", "INDIVIDUALS", "BEST", "SOLVED", "PARETO",
+__all__ = ["METRIC_COLUMNS", "TIMING_COLUMNS", "CONFIG", "METRICS", "INDIVIDUALS", "BEST", "SOLVED", "CENTER", "PARETO",
            "PARETO_JSON", "CHECKPOINTS", "LOOP", "SUMMARY", "LOCK", "individuals_part"]
 
 METRIC_COLUMNS = ["generation", "evaluations", "best", "mean", "median", "std", "best_ever", "validation",
@@ -29,6 +29,7 @@ METRICS = "metrics.parquet"
 INDIVIDUALS = "individuals.parquet"
 BEST = "best.json"
 SOLVED = "solved.json"
+CENTER = "center.json"
 PARETO = "pareto.parquet"
 PARETO_JSON = "pareto.json"
 CHECKPOINTS = "checkpoints"

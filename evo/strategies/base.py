@@ -84,6 +84,12 @@ class Strategy:
     def pareto_front(self) -> tuple[Any, np.ndarray] | None:
         return None
 
+    def center_genome(self) -> np.ndarray | None:
+        """The center of the search distribution (D,), for strategies whose result is their
+        center (openes, pgpe, snes): runs validate it instead of the best sampled network.
+        None (the default): the best network so far is the result."""
+        return None
+
     @classmethod
     def expected_population(cls, options: dict[str, Any], dim: int) -> int:
         """The population size these options give for genomes of ``dim`` numbers (before the

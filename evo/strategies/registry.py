@@ -27,6 +27,9 @@ BUILTIN = {
     "ga": "evo.strategies.ga:GA",
     "neat": "evo.strategies.neat:NEAT",
     "nsga2": "evo.strategies.nsga2:NSGA2",
+    "openes": "evo.strategies.openes:OpenES",
+    "pgpe": "evo.strategies.pgpe:PGPE",
+    "snes": "evo.strategies.snes:SNES",
 }
 
 _registry: dict[str, type | str] = dict(BUILTIN)

@@ -133,7 +133,8 @@ def run_callbacks(config: dict, path: Path, task: Any, space: Any, started: date
     """The callbacks of a run directory, in their order (see :mod:`evo.training.callbacks`)."""
     r = config["run"]
     out: list[Callback] = [cb.StopRules(r["stop_fitness"], r.get("stop_on_solved", True), log), *user,
-                           cb.Validator(task, space, validation_seed(int(r["seed"])), int(r["validate_every"])),
+                           cb.Validator(task, space, validation_seed(int(r["seed"])), int(r["validate_every"]), path,
+                                        config["task"]),
                            cb.BestWriter(path, space, config["task"]), cb.SolvedWriter(path, space, config["task"])]
     if len(strategies.get(config["strategy"]["name"]).objectives) > 1:
         out.append(cb.ParetoWriter(path, space, pareto))

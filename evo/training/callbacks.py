@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..rundir.files import read_json, write_json, write_npz, write_parquet
-from ..rundir.layout import (BEST, CHECKPOINTS, INDIVIDUALS, LOOP, METRIC_COLUMNS, METRICS, PARETO, PARETO_JSON,
+from ..rundir.layout import (BEST, CENTER, CHECKPOINTS, INDIVIDUALS, LOOP, METRIC_COLUMNS, METRICS, PARETO, PARETO_JSON,
                              SOLVED, SUMMARY, individuals_part)
 from .trainer import Callback, GenerationResult, LoopState, Trainer
 
@@ -49,11 +49,30 @@ class StopRules(Callback):
 
 
 class Validator(Callback):
-    """Validate the best network so far every ``every`` generations (0: only at the end) and
-    in the last generation; the score goes into the metrics row and the loop state."""
+    """Validate the run's result every ``every`` generations (0: only at the end) and in the
+    last generation; the score goes into the metrics row and the loop state.
 
-    def __init__(self, task: Any, space: Any, seed: int, every: int = 10) -> None:
+    The result is the best network so far, or for a strategy with a search center
+    (``Strategy.center_genome``: openes, pgpe, snes) the center after the generation's
+    update, which is then also written to ``center.json`` (with ``path``) in best.json's form.
+    Late in a run with minibatches, the best sample owes part of its fitness to its
+    minibatch; the center is what the search converges to."""
+
+    def __init__(self, task: Any, space: Any, seed: int, every: int = 10, path: Path | None = None,
+                 task_config: dict | None = None) -> None:
         self.task, self.space, self.seed, self.every = task, space, int(seed), int(every)
+        self.path, self.task_config = (Path(path) if path is not None else None), dict(task_config or {})
+
+    def score_center(self, trainer: Trainer, result: GenerationResult, center: np.ndarray) -> float:
+        nets = self.space.compile(center[None])
+        score = float(self.task.validate(nets, self.seed).fitness[0])
+        trainer.state.validated = (result.generation, score)
+        if self.path is not None:
+            write_json(self.path / CENTER, {
+                "generation": result.generation, "validation": score, "genome_space": self.space.kind,
+                "genome_config": self.space.config(), "task": self.task_config,
+                "genome": [float(v) for v in center]})
+        return score
 
     def score(self, state: LoopState) -> float:
         if state.validated is None or state.validated[0] != state.best_generation:
@@ -63,7 +82,9 @@ class Validator(Callback):
 
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
         if result.last or (self.every and (result.generation + 1) % self.every == 0):
-            result.row["validation"] = self.score(trainer.state)
+            center = trainer.strategy.center_genome()
+            result.row["validation"] = (self.score(trainer.state) if center is None
+                                        else self.score_center(trainer, result, center))
 
 
 def _network(result: GenerationResult, space: Any, task_config: dict, i: int) -> dict:

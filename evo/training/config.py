@@ -89,6 +89,10 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
     if isinstance(default, bool):
         ok = isinstance(value, bool)
         want = "true or false"
+    elif isinstance(default, int) and where == "genome.hidden":  # one layer's size, or a list of sizes
+        ok = (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, (list, tuple))
+        want = "an integer or a list of layer sizes"
+        value = list(value) if isinstance(value, tuple) else value
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
         want = "an integer"

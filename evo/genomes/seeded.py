@@ -1,0 +1,169 @@
+"""Populations described by seeds: a Gaussian strategy's generation without its P x D matrix.
+
+A generation of a Gaussian strategy (``openes``, ``pgpe``, ``snes``) is the search center,
+its deviation (one number or one per gene), and one offset per noise vector into a shared
+noise table::
+
+    noise(j) = table[offset[j] : offset[j] + D]            (float32, N(0, 1))
+    genome i = center + sign(i) * sigma * noise(j(i))
+
+With mirrored sampling, genomes 2j and 2j+1 share noise vector j with signs +1 and -1;
+without it genome i uses noise vector i with sign +1. The table is a function of
+``(table_seed, table_size)`` only: every process (the driver, each Ray worker) makes the
+same table once, from its seed, so no noise ever travels; a generation is 4D bytes of
+center, 4D of deviation (when it is per gene) and 8 bytes per noise vector.
+
+Why a table and not a counter-based generator per genome: regenerating a genome's D
+normals costs about 6 ns each (``evospike bench scale`` prints the measurement), while a
+table slice is a view; a strategy's update ``sum_j w_j noise(j)`` then reads P/2 slices
+instead of drawing P/2 x D numbers. Slices at different offsets of an i.i.d. table are
+independent numbers; only equal offsets (drawn with probability about M^2 / table size)
+repeat a vector.
+
+Genomes are materialized only where they are evaluated, a chunk at a time
+(:meth:`SeededPopulation.take`), and strategies form their updates chunk by chunk
+(:func:`weighted_noise_sum`), so no process holds P x D numbers at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import GenomeError
+
+__all__ = ["NoiseTable", "SeededPopulation", "noise_table", "weighted_noise_sum", "table_size_for",
+           "NOISE_CHUNK_BYTES"]
+
+NOISE_CHUNK_BYTES = 64 << 20  # noise vectors are combined this many bytes at a time
+_MIN_TABLE, _MAX_TABLE = 1 << 22, 1 << 26
+
+
+def table_size_for(dim: int) -> int:
+    """The default table size for genomes of ``dim`` genes: 32 dim rounded up to a power of
+    two, between 2^22 (16 MiB) and 2^26 (256 MiB) float32 numbers, and at least dim + 2^20."""
+    want = max(_MIN_TABLE, 32 * int(dim))
+    size = 1 << int(np.ceil(np.log2(want)))
+    return max(min(size, _MAX_TABLE), int(dim) + (1 << 20))
+
+
+class NoiseTable:
+    """``size`` float32 standard normal numbers made from ``seed`` (numpy's PCG64 seeded by
+    SeedSequence([seed, size])); ``windows(D)[k]`` is the vector at offset k."""
+
+    def __init__(self, seed: int, size: int) -> None:
+        self.seed, self.size = int(seed), int(size)
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([self.seed, self.size])))
+        self.values = rng.standard_normal(self.size, dtype=np.float32)
+        self.values.flags.writeable = False
+
+    def windows(self, dim: int) -> np.ndarray:
+        """A read-only (size - dim + 1, dim) view: row k is the noise vector at offset k."""
+        return np.lib.stride_tricks.sliding_window_view(self.values, int(dim))
+
+
+_tables: dict[tuple[int, int], NoiseTable] = {}
+
+
+def noise_table(seed: int, size: int) -> NoiseTable:
+    """This process's table for (seed, size), made on first use and kept (the last two)."""
+    key = (int(seed), int(size))
+    table = _tables.get(key)
+    if table is None:
+        if len(_tables) >= 2:
+            _tables.pop(next(iter(_tables)))
+        table = _tables[key] = NoiseTable(*key)
+    return table
+
+
+def _rows_per_chunk(dim: int, itemsize: int = 4) -> int:
+    return max(1, NOISE_CHUNK_BYTES // max(1, itemsize * int(dim)))
+
+
+def weighted_noise_sum(table: NoiseTable, offsets: np.ndarray, weights: np.ndarray, dim: int,
+                       square: bool = False) -> np.ndarray:
+    """``sum_j weights[j] * noise(j)`` (or ``* noise(j) ** 2`` with ``square``), float64 (dim,),
+    formed ``NOISE_CHUNK_BYTES`` of noise at a time."""
+    offsets, weights = np.asarray(offsets, np.int64), np.asarray(weights, np.float64)
+    win = table.windows(dim)
+    out = np.zeros(int(dim), np.float64)
+    step = _rows_per_chunk(dim)
+    for lo in range(0, offsets.size, step):
+        block = win[offsets[lo:lo + step]]                   # (k, dim) float32 copy
+        if square:
+            np.square(block, out=block)
+        out += weights[lo:lo + step].astype(np.float32) @ block
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class SeededPopulation:
+    """P genomes of D genes as (center, sigma, noise offsets): see the module docstring.
+
+    ``center``: (D,) float32; ``sigma``: (D,) or () float32; ``offsets``: (M,) int64 with
+    M = P / 2 (``mirrored``) or P; ``table_seed``, ``table_size``: the noise table;
+    ``generation``: the generation it belongs to (a check for ``tell``).
+    """
+
+    center: np.ndarray
+    sigma: np.ndarray
+    offsets: np.ndarray
+    mirrored: bool
+    table_seed: int
+    table_size: int
+    generation: int = 0
+
+    def __post_init__(self) -> None:
+        D = self.center.shape[0] if self.center.ndim == 1 else -1
+        if self.center.ndim != 1 or self.sigma.shape not in ((), (D,)):
+            raise GenomeError(f"seeded population: center shape {self.center.shape}, sigma shape "
+                              f"{self.sigma.shape}; expected (D,) and () or (D,)")
+        if self.offsets.ndim != 1 or (self.offsets.size and (self.offsets.min() < 0 or
+                                                             self.offsets.max() > self.table_size - D)):
+            raise GenomeError(f"seeded population: noise offsets outside the table of {self.table_size} numbers "
+                              f"for genomes of {D} genes")
+
+    @property
+    def dim(self) -> int:
+        return int(self.center.shape[0])
+
+    def __len__(self) -> int:
+        return int(self.offsets.size * (2 if self.mirrored else 1))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self), self.dim)
+
+    def noise_index(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(noise vector, sign) of each genome in ``rows``."""
+        rows = np.asarray(rows, np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"genome index out of range for a population of {len(self)}")
+        if self.mirrored:
+            return rows // 2, np.where(rows % 2 == 0, 1.0, -1.0).astype(np.float32)
+        return rows, np.ones(rows.size, np.float32)
+
+    def take(self, rows) -> np.ndarray:
+        """Genomes ``rows`` as a (len(rows), D) float64 matrix (float32 arithmetic, exact in
+        float64), the same in every process."""
+        j, sign = self.noise_index(np.atleast_1d(rows))
+        noise = noise_table(self.table_seed, self.table_size).windows(self.dim)[self.offsets[j]]  # (k, D) copy
+        noise *= sign[:, None]
+        noise *= self.sigma
+        noise += self.center
+        return noise.astype(np.float64)
+
+    def row(self, i: int) -> np.ndarray:
+        """Genome ``i`` (D,) float64."""
+        return self.take([int(i)])[0]
+
+    def chunks(self, rows_per_chunk: int):
+        """(rows, genomes) for consecutive chunks of at most ``rows_per_chunk`` genomes."""
+        P = len(self)
+        for lo in range(0, P, max(1, int(rows_per_chunk))):
+            rows = np.arange(lo, min(P, lo + rows_per_chunk))
+            yield rows, self.take(rows)
+
+    def nbytes(self) -> int:
+        """Bytes of the description (what travels to each process once per generation)."""
+        return int(self.center.nbytes + self.sigma.nbytes + self.offsets.nbytes)

@@ -1,0 +1,130 @@
+"""The Gaussian strategies (openes, pgpe, snes) and their seed-described populations."""
+import json
+
+import numpy as np
+import pytest
+
+from evo import strategies
+from evo.errors import StrategyError
+from evo.genomes.seeded import NoiseTable, SeededPopulation, noise_table, weighted_noise_sum
+from evo.strategies.gaussian import centered_ranks
+from evo.strategies.snes import snes_utilities
+
+GAUSSIAN = ("openes", "pgpe", "snes")
+
+
+def sphere(X):
+    return (X ** 2).sum(axis=1)
+
+
+def rosenbrock(X):
+    return (100 * (X[:, 1:] - X[:, :-1] ** 2) ** 2 + (1 - X[:, :-1]) ** 2).sum(axis=1)
+
+
+def minimize(es, f, generations):
+    for _ in range(generations):
+        pop = es.ask()
+        es.tell(pop, -f(pop.take(np.arange(len(pop)))))
+    return float(f(es.center[None])[0])
+
+
+# (function, x0, strategy options, generations, target): the documented targets at D = 100
+TARGETS = [
+    ("sphere", 1.0, "openes", {}, 300, 1e-2),            # f(x0) = 100
+    ("sphere", 1.0, "pgpe", {}, 200, 2.0),               # ClipUp's fixed speed ends near the optimum
+    ("sphere", 1.0, "snes", {}, 1500, 1e-5),
+    ("rosenbrock", 0.0, "openes", {}, 1000, 85.0),       # f(x0) = 99
+    ("rosenbrock", 0.0, "pgpe", {"center_learning_rate": 0.05, "max_speed": 0.1}, 2000, 85.0),
+    ("rosenbrock", 0.0, "snes", {}, 3000, 92.0),
+]
+
+
+@pytest.mark.parametrize("fname,x0,name,options,generations,target", TARGETS,
+                         ids=[f"{t[0]}-{t[2]}" for t in TARGETS])
+def test_each_strategy_reaches_its_documented_target_at_d100(fname, x0, name, options, generations, target):
+    f = {"sphere": sphere, "rosenbrock": rosenbrock}[fname]
+    es = strategies.make(name, 100, seed=0, x0=x0, **options)
+    start = float(f(es.center[None])[0])
+    final = minimize(es, f, generations)
+    assert final < target < start, (start, final)
+
+
+def test_a_seeded_population_is_center_plus_sigma_times_the_tables_noise():
+    es = strategies.make("pgpe", 50, seed=3, population=8, sigma0=0.3)
+    es.sigma = np.linspace(0.1, 1.0, 50)
+    pop = es.ask()
+    assert isinstance(pop, SeededPopulation) and len(pop) == 8 and pop.offsets.size == 4
+    table = NoiseTable(pop.table_seed, pop.table_size).values  # made again from its seed: the same numbers
+    X = pop.take(np.arange(8))
+    for i in range(8):
+        noise = table[pop.offsets[i // 2]:pop.offsets[i // 2] + 50]
+        sign = 1 if i % 2 == 0 else -1
+        want = (es.center.astype(np.float32) + sign * (es.sigma.astype(np.float32) * noise)).astype(np.float64)
+        np.testing.assert_allclose(X[i], want, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(pop.take([5, 2]), X[[5, 2]])  # any chunk gives the same genomes
+    np.testing.assert_array_equal(pop.row(7), X[7])
+    assert pop.nbytes() == 4 * 50 + 4 * 50 + 8 * 4   # the description: no P x D term
+
+
+def test_weighted_noise_sum_equals_the_dense_sum_in_chunks(monkeypatch):
+    import evo.genomes.seeded as seeded
+    table = noise_table(11, 1 << 16)
+    offsets = np.random.default_rng(0).integers(0, (1 << 16) - 300, 37)
+    w = np.random.default_rng(1).normal(size=37)
+    dense = np.stack([table.values[o:o + 300] for o in offsets]).astype(np.float64)
+    monkeypatch.setattr(seeded, "NOISE_CHUNK_BYTES", 5 * 300 * 4)  # 5 vectors at a time
+    np.testing.assert_allclose(weighted_noise_sum(table, offsets, w, 300), w @ dense, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(weighted_noise_sum(table, offsets, w, 300, square=True), w @ dense ** 2,
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_fitness_shaping():
+    np.testing.assert_allclose(centered_ranks(np.array([3.0, 1.0, 2.0])), [0.5, -0.5, 0.0])
+    np.testing.assert_allclose(centered_ranks(np.array([1.0, 1.0, 5.0])), [-0.25, -0.25, 0.5])  # ties share
+    u = snes_utilities(np.array([0.0, 3.0, 1.0, 2.0]))
+    assert abs(u.sum()) < 1e-12 and u[1] == u.max() and u[0] == u.min()
+
+
+@pytest.mark.parametrize("name", GAUSSIAN)
+def test_saved_state_continues_bit_for_bit(name, tmp_path):
+    def run(es, gens):
+        out = []
+        for _ in range(gens):
+            pop = es.ask()
+            f = -rosenbrock(pop.take(np.arange(len(pop))))
+            es.tell(pop, f)
+            out.append(f)
+        return np.concatenate(out)
+
+    a = strategies.make(name, 30, seed=5, population=10)
+    run(a, 4)
+    meta, arrays = a.state()
+    np.savez(tmp_path / "s.npz", **arrays)
+    (tmp_path / "s.json").write_text(json.dumps(meta))
+    with np.load(tmp_path / "s.npz", allow_pickle=False) as z:
+        b = strategies.from_state(json.loads((tmp_path / "s.json").read_text()), dict(z))
+    np.testing.assert_array_equal(run(a, 5), run(b, 5))
+    np.testing.assert_array_equal(a.center, b.center)
+    np.testing.assert_array_equal(np.asarray(a.sigma), np.asarray(b.sigma))
+
+
+@pytest.mark.parametrize("name", GAUSSIAN)
+def test_tell_checks_the_population(name):
+    es = strategies.make(name, 10, seed=0, population=6)
+    other = strategies.make(name, 10, seed=1, population=6).ask()
+    es.ask()
+    with pytest.raises(StrategyError, match="population that ask"):
+        es.tell(other, np.zeros(6))
+    with pytest.raises(StrategyError, match="not finite"):
+        es.tell(es.ask(), np.full(6, np.nan))
+
+
+def test_options_are_checked_with_one_line_errors():
+    with pytest.raises(StrategyError, match="population.*even"):
+        strategies.make("openes", 10, seed=0, population=7)
+    with pytest.raises(StrategyError, match="strategy.sigma0"):
+        strategies.make("pgpe", 10, seed=0, sigma0=-1.0)
+    with pytest.raises(StrategyError, match="strategy.optimizer"):
+        strategies.make("openes", 10, seed=0, optimizer="lbfgs")
+    with pytest.raises(StrategyError, match="strategy.table_size"):
+        strategies.make("snes", 1000, seed=0, table_size=10)
