@@ -256,10 +256,12 @@ def _simulate_chunk(net: LayeredBatch, x: np.ndarray, reset_subtract: bool) -> O
                 constant = False
         else:
             # the previous layer's spikes arrive one step later: step 0 gets none
-            current = np.zeros((P, T, B, n), np.float32)
-            if T > 1:
-                src = prev[:, :T - 1].reshape(P, (T - 1) * B, prev.shape[-1])
-                np.matmul(src, w, out=current[:, 1:].reshape(P, (T - 1) * B, n))
+            # every step's spikes in one contiguous matmul (the last step's result is unused), then
+            # shifted one step later: step 0 gets nothing
+            projected = np.matmul(prev.reshape(P, T * B, prev.shape[-1]), w).reshape(P, T, B, n)
+            current = np.empty((P, T, B, n), np.float32)
+            current[:, 0] = 0.0
+            current[:, 1:] = projected[:, :T - 1]
             constant = False
         current += bias if constant else bias[:, None]
         v, s, counts = (np.zeros((P, B, n), np.float32) for _ in range(3))

@@ -11,8 +11,11 @@ output with the most spikes, ties broken by the higher membrane potential.
 
 Fitness (training split): the mean probability of the true class under a softmax of the
 outputs' spike counts, ``softmax(temperature * counts / steps)``, a smooth signal in
-(0, 1]. With ``batch_size`` > 0 each generation uses a random minibatch of that many
-training samples, the same for every network. Metrics: ``accuracy`` (on the samples
+(0, 1] (``fitness = "log_probability"``: the mean log-probability, the negative
+cross-entropy). With ``batch_size`` > 0 each generation uses a random minibatch of that
+many training samples, the same for every network; ``input_noise`` > 0 adds Gaussian noise
+of that deviation to the standardized training features (seeded by the generation, the
+same for every network, clipped to +-3), a data augmentation against overfitting. Metrics: ``accuracy`` (on the samples
 used) and ``spikes`` (spikes of all neurons per sample). ``validate``: accuracy on the
 test split (the fitness of a validation is the accuracy).
 """
@@ -23,6 +26,8 @@ import numpy as np
 from neurons import NetworkBatch, decoders, encoders, simulate, simulate_outputs
 
 from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
+
+FITNESS = ("probability", "log_probability")
 
 __all__ = ["DatasetTask", "Iris", "Wine", "BreastCancer", "Digits", "TemporalPatterns", "load_dataset", "DATASETS", "stratified_split"]
 
@@ -59,6 +64,7 @@ class _Classifier(Task):
     options: dict
 
     def _score(self, nets: NetworkBatch, x: np.ndarray, y: np.ndarray, soft: bool) -> Evaluation:
+        """Accuracy (``soft`` False) or the fitness of the module docstring (``soft`` True)."""
         self.check_networks(nets)
         rec = simulate_outputs(nets, x, self.options["reset"])
         counts = rec.counts.astype(np.float64)                              # (P, B, C)
@@ -70,6 +76,9 @@ class _Classifier(Task):
         z = self.options["temperature"] * counts / x.shape[0]
         z -= z.max(axis=-1, keepdims=True)
         p = np.exp(z)
+        if self.options.get("fitness", "probability") == "log_probability":
+            log_p = np.take_along_axis(z, y[None, :, None], axis=-1)[..., 0] - np.log(p.sum(axis=-1))
+            return Evaluation(log_p.mean(axis=1), {"accuracy": accuracy, "spikes": spikes})
         p_true = np.take_along_axis(p, y[None, :, None], axis=-1)[..., 0] / p.sum(axis=-1)
         return Evaluation(p_true.mean(axis=1), {"accuracy": accuracy, "spikes": spikes})
 
@@ -94,7 +103,7 @@ class DatasetTask(_Classifier):
 
     def __init__(self, *, steps: int = 10, encoding: str = "current", fields: int = 5,
                  test_fraction: float = 0.3, split_seed: int = 0, batch_size: int = 0, temperature: float = 2.0,
-                 reset: str = "subtract") -> None:
+                 fitness: str = "probability", input_noise: float = 0.0, reset: str = "subtract") -> None:
         dataset = self.name
         if dataset not in DATASETS:
             raise TaskError(f"dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
@@ -104,16 +113,22 @@ class DatasetTask(_Classifier):
             raise TaskError(f"task option test_fraction: {test_fraction}; expected a value in (0, 1)")
         if not temperature > 0:
             raise TaskError(f"task option temperature: {temperature}; expected a value > 0")
+        if fitness not in FITNESS:
+            raise TaskError(f"task option fitness: {fitness!r}; expected one of {', '.join(FITNESS)}")
+        if not (isinstance(input_noise, (int, float)) and 0 <= input_noise < np.inf):
+            raise TaskError(f"task option input_noise: {input_noise!r}; expected a number >= 0")
         reset_option(reset)
         self.options = dict(steps=int_option("steps", steps, 1), encoding=encoding,
                             fields=int_option("fields", fields, 2), test_fraction=float(test_fraction),
                             split_seed=int_option("split_seed", split_seed, 0),
                             batch_size=int_option("batch_size", batch_size, 0),
-                            temperature=float(temperature), reset=reset)
+                            temperature=float(temperature), fitness=fitness, input_noise=float(input_noise),
+                            reset=reset)
         X, y = load_dataset(dataset)
         train, test = stratified_split(y, test_fraction, split_seed)
         mean, std = X[train].mean(axis=0), X[train].std(axis=0)
         Z = np.clip((X - mean) / np.where(std > 0, std, 1.0), -3.0, 3.0)
+        self._z_train = Z[train].astype(np.float32)  # before any population coding (input_noise)
         if encoding == "population":
             Z = encoders.gaussian_fields(Z, -3.0, 3.0, self.options["fields"])
         self._x = {"train": Z[train].astype(np.float32), "test": Z[test].astype(np.float32)}
@@ -126,7 +141,15 @@ class DatasetTask(_Classifier):
 
     def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
         rows = self._batch(len(self._y["train"]), seed)
-        return self._score(nets, self._inputs(self._x["train"][rows]), self._y["train"][rows], soft=True)
+        x = self._x["train"][rows]
+        if self.options["input_noise"]:  # the same noisy copies for every network of a generation
+            rng = np.random.default_rng([seed, 1])
+            z = self._z_train[rows] + np.float32(self.options["input_noise"]) * rng.standard_normal(
+                self._z_train[rows].shape, dtype=np.float32)
+            z = np.clip(z, -3.0, 3.0)
+            x = encoders.gaussian_fields(z, -3.0, 3.0, self.options["fields"]).astype(np.float32) \
+                if self.options["encoding"] == "population" else z
+        return self._score(nets, self._inputs(x), self._y["train"][rows], soft=True)
 
     def validate(self, nets: NetworkBatch, seed: int) -> Evaluation:
         return self._score(nets, self._inputs(self._x["test"]), self._y["test"], soft=False)
@@ -153,9 +176,15 @@ class BreastCancer(DatasetTask):
 class Digits(DatasetTask):
     """The 8x8 digits data set (scikit-learn) as a spiking classification task; options as DatasetTask."""
     name = "digits"
-    # a spiking linear layer (no hidden neurons), the full training split, a sharp softmax
-    preset = Preset("cma", 400, strategy_options={"diagonal": True, "population": 64}, genome={"hidden": 0},
-                    task={"temperature": 10.0}, note="a spiking linear layer, full training split, softmax temperature 10")
+    # OpenAI-ES on a 64 -> 704 -> 10 spiking network (52,810 genes), minibatches of 256, a
+    # sharp softmax; diagonal CMA-ES on a spiking linear layer when a user picks cma
+    preset = Preset("openes", 400, strategy_options={"population": 256, "sigma0": 0.05, "learning_rate": 0.01,
+                                                     "init_std": 0.05},
+                    genome={"hidden": [704], "recurrent": False, "evolve": ["weights", "thresholds"]},
+                    task={"batch_size": 256, "temperature": 10.0},
+                    alternatives={"cma": {"strategy": {"diagonal": True, "population": 64}, "genome": {"hidden": 0},
+                                          "task": {"batch_size": 0}}},
+                    note="OpenAI-ES on a 64 -> 704 -> 10 spiking network, minibatches of 256, softmax temperature 10")
 
 
 class TemporalPatterns(_Classifier):

@@ -17,7 +17,8 @@ class Preset:
       as ``stop_fitness``.
     - ``genome``: ``[genome]`` keys for the strategy's genome space; ``task``: task options.
     - ``alternatives``: for another strategy S, the layer ``{"strategy": {...}, "genome":
-      {...}, "generations": N}`` to use instead of S's own defaults when a user picks S.
+      {...}, "task": {...}, "generations": N}`` to use instead of S's own defaults when a
+      user picks S (its task options are applied over the preset's).
     - ``note``: one line on why this setting.
 
     ``layer()`` is the config layer ({"run", "task", "genome", "strategy"}) it stands for.

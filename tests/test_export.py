@@ -6,15 +6,16 @@ from evo.app.cli import main
 from evo.app.export import read_nir
 from evo.results import load_best_genome, load_run
 from evo.training.api import build, run
-from neurons import simulate
+from neurons import dense, simulate
 
 nir = pytest.importorskip("nir")
 
 
-@pytest.mark.parametrize("strategy,reset", [("cma", "subtract"), ("neat", "zero")])
-def test_nir_round_trip_gives_identical_spikes(tmp_path, capsys, strategy, reset):
+@pytest.mark.parametrize("strategy,reset,genome", [("cma", "subtract", {}), ("neat", "zero", {}),
+                                                   ("pgpe", "subtract", {"hidden": [5, 3]})])
+def test_nir_round_trip_gives_identical_spikes(tmp_path, capsys, strategy, reset, genome):
     layer = {"task": {"name": "cartpole", "episodes": 3, "max_steps": 60, "validation_episodes": 3, "reset": reset},
-             "strategy": {"name": strategy, "population": 12},
+             "strategy": {"name": strategy, "population": 12}, "genome": genome,
              "run": {"generations": 3, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "r"}}
     path = run(cfg.resolve(layer), log=None).path
     assert main(["export", str(path), "--format", "nir", str(tmp_path / "best.nir")]) == 0
@@ -25,7 +26,7 @@ def test_nir_round_trip_gives_identical_spikes(tmp_path, capsys, strategy, reset
     assert got_reset == reset
     r = load_run(path)
     _, space = build(r.config)
-    original = space.compile(load_best_genome(r, space))
+    original = dense(space.compile(load_best_genome(r, space)))  # a layered network in its dense form
     real = np.isfinite(original.threshold[0])
     x = np.random.default_rng(0).normal(0, 1.5, (200, 4, 4)).astype(np.float32)
     a = simulate(original, x, reset)[..., real]

@@ -6,7 +6,7 @@ import pytest
 
 from evo import strategies
 from evo.errors import StrategyError
-from evo.genomes.seeded import NoiseTable, SeededPopulation, noise_table, weighted_noise_sum
+from evo.genomes.seeded import NoiseTable, SeededPopulation, noise_table, weighted_noise_sum, weighted_noise_sums
 from evo.strategies.gaussian import centered_ranks
 from evo.strategies.snes import snes_utilities
 
@@ -66,16 +66,21 @@ def test_a_seeded_population_is_center_plus_sigma_times_the_tables_noise():
     assert pop.nbytes() == 4 * 50 + 4 * 50 + 8 * 4   # the description: no P x D term
 
 
-def test_weighted_noise_sum_equals_the_dense_sum_in_chunks(monkeypatch):
+def test_noise_sums_equal_the_dense_sums_and_compiled_equals_numpy_bit_for_bit(monkeypatch):
     import evo.genomes.seeded as seeded
     table = noise_table(11, 1 << 16)
-    offsets = np.random.default_rng(0).integers(0, (1 << 16) - 300, 37)
-    w = np.random.default_rng(1).normal(size=37)
-    dense = np.stack([table.values[o:o + 300] for o in offsets]).astype(np.float64)
-    monkeypatch.setattr(seeded, "NOISE_CHUNK_BYTES", 5 * 300 * 4)  # 5 vectors at a time
-    np.testing.assert_allclose(weighted_noise_sum(table, offsets, w, 300), w @ dense, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(weighted_noise_sum(table, offsets, w, 300, square=True), w @ dense ** 2,
-                               rtol=1e-5, atol=1e-5)
+    offsets = np.random.default_rng(0).integers(0, (1 << 16) - 9000, 37)
+    w, u = np.random.default_rng(1).normal(size=(2, 37))
+    dense = np.stack([table.values[o:o + 9000] for o in offsets]).astype(np.float64)
+    first, second = weighted_noise_sums(table, offsets, w, 9000, u)  # 9000 genes: more than one block
+    np.testing.assert_allclose(first, w @ dense, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(second, u @ dense ** 2, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(weighted_noise_sum(table, offsets, u, 9000, square=True), second)
+    if seeded._sums_kernel() is not None:
+        monkeypatch.setattr(seeded, "_compiled", False)  # the numpy path
+        again = weighted_noise_sums(table, offsets, w, 9000, u)
+        np.testing.assert_array_equal(again[0], first)
+        np.testing.assert_array_equal(again[1], second)
 
 
 def test_fitness_shaping():
@@ -128,3 +133,38 @@ def test_options_are_checked_with_one_line_errors():
         strategies.make("openes", 10, seed=0, optimizer="lbfgs")
     with pytest.raises(StrategyError, match="strategy.table_size"):
         strategies.make("snes", 1000, seed=0, table_size=10)
+
+
+def test_a_run_validates_the_center_and_writes_it(tmp_path):
+    import tasks
+    from evo.genomes import FixedTopology
+    from evo.results import load_run
+    from evo.seeding import validation_seed
+    from evo.training.api import run
+    from evo.training.config import resolve
+    layer = {"task": {"name": "cartpole", "episodes": 4, "max_steps": 100, "validation_episodes": 4},
+             "genome": {"hidden": 4}, "strategy": {"name": "pgpe", "population": 10, "sigma0": 0.5},
+             "run": {"generations": 6, "validate_every": 3, "backend": "serial", "quiet": True, "out": str(tmp_path),
+                     "name": "r", "stop_fitness": float("inf")}}
+    run(resolve(layer), log=None)
+    r = load_run(tmp_path / "r")
+    center = json.loads((tmp_path / "r" / "center.json").read_text())
+    assert center["generation"] == 5 and r.summary["validation"] == center["validation"]
+    task = tasks.make("cartpole", **{k: v for k, v in layer["task"].items() if k != "name"})
+    space = FixedTopology(4, 2, **center["genome_config"])
+    again = task.validate(space.compile(np.array(center["genome"])[None]), validation_seed(0)).fitness[0]
+    assert again == center["validation"] == r.metrics.validation.iloc[-1]
+    assert r.metrics.validation.notna().sum() == 2
+
+
+@pytest.mark.parametrize("name", GAUSSIAN)
+def test_cartpole_reaches_500_within_2000_evaluations_median_of_5_seeds(tmp_path, name):
+    from evo.training.api import run
+    from evo.training.config import resolve
+    used = []
+    for seed in range(5):
+        r = run(resolve({"task": {"name": "cartpole"}, "strategy": {"name": name},   # the preset's alternative
+                         "run": {"seed": seed, "backend": "serial", "quiet": True, "out": str(tmp_path),
+                                 "name": f"s{seed}", "validate_every": 0}}), log=None)
+        used.append(r.evaluations if r.best >= 500 else np.inf)
+    assert np.median(used) <= 2000, used

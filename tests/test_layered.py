@@ -113,3 +113,16 @@ def test_a_layered_digits_network_runs_through_the_task_and_chunked_evaluation(m
     assert 0 < whole.fitness.mean() < 1 and whole.metrics["spikes"].mean() > 0
     t = tasks.make("digits")
     assert 0 <= t.validate(ev.space.compile(X[:1]), 0).fitness[0] <= 1
+
+
+def test_a_layered_genome_runs_closed_loop_tasks_in_its_dense_form(tmp_path):
+    from evo.results import load_run
+    from evo.training.api import run
+    from evo.training.config import resolve
+    layer = {"task": {"name": "cartpole", "episodes": 3, "max_steps": 50, "validation_episodes": 2},
+             "genome": {"hidden": [6, 4], "recurrent": True}, "strategy": {"name": "snes"},
+             "run": {"generations": 2, "backend": "serial", "quiet": True, "out": str(tmp_path), "name": "r"}}
+    run(resolve(layer), log=None)
+    r = load_run(tmp_path / "r")
+    assert r.summary["status"] == "finished" and r.config["genome"]["hidden"] == [6, 4]
+    assert (r.metrics.mean_neurons == 12).all()

@@ -8,17 +8,18 @@ from evo.training.api import run
 pytest.importorskip("matplotlib")
 
 
-def quick_run(tmp_path, name, task="cartpole", strategy="cma", seed=0):
+def quick_run(tmp_path, name, task="cartpole", strategy="cma", seed=0, genome=None):
     opts = {"cartpole": {"episodes": 2, "max_steps": 40, "validation_episodes": 2}, "xor": {}}[task]
-    layer = {"task": {"name": task, **opts}, "strategy": {"name": strategy, "population": 12},
+    layer = {"task": {"name": task, **opts}, "strategy": {"name": strategy, "population": 12}, "genome": genome or {},
              "run": {"generations": 3, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": name,
                      "seed": seed, "stop_on_solved": False}}
     return run(cfg.resolve(layer), log=None).path
 
 
-@pytest.mark.parametrize("task,strategy", [("cartpole", "cma"), ("xor", "neat")])
-def test_show_plot_writes_three_pictures(tmp_path, capsys, task, strategy):
-    path = quick_run(tmp_path, "r", task, strategy)
+@pytest.mark.parametrize("task,strategy,genome", [("cartpole", "cma", None), ("xor", "neat", None),
+                                                  ("cartpole", "openes", {"hidden": [4, 3]})])
+def test_show_plot_writes_three_pictures(tmp_path, capsys, task, strategy, genome):
+    path = quick_run(tmp_path, "r", task, strategy, genome=genome)
     assert main(["show", str(path), "--plot"]) == 0
     out = capsys.readouterr().out
     assert "status: finished" in out

@@ -90,7 +90,7 @@ def cli(*args, cwd=None):
 
 @pytest.mark.parametrize("args,message", [
     (["run", "cartpol"], "unknown task 'cartpol' (did you mean 'cartpole'?); valid tasks: acrobot, "),
-    (["run", "cartpole", "--strategy", "nes"], "unknown strategy 'nes'; valid strategies: cma, ga, neat, nsga2"),
+    (["run", "cartpole", "--strategy", "nes"], "unknown strategy 'nes' (did you mean 'snes'?); valid strategies: cma, ga, neat, nsga2, openes, pgpe, snes"),
     (["run", "cartpole", "--generations", "0"], "run.generations: 0"),
     (["run", "cartpole", "--population", "1"], "strategy.population: 1"),
     (["run"], "no task given"),

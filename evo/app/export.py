@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from neurons import NetworkBatch
+from neurons import NetworkBatch, dense
 
 from ..errors import ConfigError, RunDirError
 
@@ -38,6 +38,7 @@ def _nir():
 def to_nir(net: NetworkBatch, reset: str = "subtract"):
     """The first network of ``net`` (padding neurons dropped) as a ``nir.NIRGraph``."""
     nir = _nir()
+    net = dense(net)  # a LayeredBatch in its dense form
     real = np.flatnonzero(np.isfinite(net.threshold[0]))
     beta = net.beta[0, real].astype(np.float64)
     with np.errstate(divide="ignore"):

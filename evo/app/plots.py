@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from neurons import NetworkBatch
+from neurons import NetworkBatch, dense
 
 from ..errors import ConfigError
 from ..rundir.files import atomic_write_bytes
@@ -72,6 +72,7 @@ def topology(net: NetworkBatch, path: Path, title: str = "") -> Path:
     """Network 0 of ``net``: inputs left, hidden neurons middle, outputs right; blue
     excitatory, red inhibitory, width by |weight|; self-loops as rings."""
     plt = _plt()
+    net = dense(net)  # a LayeredBatch in its dense form
     n_in, N, O = net.n_in, net.n_neurons, net.n_out
     real = np.flatnonzero(np.isfinite(net.threshold[0]))
     hidden = [j for j in real if j >= O]

@@ -21,21 +21,21 @@ independent numbers; only equal offsets (drawn with probability about M^2 / tabl
 repeat a vector.
 
 Genomes are materialized only where they are evaluated, a chunk at a time
-(:meth:`SeededPopulation.take`), and strategies form their updates chunk by chunk
-(:func:`weighted_noise_sum`), so no process holds P x D numbers at once.
+(:meth:`SeededPopulation.take`), and strategies form their updates straight from the
+table (:func:`weighted_noise_sums`), so no process holds P x D numbers at once.
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import GenomeError
 
-__all__ = ["NoiseTable", "SeededPopulation", "noise_table", "weighted_noise_sum", "table_size_for",
-           "NOISE_CHUNK_BYTES"]
+__all__ = ["NoiseTable", "SeededPopulation", "noise_table", "weighted_noise_sum", "weighted_noise_sums",
+           "table_size_for"]
 
-NOISE_CHUNK_BYTES = 64 << 20  # noise vectors are combined this many bytes at a time
 _MIN_TABLE, _MAX_TABLE = 1 << 22, 1 << 26
 
 
@@ -76,24 +76,78 @@ def noise_table(seed: int, size: int) -> NoiseTable:
     return table
 
 
-def _rows_per_chunk(dim: int, itemsize: int = 4) -> int:
-    return max(1, NOISE_CHUNK_BYTES // max(1, itemsize * int(dim)))
+def _sums_loop(values, offsets, w1, w2, dim, out1, out2, both):
+    """``out1 += sum_j w1[j] noise(j)`` and (``both``) ``out2 += sum_j w2[j] noise(j)^2``, in
+    float64, for each gene in increasing j; blocked over genes so ``out`` stays in cache."""
+    block = 4096
+    for d0 in range(0, dim, block):
+        n = min(dim, d0 + block) - d0
+        for j in range(offsets.size):
+            o = offsets[j] + d0
+            a = w1[j]
+            if both:
+                b = w2[j]
+                for d in range(n):
+                    x = np.float64(values[o + d])
+                    out1[d0 + d] += a * x
+                    out2[d0 + d] += b * (x * x)
+            else:
+                for d in range(n):
+                    out1[d0 + d] += a * np.float64(values[o + d])
+
+
+_compiled = None
+
+
+def _sums_kernel():
+    """:func:`_sums_loop` compiled with numba (cached on disk), or None without numba."""
+    global _compiled
+    if _compiled is None:
+        if importlib.util.find_spec("numba") is None:
+            _compiled = False
+        else:
+            import numba
+            _compiled = numba.njit(cache=True, nogil=True, boundscheck=False)(_sums_loop)
+    return _compiled or None
+
+
+def weighted_noise_sums(table: NoiseTable, offsets: np.ndarray, weights: np.ndarray, dim: int,
+                        square_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(sum_j weights[j] noise(j), sum_j square_weights[j] noise(j)^2)`` as float64 (dim,)
+    arrays (the second None without ``square_weights``), in one pass over the noise.
+
+    Each gene's sum runs over j in increasing order in float64, in compiled code when numba
+    is installed (no copy of the noise) and otherwise one noise vector at a time in numpy;
+    the two give the same bits."""
+    offsets = np.ascontiguousarray(offsets, np.int64)
+    w1 = np.ascontiguousarray(weights, np.float64)
+    both = square_weights is not None
+    w2 = np.ascontiguousarray(square_weights if both else np.zeros(0), np.float64)
+    out1 = np.zeros(int(dim), np.float64)
+    out2 = np.zeros(int(dim) if both else 0, np.float64)
+    kernel = _sums_kernel()
+    if kernel is not None:
+        kernel(table.values, offsets, w1, w2, int(dim), out1, out2, both)
+        return out1, (out2 if both else None)
+    win = table.windows(dim)
+    tmp = np.empty(int(dim), np.float64)
+    for j in range(offsets.size):
+        noise = win[offsets[j]]
+        np.multiply(noise, w1[j], out=tmp, dtype=np.float64)
+        out1 += tmp
+        if both:
+            np.square(noise, out=tmp, dtype=np.float64)
+            tmp *= w2[j]
+            out2 += tmp
+    return out1, (out2 if both else None)
 
 
 def weighted_noise_sum(table: NoiseTable, offsets: np.ndarray, weights: np.ndarray, dim: int,
                        square: bool = False) -> np.ndarray:
-    """``sum_j weights[j] * noise(j)`` (or ``* noise(j) ** 2`` with ``square``), float64 (dim,),
-    formed ``NOISE_CHUNK_BYTES`` of noise at a time."""
-    offsets, weights = np.asarray(offsets, np.int64), np.asarray(weights, np.float64)
-    win = table.windows(dim)
-    out = np.zeros(int(dim), np.float64)
-    step = _rows_per_chunk(dim)
-    for lo in range(0, offsets.size, step):
-        block = win[offsets[lo:lo + step]]                   # (k, dim) float32 copy
-        if square:
-            np.square(block, out=block)
-        out += weights[lo:lo + step].astype(np.float32) @ block
-    return out
+    """``sum_j weights[j] * noise(j)`` (or ``* noise(j) ** 2`` with ``square``), float64 (dim,)."""
+    if square:
+        return weighted_noise_sums(table, offsets, np.zeros(len(offsets)), dim, weights)[1]
+    return weighted_noise_sums(table, offsets, weights, dim)[0]
 
 
 @dataclass(frozen=True, eq=False)

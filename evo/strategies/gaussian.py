@@ -5,8 +5,8 @@ distribution N(center, sigma^2) whose generations are described by seeds.
 as float32 and one noise-table offset per noise vector. The offsets of generation g come
 from ``SeedSequence(seed, spawn_key=(g + 1,))`` (:func:`evo.seeding.stream`), and the table
 from (seed, ``table_size``); ``center0`` comes from spawn key (0,). A subclass implements
-``_update(population, fitness)`` with :meth:`GaussianStrategy.noise_sum`, which forms
-``sum_j w_j noise(j)`` chunk by chunk, so ``tell`` needs only the fitness and never a
+``_update(population, fitness)`` with :meth:`GaussianStrategy.noise_sums`, which forms
+``sum_j w_j noise(j)`` (and ``sum_j u_j noise(j)^2``) straight from the table, so ``tell`` needs only the fitness and never a
 P x D matrix.
 
 Saved state: the options, the generation, and the float64 center, deviation and optimizer
@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import StrategyError
-from ..genomes.seeded import SeededPopulation, noise_table, table_size_for, weighted_noise_sum
+from ..genomes.seeded import SeededPopulation, noise_table, table_size_for, weighted_noise_sums
 from ..seeding import entropy_seed, stream
 from .base import Strategy
 
@@ -158,10 +158,12 @@ class GaussianStrategy(Strategy):
     def _update(self, population: SeededPopulation, fitness: np.ndarray) -> None:
         raise NotImplementedError(f"{type(self).__name__}._update")
 
-    def noise_sum(self, population: SeededPopulation, weights: np.ndarray, square: bool = False) -> np.ndarray:
-        """``sum_j weights[j] * noise(j)`` (``square``: ``* noise(j) ** 2``), float64 (D,)."""
-        return weighted_noise_sum(noise_table(self.table_seed, self.table_size), population.offsets, weights,
-                                  self.dim, square=square)
+    def noise_sums(self, population: SeededPopulation, weights: np.ndarray,
+                   square_weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(sum_j weights[j] noise(j), sum_j square_weights[j] noise(j)^2)``, float64 (D,), in
+        one pass over the noise (the second None without ``square_weights``)."""
+        return weighted_noise_sums(noise_table(self.table_seed, self.table_size), population.offsets, weights,
+                                   self.dim, square_weights)
 
     def pair_values(self, fitness: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(values of the + genomes, values of the - genomes), each (P/2,), for mirrored pairs."""

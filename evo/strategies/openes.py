@@ -58,7 +58,7 @@ class OpenES(GaussianStrategy):
     def _update(self, population: SeededPopulation, fitness: np.ndarray) -> None:
         r = centered_ranks(fitness)
         plus, minus = self.pair_values(r)
-        g = self.noise_sum(population, plus - minus) / self.population_size
+        g = self.noise_sums(population, plus - minus)[0] / self.population_size
         g -= self.options["weight_decay"] * self.center
         if self.options["optimizer"] == "adam":
             self.center += self.adam.step(g)

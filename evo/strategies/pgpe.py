@@ -62,9 +62,10 @@ class PGPE(GaussianStrategy):
         r = centered_ranks(fitness)
         plus, minus = self.pair_values(r)
         M = plus.size
-        g_center = self.sigma * self.noise_sum(population, (plus - minus) / 2) / M
         u = (plus + minus) / 2 - r.mean()
-        g_sigma = self.sigma * (self.noise_sum(population, u, square=True) - u.sum()) / M
+        s_center, s_square = self.noise_sums(population, (plus - minus) / 2, u)
+        g_center = self.sigma * s_center / M
+        g_sigma = self.sigma * (s_square - u.sum()) / M
         self.center += self.clipup.step(g_center)
         limit = o["stdev_max_change"] * self.sigma
         self.sigma = self.sigma + np.clip(o["stdev_learning_rate"] * g_sigma, -limit, limit)

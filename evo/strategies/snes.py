@@ -62,7 +62,7 @@ class SNES(GaussianStrategy):
 
     def _update(self, population: SeededPopulation, fitness: np.ndarray) -> None:
         u = snes_utilities(fitness)
-        g_center = self.noise_sum(population, u)
-        g_sigma = self.noise_sum(population, u, square=True) - u.sum()
+        g_center, s_square = self.noise_sums(population, u, u)
+        g_sigma = s_square - u.sum()
         self.center += self.options["lr_center"] * self.sigma * g_center
         self.sigma = self.sigma * np.exp(self.lr_sigma / 2 * g_sigma)

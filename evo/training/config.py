@@ -183,7 +183,7 @@ def _preset_layer(task_name: str, strategy_name: str | None) -> tuple[dict, list
     alt = copy.deepcopy(preset.alternatives.get(strategy_name, {}))
     same_space = genome_kind(strategy_name) == genome_kind(preset.strategy)
     out = {"run": {**layer["run"], **({"generations": alt["generations"]} if "generations" in alt else {})},
-           "task": layer["task"],
+           "task": {**layer["task"], **alt.get("task", {})},
            "genome": {**(layer["genome"] if same_space else {}), **alt.get("genome", {})},
            "strategy": {"name": strategy_name, **alt.get("strategy", {})}}
     kept = "its task options and budget" + (" and genome" if same_space and layer["genome"] else "")
