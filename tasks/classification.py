@@ -181,7 +181,7 @@ class Digits(DatasetTask):
     preset = Preset("openes", 400, strategy_options={"population": 256, "sigma0": 0.05, "learning_rate": 0.01,
                                                      "init_std": 0.05},
                     genome={"hidden": [704], "recurrent": False, "evolve": ["weights", "thresholds"]},
-                    task={"batch_size": 256, "temperature": 10.0},
+                    task={"batch_size": 256, "temperature": 10.0}, run={"checkpoint_every": 10},
                     alternatives={"cma": {"strategy": {"diagonal": True, "population": 64}, "genome": {"hidden": 0},
                                           "task": {"batch_size": 0}}},
                     note="OpenAI-ES on a 64 -> 704 -> 10 spiking network, minibatches of 256, softmax temperature 10")

@@ -77,7 +77,7 @@ def test_misuse_is_a_clear_error():
         es.tell(X, np.full(es.population_size, np.nan))
     with pytest.raises(StrategyError, match="unknown option 'sigma'"):
         make_strategy("cma", 4, seed=1, sigma=1.0)
-    with pytest.raises(StrategyError, match="unknown strategy 'nes'; valid strategies: cma, ga, neat, nsga2"):
+    with pytest.raises(StrategyError, match=r"unknown strategy 'nes' \(did you mean 'snes'\?\); valid strategies: cma, ga, neat, nsga2, openes, pgpe, snes"):
         make_strategy("nes", 4, seed=1)
     with pytest.raises(StrategyError, match="needs a NEAT genome space"):
         make_strategy("neat", 4, seed=1)

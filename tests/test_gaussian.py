@@ -168,3 +168,16 @@ def test_cartpole_reaches_500_within_2000_evaluations_median_of_5_seeds(tmp_path
                                  "name": f"s{seed}", "validate_every": 0}}), log=None)
         used.append(r.evaluations if r.best >= 500 else np.inf)
     assert np.median(used) <= 2000, used
+
+
+def test_openes_learning_rate_decays_to_its_limit():
+    es = strategies.make("openes", 10, seed=0, population=4, learning_rate=0.1, learning_rate_decay=0.5,
+                         learning_rate_limit=0.02)
+    rates = []
+    for _ in range(4):
+        rates.append(es.learning_rate)
+        pop = es.ask()
+        es.tell(pop, -sphere(pop.take(np.arange(4))))
+    assert rates == [0.1, 0.05, 0.025, 0.02]
+    with pytest.raises(StrategyError, match="learning_rate_decay"):
+        strategies.make("openes", 10, seed=0, learning_rate_decay=1.5)

@@ -63,10 +63,17 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def _finite_floats(obj: list | tuple) -> bool:
+    """True for a long list of finite Python floats (a genome), which JSON takes as it is."""
+    return len(obj) > 64 and all(type(v) is float for v in obj) and bool(np.isfinite(np.asarray(obj)).all())
+
+
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
+        if _finite_floats(obj):
+            return list(obj)
         return [_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
         return _jsonable(obj.tolist())
@@ -77,8 +84,20 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+def _has_long_list(obj: Any) -> bool:
+    if isinstance(obj, dict):
+        return any(_has_long_list(v) for v in obj.values())
+    if isinstance(obj, list):
+        return len(obj) > 1000 or any(isinstance(v, (dict, list)) and _has_long_list(v) for v in obj)
+    return False
+
+
 def write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(_jsonable(obj), indent=1) + "\n").encode())
+    """``obj`` as JSON, indented, except that a document holding a long list (a large
+    genome) is written compactly: indenting forces Python's slow encoder."""
+    obj = _jsonable(obj)
+    text = json.dumps(obj) if _has_long_list(obj) else json.dumps(obj, indent=1)
+    atomic_write_bytes(path, (text + "\n").encode())
 
 
 def write_toml(path: Path, obj: dict) -> None:

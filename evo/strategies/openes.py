@@ -8,7 +8,9 @@ fitness shaped by centered ranks (:func:`~evo.strategies.gaussian.centered_ranks
     center += optimizer(g)                   # Adam (default) or SGD with momentum
 
 sigma stays fixed, as in the paper. Defaults from the paper and its code: sigma 0.02, Adam
-with step size 0.01, L2 coefficient 0.005. Spiking networks whose center is all zeros do
+with step size 0.01, L2 coefficient 0.005. Optionally the step size decays geometrically,
+``max(learning_rate * learning_rate_decay^g, learning_rate_limit)`` in generation g, as in
+evosax (default: no decay, as in the paper). Spiking networks whose center is all zeros do
 not spike at sigma 0.02; the tasks' presets set a larger ``sigma0`` or ``init_std``.
 """
 from __future__ import annotations
@@ -30,7 +32,8 @@ class OpenES(GaussianStrategy):
     """OpenAI-ES: mirrored sampling, centered ranks, weight decay, Adam on the center.
 
     ``population`` (even), ``sigma0`` (the fixed deviation), ``learning_rate``,
-    ``weight_decay``, ``optimizer`` ("adam" or "sgd"), ``momentum`` (SGD), ``x0`` and
+    ``weight_decay``, ``optimizer`` ("adam" or "sgd"), ``momentum`` (SGD),
+    ``learning_rate_decay`` and ``learning_rate_limit``, ``x0`` and
     ``init_std`` (the first center: x0 + init_std N(0, 1)), ``table_size`` (noise numbers;
     0: automatic).
     """
@@ -41,21 +44,34 @@ class OpenES(GaussianStrategy):
 
     def __init__(self, dim: int, *, seed: int, population: int = 256, sigma0: float = 0.02,
                  learning_rate: float = 0.01, weight_decay: float = 0.005, optimizer: str = "adam",
-                 momentum: float = 0.9, x0: float = 0.0, init_std: float = 0.0, table_size: int = 0) -> None:
+                 momentum: float = 0.9, learning_rate_decay: float = 1.0, learning_rate_limit: float = 0.0,
+                 x0: float = 0.0, init_std: float = 0.0, table_size: int = 0) -> None:
         if optimizer not in OPTIMIZERS:
             raise StrategyError(f"strategy.optimizer: {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
         check_positive("learning_rate", learning_rate)
         check_positive("weight_decay", weight_decay, strict=False)
         if not 0 <= float(momentum) < 1:
             raise StrategyError(f"strategy.momentum: {momentum!r}; expected a number in [0, 1)")
+        if not 0 < float(learning_rate_decay) <= 1:
+            raise StrategyError(f"strategy.learning_rate_decay: {learning_rate_decay!r}; expected a number in (0, 1]")
+        check_positive("learning_rate_limit", learning_rate_limit, strict=False)
         self._setup(dim, seed, dict(population=int(population), sigma0=float(sigma0),
                                     learning_rate=float(learning_rate), weight_decay=float(weight_decay),
-                                    optimizer=optimizer, momentum=float(momentum), x0=float(x0),
+                                    optimizer=optimizer, momentum=float(momentum),
+                                    learning_rate_decay=float(learning_rate_decay),
+                                    learning_rate_limit=float(learning_rate_limit), x0=float(x0),
                                     init_std=float(init_std), table_size=int(table_size)))
         self.adam = Adam(self.dim, self.options["learning_rate"])
         self.velocity = np.zeros(self.dim)
 
+    @property
+    def learning_rate(self) -> float:
+        """This generation's step size: ``max(learning_rate * decay^generation, limit)``."""
+        o = self.options
+        return max(o["learning_rate"] * o["learning_rate_decay"] ** self.generation, o["learning_rate_limit"])
+
     def _update(self, population: SeededPopulation, fitness: np.ndarray) -> None:
+        self.adam.lr = self.learning_rate
         r = centered_ranks(fitness)
         plus, minus = self.pair_values(r)
         g = self.noise_sums(population, plus - minus)[0] / self.population_size
@@ -64,7 +80,7 @@ class OpenES(GaussianStrategy):
             self.center += self.adam.step(g)
         else:
             self.velocity *= self.options["momentum"]
-            self.velocity += self.options["learning_rate"] * g
+            self.velocity += self.learning_rate * g
             self.center += self.velocity
 
     def _extra_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
