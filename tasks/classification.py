@@ -178,7 +178,7 @@ class Digits(DatasetTask):
     name = "digits"
     # OpenAI-ES on a 64 -> 704 -> 10 spiking network (52,810 genes), minibatches of 256, a
     # sharp softmax; diagonal CMA-ES on a spiking linear layer when a user picks cma
-    preset = Preset("openes", 400, strategy_options={"population": 256, "sigma0": 0.05, "learning_rate": 0.01,
+    preset = Preset("openes", 320, strategy_options={"population": 256, "sigma0": 0.05, "learning_rate": 0.01,
                                                      "init_std": 0.05},
                     genome={"hidden": [704], "recurrent": False, "evolve": ["weights", "thresholds"]},
                     task={"batch_size": 256, "temperature": 10.0}, run={"checkpoint_every": 10},
