@@ -42,9 +42,19 @@ from . import kernels
 from .lif import OutputRecord, check_reset, current_kernel
 from .network import NetworkBatch, NetworkError
 
-__all__ = ["LayeredBatch", "simulate_layered", "MAX_CHUNK_BYTES"]
+__all__ = ["LayeredBatch", "simulate_layered", "dense_offsets", "MAX_CHUNK_BYTES"]
 
 MAX_CHUNK_BYTES = 256 << 20  # spike buffers of one chunk of networks, at most
+
+
+def dense_offsets(sizes) -> list[int]:
+    """Each layer's first neuron in the dense form of layers ``sizes`` (hidden layers, then
+    the outputs): the outputs come first, then the hidden layers in order."""
+    out, start = [0] * len(sizes), sizes[-1]
+    for l in range(len(sizes) - 1):
+        out[l] = start
+        start += sizes[l]
+    return out
 
 
 def _f32(name: str, arr) -> np.ndarray:
@@ -156,22 +166,13 @@ class LayeredBatch:
                 total += np.count_nonzero(r, axis=(1, 2))
         return total
 
-    def offsets(self) -> list[int]:
-        """Each layer's first neuron in the dense form (outputs first, then the hidden layers)."""
-        sizes = self.sizes
-        out, start = [0] * len(sizes), sizes[-1]
-        for l in range(len(sizes) - 1):
-            out[l] = start
-            start += sizes[l]
-        return out
-
     def simulate_outputs(self, x: np.ndarray, reset: str = "subtract") -> OutputRecord:
         """:func:`simulate_layered` of these networks."""
         return simulate_layered(self, x, reset)
 
     def to_dense(self) -> NetworkBatch:
         """The same networks as a NetworkBatch (outputs first, then the hidden layers)."""
-        P, N, sizes, off = self.n_networks, self.n_neurons, self.sizes, self.offsets()
+        P, N, sizes, off = self.n_networks, self.n_neurons, self.sizes, dense_offsets(self.sizes)
         w_in = np.zeros((P, self.n_in, N), np.float32)
         w_rec = np.zeros((P, N, N), np.float32)
         params = {k: np.zeros((P, N), np.float32) for k in ("threshold", "beta", "bias")}
@@ -211,6 +212,7 @@ def _lif_layer(current, steps: int, rec, beta, threshold, reset_subtract: bool, 
     P, B, n = v.shape
     I = np.empty_like(v)
     spiked = np.empty(v.shape, bool)
+    new = np.empty(v.shape, bool) if first is not None else None
     tmp = np.empty_like(v)
     b, th = beta[:, None, :], threshold[:, None, :]
     for t in range(steps):
@@ -231,7 +233,9 @@ def _lif_layer(current, steps: int, rec, beta, threshold, reset_subtract: bool, 
             np.multiply(v, tmp, out=v)
         np.add(counts, s, out=counts)
         if first is not None:
-            np.copyto(first, t, where=spiked & (first == steps))
+            np.equal(first, steps, out=new)
+            np.logical_and(new, spiked, out=new)
+            np.copyto(first, t, where=new)
         if spikes_out is not None:
             spikes_out[:, t] = s
 
@@ -248,7 +252,7 @@ def _simulate_chunk(net: LayeredBatch, x: np.ndarray, reset_subtract: bool) -> O
         w, bias = net.weights[l], net.bias[l][:, None, :]
         if l == 0:
             if _constant_in_time(x):
-                x0 = x[0] if x.ndim == 3 else x[0]          # (B, n_in) or (P, B, n_in)
+                x0 = x[0]                                    # (B, n_in) or (P, B, n_in)
                 current, constant = np.matmul(x0, w), True   # (P, B, n)
             else:
                 xs = x if x.ndim == 4 else x[:, None]        # (T, P|1, B, n_in)

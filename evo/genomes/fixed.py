@@ -32,6 +32,7 @@ from typing import Sequence
 import numpy as np
 
 from neurons import LayeredBatch, NetworkBatch
+from neurons.layered import dense_offsets
 
 from ..errors import GenomeError
 from .seeded import SeededPopulation
@@ -227,8 +228,6 @@ class FixedTopology:
             weights.append(mats[0])
             recurrent.append(mats[1])
         params = self._neuron_params(X)
-        # dense order is outputs first, then the hidden layers; layer l's columns:
-        starts = np.cumsum([sizes[-1]] + sizes[:-1])[:-1].tolist() if len(sizes) > 1 else []
-        cols = [slice(a, a + n) for a, n in zip(starts, sizes[:-1])] + [slice(0, sizes[-1])]
+        cols = [slice(a, a + n) for a, n in zip(dense_offsets(sizes), sizes)]  # outputs first, then hidden
         split = [tuple(np.ascontiguousarray(p[:, c]) for c in cols) for p in params]
         return LayeredBatch(tuple(weights), tuple(recurrent), *split)

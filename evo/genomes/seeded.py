@@ -211,13 +211,6 @@ class SeededPopulation:
         """Genome ``i`` (D,) float64."""
         return self.take([int(i)])[0]
 
-    def chunks(self, rows_per_chunk: int):
-        """(rows, genomes) for consecutive chunks of at most ``rows_per_chunk`` genomes."""
-        P = len(self)
-        for lo in range(0, P, max(1, int(rows_per_chunk))):
-            rows = np.arange(lo, min(P, lo + rows_per_chunk))
-            yield rows, self.take(rows)
-
     def nbytes(self) -> int:
         """Bytes of the description (what travels to each process once per generation)."""
         return int(self.center.nbytes + self.sigma.nbytes + self.offsets.nbytes)

@@ -169,15 +169,6 @@ class GaussianStrategy(Strategy):
         """(values of the + genomes, values of the - genomes), each (P/2,), for mirrored pairs."""
         return fitness[0::2], fitness[1::2]
 
-    def sample(self, n: int) -> np.ndarray:
-        """n genomes from the current distribution (for benchmarks); outside ask/tell."""
-        rng = np.random.default_rng(entropy_seed(self.seed, self.generation, 0x73616D70))
-        return self.center + np.asarray(self.sigma) * rng.standard_normal((int(n), self.dim))
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.center.copy()
-
     def center_genome(self) -> np.ndarray:
         """The center, the strategy's result: what a run validates (and writes to center.json)."""
         return self.center.copy()
