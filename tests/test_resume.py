@@ -14,6 +14,7 @@ import tasks
 from evo.training import config as cfg
 from evo.app.cli import main
 from evo.results import load_run
+from evo.rundir.files import read_parquet
 from evo.rundir.layout import TIMING_COLUMNS
 from evo.training.api import run
 
@@ -190,7 +191,9 @@ def test_sparse_checkpoints_and_a_checkpoint_on_sigterm(tmp_path):
     metrics_file = tmp_path / "sparse" / "metrics.parquet"
     deadline = time.time() + 120
     while time.time() < deadline:
-        if metrics_file.exists() and len(pd.read_parquet(metrics_file)) >= 5:
+        # read_parquet reads the file's bytes through one descriptor: pyarrow given a path
+        # opens it again per page and can mix two generations' files
+        if metrics_file.exists() and len(read_parquet(metrics_file)) >= 5:
             break
         time.sleep(0.02)
     proc.send_signal(signal.SIGTERM)
