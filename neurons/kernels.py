@@ -56,19 +56,53 @@ class _jit:
 
 
 
-def nonzero_inputs(x: np.ndarray, is_current: bool) -> tuple[np.ndarray, np.ndarray]:
+def nonzero_inputs(x: np.ndarray, is_current: bool) -> tuple[np.ndarray, np.ndarray, bool]:
     """The non-zero inputs of each step, in input order, for the kernels' ``x @ W_in``:
-    ``idx[t, xp, b, :n[t, xp, b]]`` (x (T', X, B, K)); empty when x is a current."""
+    ``idx[t, xp, b, :n[t, xp, b]]`` (x (T', X, B, K); idx's last axis is as long as the
+    longest list), and whether every non-zero input is 1.0 (spikes); empty lists when x is
+    a current. One compiled pass over x."""
     if is_current:
-        return np.empty((0,) + x.shape[1:], np.int64), np.empty((0,) + x.shape[1:3], np.int64)
-    nonzero = x != 0.0
-    return np.argsort(~nonzero, axis=-1, kind="stable").astype(np.int64), nonzero.sum(axis=-1, dtype=np.int64)
+        return np.empty((0,) + x.shape[1:], np.int64), np.empty((0,) + x.shape[1:3], np.int64), False
+    flat = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+    n = np.empty(flat.shape[0], np.int64)
+    width, binary = _count_nonzero(flat, n)
+    idx = np.empty((flat.shape[0], max(width, 1)), np.int64)
+    _list_nonzero(flat, idx)
+    return idx.reshape(x.shape[:3] + (idx.shape[1],)), n.reshape(x.shape[:3]), bool(binary)
+
+
+@_jit
+def _count_nonzero(flat, n):
+    """n[r] = the non-zero entries of row r; returns the largest, and whether all are 1.0."""
+    width = 0
+    binary = True
+    for r in range(flat.shape[0]):
+        c = 0
+        for k in range(flat.shape[1]):
+            c += flat[r, k] != 0.0
+            binary &= (flat[r, k] == 0.0) | (flat[r, k] == 1.0)
+        n[r] = c
+        width = max(width, c)
+    return width, binary
+
+
+@_jit
+def _list_nonzero(flat, idx):
+    """idx[r, :n[r]] = the columns of row r's non-zero entries, in order (the rest is 0)."""
+    for r in range(flat.shape[0]):
+        c = 0
+        for k in range(flat.shape[1]):
+            if flat[r, k] != 0.0:
+                idx[r, c] = k
+                c += 1
+        for k in range(c, idx.shape[1]):
+            idx[r, k] = 0
 
 
 def _scalar_run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s, counts, first,
                 record, spikes) -> None:
     """The scalar kernel (any N); the arguments are those of :func:`_scalar_kernel`."""
-    x_idx, x_n = nonzero_inputs(x, is_current)
+    x_idx, x_n, _ = nonzero_inputs(x, is_current)
     _scalar_kernel(x, x_idx, x_n, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s,
                    counts, first, record, spikes)
 
@@ -243,8 +277,8 @@ def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract,
                     record, spikes)
         return
     from .vector_kernel import vector_kernel
-    kernel = vector_kernel(NV, bool(subtract), bool(record))
-    x_idx, x_n = nonzero_inputs(x, is_current)
+    x_idx, x_n, binary = nonzero_inputs(x, is_current)
+    kernel = vector_kernel(NV, bool(subtract), bool(record), binary)
     c = np.ascontiguousarray  # the vector kernel reads rows as flat arrays; no copy when already contiguous
     kernel(c(x), x_idx, x_n, bool(is_current), bool(hold), T, c(w_in), c(w_rec), c(bias), c(beta), c(thr),
            c(thr_fin), v, s, counts, first, spikes)

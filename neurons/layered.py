@@ -17,7 +17,10 @@ blocks. Here a layer without recurrence runs all T steps of its element-wise LIF
 first; the next layer's input for every step is then one batched matmul
 ``S_{l-1}[:, :-1] @ W_l`` of shape (P, (T-1) B, n_{l-1}) x (n_{l-1}, n_l). An input that is
 the same at every step (a broadcast view, as direct-current encodings give) is projected
-once, not once per step. Networks are simulated ``max_chunk_bytes`` of spike buffers at a
+once, not once per step. Input spikes (0/1 values that change in time, as rate, latency
+and event encodings give) run instead through the dense form's event-driven kernel when
+numba is in use (it adds only the weight rows of active inputs and spiking neurons; the
+two paths sum in different orders, like the two kernels). Networks are simulated ``max_chunk_bytes`` of spike buffers at a
 time, so large networks fit in memory; a network's results never depend on the others in
 its batch or on the chunking.
 
@@ -39,7 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from . import kernels
-from .lif import OutputRecord, check_reset, current_kernel
+from .lif import OutputRecord, check_reset, current_kernel, spike_events
 from .network import NetworkBatch, NetworkError
 
 __all__ = ["LayeredBatch", "simulate_layered", "dense_offsets", "MAX_CHUNK_BYTES"]
@@ -246,6 +249,7 @@ def _simulate_chunk(net: LayeredBatch, x: np.ndarray, reset_subtract: bool) -> O
     P = net.n_networks
     L = len(net.sizes)
     total = np.zeros((P, B), np.float32)
+    events = np.zeros((P, B), np.float32)
     prev = None  # spikes of the previous layer, (P, T, B, n_prev)
     for l, n in enumerate(net.sizes):
         last = l == L - 1
@@ -274,8 +278,35 @@ def _simulate_chunk(net: LayeredBatch, x: np.ndarray, reset_subtract: bool) -> O
         _lif_layer(current, T, net.recurrent[l], net.beta[l], net.threshold[l], reset_subtract, spikes, counts,
                    v, s, first, constant)
         total += counts.sum(axis=-1)
+        if not last:
+            events += spike_events(counts, net.weights[l + 1])
+        if net.recurrent[l] is not None:
+            events += spike_events(counts, net.recurrent[l])
         prev = spikes
-    return OutputRecord(counts=counts, first_spike=first, v_final=v, total_spikes=total)
+    return OutputRecord(counts=counts, first_spike=first, v_final=v, total_spikes=total, synaptic_events=events)
+
+
+def _event_input(x: np.ndarray) -> bool:
+    """Spike input (0/1, changing in time) with the compiled kernels in use: the event-driven
+    dense kernel then adds only the weight rows of active inputs and spiking neurons, where
+    a layer-at-a-time matmul would multiply every zero."""
+    return (kernels.AVAILABLE and current_kernel() != "numpy" and not _constant_in_time(x)
+            and bool(((x == 0) | (x == 1)).all()))
+
+
+def _dense_events(net: LayeredBatch, x: np.ndarray, reset: str, max_chunk_bytes: int = MAX_CHUNK_BYTES
+                  ) -> OutputRecord:
+    """The dense form's event-driven simulation, ``max_chunk_bytes`` of dense weights at a time."""
+    from .lif import simulate_outputs
+    N = net.n_neurons
+    chunk = max(1, int(max_chunk_bytes) // (4 * N * (net.n_in + N)))
+    parts = [simulate_outputs(net.select(np.arange(lo, min(net.n_networks, lo + chunk))).to_dense(),
+                              x if x.ndim == 3 else x[:, lo:lo + chunk], reset)
+             for lo in range(0, net.n_networks, chunk)]
+    if len(parts) == 1:
+        return parts[0]
+    return OutputRecord(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                          ("counts", "first_spike", "v_final", "total_spikes", "synaptic_events")))
 
 
 def simulate_layered(net: LayeredBatch, x: np.ndarray, reset: str = "subtract",
@@ -290,6 +321,8 @@ def simulate_layered(net: LayeredBatch, x: np.ndarray, reset: str = "subtract",
         raise ValueError(f"input x: shape {x.shape}; expected (T, B, {net.n_in}) shared by all networks "
                          f"or (T, {P}, B, {net.n_in}) per network")
     T, B = x.shape[0], x.shape[-2]
+    if _event_input(x):
+        return _dense_events(net, x, reset)
     per_net = 4 * T * B * max(max(net.sizes), 1) * 3  # spike buffer and currents of the widest layer
     chunk = max(1, int(max_chunk_bytes) // max(per_net, 1))
     if chunk >= P:
@@ -299,4 +332,4 @@ def simulate_layered(net: LayeredBatch, x: np.ndarray, reset: str = "subtract",
         idx = np.arange(lo, min(P, lo + chunk))
         parts.append(_simulate_chunk(net.select(idx), x if x.ndim == 3 else x[:, idx], reset_subtract))
     return OutputRecord(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                          ("counts", "first_spike", "v_final", "total_spikes")))
+                          ("counts", "first_spike", "v_final", "total_spikes", "synaptic_events")))

@@ -24,8 +24,11 @@ Two kernels compute these equations (``kernel``):
   SIMD registers when N is a multiple of 8 (:mod:`neurons.vector_kernel`); several times
   faster with few samples per network (``evospike bench sim``).
 
-``auto`` (the default) picks numba, when installed, for simulations of up to
-``AUTO_NUMBA_MAX_BATCH`` samples per network and numpy above (:func:`kernel_for`). The two
+``auto`` (the default) picks numba whenever it is installed, at every batch size: measured
+by ``evospike bench sim`` against the best plain numpy form (input projection hoisted,
+in-place updates), the event-driven kernel is 2.5-60x faster at B = 1, 16, 64 and 256,
+with 8, 700 or 784 inputs and 2-40% of neurons firing, and 1.3x with dense real-valued
+inputs, where the numpy kernel is 1.2x (docs/design.md, "Kernels"). The two
 sum in different orders, so a spike can differ where a membrane potential lies within a
 float's last bit of the threshold; with either, a network's results never depend on the
 rest of the batch.
@@ -40,8 +43,8 @@ import numpy as np
 from . import kernels
 from .network import NetworkBatch, dense
 
-__all__ = ["RESETS", "check_reset", "KERNELS", "AUTO_NUMBA_MAX_BATCH", "Simulator", "OutputRecord", "simulate",
-           "simulate_outputs", "resolve_kernel", "kernel_for", "use_kernel", "current_kernel"]
+__all__ = ["RESETS", "check_reset", "KERNELS", "Simulator", "OutputRecord", "simulate",
+           "simulate_outputs", "input_events", "spike_events", "fan_out", "resolve_kernel", "kernel_for", "use_kernel", "current_kernel"]
 
 RESETS = ("subtract", "zero")
 KERNELS = ("numpy", "numba")
@@ -56,9 +59,6 @@ def check_reset(reset: str) -> str:
     if reset not in RESETS:
         raise ValueError(f"reset: {reset!r} is not a reset mode; expected one of {', '.join(RESETS)}")
     return reset
-
-
-AUTO_NUMBA_MAX_BATCH = 4  # auto: numba up to this many samples per network, numpy above
 
 
 def resolve_kernel(name: str = "auto") -> str:
@@ -77,16 +77,12 @@ def resolve_kernel(name: str = "auto") -> str:
 def kernel_for(setting: str, batch: int) -> str:
     """The kernel a simulation of ``batch`` samples per network uses under ``setting``.
 
-    ``auto`` takes numba for batches of at most ``AUTO_NUMBA_MAX_BATCH`` samples and numpy
-    above: with one network and few samples per row the event-driven kernel wins at every
-    activity measured, while many samples per network give numpy's batched matmuls long
-    rows to work on (numba still wins there at low activity, numpy at high). The rule
-    depends only on the batch, never on which networks a call holds, so serial and
-    distributed runs choose alike.
-    """
+    ``auto`` takes numba (when installed) at every batch size: it is the faster kernel in
+    every case ``evospike bench sim`` measures (module docstring). The rule never depends
+    on which networks a call holds, so serial and distributed runs choose alike."""
     setting = resolve_kernel(setting)
     if setting == "auto":
-        return "numba" if batch <= AUTO_NUMBA_MAX_BATCH else "numpy"
+        return "numba"
     return setting
 
 
@@ -252,9 +248,15 @@ class Simulator:
     def currents(self, x: np.ndarray):
         """Yield the input current (P, B, N) of each step of x (T, B, n_in) or (T, P, B, n_in).
 
-        numpy: currents are computed for several steps at once in one batched matmul.
+        numpy: currents are computed for several steps at once in one batched matmul; an
+        input constant in time (a broadcast view) is projected once.
         """
-        x = _check_input(self.net, x, time_axis=True)
+        x, constant = _sequence_input(self.net, x)
+        if constant and self.kernel == "numpy":
+            current = np.matmul(x[0], self.net.w_in)
+            for _ in range(x.shape[0]):
+                yield current
+            return
         if self.kernel == "numba":
             for x_t in x:
                 yield self.input_current(x_t)
@@ -279,12 +281,38 @@ class OutputRecord:
     - ``first_spike`` (P, B, n_out) int32: step index 0..T-1 of the first spike, T if none.
     - ``v_final``     (P, B, n_out) float32: membrane potential after the last step.
     - ``total_spikes`` (P, B) float32: spikes of all neurons (the energy proxy).
+    - ``synaptic_events`` (P, B) float32: spikes that crossed a synapse between neurons,
+      each spike counting its neuron's outgoing synapses (non-zero weights); input
+      synapses are not included (see :func:`input_events`).
     """
 
     counts: np.ndarray
     first_spike: np.ndarray
     v_final: np.ndarray
     total_spikes: np.ndarray
+    synaptic_events: np.ndarray | None = None
+
+
+def fan_out(w: np.ndarray) -> np.ndarray:
+    """Outgoing synapses (non-zero weights) of each presynaptic unit: w (P, n_pre, n_post)
+    -> (P, n_pre) float32."""
+    return np.count_nonzero(w, axis=2).astype(np.float32)
+
+
+def spike_events(counts: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Synaptic events (P, B) of spike counts (P, B, n_pre) through synapses w (P, n_pre, n_post)."""
+    return np.matmul(counts, fan_out(w)[:, :, None])[..., 0]
+
+
+def input_events(net, x: np.ndarray) -> np.ndarray:
+    """Synaptic events (P, B) of input spikes x (T, B, n_in) or (T, P, B, n_in): each
+    non-zero input counts the synapses of its channel into the network (for encodings that
+    send spikes)."""
+    fan = fan_out(net.weights[0] if hasattr(net, "weights") else net.w_in)   # (P, n_in)
+    active = np.count_nonzero(np.asarray(x), axis=0).astype(np.float32)    # (B, n_in) or (P, B, n_in)
+    if active.ndim == 2:
+        return fan @ active.T
+    return np.matmul(active, fan[:, :, None])[..., 0]
 
 
 def _batch_size(x: np.ndarray) -> int:
@@ -300,17 +328,42 @@ def _out_buffer(out: np.ndarray | None, shape: tuple) -> np.ndarray:
     return out
 
 
-def _sequence(net: NetworkBatch, x: np.ndarray, reset: str, record: bool, out: np.ndarray | None = None):
-    """The numba kernel over a whole input sequence: (spikes or None, counts, first, v)."""
+def _constant_in_time(x: np.ndarray) -> bool:
+    """True for an input that is the same at every step: a broadcast view (stride 0 over
+    time), as direct-current encodings give, or a single step."""
+    x = np.asarray(x)
+    return x.ndim >= 3 and (x.shape[0] == 1 or x.strides[0] == 0)
+
+
+def _sequence(net: NetworkBatch, x: np.ndarray, reset: str, record: bool, out: np.ndarray | None = None,
+              constant: bool = False):
+    """The numba kernel over a whole input sequence: (spikes or None, counts, first, v).
+    ``constant``: x is the same at every step, so its projection ``x[0] @ W_in`` is
+    computed once (a batched matmul) and held."""
     T, B = x.shape[0], _batch_size(x)
     shape = (net.n_networks, B, net.n_neurons)
     finite = _finite_thresholds(net)
     spikes = _out_buffer(out, (T,) + shape) if record else _NO_SPIKES
     v, s, counts = np.zeros(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     first = np.full(shape[:2] + (0 if record else net.n_out,), T, np.int32)
-    kernels.run(x[:, None] if x.ndim == 3 else x, False, False, T, net.w_in, net.w_rec, net.bias, net.beta,
-                net.threshold, finite, reset == "subtract", v, s, counts, first, record, spikes)
+    if constant:
+        current = np.matmul(np.ascontiguousarray(x[0], dtype=np.float32), net.w_in)[None]  # (1, P, B, N)
+        kernels.run(current, True, True, T, net.w_in, net.w_rec, net.bias, net.beta, net.threshold, finite,
+                    reset == "subtract", v, s, counts, first, record, spikes)
+    else:
+        kernels.run(x[:, None] if x.ndim == 3 else x, False, False, T, net.w_in, net.w_rec, net.bias, net.beta,
+                    net.threshold, finite, reset == "subtract", v, s, counts, first, record, spikes)
     return (spikes if record else None), counts, first, v
+
+
+def _sequence_input(net: NetworkBatch, x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The checked float32 input and whether it is constant in time; a constant input stays
+    a broadcast view (one step's data)."""
+    if _constant_in_time(x):
+        x = np.asarray(x)
+        first = _check_input(net, x[:1], time_axis=True)
+        return np.broadcast_to(first, x.shape), True
+    return _check_input(net, x, time_axis=True), False
 
 
 def simulate(net: NetworkBatch, x: np.ndarray, reset: str = "subtract", kernel: str | None = None,
@@ -322,9 +375,9 @@ def simulate(net: NetworkBatch, x: np.ndarray, reset: str = "subtract", kernel: 
     network batches (a ``LayeredBatch``) run in their dense form (neurons.network.dense).
     """
     net = dense(net)
-    x = _check_input(net, x, time_axis=True)
+    x, constant = _sequence_input(net, x)
     if _kernel(kernel, _batch_size(x)) == "numba":
-        return _sequence(net, x, check_reset(reset), record=True, out=out)[0]
+        return _sequence(net, x, check_reset(reset), record=True, out=out, constant=constant)[0]
     sim = Simulator(net, _batch_size(x), reset, "numpy")
     out = _out_buffer(out, (x.shape[0],) + sim.v.shape)
     for t, current in enumerate(sim.currents(x)):
@@ -340,13 +393,14 @@ def simulate_outputs(net: NetworkBatch, x: np.ndarray, reset: str = "subtract",
     (a ``LayeredBatch``: :func:`neurons.layered.simulate_layered`)."""
     if not isinstance(net, NetworkBatch):
         return net.simulate_outputs(x, reset)
-    x = _check_input(net, x, time_axis=True)
+    x, constant = _sequence_input(net, x)
     T = x.shape[0]
     n_out = net.n_out
     if _kernel(kernel, _batch_size(x)) == "numba":
-        _, counts, first, v = _sequence(net, x, check_reset(reset), record=False)
+        _, counts, first, v = _sequence(net, x, check_reset(reset), record=False, constant=constant)
         return OutputRecord(counts=counts[..., :n_out].copy(), first_spike=first,
-                            v_final=v[..., :n_out].copy(), total_spikes=counts.sum(axis=-1))
+                            v_final=v[..., :n_out].copy(), total_spikes=counts.sum(axis=-1),
+                            synaptic_events=spike_events(counts, net.w_rec))
     sim = Simulator(net, _batch_size(x), reset, "numpy")
     first = np.full(sim.v.shape[:2] + (n_out,), T, np.int32)
     new = np.empty(first.shape, bool)
@@ -361,4 +415,5 @@ def simulate_outputs(net: NetworkBatch, x: np.ndarray, reset: str = "subtract",
         first_spike=first,
         v_final=sim.v[..., :n_out].copy(),
         total_spikes=sim.counts.sum(axis=-1),
+        synaptic_events=spike_events(sim.counts, net.w_rec),
     )

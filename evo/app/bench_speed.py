@@ -1,10 +1,17 @@
 """Speed benchmarks: ``evospike bench sim`` and ``evospike bench eval``.
 
-``sim`` times the simulator against a plain numpy reference in the same process. Each case is a shape (P networks, N neurons, B samples) and a firing rate. The networks are
-dense and random; their bias is tuned so that about the requested fraction of neurons
-fires per step. Weights, thresholds and biases are multiples of 2**-8, so every sum of
-them is exact in float32 and the reference and the simulator must give identical spikes
-whatever order they add in. Inputs are shared Bernoulli spike trains on 8 channels.
+``sim`` times the simulator against a plain numpy reference in the same process. Each case
+is a shape (P networks, N neurons, B samples, n_in input channels, input spike rate) and a
+firing rate. The networks are dense and random; their bias is tuned so that about the
+requested fraction of neurons fires per step. Weights, thresholds and biases are multiples
+of 2**-8, so every sum of them is exact in float32 and the reference and the simulator must
+give identical spikes whatever order they add in. Inputs are shared Bernoulli spike trains:
+8 channels at rate 0.2, and the wide inputs of real data, 784 channels at 0.1 (rate-coded
+MNIST) and 700 at 0.05 (SHD-like), at B = 16, 64 and 256.
+
+The reference (:func:`reference_lif`) is the straightforward best numpy form: the input
+projection of all T steps in one batched matmul, hoisted out of the time loop, then
+in-place updates into preallocated buffers.
 
 Figures: neuron-updates/s (T * P * B * N per second) and synaptic events/s (each spike
 reaches its N recurrent synapses), the median of alternating timed rounds, and the ratio
@@ -32,30 +39,41 @@ from ..evaluation.ray import init_ray, shutdown
 from ..training import config as cfg
 from ..training.api import serial_trainer
 
-__all__ = ["SHAPES", "RATES", "reference_lif", "bench_network", "sim", "evaluation"]
+__all__ = ["SHAPES", "RATES", "reference_lif", "bench_network", "sim", "events", "evaluation"]
 
-SHAPES = ((256, 64, 1), (256, 64, 16), (64, 256, 1), (1024, 16, 1))
+# (P, N, B, n_in, input rate); P * B is kept near 4,096 rows for the wide inputs
+SHAPES = ((256, 64, 1, 8, 0.2), (256, 64, 16, 8, 0.2), (64, 256, 1, 8, 0.2), (1024, 16, 1, 8, 0.2),
+          (256, 128, 16, 784, 0.1), (64, 128, 64, 784, 0.1), (16, 128, 256, 784, 0.1),
+          (256, 128, 16, 700, 0.05), (64, 128, 64, 700, 0.05), (16, 128, 256, 700, 0.05))
 RATES = (0.02, 0.15, 0.40)
 N_IN = 8
 STEPS = 100
 
 
 def reference_lif(net: NetworkBatch, x: np.ndarray) -> np.ndarray:
-    """A straightforward numpy batched-matmul LIF with subtract reset (docs/design.md, "Networks").
+    """The straightforward best numpy LIF with subtract reset (docs/design.md, "Networks"):
+    the input projection of all steps in one batched matmul, then in-place updates.
 
     x: (T, B, n_in) shared by all networks. Returns spikes (T, P, B, N) float32.
     """
     T, B = x.shape[0], x.shape[1]
     P, N = net.n_networks, net.n_neurons
     bias, beta, threshold = net.bias[:, None, :], net.beta[:, None, :], net.threshold[:, None, :]
+    projection = np.matmul(x[:, None], net.w_in)           # (T, P, B, N): hoisted out of the loop
     v = np.zeros((P, B, N), np.float32)
     s = np.zeros((P, B, N), np.float32)
+    current = np.empty((P, B, N), np.float32)
+    spiked = np.empty((P, B, N), bool)
     out = np.empty((T, P, B, N), np.float32)
     for t in range(T):
-        current = x[t] @ net.w_in + s @ net.w_rec + bias
-        v = beta * v + current
-        s = (v > threshold).astype(np.float32)
-        v = v - threshold * s
+        np.matmul(s, net.w_rec, out=current)                # s[t-1] @ W_rec
+        current += projection[t]
+        current += bias
+        v *= beta
+        v += current
+        np.greater(v, threshold, out=spiked)
+        s[...] = spiked
+        v -= threshold * s
         out[t] = s
     return out
 
@@ -64,15 +82,18 @@ def _dyadic(a: np.ndarray) -> np.ndarray:
     return (np.round(np.asarray(a) * 256) / 256).astype(np.float32)
 
 
-def bench_network(P: int, N: int, B: int, rate: float, seed: int = 0) -> tuple[NetworkBatch, np.ndarray]:
-    """Dense random networks and input spikes with about ``rate`` of neurons firing per step."""
+def bench_network(P: int, N: int, B: int, rate: float, seed: int = 0, n_in: int = N_IN,
+                  input_rate: float = 0.2) -> tuple[NetworkBatch, np.ndarray]:
+    """Dense random networks and input spikes (``n_in`` channels, each firing with
+    probability ``input_rate`` per step) with about ``rate`` of neurons firing per step."""
     rng = np.random.default_rng(seed)
-    w_in = _dyadic(rng.normal(0.0, 0.5, (P, N_IN, N)))
+    # input weights scaled so that the input's drive is that of 8 channels at rate 0.2
+    w_in = _dyadic(rng.normal(0.0, 0.5 * np.sqrt(8 * 0.2 / (n_in * input_rate)), (P, n_in, N)))
     w_rec = _dyadic(rng.normal(0.0, 1.0 / np.sqrt(N), (P, N, N)))
     threshold = np.ones((P, N), np.float32)
     beta = rng.uniform(0.8, 0.95, (P, N)).astype(np.float32)
     noise = _dyadic(rng.normal(0.0, 0.1, (P, N)))
-    x = (rng.random((STEPS, B, N_IN)) < 0.2).astype(np.float32)
+    x = (rng.random((STEPS, B, n_in)) < input_rate).astype(np.float32)
 
     def make(offset: float) -> NetworkBatch:
         return NetworkBatch(w_in, w_rec, threshold, beta, noise + _dyadic(offset), 1)
@@ -136,11 +157,13 @@ def sim(shapes=SHAPES, rates=RATES, rounds: int = 5, min_seconds: float = 0.2, w
         actor_cls = ray.remote(num_cpus=1)(_SimActor)
         actors = [actor_cls.remote(setting) for _ in range(workers)]
     try:
-        for (P, N, B) in shapes:
+        for shape in shapes:
+            P, N, B, n_in, input_rate = tuple(shape) + (N_IN, 0.2)[len(shape) - 3:]
             for rate in rates:
-                net, x = bench_network(P, N, B, rate)
+                net, x = bench_network(P, N, B, rate, n_in=n_in, input_rate=input_rate)
                 ref_spikes = reference_lif(net, x)
                 our_spikes = simulate(net, x)
+                simulate_outputs(net, x)  # compile or load the outputs-only kernel before timing
                 identical = bool(np.array_equal(ref_spikes, our_spikes))
                 fired = float(our_spikes.mean())
                 updates = STEPS * P * B * N
@@ -153,7 +176,8 @@ def sim(shapes=SHAPES, rates=RATES, rounds: int = 5, min_seconds: float = 0.2, w
                         our_t.append(_rate(lambda: simulate(net, x, out=buffer), min_seconds)[0])
                         outputs_t.append(_rate(lambda: simulate_outputs(net, x), min_seconds)[0])
                 ref_s, our_s = statistics.median(ref_t), statistics.median(our_t)
-                row = {"P": P, "N": N, "B": B, "T": STEPS, "target_rate": rate, "firing_rate": fired,
+                row = {"P": P, "N": N, "B": B, "T": STEPS, "n_in": n_in, "input_rate": input_rate,
+                       "target_rate": rate, "firing_rate": fired,
                        "identical_spikes": identical, "kernel": kernel_for(setting, B),
                        "reference_updates_per_s": updates / ref_s, "updates_per_s": updates / our_s,
                        "synaptic_events_per_s": events / our_s, "ratio": ref_s / our_s,
@@ -203,12 +227,54 @@ def print_sim_row(r: dict) -> None:
                  f"(best round {r['workers_best_updates_per_s'] / 1e6:5.0f}), outputs only "
                  f"{r['workers_outputs_updates_per_s'] / 1e6:5.0f} M/s"
                  f"{'' if r['workers_identical_spikes'] else '  SPIKES DIFFER'}")
-    print(f"P {r['P']:5d} N {r['N']:4d} B {r['B']:3d}  firing {100 * r['firing_rate']:5.1f}%  "
+    print(f"P {r['P']:5d} N {r['N']:4d} B {r['B']:3d} inputs {r['n_in']:3d} at {r['input_rate']:.2f}  firing {100 * r['firing_rate']:5.1f}%  "
           f"reference {r['reference_updates_per_s'] / 1e6:7.0f} M/s  {r['kernel']} {r['updates_per_s'] / 1e6:7.0f} M/s "
           f"(best round {r['best_updates_per_s'] / 1e6:5.0f})  "
           f"({r['synaptic_events_per_s'] / 1e6:5.0f} M events/s)  {r['ratio']:5.2f}x  outputs only "
           f"{r['outputs_updates_per_s'] / 1e6:5.0f} M/s  "
           f"identical spikes: {r['identical_spikes']}{extra}", flush=True)
+
+
+def events(P: int = 256, hidden: int = 128, B: int = 256, channels: int = 700, steps: int = 100, classes: int = 20,
+           events_per_sample: int = 8000, rounds: int = 3, seed: int = 0) -> dict[str, Any]:
+    """Throughput on an event-data batch (SHD-shaped by default): P networks of
+    ``channels`` -> ``hidden`` -> ``classes`` LIF layers (the ``shd`` preset's genome) on B
+    samples of ``events_per_sample`` input events spread uniformly over channels and
+    steps (coinciding events merge), in this process with one BLAS thread. Reports
+    samples/s (network-samples per second: P * B / seconds) per core for each kernel."""
+    from neurons import LayeredBatch, simulate_layered
+    rng = np.random.default_rng(seed)
+    net = LayeredBatch.random(P=P, sizes=(channels, hidden, classes), seed=seed)
+    x = np.zeros((steps, B, channels), np.float32)
+    x[rng.integers(0, steps, (B, events_per_sample)), np.arange(B)[:, None],
+      rng.integers(0, channels, (B, events_per_sample))] = 1.0
+    previous, rows = current_kernel(), []
+    try:
+        with threadpool_limits(1, user_api="blas"):
+            for kernel in ("numpy", "numba"):
+                if kernel == "numba" and not compiled.AVAILABLE:
+                    continue
+                use_kernel(kernel)
+                simulate_layered(net.select([0]), x[:, :2])  # compile or load the kernels
+                times = []
+                for _ in range(rounds):
+                    t0 = time.perf_counter()
+                    rec = simulate_layered(net, x)
+                    times.append(time.perf_counter() - t0)
+                sec = statistics.median(times)
+                rows.append({"kernel": kernel, "seconds": sec, "samples_per_s": P * B / sec,
+                             "hidden_spikes_per_sample": float(rec.total_spikes.mean()),
+                             "synaptic_events_per_sample": float(rec.synaptic_events.mean())})
+    finally:
+        use_kernel(previous)
+    return {"benchmark": "events", "evospike": __version__, "P": P, "hidden": hidden, "B": B, "channels": channels,
+            "steps": steps, "classes": classes, "events_per_sample": events_per_sample,
+            "input_spikes_per_sample": float(x.sum() / B), "rows": rows}
+
+
+def print_events_row(r: dict) -> None:
+    print(f"kernel {r['kernel']}: {r['samples_per_s']:,.0f} network-samples/s on one core "
+          f"({r['seconds']:.2f} s per batch)", flush=True)
 
 
 def evaluation(task: str = "cartpole", population: int = 256, generations: int = 5, strategy: str = "cma",

@@ -15,7 +15,8 @@ from tasks.registry import load_attr
 
 from .. import __version__, strategies
 from ..errors import USER_ERRORS, ConfigError, RunDirError
-from ..rundir.files import atomic_write_bytes
+from ..rundir.files import atomic_write_bytes, read_bytes, read_parquet
+from ..rundir.layout import PARETO, PARETO_JSON
 from ..rundir.results import find_runs, load_best_genome, load_run, load_runs
 from ..seeding import validation_seed
 from ..training import config as cfg
@@ -149,6 +150,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
         return 0
     path = Path(args.run_dir)
     written = [plots.fitness_curves(r.metrics, path / "fitness.png", f"{s.get('task')} / {s.get('strategy')}")]
+    if (path / PARETO).is_file() and (path / PARETO_JSON).is_file():
+        objectives = json.loads(read_bytes(path / PARETO_JSON))["objectives"]
+        written.append(plots.pareto_fronts(read_parquet(path / PARETO), objectives, path / "pareto.png",
+                                           f"{s.get('task')} / {s.get('strategy')}: Pareto fronts"))
     if r.best is not None:
         task, space = _rebuild(r)
         net = space.compile(load_best_genome(r, space))
@@ -259,6 +264,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     elif args.name == "sim":
         show = None if args.json else bench_speed.print_sim_row
         result = bench_speed.sim(workers=args.workers or 0, rounds=args.rounds, progress=show)
+    elif args.name == "events":
+        result = bench_speed.events(P=args.population, rounds=args.rounds)
+        if not args.json:
+            print(f"{result['P']} networks {result['channels']} -> {result['hidden']} -> {result['classes']}, "
+                  f"{result['B']} samples x {result['steps']} steps, "
+                  f"{result['input_spikes_per_sample']:.0f} input spikes per sample")
+            for row in result["rows"]:
+                bench_speed.print_events_row(row)
     elif args.name == "eval":
         show = None if args.json else bench_speed.print_eval_row
         kernels = (args.kernel,) if args.kernel else ("numpy", "numba")
@@ -414,8 +427,12 @@ def parser() -> argparse.ArgumentParser:
                                    "median validation and evaluations, and seeds solved (double-pole-nv: the "
                                    "double pole without velocities). "
                                    "sim: the LIF simulator against a plain numpy reference in the same process, "
-                                   "4 shapes x 3 firing rates; neuron-updates/s, synaptic events/s, ratio, identical "
+                                   "10 shapes (8, 784 and 700 inputs; B = 1 to 256) x 3 firing rates; the reference "
+                                   "hoists the input projection out of the time loop and updates in place; "
+                                   "neuron-updates/s, synaptic events/s, ratio, identical "
                                    "spikes; with --workers N also split across N Ray workers. "
+                                   "events: an SHD-shaped batch (700 channels, 100 steps, 256 samples, 256 "
+                                   "networks of 128 hidden neurons) per kernel on one core; network-samples/s. "
                                    "eval: --generations generations of --task with --population, once per kernel; "
                                    "network-environment steps/s and the time split across ask/tell, compile, "
                                    "environment, encoding, simulation, decoding and bookkeeping. "
@@ -424,7 +441,8 @@ def parser() -> argparse.ArgumentParser:
                                    "ask + tell time, its peak memory, bytes per generation on the wire and "
                                    "evaluation time per network for the serial backend, Ray with 2 workers and "
                                    "a 3-node loopback cluster.")
-    b.add_argument("name", choices=["neat-xor", "scaling", "tasks", "sim", "eval", "scale"], help="benchmark")
+    b.add_argument("name", choices=["neat-xor", "scaling", "tasks", "sim", "events", "eval", "scale"],
+                   help="benchmark")
     b.add_argument("--dims", help="scale: comma-separated genome sizes (default: 10000,100000,1000000)")
     b.add_argument("--strategies", help="scale: comma-separated strategies (default: openes,pgpe,snes)")
     b.add_argument("--backends", help="scale: some of serial,ray,cluster (default: all three)")
@@ -434,11 +452,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--task", help="eval: the task (default: cartpole)")
     b.add_argument("--kernel", choices=["auto", "numba", "numpy"],
                    help="simulator kernel setting (sim: default auto; eval: default both numpy and numba)")
-    b.add_argument("--rounds", type=int, default=5, help="sim: alternating timed rounds per case (default: 5)")
+    b.add_argument("--rounds", type=int, default=5, help="sim: alternating timed rounds per case; events: timed rounds (default: 5)")
     b.add_argument("--first-seed", type=int, default=0, help="seed of the first run (default: 0)")
     b.add_argument("--max-generations", type=int, default=300,
                    help="give up on a seed after this many generations (default: 300)")
-    b.add_argument("--population", type=int, default=256, help="scaling, eval, scale: population size (default: 256)")
+    b.add_argument("--population", type=int, default=256, help="scaling, eval, scale, events: population size (default: 256)")
     b.add_argument("--generations", type=int, default=5,
                    help="scaling: timed rounds per backend; eval: generations; scale: ask/tell rounds (default: 5)")
     b.add_argument("--workers", type=int, default=None,

@@ -13,7 +13,7 @@ from neurons import NetworkBatch, dense
 from ..errors import ConfigError
 from ..rundir.files import atomic_write_bytes
 
-__all__ = ["fitness_curves", "spike_raster", "topology", "compare_curves"]
+__all__ = ["pareto_fronts", "fitness_curves", "spike_raster", "topology", "compare_curves"]
 
 
 def _plt():
@@ -50,6 +50,24 @@ def fitness_curves(metrics: pd.DataFrame, path: Path, title: str = "") -> Path:
     ax.set_ylabel("fitness")
     ax.set_title(title)
     ax.legend()
+    return _save(plt, fig, path)
+
+
+def pareto_fronts(front: pd.DataFrame, objectives: list[str], path: Path, title: str = "") -> Path:
+    """Every generation's first front (``pareto.parquet``), coloured by generation, the last
+    one joined by a line: the maximized objective against the minimized one."""
+    plt = _plt()
+    up, down = objectives[0], objectives[1]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    gens = front["generation"].to_numpy()
+    points = ax.scatter(front[down], front[up], c=gens, cmap="viridis", s=12, alpha=0.6)
+    last = front[front["generation"] == gens.max()].sort_values(down)
+    ax.plot(last[down], last[up], "-o", color="crimson", markersize=4, label=f"generation {int(gens.max())}")
+    fig.colorbar(points, ax=ax, label="generation")
+    ax.set_xlabel(f"{down} per sample (minimized)" if down in ("spikes", "synaptic_events") else f"{down} (minimized)")
+    ax.set_ylabel(f"{up} (maximized)")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
     return _save(plt, fig, path)
 
 

@@ -1,7 +1,8 @@
 """NSGA-II (Deb et al. 2002) from DEAP's operators: task fitness up, spikes down.
 
-The two objectives are the task's fitness (maximized) and its ``spikes`` metric, the
-energy proxy (minimized). Each generation, in ``tell``: the evaluated offspring join the
+The two objectives are ``maximize`` (default: the task's fitness; or a task metric such as
+``accuracy``) and ``minimize`` (default: the task's ``spikes`` metric, the energy proxy; or
+another metric such as ``synaptic_events``). Each generation, in ``tell``: the evaluated offspring join the
 parents, ``tools.selNSGA2`` keeps the best ``population`` by non-domination rank and
 crowding distance, and the next offspring come from ``tools.selTournamentDCD`` followed by
 simulated binary crossover (``eta``, probability ``crossover_rate``) and Gaussian mutation
@@ -37,10 +38,18 @@ class NSGA2(Strategy):
 
     def __init__(self, dim: int, *, seed: int, population: int = 64, init_std: float = 0.5,
                  crossover_rate: float = 0.9, eta: float = 15.0, mutation_rate: float = 0.9,
-                 mutation_sigma: float = 0.1, mutation_indpb: float = 0.1) -> None:
+                 mutation_sigma: float = 0.1, mutation_indpb: float = 0.1, maximize: str = "fitness",
+                 minimize: str = "spikes") -> None:
         self.options = dict(population=population, init_std=init_std, crossover_rate=crossover_rate, eta=eta,
                             mutation_rate=mutation_rate, mutation_sigma=mutation_sigma,
-                            mutation_indpb=mutation_indpb)
+                            mutation_indpb=mutation_indpb, maximize=maximize, minimize=minimize)
+        for key, value in (("maximize", maximize), ("minimize", minimize)):
+            if not isinstance(value, str) or not value or value == "fitness" and key == "minimize":
+                raise StrategyError(f"strategy.{key}: {value!r}; expected a task metric name"
+                                    + (" or 'fitness'" if key == "maximize" else ""))
+        if maximize == minimize:
+            raise StrategyError(f"strategy.minimize: {minimize!r} is also strategy.maximize; expected two objectives")
+        self.objectives = (maximize, minimize)
         check_common(self.options, min_population=4)
         if int(population) % 4:
             raise StrategyError(f"strategy.population: {population}; NSGA-II needs a multiple of 4")

@@ -9,7 +9,8 @@ fitness shaped by centered ranks (:func:`~evo.strategies.gaussian.centered_ranks
 
 sigma stays fixed, as in the paper. Defaults from the paper and its code: sigma 0.02, Adam
 with step size 0.01, L2 coefficient 0.005. Optionally the step size decays geometrically,
-``max(learning_rate * learning_rate_decay^g, learning_rate_limit)`` in generation g, as in
+``max(learning_rate * learning_rate_decay^g, learning_rate_limit)`` in generation g, and so
+does sigma, ``sigma <- max(sigma * sigma_decay, sigma_limit)`` after each update, as in
 evosax (default: no decay, as in the paper). Spiking networks whose center is all zeros do
 not spike at sigma 0.02; the tasks' presets set a larger ``sigma0`` or ``init_std``.
 """
@@ -33,7 +34,7 @@ class OpenES(GaussianStrategy):
 
     ``population`` (even), ``sigma0`` (the fixed deviation), ``learning_rate``,
     ``weight_decay``, ``optimizer`` ("adam" or "sgd"), ``momentum`` (SGD),
-    ``learning_rate_decay`` and ``learning_rate_limit``, ``x0`` and
+    ``learning_rate_decay`` and ``learning_rate_limit``, ``sigma_decay`` and ``sigma_limit``, ``x0`` and
     ``init_std`` (the first center: x0 + init_std N(0, 1)), ``table_size`` (noise numbers;
     0: automatic).
     """
@@ -45,7 +46,8 @@ class OpenES(GaussianStrategy):
     def __init__(self, dim: int, *, seed: int, population: int = 256, sigma0: float = 0.02,
                  learning_rate: float = 0.01, weight_decay: float = 0.005, optimizer: str = "adam",
                  momentum: float = 0.9, learning_rate_decay: float = 1.0, learning_rate_limit: float = 0.0,
-                 x0: float = 0.0, init_std: float = 0.0, table_size: int = 0) -> None:
+                 sigma_decay: float = 1.0, sigma_limit: float = 0.0, x0: float = 0.0, init_std: float = 0.0,
+                 table_size: int = 0) -> None:
         if optimizer not in OPTIMIZERS:
             raise StrategyError(f"strategy.optimizer: {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
         check_positive("learning_rate", learning_rate)
@@ -55,11 +57,15 @@ class OpenES(GaussianStrategy):
         if not 0 < float(learning_rate_decay) <= 1:
             raise StrategyError(f"strategy.learning_rate_decay: {learning_rate_decay!r}; expected a number in (0, 1]")
         check_positive("learning_rate_limit", learning_rate_limit, strict=False)
+        if not 0 < float(sigma_decay) <= 1:
+            raise StrategyError(f"strategy.sigma_decay: {sigma_decay!r}; expected a number in (0, 1]")
+        check_positive("sigma_limit", sigma_limit, strict=False)
         self._setup(dim, seed, dict(population=int(population), sigma0=float(sigma0),
                                     learning_rate=float(learning_rate), weight_decay=float(weight_decay),
                                     optimizer=optimizer, momentum=float(momentum),
                                     learning_rate_decay=float(learning_rate_decay),
-                                    learning_rate_limit=float(learning_rate_limit), x0=float(x0),
+                                    learning_rate_limit=float(learning_rate_limit),
+                                    sigma_decay=float(sigma_decay), sigma_limit=float(sigma_limit), x0=float(x0),
                                     init_std=float(init_std), table_size=int(table_size)))
         self.adam = Adam(self.dim, self.options["learning_rate"])
         self.velocity = np.zeros(self.dim)
@@ -82,6 +88,8 @@ class OpenES(GaussianStrategy):
             self.velocity *= self.options["momentum"]
             self.velocity += self.learning_rate * g
             self.center += self.velocity
+        if self.options["sigma_decay"] < 1:
+            self.sigma = np.float64(max(self.sigma * self.options["sigma_decay"], self.options["sigma_limit"]))
 
     def _extra_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"adam_t": self.adam.t}, {"adam_m": self.adam.m, "adam_v": self.adam.v, "velocity": self.velocity}

@@ -209,11 +209,11 @@ class Trainer:
         names = self.strategy.objectives
         if len(names) == 1:
             return ev.fitness
-        missing = [m for m in names[1:] if m not in ev.metrics]
+        missing = [m for m in names if m != "fitness" and m not in ev.metrics]
         if missing:
-            raise RunError(f"strategy {self.strategy.name!r} minimizes the task metric {missing[0]!r}, which task "
+            raise RunError(f"strategy {self.strategy.name!r} optimizes the task metric {missing[0]!r}, which task "
                            f"{self.task_name!r} does not report (it reports: {', '.join(ev.metrics) or 'none'})")
-        return np.column_stack([ev.fitness] + [ev.metrics[m] for m in names[1:]])
+        return np.column_stack([ev.fitness if m == "fitness" else ev.metrics[m] for m in names])
 
     def _failed(self, gen: int, what: str, exc: BaseException) -> RunError:
         hint = f"; {self.resume_hint} continues from generation {gen}" if self.resume_hint else ""
