@@ -294,13 +294,26 @@ def _event_input(x: np.ndarray) -> bool:
             and bool(((x == 0) | (x == 1)).all()))
 
 
+def _padded(net: NetworkBatch, N: int) -> NetworkBatch:
+    """``net`` with padding neurons (no synapses, infinite threshold: they never spike) up to
+    N neurons; every other neuron's spikes and sums are unchanged."""
+    extra = N - net.n_neurons
+    if extra <= 0:
+        return net
+    P = net.n_networks
+    grow = lambda a, fill=0.0: np.concatenate([a, np.full(a.shape[:-1] + (extra,), fill, np.float32)], axis=-1)  # noqa: E731
+    w_rec = np.zeros((P, N, N), np.float32)
+    w_rec[:, :net.n_neurons, :net.n_neurons] = net.w_rec
+    return NetworkBatch(grow(net.w_in), w_rec, grow(net.threshold, np.inf), grow(net.beta), grow(net.bias), net.n_out)
+
+
 def _dense_events(net: LayeredBatch, x: np.ndarray, reset: str, max_chunk_bytes: int = MAX_CHUNK_BYTES
                   ) -> OutputRecord:
     """The dense form's event-driven simulation, ``max_chunk_bytes`` of dense weights at a time."""
     from .lif import simulate_outputs
-    N = net.n_neurons
+    N = -(-net.n_neurons // 8) * 8  # padded to a multiple of 8 for the vector kernel
     chunk = max(1, int(max_chunk_bytes) // (4 * N * (net.n_in + N)))
-    parts = [simulate_outputs(net.select(np.arange(lo, min(net.n_networks, lo + chunk))).to_dense(),
+    parts = [simulate_outputs(_padded(net.select(np.arange(lo, min(net.n_networks, lo + chunk))).to_dense(), N),
                               x if x.ndim == 3 else x[:, lo:lo + chunk], reset)
              for lo in range(0, net.n_networks, chunk)]
     if len(parts) == 1:

@@ -21,14 +21,14 @@ Two kernels compute these equations (``kernel``):
   only Python loop is over time. Always available; the reference and the fallback.
 - ``numba`` (:mod:`neurons.kernels`, when numba is installed): event-driven sums (only the
   weight rows of neurons that spiked), all of a call's steps in compiled code, sums held in
-  SIMD registers when N is a multiple of 8 (:mod:`neurons.vector_kernel`); several times
-  faster with few samples per network (``evospike bench sim``).
+  SIMD registers when N is a multiple of 8 (:mod:`neurons.vector_kernel`), the product
+  skipped for 0/1 inputs, and an input constant in time projected once; faster than the
+  numpy kernel at every batch size measured (``evospike bench sim``).
 
-``auto`` (the default) picks numba whenever it is installed, at every batch size: measured
-by ``evospike bench sim`` against the best plain numpy form (input projection hoisted,
-in-place updates), the event-driven kernel is 2.5-60x faster at B = 1, 16, 64 and 256,
-with 8, 700 or 784 inputs and 2-40% of neurons firing, and 1.3x with dense real-valued
-inputs, where the numpy kernel is 1.2x (docs/design.md, "Kernels"). The two
+``auto`` (the default) picks numba whenever it is installed for whole input sequences, at
+every batch size, and for closed loops (``Simulator``, one call per step) up to
+``AUTO_STEPPING_NUMBA_MAX_BATCH`` samples per network (:func:`kernel_for`; the measurements
+are ``evospike bench sim`` and ``bench eval``). The two
 sum in different orders, so a spike can differ where a membrane potential lies within a
 float's last bit of the threshold; with either, a network's results never depend on the
 rest of the batch.
@@ -43,7 +43,7 @@ import numpy as np
 from . import kernels
 from .network import NetworkBatch, dense
 
-__all__ = ["RESETS", "check_reset", "KERNELS", "Simulator", "OutputRecord", "simulate",
+__all__ = ["RESETS", "check_reset", "KERNELS", "AUTO_STEPPING_NUMBA_MAX_BATCH", "Simulator", "OutputRecord", "simulate",
            "simulate_outputs", "input_events", "spike_events", "fan_out", "resolve_kernel", "kernel_for", "use_kernel", "current_kernel"]
 
 RESETS = ("subtract", "zero")
@@ -74,15 +74,22 @@ def resolve_kernel(name: str = "auto") -> str:
     return name
 
 
-def kernel_for(setting: str, batch: int) -> str:
+AUTO_STEPPING_NUMBA_MAX_BATCH = 4  # auto, closed loops (Simulator): numba up to this many samples
+
+
+def kernel_for(setting: str, batch: int, stepping: bool = False) -> str:
     """The kernel a simulation of ``batch`` samples per network uses under ``setting``.
 
-    ``auto`` takes numba (when installed) at every batch size: it is the faster kernel in
-    every case ``evospike bench sim`` measures (module docstring). The rule never depends
-    on which networks a call holds, so serial and distributed runs choose alike."""
+    ``auto`` takes numba (when installed) at every batch size for whole input sequences
+    (``simulate``, ``simulate_outputs``): it is the faster kernel in every case
+    ``evospike bench sim`` measures (module docstring). For closed loops stepped one step at
+    a time (``Simulator``, ``stepping``), where each call is one step, it takes numba up to
+    ``AUTO_STEPPING_NUMBA_MAX_BATCH`` samples and numpy above (``evospike bench eval``).
+    The rule never depends on which networks a call holds, so serial and distributed runs
+    choose alike."""
     setting = resolve_kernel(setting)
     if setting == "auto":
-        return "numba"
+        return "numba" if not stepping or batch <= AUTO_STEPPING_NUMBA_MAX_BATCH else "numpy"
     return setting
 
 
@@ -98,8 +105,8 @@ def use_kernel(name: str) -> str:
     return _default_kernel
 
 
-def _kernel(name: str | None, batch: int) -> str:
-    return kernel_for(current_kernel() if name is None else name, batch)
+def _kernel(name: str | None, batch: int, stepping: bool = False) -> str:
+    return kernel_for(current_kernel() if name is None else name, batch, stepping)
 
 
 def current_kernel() -> str:
@@ -148,7 +155,7 @@ class Simulator:
         self.reset_mode = check_reset(reset)
         if int(batch) < 1:
             raise ValueError(f"batch: {batch}; expected an int >= 1")
-        self.kernel = _kernel(kernel, int(batch))
+        self.kernel = _kernel(kernel, int(batch), stepping=True)
         P, N = net.n_networks, net.n_neurons
         shape = (P, int(batch), N)
         self.batch = int(batch)

@@ -154,6 +154,9 @@ def test_vector_lanes_chunks_never_cross_a_spike_word():
 
 def test_kernel_settings_and_errors(monkeypatch):
     assert kernel_for("auto", 1) == "numba" and kernel_for("auto", 256) == "numba"
+    limit = neurons.lif.AUTO_STEPPING_NUMBA_MAX_BATCH  # closed loops, stepped one call per step
+    assert kernel_for("auto", limit, stepping=True) == "numba" and kernel_for("auto", limit + 1, stepping=True) == "numpy"
+    assert Simulator(dyadic_nets(), limit + 1).kernel == "numpy" and Simulator(dyadic_nets(), limit).kernel == "numba"
     assert kernel_for("numpy", 1) == "numpy" and kernel_for("numba", 500) == "numba"
     with pytest.raises(ValueError, match="'fast' is not a simulator kernel; expected auto or one of numpy, numba"):
         resolve_kernel("fast")

@@ -186,7 +186,7 @@ def _preset_layer(task_name: str, strategy_name: str | None) -> tuple[dict, list
            "task": {**layer["task"], **alt.get("task", {})},
            "genome": {**(layer["genome"] if same_space else {}), **alt.get("genome", {})},
            "strategy": {"name": strategy_name, **alt.get("strategy", {})}}
-    kept = "its task options and budget" + (" and genome" if same_space and layer["genome"] else "")
+    kept = "task options, budget and genome" if same_space and layer["genome"] else "task options and budget"
     how = "the preset's settings for it" if alt else "its own defaults"
     note = (f"task {task_name!r}: the preset names strategy {preset.strategy!r}; {strategy_name!r} runs with "
             f"{how} and the preset's {kept} ({out['run']['generations']} generations)")
