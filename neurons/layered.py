@@ -42,7 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from . import kernels
-from .lif import OutputRecord, check_reset, current_kernel, spike_events
+from .lif import OutputRecord, check_reset, current_kernel, simulate_outputs, spike_events
 from .network import NetworkBatch, NetworkError
 
 __all__ = ["LayeredBatch", "simulate_layered", "dense_offsets", "MAX_CHUNK_BYTES"]
@@ -310,7 +310,6 @@ def _padded(net: NetworkBatch, N: int) -> NetworkBatch:
 def _dense_events(net: LayeredBatch, x: np.ndarray, reset: str, max_chunk_bytes: int = MAX_CHUNK_BYTES
                   ) -> OutputRecord:
     """The dense form's event-driven simulation, ``max_chunk_bytes`` of dense weights at a time."""
-    from .lif import simulate_outputs
     N = -(-net.n_neurons // 8) * 8  # padded to a multiple of 8 for the vector kernel
     chunk = max(1, int(max_chunk_bytes) // (4 * N * (net.n_in + N)))
     parts = [simulate_outputs(_padded(net.select(np.arange(lo, min(net.n_networks, lo + chunk))).to_dense(), N),

@@ -75,7 +75,7 @@ population = 16
 [run]
 stop_on_solved = false
 stop_fitness = inf
-generations = 22
+generations = 40
 validate_every = 5
 """
 SUMMARY_KEYS = ("status", "task", "strategy", "seed", "generations", "evaluations", "best", "best_generation",
@@ -115,7 +115,7 @@ def test_sweep_sigterm_and_sigint_then_resume_equals_the_undisturbed_run(tmp_pat
         metrics_file, deadline = tmp_path / name / "metrics.parquet", time.time() + 120
         while time.time() < deadline and proc.poll() is None:
             try:
-                if len(files.read_parquet(metrics_file)) >= rows:
+                if len(pd.read_parquet(metrics_file)) >= rows:
                     break
             except (OSError, ValueError):
                 pass

@@ -305,7 +305,13 @@ def test_layered_networks_on_spike_input_run_event_driven_in_dense_form():
     from neurons import LayeredBatch, simulate_layered
     net = LayeredBatch.random(P=5, sizes=(40, 16, 4), seed=2)
     x = (np.random.default_rng(5).random((20, 6, 40)) < 0.2).astype(np.float32)
-    a, b = simulate_layered(net, x), simulate_outputs(net.to_dense(), x, kernel="numba")
+    before = neurons.current_kernel()
+    try:
+        neurons.use_kernel("auto")
+        a = simulate_layered(net, x)
+    finally:
+        neurons.use_kernel(before)
+    b = simulate_outputs(net.to_dense(), x, kernel="numba")
     for f in ("counts", "first_spike", "v_final", "total_spikes", "synaptic_events"):
         assert np.array_equal(getattr(a, f), getattr(b, f)), f
     assert a.total_spikes.sum() > 0

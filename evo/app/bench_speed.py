@@ -31,7 +31,8 @@ import numpy as np
 
 from threadpoolctl import threadpool_limits
 
-from neurons import NetworkBatch, current_kernel, kernel_for, simulate, simulate_outputs, use_kernel
+from neurons import (LayeredBatch, NetworkBatch, current_kernel, kernel_for, simulate, simulate_layered,
+                     simulate_outputs, use_kernel)
 from neurons import kernels as compiled
 from tasks.closed_loop import timing
 
@@ -254,7 +255,6 @@ def events(P: int = 256, hidden: int = 128, B: int = 256, channels: int = 700, s
     samples of ``events_per_sample`` input events spread uniformly over channels and
     steps (coinciding events merge), in this process with one BLAS thread. Reports
     samples/s (network-samples per second: P * B / seconds) per core for each kernel."""
-    from neurons import LayeredBatch, simulate_layered
     rng = np.random.default_rng(seed)
     net = LayeredBatch.random(P=P, sizes=(channels, hidden, classes), seed=seed)
     x = np.zeros((steps, B, channels), np.float32)
