@@ -75,7 +75,7 @@ population = 16
 [run]
 stop_on_solved = false
 stop_fitness = inf
-generations = 40
+generations = 22
 validate_every = 5
 """
 SUMMARY_KEYS = ("status", "task", "strategy", "seed", "generations", "evaluations", "best", "best_generation",
@@ -111,7 +111,10 @@ def test_sweep_sigterm_and_sigint_then_resume_equals_the_undisturbed_run(tmp_pat
         rows, delay = int(rng.integers(1, 18)), float(rng.uniform(0, 0.04))
         proc = subprocess.Popen([sys.executable, "-m", "evo", "run", "--config", str(cfg), "--backend", backend,
                                  "--workers", "2", "--quiet", "--out", str(tmp_path), "--name", name],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                # a test run started in the background inherits SIGINT ignored
+                                # (shells do that for background jobs); the run is to see it
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         metrics_file, deadline = tmp_path / name / "metrics.parquet", time.time() + 120
         while time.time() < deadline and proc.poll() is None:
             try:
