@@ -42,7 +42,7 @@ from typing import Sequence
 import numpy as np
 
 from . import kernels
-from .lif import OutputRecord, check_reset, current_kernel, simulate_outputs, spike_events
+from .lif import OutputRecord, _constant_in_time, check_reset, current_kernel, simulate_outputs, spike_events
 from .network import NetworkBatch, NetworkError
 
 __all__ = ["LayeredBatch", "simulate_layered", "dense_offsets", "MAX_CHUNK_BYTES"]
@@ -192,10 +192,6 @@ class LayeredBatch:
         return NetworkBatch(w_in, w_rec, params["threshold"], params["beta"], params["bias"], sizes[-1])
 
 
-def _constant_in_time(x: np.ndarray) -> bool:
-    return x.shape[0] == 1 or (x.strides[0] == 0)
-
-
 _NO_INT = np.empty((0, 0, 0), np.int32)
 _NO_F32 = np.empty((0, 0, 0, 0), np.float32)
 
@@ -315,6 +311,11 @@ def _dense_events(net: LayeredBatch, x: np.ndarray, reset: str, max_chunk_bytes:
     parts = [simulate_outputs(_padded(net.select(np.arange(lo, min(net.n_networks, lo + chunk))).to_dense(), N),
                               x if x.ndim == 3 else x[:, lo:lo + chunk], reset)
              for lo in range(0, net.n_networks, chunk)]
+    return _joined(parts)
+
+
+def _joined(parts: list[OutputRecord]) -> OutputRecord:
+    """The records of consecutive chunks of networks as one."""
     if len(parts) == 1:
         return parts[0]
     return OutputRecord(*(np.concatenate([getattr(p, f) for p in parts]) for f in
@@ -343,5 +344,4 @@ def simulate_layered(net: LayeredBatch, x: np.ndarray, reset: str = "subtract",
     for lo in range(0, P, chunk):
         idx = np.arange(lo, min(P, lo + chunk))
         parts.append(_simulate_chunk(net.select(idx), x if x.ndim == 3 else x[:, idx], reset_subtract))
-    return OutputRecord(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                          ("counts", "first_spike", "v_final", "total_spikes", "synaptic_events")))
+    return _joined(parts)
