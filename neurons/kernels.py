@@ -34,12 +34,12 @@ import numpy as np
 
 from .blocks import BLOCK_ELEMENTS
 
-__all__ = ["AVAILABLE", "BLOCK_ELEMENTS", "run", "vector_lanes", "input_current", "lif_layer"]
+__all__ = ["AVAILABLE", "BLOCK_ELEMENTS", "jit", "run", "vector_lanes", "input_current", "lif_layer"]
 
 AVAILABLE = importlib.util.find_spec("numba") is not None  # numba is imported on first use
 
 
-class _jit:
+class jit:
     """A function compiled with numba on its first call (cached on disk); without numba,
     calling it raises."""
 
@@ -71,7 +71,7 @@ def nonzero_inputs(x: np.ndarray, is_current: bool) -> tuple[np.ndarray, np.ndar
     return idx.reshape(x.shape[:3] + (idx.shape[1],)), n.reshape(x.shape[:3]), bool(binary)
 
 
-@_jit
+@jit
 def _count_nonzero(flat, n):
     """n[r] = the non-zero entries of row r; returns the largest, and whether all are 1.0."""
     width = 0
@@ -86,7 +86,7 @@ def _count_nonzero(flat, n):
     return width, binary
 
 
-@_jit
+@jit
 def _list_nonzero(flat, idx):
     """idx[r, :n[r]] = the columns of row r's non-zero entries, in order (the rest is 0)."""
     for r in range(flat.shape[0]):
@@ -107,7 +107,7 @@ def _scalar_run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, s
                    counts, first, record, spikes)
 
 
-@_jit
+@jit
 def _scalar_kernel(x, x_idx, x_n, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s,
                    counts, first, record, spikes):
     """Advance every network p and sample b ``T`` steps from the state v, s, counts (P, B, N).
@@ -235,7 +235,7 @@ def _scalar_kernel(x, x_idx, x_n, is_current, hold, T, w_in, w_rec, bias, beta, 
             old = new
 
 
-@_jit
+@jit
 def input_current(x, w_in, out):
     """out = x @ W_in, x (X, B, n_in) with X = 1 (shared) or P, summed over the non-zero
     inputs in order exactly as :func:`run` does; out (P, B, N)."""
@@ -284,7 +284,7 @@ def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract,
            c(thr_fin), v, s, counts, first, spikes)
 
 
-@_jit
+@jit
 def lif_layer(current, constant, T, beta, thr, subtract, v, s, counts, first, has_first, spikes, record):
     """T steps of one layer without recurrent synapses (neurons.layered), element-wise and in
     the numpy path's order of operations, so the two agree bit for bit::

@@ -1,4 +1,5 @@
-"""Eight-lane float32 vectors for numba kernels (LLVM ``<8 x float>``), and bit helpers.
+"""Eight- and sixteen-lane float32 vectors for numba kernels (LLVM ``<8 x float>``,
+``<16 x float>``: the names ending in 16), and bit helpers.
 
 numba vectorizes simple loops by itself, but not a sum whose accumulator should stay in
 registers across a loop over a varying list of rows. These intrinsics write that loop
@@ -13,108 +14,104 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic, models, register_model
 
-LANES = 8
-_VEC = ir.VectorType(ir.FloatType(), LANES)
+def _family(lanes: int) -> tuple:
+    """The vector type of ``lanes`` float32 and its load, store, arithmetic, splat and
+    compare intrinsics (returned in the order of ``_NAMES``)."""
+    vec = ir.VectorType(ir.FloatType(), lanes)
 
+    class Vector(types.Type):
+        def __init__(self) -> None:
+            super().__init__(name=f"F32x{lanes}")
 
-class F32x8(types.Type):
-    """Eight float32 lanes held in one SIMD register."""
+    vtype = Vector()
 
-    def __init__(self) -> None:
-        super().__init__(name="F32x8")
+    @register_model(Vector)
+    class _Model(models.PrimitiveModel):
+        def __init__(self, dmm, fe_type) -> None:
+            super().__init__(dmm, fe_type, vec)
 
+    def lanes_ptr(context, builder, aryty, ary, index):
+        data = context.make_array(aryty)(context, builder, ary).data
+        return builder.bitcast(builder.gep(data, [index]), vec.as_pointer())
 
-f32x8 = F32x8()
+    @intrinsic
+    def vload(typingctx, arr, index):
+        if not (_is_f32_vector_array(arr) and isinstance(index, types.Integer)):
+            return None
 
+        def codegen(context, builder, sig, args):
+            return builder.load(lanes_ptr(context, builder, sig.args[0], args[0], args[1]), align=4)
+        return vtype(arr, index), codegen
 
-@register_model(F32x8)
-class _F32x8Model(models.PrimitiveModel):
-    def __init__(self, dmm, fe_type) -> None:
-        super().__init__(dmm, fe_type, _VEC)
+    @intrinsic
+    def vstore(typingctx, arr, index, value):
+        if not (_is_f32_vector_array(arr) and isinstance(index, types.Integer) and value == vtype):
+            return None
+
+        def codegen(context, builder, sig, args):
+            builder.store(args[2], lanes_ptr(context, builder, sig.args[0], args[0], args[1]), align=4)
+            return context.get_dummy_value()
+        return types.none(arr, index, value), codegen
+
+    def binary(op):
+        @intrinsic
+        def fn(typingctx, a, b):
+            if not (a == vtype and b == vtype):
+                return None
+
+            def codegen(context, builder, sig, args):
+                return getattr(builder, op)(args[0], args[1])
+            return vtype(a, b), codegen
+        return fn
+
+    @intrinsic
+    def vsplat(typingctx, x):
+        if x != types.float32:
+            return None
+
+        def codegen(context, builder, sig, args):
+            v = builder.insert_element(ir.Constant(vec, ir.Undefined), args[0], ir.Constant(ir.IntType(32), 0))
+            return builder.shuffle_vector(v, v, ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+        return vtype(x), codegen
+
+    @intrinsic
+    def vgreater(typingctx, a, b):
+        if not (a == vtype and b == vtype):
+            return None
+
+        def codegen(context, builder, sig, args):
+            above = builder.fcmp_ordered(">", args[0], args[1])
+            return builder.select(above, ir.Constant(vec, [1.0] * lanes), ir.Constant(vec, [0.0] * lanes))
+        return vtype(a, b), codegen
+
+    @intrinsic
+    def vbits(typingctx, a):
+        if a != vtype:
+            return None
+
+        def codegen(context, builder, sig, args):
+            nonzero = builder.fcmp_unordered("!=", args[0], ir.Constant(vec, [0.0] * lanes))
+            return builder.zext(builder.bitcast(nonzero, ir.IntType(lanes)), ir.IntType(64))
+        return types.uint64(a), codegen
+
+    return (vtype, vload, vstore, binary("fadd"), binary("fsub"), binary("fmul"), vsplat, vgreater, vbits)
 
 
 def _is_f32_vector_array(arr) -> bool:
     return isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C" and arr.dtype == types.float32
 
 
-def _lanes_ptr(context, builder, aryty, ary, index):
-    data = context.make_array(aryty)(context, builder, ary).data
-    return builder.bitcast(builder.gep(data, [index]), _VEC.as_pointer())
-
-
-@intrinsic
-def vload(typingctx, arr, index):
-    """arr[index:index + 8] (no bounds check)."""
-    if not (_is_f32_vector_array(arr) and isinstance(index, types.Integer)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.load(_lanes_ptr(context, builder, sig.args[0], args[0], args[1]), align=4)
-    return f32x8(arr, index), codegen
-
-
-@intrinsic
-def vstore(typingctx, arr, index, value):
-    """arr[index:index + 8] = value (no bounds check)."""
-    if not (_is_f32_vector_array(arr) and isinstance(index, types.Integer) and value == f32x8):
-        return None
-
-    def codegen(context, builder, sig, args):
-        builder.store(args[2], _lanes_ptr(context, builder, sig.args[0], args[0], args[1]), align=4)
-        return context.get_dummy_value()
-    return types.none(arr, index, value), codegen
-
-
-def _binary(op):
-    @intrinsic
-    def fn(typingctx, a, b):
-        if not (a == f32x8 and b == f32x8):
-            return None
-
-        def codegen(context, builder, sig, args):
-            return getattr(builder, op)(args[0], args[1])
-        return f32x8(a, b), codegen
-    return fn
-
-
-vadd, vsub, vmul = _binary("fadd"), _binary("fsub"), _binary("fmul")
+LANES = 8
+f32x8, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits = _family(LANES)
+vload.__doc__ = "arr[index:index + 8] (no bounds check)."
+vstore.__doc__ = "arr[index:index + 8] = value (no bounds check)."
 vadd.__doc__, vsub.__doc__, vmul.__doc__ = "a + b, lane by lane.", "a - b, lane by lane.", "a * b, lane by lane."
+vsplat.__doc__ = "x (a float32) in every lane."
+vgreater.__doc__ = "1.0 where a > b, else 0.0 (0.0 where either is NaN), lane by lane."
+vbits.__doc__ = "A uint64 with bit u set where lane u is not 0.0."
 
-
-@intrinsic
-def vsplat(typingctx, x):
-    """x (a float32) in every lane."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        vec = builder.insert_element(ir.Constant(_VEC, ir.Undefined), args[0], ir.Constant(ir.IntType(32), 0))
-        return builder.shuffle_vector(vec, vec, ir.Constant(ir.VectorType(ir.IntType(32), LANES), [0] * LANES))
-    return f32x8(x), codegen
-
-
-@intrinsic
-def vgreater(typingctx, a, b):
-    """1.0 where a > b, else 0.0 (0.0 where either is NaN), lane by lane."""
-    if not (a == f32x8 and b == f32x8):
-        return None
-
-    def codegen(context, builder, sig, args):
-        above = builder.fcmp_ordered(">", args[0], args[1])
-        return builder.select(above, ir.Constant(_VEC, [1.0] * LANES), ir.Constant(_VEC, [0.0] * LANES))
-    return f32x8(a, b), codegen
-
-
-@intrinsic
-def vbits(typingctx, a):
-    """A uint64 with bit u set where lane u is not 0.0."""
-    if a != f32x8:
-        return None
-
-    def codegen(context, builder, sig, args):
-        nonzero = builder.fcmp_unordered("!=", args[0], ir.Constant(_VEC, [0.0] * LANES))
-        return builder.zext(builder.bitcast(nonzero, ir.IntType(LANES)), ir.IntType(64))
-    return types.uint64(a), codegen
+WIDE_LANES = 16  # one AVX-512 register; two AVX2 ones
+(f32x16, vload16, vstore16, vadd16, vsub16, vmul16, vsplat16, vgreater16, vbits16) = _family(WIDE_LANES)
 
 
 @intrinsic

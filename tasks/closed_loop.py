@@ -5,6 +5,18 @@ environment step the observation is encoded as an input current, the networks ru
 ``sim_steps`` LIF steps with that current held constant, and the output spikes of those
 steps are decoded into an action. The networks' state carries over from one environment
 step to the next within an episode.
+
+Two paths play the episodes (``rollout``):
+
+- ``compiled`` (:mod:`tasks.rollout`): each network's episodes run whole in numba, physics,
+  encoding, LIF steps and decoding together. It needs numba, a built-in port (the dynamics'
+  ``port``), an :class:`ObservationEncoder` and a built-in decoder.
+- ``numpy``: one Python iteration per environment step for all networks and episodes at
+  once, through :class:`neurons.Simulator`. It plays any dynamics, encoder and decoder,
+  and it records rasters.
+
+By default (``rollout=None``) the kernel setting decides: ``numpy`` takes the numpy path,
+``auto`` and ``numba`` take the compiled one wherever it applies (:func:`rollout_path`).
 """
 from __future__ import annotations
 
@@ -15,10 +27,11 @@ from typing import Callable, Iterator, Protocol
 
 import numpy as np
 
-from neurons import NetworkBatch, Simulator, decoders, encoders
+from neurons import NetworkBatch, Simulator, current_kernel, decoders, dense, encoders
+from neurons.kernels import AVAILABLE as _COMPILED_AVAILABLE
 
-__all__ = ["Dynamics", "Episodes", "ObservationEncoder", "run_episodes", "episode_seeds",
-           "TRAIN_SEEDS", "VALIDATION_SEEDS", "PhaseTimes", "timing"]
+__all__ = ["Dynamics", "Episodes", "ObservationEncoder", "run_episodes", "episode_seeds", "rollout_path",
+           "ROLLOUTS", "TRAIN_SEEDS", "VALIDATION_SEEDS", "PhaseTimes", "timing"]
 
 # Episode seeds come from two disjoint ranges, so validation never replays a training episode.
 TRAIN_SEEDS = (0, 2**31)
@@ -78,7 +91,8 @@ class ObservationEncoder:
         return encoders.gaussian_fields(obs, self.offset - self.scale, self.offset + self.scale, int(self.fields))
 
 
-PHASES = ("environment", "encoding", "simulation", "decoding", "bookkeeping")
+PHASES = ("environment", "encoding", "simulation", "decoding", "bookkeeping", "rollout")  # rollout: compiled, whole
+ROLLOUTS = ("compiled", "numpy")
 
 
 @dataclass
@@ -141,8 +155,12 @@ def run_episodes(
     decode: Callable[[np.ndarray, np.ndarray], np.ndarray] = decoders.count_then_voltage,
     final_state: bool = False,
     record: bool = False,
+    rollout: str | None = None,
 ) -> Episodes:
     """Play the episodes starting from ``start`` (E, state_dim) with every network.
+
+    ``rollout``: ``compiled``, ``numpy`` or None (:func:`rollout_path`; the module docstring).
+    ``compiled`` where it does not apply raises a ValueError saying why.
 
     ``record``: also keep every LIF step's spikes of network 0 in episode 0, as
     ``Episodes.raster`` (steps, N) (for pictures; use it with one network and one episode).
@@ -150,6 +168,13 @@ def run_episodes(
     ``decode(counts, v)`` maps the output spike counts of one environment step and the
     output voltages, both (P, E, n_out), to actions (P, E).
     """
+    nets = dense(nets)
+    path = rollout_path(rollout)
+    why = None if path == "numpy" else _not_compiled(dynamics, encode, decode, record)
+    if path == "compiled" and why is not None and rollout == "compiled":
+        raise ValueError(f"rollout: 'compiled' does not apply here: {why}; use rollout 'numpy'")
+    if path == "compiled" and why is None:
+        return _compiled_episodes(nets, dynamics, start, encode, decode, max_steps, sim_steps, reset, final_state)
     P, E = nets.n_networks, start.shape[0]
     state = np.broadcast_to(start, (P,) + start.shape).copy()
     sim = Simulator(nets, E, reset)
@@ -218,3 +243,45 @@ def run_episodes(
     returns, steps, spikes = out
     raster = np.array(frames, np.float32).reshape(len(frames), nets.n_neurons) if record else None
     return Episodes(returns, steps, spikes / np.maximum(steps, 1), out_state, raster)
+
+
+def rollout_path(rollout: str | None = None) -> str:
+    """The path closed loops take: ``rollout`` itself when given (checked), else ``numpy``
+    under the kernel setting ``numpy`` or without numba, and ``compiled`` otherwise."""
+    if rollout is not None:
+        if rollout not in ROLLOUTS:
+            raise ValueError(f"rollout: {rollout!r}; expected one of {', '.join(ROLLOUTS)}")
+        if rollout == "compiled" and not _COMPILED_AVAILABLE:
+            raise ValueError("rollout: 'compiled' needs the numba package (pip install 'evospike[fast]'), "
+                             "or use rollout 'numpy'")
+        return rollout
+    return "numpy" if current_kernel() == "numpy" else "compiled"
+
+
+def _not_compiled(dynamics, encode, decode, record: bool) -> str | None:
+    """Why these episodes cannot take the compiled path, or None when they can."""
+    from . import rollout as compiled
+    if record:
+        return "recording a raster takes the numpy path"
+    if getattr(dynamics, "port", None) not in compiled.PORTS:
+        return f"{type(dynamics).__name__} has no compiled port (ports: {', '.join(compiled.PORTS)})"
+    if not isinstance(encode, ObservationEncoder):
+        return "the observation encoder is not an ObservationEncoder"
+    if decode is not decoders.count_then_voltage and getattr(decode, "rollout_decoding", None) is None:
+        return "the decoder has no compiled form"
+    return None
+
+
+def _compiled_episodes(nets: NetworkBatch, dynamics, start: np.ndarray, encode: ObservationEncoder, decode,
+                       max_steps: int, sim_steps: int, reset: str, final_state: bool) -> Episodes:
+    from . import rollout as compiled
+    clock = _Clock(_timer)
+    decoding = "count_then_voltage" if decode is decoders.count_then_voltage else decode.rollout_decoding
+    returns, steps, spikes, final = compiled.rollout(
+        nets, dynamics.port, start, encoding=encode.kind, scale=encode.scale, offset=encode.offset,
+        fields=encode.fields, decoding=decoding, action_scale=getattr(decode, "action_scale", 1.0),
+        max_steps=max_steps, sim_steps=sim_steps, reset=reset, final_state=final_state)
+    clock.mark("rollout")
+    if clock.times is not None:
+        clock.times.env_steps += int(steps.sum())
+    return Episodes(returns, steps, spikes / np.maximum(steps, 1), final, None)

@@ -23,22 +23,41 @@ from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
 from .physics import AcrobotPhysics, CartPolePhysics, ContinuousMountainCarPhysics, MountainCarPhysics, PendulumPhysics
 from .closed_loop import ObservationEncoder, episode_seeds, run_episodes
 
-__all__ = ["ControlTask", "CartPole", "Acrobot", "MountainCar", "MountainCarContinuous", "Pendulum", "rate_difference"]
+__all__ = ["ControlTask", "CartPole", "Acrobot", "MountainCar", "MountainCarContinuous", "Pendulum", "RateDifference",
+           "MembraneDifference", "rate_difference", "membrane_difference"]
 
 
-def rate_difference(max_action: float, sim_steps: int):
+class RateDifference:
     """Decoder for a 1-D continuous action: (spikes of output 0 - spikes of output 1) / sim_steps * max_action."""
-    def decode(counts: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return (counts[..., 0] - counts[..., 1]) * np.float32(max_action / sim_steps)
-    return decode
+
+    rollout_decoding = "rate"  # its compiled form (tasks.rollout)
+
+    def __init__(self, max_action: float, sim_steps: int) -> None:
+        self.action_scale = np.float32(max_action / sim_steps)
+
+    def __call__(self, counts: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return (counts[..., 0] - counts[..., 1]) * self.action_scale
 
 
-def membrane_difference(max_action: float):
+class MembraneDifference:
     """Decoder for a 1-D continuous action: tanh(v0 - v1) * max_action, from the two output
     neurons' membrane potentials after the step (a graded readout, no spike-count steps)."""
-    def decode(counts: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return np.tanh(v[..., 0] - v[..., 1]) * np.float32(max_action)
-    return decode
+
+    rollout_decoding = "membrane"
+
+    def __init__(self, max_action: float) -> None:
+        self.action_scale = np.float32(max_action)
+
+    def __call__(self, counts: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.tanh(v[..., 0] - v[..., 1]) * self.action_scale
+
+
+def rate_difference(max_action: float, sim_steps: int) -> RateDifference:
+    return RateDifference(max_action, sim_steps)
+
+
+def membrane_difference(max_action: float) -> MembraneDifference:
+    return MembraneDifference(max_action)
 
 
 def continuous_decoder(decoding: str, max_action: float, sim_steps: int):

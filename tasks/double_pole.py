@@ -52,6 +52,7 @@ class DoublePolePhysics:
 
     def __init__(self, velocities: bool = True, damping: bool = False) -> None:
         self.velocities, self.damping = velocities, damping
+        self.port = "double-pole" if velocities else "double-pole-nv"  # its compiled form in tasks.rollout
 
     @staticmethod
     def start(n: int, states: np.ndarray | None = None) -> np.ndarray:

@@ -23,6 +23,8 @@ class CartPolePhysics:
     gives for each seed s. ``step`` returns reward 1 for every step, the failing one included.
     """
 
+    port = "cartpole"  # its compiled form in tasks.rollout
+
     gravity = 9.8
     masscart = 1.0
     masspole = 0.1
@@ -65,6 +67,8 @@ class CartPolePhysics:
 class AcrobotPhysics:
     """Acrobot-v1 ("book" dynamics, RK4 over dt = 0.2, no torque noise). Actions 0, 1, 2 =
     torque -1, 0, +1. Reward -1 per step until the tip swings above the bar."""
+
+    port = "acrobot"  # its compiled form in tasks.rollout
 
     dt = 0.2
     LINK_LENGTH_1 = 1.0
@@ -134,6 +138,8 @@ class MountainCarPhysics:
     """MountainCar-v0: actions 0, 1, 2 = push left, none, right; reward -1 per step until
     the car reaches position 0.5."""
 
+    port = "mountaincar"  # its compiled form in tasks.rollout
+
     min_position, max_position, max_speed = -1.2, 0.6, 0.07
     goal_position, goal_velocity = 0.5, 0.0
     force, gravity = 0.001, 0.0025
@@ -162,6 +168,8 @@ class MountainCarPhysics:
 class ContinuousMountainCarPhysics:
     """MountainCarContinuous-v0: force in [-1, 1]; reward 100 at the goal (position 0.45)
     minus 0.1 force^2 per step. Gymnasium keeps this state in float32, and so does the port."""
+
+    port = "mountaincar-continuous"  # its compiled form in tasks.rollout
 
     min_action, max_action = -1.0, 1.0
     min_position, max_position, max_speed = -1.2, 0.6, 0.07
@@ -196,6 +204,8 @@ class ContinuousMountainCarPhysics:
 class PendulumPhysics:
     """Pendulum-v1: torque in [-2, 2]; reward -(angle^2 + 0.1 speed^2 + 0.001 torque^2);
     it never terminates (episodes end at max_steps)."""
+
+    port = "pendulum"  # its compiled form in tasks.rollout
 
     max_speed, max_torque, dt, g, m, l = 8.0, 2.0, 0.05, 10.0, 1.0, 1.0
     obs_dim, state_dim = 3, 2

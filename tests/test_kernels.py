@@ -222,24 +222,32 @@ def test_bench_sim_reports_identical_spikes_and_rates():
 
 def test_bench_eval_splits_the_time():
     from evo.app.bench_speed import evaluation
-    out = evaluation("cartpole", population=8, generations=1)
-    assert [r["kernel"] for r in out["rows"]] == ["numpy", "numba"]
-    a, b = out["rows"]
-    assert a["env_steps"] > 8 and b["env_steps"] > 8
-    for r in out["rows"]:
+    out = evaluation("cartpole", population=8, generations=1, late=2)
+    rows = out["rows"]
+    assert [(r["path"], r["population_age"]) for r in rows] == [
+        ("numpy", "early"), ("compiled", "early"), ("numpy", "late"), ("compiled", "late")]
+    for r in rows[:2]:
         split = r["split_seconds"]
-        assert set(split) >= {"ask_tell", "compile", "environment", "encoding", "simulation", "decoding"}
+        assert r["env_steps"] > 8
         assert sum(split.values()) == pytest.approx(r["seconds"])
-        assert split["simulation"] > 0 and r["env_steps_per_second"] > 0
+        assert r["env_steps_per_second"] > 0
+    assert rows[0]["split_seconds"]["simulation"] > 0 and "rollout" not in rows[0]["split_seconds"]
+    assert rows[1]["split_seconds"]["rollout"] > 0 and "simulation" not in rows[1]["split_seconds"]
+    # the same populations on both paths: the same steps, and the ratio of the rates
+    assert rows[0]["env_steps"] == rows[1]["env_steps"] and rows[2]["env_steps"] == rows[3]["env_steps"]
+    for numpy_row, compiled_row in (rows[:2], rows[2:]):
+        assert compiled_row["ratio"] == pytest.approx(compiled_row["env_steps_per_second"]
+                                                      / numpy_row["env_steps_per_second"])
 
 
 def test_bench_eval_command_prints_json(capsys):
     import json
 
     from evo.app.cli import main
-    assert main(["bench", "eval", "--population", "8", "--generations", "1", "--kernel", "numpy", "--json"]) == 0
+    assert main(["bench", "eval", "--population", "8", "--generations", "1", "--kernel", "numpy", "--late", "0",
+                 "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["benchmark"] == "eval" and [r["kernel"] for r in out["rows"]] == ["numpy"]
+    assert out["benchmark"] == "eval" and [r["path"] for r in out["rows"]] == ["numpy"]
     assert main(["bench", "sim", "--rounds", "0"]) == 2
     assert "--rounds: 0; expected an integer >= 1" in capsys.readouterr().err
 

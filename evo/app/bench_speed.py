@@ -41,7 +41,7 @@ from ..evaluation.ray import init_ray, shutdown
 from ..training import config as cfg
 from ..training.api import serial_trainer
 
-__all__ = ["SHAPES", "RATES", "reference_lif", "bench_network", "sim", "events", "evaluation"]
+__all__ = ["SHAPES", "RATES", "PORTS", "reference_lif", "bench_network", "sim", "events", "evaluation"]
 
 # (P, N, B, n_in, input rate); P * B is kept near 4,096 rows for the wide inputs
 SHAPES = ((256, 64, 1, 8, 0.2), (256, 64, 16, 8, 0.2), (64, 256, 1, 8, 0.2), (1024, 16, 1, 8, 0.2),
@@ -289,55 +289,113 @@ def print_events_row(r: dict) -> None:
           f"({r['seconds']:.2f} s per batch)", flush=True)
 
 
-def evaluation(task: str = "cartpole", population: int = 256, generations: int = 5, strategy: str = "cma",
-               kernels: tuple[str, ...] = ("numpy", "numba"), progress: Callable[[dict], None] | None = None
-               ) -> dict[str, Any]:
-    """Evolve ``generations`` generations of ``population`` on ``task`` in this process once per
-    kernel, and split the time: the strategy's ask and tell, compiling genomes into networks,
-    and, inside the closed loop, environment, encoding, simulation, decoding and bookkeeping
-    (control tasks; other tasks report evaluation as a whole). Rate: network-environment
-    steps per second of evaluation."""
+PORTS = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendulum", "double-pole")
+PATHS = {"numpy": "numpy", "compiled": "numba"}  # closed-loop path: the kernel setting that selects it
+
+
+def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 256, generations: int = 5,
+               strategy: str = "cma", paths: tuple[str, ...] = ("numpy", "compiled"), late: int = 20,
+               progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Per task and closed-loop path (numpy: one Python step for all networks; compiled: whole
+    episodes in numba), on one core:
+
+    - ``early``: evolve ``generations`` generations of ``population`` from scratch in this
+      process and split the time: the strategy's ask and tell, compiling genomes into
+      networks, and inside the closed loop environment, encoding, simulation, decoding and
+      bookkeeping (numpy path) or the rollout as a whole (compiled path);
+    - ``late`` (when ``late`` > 0): the population of generation ``late`` of one run, whose
+      networks balance or swing much longer than early ones, evaluated once by each path.
+
+    Rate: network-environment steps per second of evaluation; ``ratio``: the compiled
+    path's rate over the numpy path's, on the same populations."""
+    tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
     rows = []
     previous = current_kernel()
     try:
-        for kernel in kernels:
-            if kernel == "numba" and not compiled.AVAILABLE:
-                continue
-            config = cfg.resolve({"task": {"name": task}, "strategy": {"name": strategy, "population": population},
-                                  "run": {"backend": "serial", "kernel": kernel}}, preset=False)
-            trainer = serial_trainer(config, generations)
-            task_obj, space, evaluator = trainer.task, trainer.space, trainer.evaluator
-            split = {"ask_tell": 0.0, "compile": 0.0, "evaluate": 0.0}
-            with threadpool_limits(1, user_api="blas"), timing() as phases:
-                task_obj.evaluate(space.compile(trainer.strategy.ask()), 1)  # warm-up: kernel compile or cache load
-                phases.seconds = dict.fromkeys(phases.seconds, 0.0)
-                phases.env_steps = 0
-                while not trainer.done:
-                    result = trainer.step()
-                    split["ask_tell"] += result.timings["ask"] + result.timings["tell"]
-                    split["compile"] += evaluator.last_seconds["compile"]
-                    split["evaluate"] += evaluator.last_seconds["task"]
-            ev = result.evaluation
-            total = sum(split.values())
-            inner = {k: v for k, v in phases.seconds.items()}
-            row = {"task": task, "kernel": kernel, "population": population, "generations": generations,
-                   "seconds": total, "env_steps": phases.env_steps,
-                   "env_steps_per_second": phases.env_steps / split["evaluate"] if phases.env_steps else None,
-                   "split_seconds": {**{k: split[k] for k in ("ask_tell", "compile")}, **inner,
-                                     "evaluate_other": split["evaluate"] - sum(inner.values())},
-                   "best": float(ev.fitness.max())}
-            row["split_fraction"] = {k: v / total for k, v in row["split_seconds"].items()}
-            rows.append(row)
-            if progress:
-                progress(row)
+        for task in tasks:
+            early = [_early(task, population, generations, strategy, path) for path in paths
+                     if path == "numpy" or compiled.AVAILABLE]
+            for age_rows in (early, _late(task, population, late, strategy, paths) if late > 0 else []):
+                by = {r["path"]: r for r in age_rows}
+                if len(by) == 2 and by["numpy"]["env_steps_per_second"] and by["compiled"]["env_steps_per_second"]:
+                    by["compiled"]["ratio"] = by["compiled"]["env_steps_per_second"] / by["numpy"]["env_steps_per_second"]
+                for row in age_rows:
+                    rows.append(row)
+                    if progress:
+                        progress(row)
     finally:
         use_kernel(previous)
     return {"benchmark": "eval", "evospike": __version__, "python": platform.python_version(), "rows": rows}
 
 
+def _trainer(task: str, population: int, generations: int, strategy: str, path: str):
+    config = cfg.resolve({"task": {"name": task}, "strategy": {"name": strategy, "population": population},
+                          "run": {"backend": "serial", "kernel": PATHS[path]}}, preset=False)
+    return serial_trainer(config, generations)
+
+
+def _early(task: str, population: int, generations: int, strategy: str, path: str) -> dict:
+    trainer = _trainer(task, population, generations, strategy, path)
+    task_obj, space, evaluator = trainer.task, trainer.space, trainer.evaluator
+    split = {"ask_tell": 0.0, "compile": 0.0, "evaluate": 0.0}
+    with threadpool_limits(1, user_api="blas"), timing() as phases:
+        task_obj.evaluate(space.compile(trainer.strategy.ask()), 1)  # warm-up: kernel compile or cache load
+        phases.seconds = dict.fromkeys(phases.seconds, 0.0)
+        phases.env_steps = 0
+        while not trainer.done:
+            result = trainer.step()
+            split["ask_tell"] += result.timings["ask"] + result.timings["tell"]
+            split["compile"] += evaluator.last_seconds["compile"]
+            split["evaluate"] += evaluator.last_seconds["task"]
+    total = sum(split.values())
+    shown = ("rollout",) if path == "compiled" else ("environment", "encoding", "simulation", "decoding", "bookkeeping")
+    inner = {k: phases.seconds[k] for k in shown}
+    row = {"task": task, "path": path, "kernel": PATHS[path], "population_age": "early", "population": population,
+           "generations": generations, "seconds": total, "env_steps": phases.env_steps,
+           "env_steps_per_second": phases.env_steps / split["evaluate"] if phases.env_steps else None,
+           "split_seconds": {**{k: split[k] for k in ("ask_tell", "compile")}, **inner,
+                             "evaluate_other": split["evaluate"] - sum(inner.values())},
+           "best": float(result.evaluation.fitness.max())}
+    row["split_fraction"] = {k: v / total for k, v in row["split_seconds"].items()}
+    return row
+
+
+def _late(task: str, population: int, late: int, strategy: str, paths: tuple[str, ...]) -> list[dict]:
+    """The population of generation ``late`` (evolved on the fastest path available),
+    evaluated once by each path with the same seed."""
+    fastest = "compiled" if compiled.AVAILABLE else "numpy"
+    trainer = _trainer(task, population, late + 1, strategy, fastest)
+    rows = []
+    with threadpool_limits(1, user_api="blas"):
+        for _ in range(late):
+            trainer.step()
+        nets = trainer.space.compile(trainer.strategy.ask())
+        for path in paths:
+            if path == "compiled" and not compiled.AVAILABLE:
+                continue
+            use_kernel(PATHS[path])
+            trainer.task.evaluate(nets.select(np.arange(min(2, nets.n_networks))), 1)  # warm-up
+            with timing() as phases:
+                start = time.perf_counter()
+                ev = trainer.task.evaluate(nets, late)
+                seconds = time.perf_counter() - start
+            rows.append({"task": task, "path": path, "kernel": PATHS[path], "population_age": "late",
+                         "population": population, "generations": late, "seconds": seconds,
+                         "env_steps": phases.env_steps,
+                         "env_steps_per_second": phases.env_steps / seconds if phases.env_steps else None,
+                         "best": float(ev.fitness.max()), "mean_fitness": float(ev.fitness.mean())})
+    return rows
+
+
 def print_eval_row(r: dict) -> None:
     rate = r["env_steps_per_second"]
-    split = "  ".join(f"{k} {100 * v:4.1f}%" for k, v in r["split_fraction"].items())
-    print(f"{r['task']} population {r['population']} kernel {r['kernel']}: "
-          f"{'%.0f network-environment steps/s' % rate if rate else 'no closed loop'}, "
-          f"{r['seconds']:.2f} s for {r['generations']} generations\n  {split}", flush=True)
+    head = (f"{r['task']} population {r['population']} {r['population_age']} ({r['generations']} generations) "
+            f"{r['path']} path: {'%.2f M network-environment steps/s' % (rate / 1e6) if rate else 'no closed loop'}"
+            + (f", {r['ratio']:.1f}x the numpy path" if "ratio" in r else ""))
+    if "split_fraction" in r:
+        split = "  ".join(f"{k} {100 * v:4.1f}%" for k, v in r["split_fraction"].items())
+        head += f", {r['seconds']:.2f} s\n  {split}"
+    else:
+        head += f", {r['seconds']:.2f} s, mean fitness {r['mean_fitness']:.1f}"
+    print(head, flush=True)
+

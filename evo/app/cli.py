@@ -274,9 +274,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                 bench_speed.print_events_row(row)
     elif args.name == "eval":
         show = None if args.json else bench_speed.print_eval_row
-        kernels = (args.kernel,) if args.kernel else ("numpy", "numba")
-        result = bench_speed.evaluation(args.task or "cartpole", args.population, args.generations,
-                                        kernels=kernels, progress=show)
+        paths = {None: ("numpy", "compiled"), "numpy": ("numpy",)}.get(args.kernel, ("compiled",))
+        names = [n for n in (args.task or "cartpole").split(",") if n]
+        names = list(bench_speed.PORTS) if names == ["ports"] else names
+        result = bench_speed.evaluation(tuple(names), args.population, args.generations, paths=paths,
+                                        late=args.late, progress=show)
     elif args.name == "scale":
         show = None if args.json else bench_scale.print_scale_row
         dims = tuple(_int_list(args.dims, "--dims")) if args.dims else bench_scale.DIMS
@@ -433,9 +435,12 @@ def parser() -> argparse.ArgumentParser:
                                    "spikes; with --workers N also split across N Ray workers. "
                                    "events: an SHD-shaped batch (700 channels, 100 steps, 256 samples, 256 "
                                    "networks of 128 hidden neurons) per kernel on one core; network-samples/s. "
-                                   "eval: --generations generations of --task with --population, once per kernel; "
-                                   "network-environment steps/s and the time split across ask/tell, compile, "
-                                   "environment, encoding, simulation, decoding and bookkeeping. "
+                                   "eval: per closed-loop path (numpy, compiled), --generations generations of "
+                                   "--task with --population from scratch, and the population of generation "
+                                   "--late evaluated once; network-environment steps/s on one core, the "
+                                   "compiled path's ratio to the numpy path, and the time split across "
+                                   "ask/tell, compile, environment, encoding, simulation, decoding and "
+                                   "bookkeeping (numpy path) or rollout (compiled path). "
                                    "scale: the Gaussian strategies (openes, pgpe, snes) at D = 10^4, 10^5, 10^6 "
                                    "genes and --population networks, each case in its own process; the driver's "
                                    "ask + tell time, its peak memory, bytes per generation on the wire and "
@@ -449,9 +454,13 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--seeds", type=int, default=None,
                    help="independent runs (default: 30 for neat-xor, 5 for tasks)")
     b.add_argument("--tasks", help="tasks: comma-separated task names (default: every task with a recommended setting)")
-    b.add_argument("--task", help="eval: the task (default: cartpole)")
+    b.add_argument("--task", help="eval: comma-separated tasks, or 'ports' for the six built-in ports "
+                                  "(default: cartpole)")
+    b.add_argument("--late", type=int, default=20,
+                   help="eval: also time the population of this generation (0: no; default: 20)")
     b.add_argument("--kernel", choices=["auto", "numba", "numpy"],
-                   help="simulator kernel setting (sim: default auto; eval: default both numpy and numba)")
+                   help="simulator kernel setting (sim: default auto; eval: numpy times only the numpy "
+                        "path, auto or numba only the compiled one; default both)")
     b.add_argument("--rounds", type=int, default=5, help="sim: alternating timed rounds per case; events: timed rounds (default: 5)")
     b.add_argument("--first-seed", type=int, default=0, help="seed of the first run (default: 0)")
     b.add_argument("--max-generations", type=int, default=300,

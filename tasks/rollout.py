@@ -1,0 +1,498 @@
+"""Compiled rollouts: whole episodes of the built-in control ports in one numba call.
+
+For every network p and episode e, in compiled code and in this order per environment
+step (the numpy path of :func:`tasks.closed_loop.run_episodes`, step for step)::
+
+    obs     = observe(state)                         # the port's observation, float32
+    x       = encode(obs)                            # direct: (obs - offset) / scale
+                                                     # population: Gaussian fields
+    current = x @ W_in                               # over the non-zero inputs, in order
+    repeat sim_steps times:                          # the LIF equations of neurons.kernels
+        I = current + bias + W_rec rows of the neurons that spiked, lowest first
+        v = beta * v + I;  s = v > threshold;  v = v - threshold * s  (or v * (1 - s))
+    action  = decode(output spike counts of this step, output v)
+    state, reward, terminated = step(state, action)  # the port's physics, float64
+    return += reward; stop when terminated or after max_steps
+
+The sums are those of the numba LIF kernel in its order, and the physics repeat the numpy
+ports' operations in their order and dtypes. So a rollout equals the numpy path run with
+the numba kernel bit for bit except where a transcendental function differs in its last
+bit between numpy and the C library: ``exp`` (population encoding, about 5% of values on
+this machine), ``tanh`` (membrane decoding) and ``arctan`` (the voltage tie-break of
+discrete actions, which matters only between equal spike counts). ``sin`` and ``cos`` of
+the physics agree exactly. The tolerance is documented in ``tasks/README.md`` and checked
+by ``tests/test_rollout.py``.
+
+Each (p, e) runs alone, from its start state to its end, with its network's weights in
+cache: there is no work for finished episodes and no Python between steps. A network's
+returns never depend on the other networks of the call. The module needs numba (import it
+only where ``neurons.kernels.AVAILABLE``); it is compiled on first use and cached on disk.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from neurons import NetworkBatch
+from neurons.lif import _finite_thresholds
+from neurons.simd import WIDE_LANES as LANES
+from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
+from neurons.simd import vmul16 as vmul, vsplat16 as vsplat, vstore16 as vstore, vsub16 as vsub
+
+__all__ = ["PORTS", "ENCODINGS", "DECODINGS", "rollout"]
+
+PORTS = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendulum", "double-pole",
+         "double-pole-nv")
+ENCODINGS = ("direct", "population")
+DECODINGS = ("count_then_voltage", "rate", "membrane")
+WINDOW = 100  # the double pole's damping window (tasks.double_pole.WINDOW)
+
+_jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+_inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")  # no call, no reference counts
+_CARTPOLE, _ACROBOT, _MOUNTAINCAR, _MCC, _PENDULUM, _DP, _DPNV = range(7)
+
+
+# ---------------------------------------------------------------------------- physics
+@_inline
+def _step_cartpole(st, l, action):
+    gravity, masspole, length, tau = 9.8, 0.1, 0.5, 0.02
+    total_mass = masspole + 1.0
+    polemass_length = masspole * length
+    theta_threshold = 12 * 2 * math.pi / 360
+    x, x_dot, theta, theta_dot = st[l, 0], st[l, 1], st[l, 2], st[l, 3]
+    force = 10.0 if action == 1 else -10.0
+    costheta = math.cos(theta)
+    sintheta = math.sin(theta)
+    temp = (force + polemass_length * (theta_dot * theta_dot) * sintheta) / total_mass
+    thetaacc = (gravity * sintheta - costheta * temp) / (
+        length * (4.0 / 3.0 - masspole * (costheta * costheta) / total_mass))
+    xacc = temp - polemass_length * thetaacc * costheta / total_mass
+    x = x + tau * x_dot
+    x_dot = x_dot + tau * xacc
+    theta = theta + tau * theta_dot
+    theta_dot = theta_dot + tau * thetaacc
+    st[l, 0], st[l, 1], st[l, 2], st[l, 3] = x, x_dot, theta, theta_dot
+    terminated = (x < -2.4) | (x > 2.4) | (theta < -theta_threshold) | (theta > theta_threshold)
+    return 1.0, terminated
+
+
+@_inline
+def _acrobot_dsdt(s0, s1, s2, s3, a):
+    m1, m2, l1 = 1.0, 1.0, 1.0
+    lc1, lc2, I1, I2, g = 0.5, 0.5, 1.0, 1.0, 9.8
+    pi = math.pi
+    theta1, theta2, dtheta1, dtheta2 = s0, s1, s2, s3
+    d1 = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * math.cos(theta2)) + I1 + I2
+    d2 = m2 * (lc2**2 + l1 * lc2 * math.cos(theta2)) + I2
+    phi2 = m2 * lc2 * g * math.cos(theta1 + theta2 - pi / 2.0)
+    phi1 = (-m2 * l1 * lc2 * (dtheta2 * dtheta2) * math.sin(theta2)
+            - 2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * math.sin(theta2)
+            + (m1 * lc1 + m2 * l1) * g * math.cos(theta1 - pi / 2)
+            + phi2)
+    ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * math.sin(theta2) - phi2) / (
+        m2 * lc2**2 + I2 - (d2 * d2) / d1)
+    ddtheta1 = -(d2 * ddtheta2 + phi1) / d1
+    return dtheta1, dtheta2, ddtheta1, ddtheta2
+
+
+@_inline
+def _wrap(x, m, M):
+    diff = M - m
+    while x > M:
+        x = x - diff
+    while x < m:
+        x = x + diff
+    return x
+
+
+@_inline
+def _step_acrobot(st, l, action):
+    a = -1.0 if action == 0 else (0.0 if action == 1 else 1.0)
+    dt = 0.2
+    dt2 = dt / 2.0
+    s0, s1, s2, s3 = st[l, 0], st[l, 1], st[l, 2], st[l, 3]
+    k10, k11, k12, k13 = _acrobot_dsdt(s0, s1, s2, s3, a)
+    k20, k21, k22, k23 = _acrobot_dsdt(s0 + dt2 * k10, s1 + dt2 * k11, s2 + dt2 * k12, s3 + dt2 * k13, a)
+    k30, k31, k32, k33 = _acrobot_dsdt(s0 + dt2 * k20, s1 + dt2 * k21, s2 + dt2 * k22, s3 + dt2 * k23, a)
+    k40, k41, k42, k43 = _acrobot_dsdt(s0 + dt * k30, s1 + dt * k31, s2 + dt * k32, s3 + dt * k33, a)
+    h = dt / 6.0
+    n0 = s0 + h * (k10 + 2 * k20 + 2 * k30 + k40)
+    n1 = s1 + h * (k11 + 2 * k21 + 2 * k31 + k41)
+    n2 = s2 + h * (k12 + 2 * k22 + 2 * k32 + k42)
+    n3 = s3 + h * (k13 + 2 * k23 + 2 * k33 + k43)
+    pi = math.pi
+    n0 = _wrap(n0, -pi, pi)
+    n1 = _wrap(n1, -pi, pi)
+    n2 = min(max(n2, -4 * pi), 4 * pi)
+    n3 = min(max(n3, -9 * pi), 9 * pi)
+    st[l, 0], st[l, 1], st[l, 2], st[l, 3] = n0, n1, n2, n3
+    terminated = -math.cos(n0) - math.cos(n1 + n0) > 1.0
+    return (0.0 if terminated else -1.0), terminated
+
+
+@_inline
+def _step_mountaincar(st, l, action):
+    position, velocity = st[l, 0], st[l, 1]
+    velocity = velocity + (action - 1) * 0.001 + math.cos(3 * position) * (-0.0025)
+    velocity = min(max(velocity, -0.07), 0.07)
+    position = position + velocity
+    position = min(max(position, -1.2), 0.6)
+    velocity = 0.0 if (position == -1.2) & (velocity < 0) else velocity
+    st[l, 0], st[l, 1] = position, velocity
+    return -1.0, (position >= 0.5) & (velocity >= 0.0)
+
+
+@_inline
+def _step_mcc(st, l, action):
+    """MountainCarContinuous in float32, as Gymnasium keeps it; ``action`` float32."""
+    f32 = np.float32
+    position, velocity = f32(st[l, 0]), f32(st[l, 1])
+    force = min(max(action, f32(-1.0)), f32(1.0))
+    gravity = f32(0.0025 * math.cos(np.float64(f32(3) * position)))
+    velocity = velocity + (force * f32(0.0015) - gravity)
+    velocity = min(max(velocity, f32(-0.07)), f32(0.07))
+    position = position + velocity
+    position = min(max(position, f32(-1.2)), f32(0.6))
+    velocity = f32(0.0) if (position == f32(-1.2)) & (velocity < 0) else velocity
+    st[l, 0], st[l, 1] = position, velocity
+    terminated = (position >= f32(0.45)) & (velocity >= f32(0.0))
+    a = np.float64(action)
+    return (100.0 if terminated else 0.0) - (a * a) * 0.1, terminated
+
+
+@_inline
+def _step_pendulum(st, l, action):
+    """Pendulum-v1; ``action`` float32, clipped to [-2, 2] in float32 as numpy does."""
+    f32 = np.float32
+    th, thdot = st[l, 0], st[l, 1]
+    u = min(max(action, f32(-2.0)), f32(2.0))
+    angle = ((th + math.pi) % (2 * math.pi)) - math.pi
+    costs = angle * angle + 0.1 * (thdot * thdot) + f32(0.001) * (u * u)
+    newthdot = thdot + (3 * 10.0 / (2 * 1.0) * math.sin(th) + f32(3.0) * u) * 0.05
+    newthdot = min(max(newthdot, -8.0), 8.0)
+    st[l, 0], st[l, 1] = th + newthdot * 0.05, newthdot
+    return -costs, False
+
+
+@_inline
+def _dp_derivs(force, y1, y2, y3, y4, y5):
+    g, mup = -9.8, 0.000002
+    m1, l1, m2, l2 = 0.1, 0.5, 0.01, 0.05
+    c1, s1 = math.cos(y2), math.sin(y2)
+    c2, s2 = math.cos(y4), math.sin(y4)
+    gs1, gs2 = g * s1, g * s2
+    ml1, ml2 = l1 * m1, l2 * m2
+    t1, t2 = mup * y3 / ml1, mup * y5 / ml2
+    fi1 = ml1 * (y3 * y3) * s1 + 0.75 * m1 * c1 * (t1 + gs1)
+    fi2 = ml2 * (y5 * y5) * s2 + 0.75 * m2 * c2 * (t2 + gs2)
+    mi1, mi2 = m1 * (1 - 0.75 * c1 * c1), m2 * (1 - 0.75 * c2 * c2)
+    xacc = (force + fi1 + fi2) / (mi1 + mi2 + 1.0)
+    return xacc, -0.75 * (xacc * c1 + gs1 + t1) / l1, -0.75 * (xacc * c2 + gs2 + t2) / l2
+
+
+@_inline
+def _dp_rate(force, y, out):
+    a, b, c = _dp_derivs(force, y[1], y[2], y[3], y[4], y[5])
+    out[0], out[1], out[2], out[3], out[4], out[5] = y[1], a, y[3], b, y[5], c
+
+
+@_inline
+def _step_double_pole(st, l, action, work):
+    """Two RK4 steps of 0.01 s; ``work`` (5, 6) scratch. State as DoublePolePhysics."""
+    force = min(max(np.float64(action), -1.0), 1.0) * 10.0
+    tau = 0.01
+    hh, h6 = tau * 0.5, tau / 6.0
+    y, dydx, dyt, dym, tmp = work[0], work[1], work[2], work[3], work[4]
+    for i in range(6):
+        y[i] = st[l, i]
+    for _ in range(2):
+        _dp_rate(force, y, dydx)
+        for i in range(6):
+            tmp[i] = y[i] + hh * dydx[i]
+        _dp_rate(force, tmp, dyt)
+        for i in range(6):
+            tmp[i] = y[i] + hh * dyt[i]
+        _dp_rate(force, tmp, dym)
+        for i in range(6):
+            tmp[i] = y[i] + tau * dym[i]
+            dym[i] = dym[i] + dyt[i]
+        _dp_rate(force, tmp, dyt)
+        for i in range(6):
+            y[i] = y[i] + h6 * (dydx[i] + dyt[i] + 2.0 * dym[i])
+    for i in range(6):
+        st[l, i] = y[i]
+    t = np.int64(st[l, 6 + WINDOW])
+    st[l, 6 + t % WINDOW] = abs(y[0]) + abs(y[1]) + abs(y[2]) + abs(y[3])
+    st[l, 6 + WINDOW] = t + 1
+    failed = (abs(y[0]) > 2.4) | (abs(y[2]) > 0.628329) | (abs(y[4]) > 0.628329)
+    return (0.0 if failed else 1.0), failed
+
+
+@_inline
+def _observe(port, st, l, obs):
+    f32 = np.float32
+    if port == _ACROBOT:
+        obs[l, 0], obs[l, 1] = f32(math.cos(st[l, 0])), f32(math.sin(st[l, 0]))
+        obs[l, 2], obs[l, 3] = f32(math.cos(st[l, 1])), f32(math.sin(st[l, 1]))
+        obs[l, 4], obs[l, 5] = f32(st[l, 2]), f32(st[l, 3])
+    elif port == _PENDULUM:
+        obs[l, 0], obs[l, 1], obs[l, 2] = f32(math.cos(st[l, 0])), f32(math.sin(st[l, 0])), f32(st[l, 1])
+    elif port == _DPNV:
+        obs[l, 0], obs[l, 1], obs[l, 2] = f32(st[l, 0]), f32(st[l, 2]), f32(st[l, 4])
+    else:  # cartpole, mountain cars, double pole with velocities: the state's first values
+        for i in range(obs.shape[1]):
+            obs[l, i] = f32(st[l, i])
+
+
+@_inline
+def _physics(port, st, l, ai, af, work):
+    if port == _CARTPOLE:
+        return _step_cartpole(st, l, ai)
+    if port == _ACROBOT:
+        return _step_acrobot(st, l, ai)
+    if port == _MOUNTAINCAR:
+        return _step_mountaincar(st, l, ai)
+    if port == _MCC:
+        return _step_mcc(st, l, af)
+    if port == _PENDULUM:
+        return _step_pendulum(st, l, af)
+    return _step_double_pole(st, l, af, work)
+
+
+# ---------------------------------------------------------------------------- episodes
+
+
+@_inline
+def _discrete_action(cnt, v, l, n_out):
+    """argmax over outputs of (count + 0.5) + arctan(v) / pi in float32 (first maximum), as
+    neurons.decoders.count_then_voltage computes it.
+
+    Between two outputs the answer is the higher count, then the higher potential, unless
+    float32 rounding could make their scores equal (counts one apart with a potential
+    beyond +-1000, or equal counts with potentials closer than the scores' resolution);
+    only there is the arctan evaluated. The test is branch-free: it is nearly always
+    passed, and a data-dependent branch would cost more than it saves."""
+    f32 = np.float32
+    best = 0
+    for j in range(1, n_out):
+        cj, cb = cnt[j * LANES + l], cnt[best * LANES + l]
+        vj, vb = v[j * LANES + l], v[best * LANES + l]
+        big = max(abs(vj), abs(vb))
+        gap = abs(cj - cb)
+        clear = ((gap >= 2.0) | ((gap == 1.0) & (big <= 1000.0))
+                 | ((gap == 0.0) & ((vj <= vb) | ((vj - vb) > 4e-6 * (cj + 2.0) * math.pi * (1.0 + big * big)))))
+        if clear:
+            best += (j - best) * np.int64((cj > cb) | ((cj == cb) & (vj > vb)))  # no branch on the data
+        else:
+            half, pi32 = f32(0.5), f32(math.pi)
+            if (cj + half) + f32(np.arctan(vj)) / pi32 > (cb + half) + f32(np.arctan(vb)) / pi32:
+                best = j
+    return best
+
+
+@_inline
+def _load_network(p, l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec, lbias, lbeta, lthr, lfin):
+    """Network p's parameters into lane l of the lane-interleaved copies ([..., l] flat)."""
+    L = LANES
+    n_in, N = w_in.shape[1], w_in.shape[2]
+    for k in range(n_in):
+        for j in range(N):
+            lw_in[(k * N + j) * L + l] = w_in[p, k, j]
+    for i in range(N):
+        for j in range(N):
+            lw_rec[(i * N + j) * L + l] = w_rec[p, i, j]
+    for j in range(N):
+        lbias[j * L + l], lbeta[j * L + l], lthr[j * L + l] = bias[p, j], beta[p, j], thr[p, j]
+        lfin[j * L + l] = thr_fin[p, j] if subtract else np.float32(0.0)
+
+
+@_inline
+def _start_episode(l, e, start, st, v, s, N):
+    for i in range(start.shape[1]):
+        st[l, i] = start[e, i]
+    for j in range(N):
+        v[j * LANES + l] = 0.0
+        s[j * LANES + l] = 0.0
+
+
+_kernels: dict = {}
+
+
+def _kernel(port: int, decoding: int, population: bool, subtract: bool):
+    """The episode kernel for one (port, decoding, encoding, reset), compiled on first use and
+    cached on disk: the four are constants in it, so its loops hold no branch on them."""
+    key = (port, decoding, population, subtract)
+    if key in _kernels:
+        return _kernels[key]
+
+    def _episodes(start, max_steps, sim_steps, w_in, w_rec, bias, beta, thr, thr_fin, n_out, scale, offset, centres,
+                  widths, action_scale, returns, steps, spikes, final, keep_final):
+        """All episodes of every network: ``start`` (E, S) float64 start states; results written
+        to ``returns``, ``steps``, ``spikes`` (P, E) and, with ``keep_final``, ``final`` (P, E, S).
+
+        LANES episodes run at once, one per SIMD lane: every LIF quantity of neuron j is one
+        vector of LANES floats at ``[j * LANES]`` of a flat array (the weights too, copied
+        lane-interleaved), updated with the SIMD operations of neurons.simd, which round as the
+        scalar ones do. The physics run lane by lane. The jobs (p, e) are taken in the order
+        p * E + e, each by the next lane free, so that lanes mostly hold one network (its
+        neurons then spike together, and rows no lane spiked are skipped) and idle only at
+        the end of the call."""
+        P, n_in, N = w_in.shape
+        E, S = start.shape
+        d = scale.shape[0]
+        L = LANES
+        f32 = np.float32
+        st = np.zeros((L, S), np.float64)
+        obs = np.zeros((L, d), np.float32)
+        x = np.zeros(n_in * L, np.float32)
+        cur = np.zeros(N * L, np.float32)
+        v = np.zeros(N * L, np.float32)
+        s = np.zeros(2 * N * L, np.float32)  # spikes: [:N * L] the state's, [N * L:] the next step's
+        cnt = np.zeros(max(n_out, 2) * L, np.float32)
+        lane_total = np.zeros(L, np.float32)
+        lw_in, lw_rec = np.zeros(n_in * N * L, np.float32), np.zeros(N * N * L, np.float32)
+        lbias, lbeta = np.zeros(N * L, np.float32), np.zeros(N * L, np.float32)
+        lthr, lfin = np.full(N * L, np.inf, np.float32), np.zeros(N * L, np.float32)
+        rows = np.empty(N, np.int64)
+        work = np.empty((5, 6), np.float64)
+        net, episode = np.full(L, -1, np.int64), np.zeros(L, np.int64)
+        ret, n, total = np.zeros(L, np.float64), np.zeros(L, np.float64), np.zeros(L, np.float64)
+        fields = centres.shape[1]
+        zero = vsplat(f32(0.0))
+        live, nxt = 0, 0                                         # jobs q = p * E + e, taken in order
+        for l in range(L):
+            if nxt < P * E:
+                net[l], episode[l] = nxt // E, nxt % E
+                _load_network(net[l], l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec, lbias,
+                              lbeta, lthr, lfin)
+                _start_episode(l, episode[l], start, st, v, s, N)
+                nxt += 1
+                live += 1
+        while live > 0:
+            for l in range(L):
+                if net[l] >= 0:
+                    _observe(port, st, l, obs)
+            if population:                                       # Gaussian receptive fields
+                for l in range(L):
+                    if net[l] >= 0:
+                        for i in range(d):
+                            xi = np.float64(obs[l, i])
+                            for k in range(fields):
+                                z = (xi - centres[i, k]) / widths[i]
+                                x[(i * fields + k) * L + l] = f32(math.exp(-0.5 * z * z))
+            else:                                                # (obs - offset) / scale
+                for i in range(d):
+                    for l in range(L):
+                        x[i * L + l] = (obs[l, i] - offset[i]) / scale[i]
+            for j in range(N):                                   # current = x @ W_in (a zero input adds 0)
+                c = zero
+                for k in range(n_in):
+                    c = vadd(c, vmul(vload(x, k * L), vload(lw_in, (k * N + j) * L)))
+                vstore(cur, j * L, c)
+            for j in range(n_out):
+                vstore(cnt, j * L, zero)
+            for t in range(sim_steps):
+                old = (t % 2) * N * L                            # s[t-1] at old, s[t] at new
+                new = N * L - old
+                spiked = zero
+                n_rows = 0                                       # the neurons that spiked in some lane at t-1
+                for i in range(N):
+                    rows[n_rows] = i
+                    n_rows += vbits(vload(s, old + i * L)) != 0
+                for j in range(N):
+                    acc = vadd(vload(cur, j * L), vload(lbias, j * L))      # I = current + bias
+                    for r in range(n_rows):                      # + W_rec rows of s[t-1], lowest first (in a
+                        i = rows[r]                              # lane without the spike, s * w = 0 adds nothing)
+                        acc = vadd(acc, vmul(vload(s, old + i * L), vload(lw_rec, (i * N + j) * L)))
+                    vj = vadd(vmul(vload(v, j * L), vload(lbeta, j * L)), acc)  # v = beta * v + I
+                    sj = vgreater(vj, vload(lthr, j * L))                     # s = v > threshold
+                    if subtract:
+                        vj = vsub(vj, vmul(vload(lfin, j * L), sj))           # v - threshold * s
+                    else:
+                        vj = vsub(vj, vmul(vj, sj))                           # v - v * s = v * (1 - s)
+                    vstore(v, j * L, vj)
+                    vstore(s, new + j * L, sj)
+                    spiked = vadd(spiked, sj)
+                    if j < n_out:
+                        vstore(cnt, j * L, vadd(vload(cnt, j * L), sj))
+                vstore(lane_total, 0, vadd(vload(lane_total, 0), spiked))
+            if sim_steps % 2 == 1:                               # the state's spikes back in front
+                for f in range(N * L):
+                    s[f] = s[N * L + f]
+            for l in range(L):
+                p = net[l]
+                step_spikes = lane_total[l]
+                lane_total[l] = 0.0
+                if p < 0:
+                    continue
+                total[l] += step_spikes
+                ai, af = 0, f32(0.0)
+                if decoding == 0:                                # most spikes; ties: higher v
+                    ai = _discrete_action(cnt, v, l, n_out)
+                elif decoding == 1:                              # (n0 - n1) * max_action / sim_steps
+                    af = (cnt[l] - cnt[L + l]) * action_scale
+                else:                                            # tanh(v0 - v1) * max_action
+                    af = f32(np.tanh(v[l] - v[L + l])) * action_scale
+                reward, terminated = _physics(port, st, l, ai, af, work)
+                ret[l] += reward
+                n[l] += 1.0
+                if not terminated and n[l] < max_steps:
+                    continue
+                e = episode[l]                                   # the episode ended: its results
+                returns[p, e], steps[p, e], spikes[p, e] = ret[l], n[l], total[l]
+                if keep_final:
+                    for i in range(S):
+                        final[p, e, i] = st[l, i]
+                ret[l], n[l], total[l] = 0.0, 0.0, 0.0
+                if nxt < P * E:                                  # the next job: mostly the same network
+                    episode[l] = nxt % E
+                    if nxt // E != p:
+                        net[l] = nxt // E
+                        _load_network(net[l], l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec,
+                                      lbias, lbeta, lthr, lfin)
+                    nxt += 1
+                else:
+                    net[l] = -1
+                    live -= 1
+                    continue
+                _start_episode(l, episode[l], start, st, v, s, N)
+
+    _kernels[key] = _jit(_episodes)
+    return _kernels[key]
+
+
+def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, scale, offset, fields: int,
+            decoding: str, action_scale: float, max_steps: int, sim_steps: int, reset: str,
+            final_state: bool = False):
+    """Play every network's episodes from ``start`` (E, S) on ``port`` in compiled code.
+
+    Returns (returns, steps, total spikes, final states or None), each (P, E) (final: (P, E, S)).
+    ``encoding``: direct or population (``fields`` per variable over offset +- scale);
+    ``decoding``: count_then_voltage, rate or membrane, with ``action_scale`` the factor of
+    the last two (max_action / sim_steps for rate, max_action for membrane)."""
+    if port not in PORTS:
+        raise ValueError(f"port: {port!r}; compiled rollouts exist for {', '.join(PORTS)}")
+    if encoding not in ENCODINGS or decoding not in DECODINGS:
+        raise ValueError(f"encoding {encoding!r} / decoding {decoding!r}; compiled rollouts take "
+                         f"{', '.join(ENCODINGS)} / {', '.join(DECODINGS)}")
+    P, E = nets.n_networks, start.shape[0]
+    scale32 = np.ascontiguousarray(scale, np.float32)
+    offset32 = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, np.float32), scale32.shape))
+    if encoding == "population":  # neurons.encoders.gaussian_fields' centres and widths, as it computes them
+        low = (offset32 - scale32).astype(np.float64)
+        high = (offset32 + scale32).astype(np.float64)
+        spacing = (high - low) / (int(fields) - 1)
+        centres = low[:, None] + spacing[:, None] * np.arange(int(fields))
+        widths = 1.0 * spacing
+    else:
+        centres, widths = np.zeros((scale32.shape[0], 1)), np.ones(scale32.shape[0])
+    start = np.ascontiguousarray(start, np.float64)
+    returns, steps, spikes = np.zeros((P, E)), np.zeros((P, E)), np.zeros((P, E))
+    final = np.zeros((P, E, start.shape[1])) if final_state else np.zeros((0, 0, 0))
+    kernel = _kernel(PORTS.index(port), DECODINGS.index(decoding), encoding == "population", reset == "subtract")
+    kernel(start, int(max_steps), int(sim_steps), nets.w_in, nets.w_rec, nets.bias, nets.beta, nets.threshold,
+           _finite_thresholds(nets), nets.n_out, scale32, offset32, np.ascontiguousarray(centres),
+           np.ascontiguousarray(widths), np.float32(action_scale), returns, steps, spikes, final, bool(final_state))
+    return returns, steps, spikes, (final if final_state else None)

@@ -1,0 +1,148 @@
+"""Compiled rollouts (tasks.rollout) against the numpy closed loop (tasks.closed_loop).
+
+The numpy path runs with the numba LIF kernel here, whose sums the rollouts repeat in order.
+Ports whose arithmetic is all IEEE-exact (+, -, *, /, sqrt-free physics, and sin, cos,
+which numpy and the C library compute alike) agree bit for bit. Where ``tanh`` (membrane
+decoding) or ``arctan``/``exp`` differ in a last bit between numpy and the C library, a
+trajectory can move: the documented tolerance (tasks/README.md) is a median relative
+difference of at most 1e-6 over networks, and at least 90% of networks within 1e-2.
+"""
+import numpy as np
+import pytest
+
+from neurons import NetworkBatch, kernels, use_kernel
+from tasks.closed_loop import Episodes, episode_seeds, rollout_path, run_episodes, timing
+from tasks.registry import make
+
+pytestmark = pytest.mark.skipif(not kernels.AVAILABLE, reason="compiled rollouts need numba")
+
+
+@pytest.fixture(autouse=True)
+def numba_kernel():
+    use_kernel("numba")
+    yield
+    use_kernel("auto")
+
+
+def random_nets(task, P=24, hidden=6, seed=0, padding=0):
+    rng = np.random.default_rng(seed)
+    n_out = task.n_outputs
+    N = n_out + hidden + padding
+    w_in = rng.normal(0, 1.0, (P, task.n_inputs, N))
+    w_rec = rng.normal(0, 1.0, (P, N, N)) * (rng.random((P, N, N)) < 0.5)
+    thr = rng.uniform(0.5, 2.0, (P, N))
+    if padding:
+        w_in[:, :, -padding:] = 0
+        w_rec[:, -padding:, :] = 0
+        w_rec[:, :, -padding:] = 0
+        thr[:, -padding:] = np.inf
+    return NetworkBatch(w_in, w_rec, thr, rng.uniform(0.5, 1.0, (P, N)), rng.normal(0, 0.2, (P, N)), n_out)
+
+
+def start_states(task, n=6):
+    physics = task.physics
+    return physics.start_states(episode_seeds(3, n)) if hasattr(physics, "start_states") else physics.start(n)
+
+
+def both(task, nets, start, max_steps=None, **kw) -> tuple[Episodes, Episodes]:
+    o = task.options
+    args = dict(max_steps=max_steps or min(o["max_steps"], 1500), sim_steps=o["sim_steps"], reset=o["reset"],
+                decode=task.decode, final_state=True, **kw)
+    return (run_episodes(nets, task.physics, start, task.encoder, rollout="numpy", **args),
+            run_episodes(nets, task.physics, start, task.encoder, rollout="compiled", **args))
+
+
+EXACT = [("cartpole", {}), ("cartpole", {"encoding": "population"}), ("cartpole", {"reset": "zero"}),
+         ("acrobot", {}), ("mountaincar", {}), ("mountaincar-continuous", {}),
+         ("pendulum", {}), ("pendulum", {"encoding": "population"}), ("double-pole-nv", {"decoding": "rate"}),
+         ("double-pole", {"decoding": "rate"})]
+
+
+@pytest.mark.parametrize("name,options", EXACT, ids=[f"{n}-{'-'.join(map(str, o.values())) or 'default'}"
+                                                     for n, o in EXACT])
+def test_compiled_rollouts_equal_the_numpy_path_bit_for_bit(name, options):
+    task = make(name, **options)
+    a, b = both(task, random_nets(task), start_states(task))
+    np.testing.assert_array_equal(a.returns, b.returns)
+    np.testing.assert_array_equal(a.steps, b.steps)
+    np.testing.assert_array_equal(a.spikes, b.spikes)
+    np.testing.assert_array_equal(a.final_state, b.final_state)
+    assert len(np.unique(a.returns)) > 3  # the networks differ, so the check is not vacuous
+
+
+TOLERANT = [("pendulum", {"decoding": "membrane"}), ("pendulum", {"encoding": "population", "decoding": "membrane"}),
+            ("mountaincar-continuous", {"decoding": "membrane"}), ("double-pole", {}), ("double-pole-nv", {})]
+
+
+@pytest.mark.parametrize("name,options", TOLERANT, ids=[f"{n}-{'-'.join(map(str, o.values())) or 'default'}"
+                                                        for n, o in TOLERANT])
+def test_membrane_decoding_agrees_within_the_documented_tolerance(name, options):
+    task = make(name, **options)
+    a, b = both(task, random_nets(task, P=64), start_states(task))
+    ra, rb = a.returns.mean(axis=1), b.returns.mean(axis=1)
+    rel = np.abs(ra - rb) / np.maximum(np.abs(ra), 1.0)
+    assert np.median(rel) <= 1e-6
+    assert (rel <= 1e-2).mean() >= 0.9
+
+
+def test_a_network_plays_the_same_alone_as_in_a_batch_and_with_padding():
+    task = make("cartpole")
+    nets = random_nets(task, P=20)
+    start = start_states(task, 5)
+    together = both(task, nets, start)[1]
+    for p in (0, 7, 19):
+        alone = both(task, nets.select([p]), start)[1]
+        np.testing.assert_array_equal(alone.returns[0], together.returns[p])
+    padded = random_nets(task, P=20, padding=3)
+    a, b = both(task, padded, start)
+    np.testing.assert_array_equal(a.returns, b.returns)
+
+
+def test_episodes_end_at_max_steps_and_one_episode_per_network_works():
+    task = make("double-pole")
+    nets = random_nets(task, P=5)
+    a, b = both(task, nets, task.physics.start(1), max_steps=40)
+    np.testing.assert_array_equal(a.steps, b.steps)
+    assert b.steps.max() <= 40
+
+
+def test_the_kernel_setting_picks_the_path_and_tasks_use_it():
+    use_kernel("numpy")
+    assert rollout_path() == "numpy"
+    use_kernel("auto")
+    assert rollout_path() == "compiled"
+    task = make("cartpole")
+    nets = random_nets(task, P=4)
+    with timing() as times:
+        task.evaluate(nets, 1)
+    assert times.seconds["rollout"] > 0 and times.seconds["simulation"] == 0
+    use_kernel("numpy")
+    with timing() as times:
+        task.evaluate(nets, 1)
+    assert times.seconds["rollout"] == 0 and times.seconds["simulation"] > 0
+
+
+def test_compiled_refuses_what_it_cannot_play():
+    task = make("cartpole")
+    nets = random_nets(task, P=2)
+
+    class Custom:
+        def step(self, state, action):
+            return state, np.zeros(state.shape[:2]), np.ones(state.shape[:2], bool)
+
+        def observe(self, state):
+            return state.astype(np.float32)
+
+    o = task.options
+    with pytest.raises(ValueError, match="has no compiled port"):
+        run_episodes(nets, Custom(), start_states(task, 2), task.encoder, max_steps=5, sim_steps=1,
+                     rollout="compiled")
+    with pytest.raises(ValueError, match="raster"):
+        run_episodes(nets, task.physics, start_states(task, 2), task.encoder, max_steps=5, sim_steps=1,
+                     record=True, rollout="compiled")
+    with pytest.raises(ValueError, match="rollout: 'fast'"):
+        run_episodes(nets, task.physics, start_states(task, 2), task.encoder, max_steps=5, sim_steps=1,
+                     rollout="fast")
+    # by default, what has no compiled form plays on the numpy path
+    ep = run_episodes(nets, Custom(), start_states(task, 2), task.encoder, max_steps=5, sim_steps=o["sim_steps"])
+    assert (ep.steps == 1).all()
