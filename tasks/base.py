@@ -39,10 +39,13 @@ class Evaluation:
 
     - ``fitness`` (P,) float64, higher is better, never NaN.
     - ``metrics`` {name: (P,) float64}, e.g. accuracy, steps, spikes.
+    - ``extras`` {name: (P, ...) float64}: per-network data that is not a metric (not
+      recorded), for the task's own ``update_state``, e.g. observation sums.
     """
 
     fitness: np.ndarray
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.fitness = np.asarray(self.fitness, dtype=np.float64)
@@ -60,6 +63,18 @@ class Evaluation:
                 raise TaskError(f"Evaluation.metrics[{name!r}]: shape {value.shape}; expected ({P},)")
             metrics[name] = value
         self.metrics = metrics
+        extras = {}
+        for name, value in self.extras.items():
+            value = np.asarray(value, dtype=np.float64)
+            if value.shape[:1] != (P,):
+                raise TaskError(f"Evaluation.extras[{name!r}]: shape {value.shape}; expected ({P}, ...)")
+            extras[name] = value
+        self.extras = extras
+
+    def take(self, index: np.ndarray) -> "Evaluation":
+        """The evaluation of networks ``index``, in that order."""
+        return Evaluation(self.fitness[index], {k: v[index] for k, v in self.metrics.items()},
+                          {k: v[index] for k, v in self.extras.items()})
 
     def __len__(self) -> int:
         return self.fitness.shape[0]
@@ -67,10 +82,11 @@ class Evaluation:
     @staticmethod
     def concatenate(parts: list["Evaluation"]) -> "Evaluation":
         """Join the evaluations of consecutive chunks of a population."""
-        names = list(parts[0].metrics)
+        names, extras = list(parts[0].metrics), list(parts[0].extras)
         return Evaluation(
             np.concatenate([p.fitness for p in parts]),
             {n: np.concatenate([p.metrics[n] for p in parts]) for n in names},
+            {n: np.concatenate([p.extras[n] for p in parts]) for n in extras},
         )
 
 
@@ -95,7 +111,12 @@ class Task:
     - ``record(nets, seed) -> (T, N) spikes`` of the first network on one validation sample
       or episode, for rasters; default: the task cannot record (``can_record`` is False);
     - ``preset``: the recommended setting, a :class:`Preset` (strategy, genome, options,
-      budget) that ``evospike run TASK`` uses; default None: the global defaults.
+      budget) that ``evospike run TASK`` uses; default None: the global defaults;
+    - ``state() -> dict | None``, ``set_state(state)``, ``update_state(ev)``: what the task
+      learns while a run goes on (an observation normalizer). The run keeps the state in
+      its checkpoint and with ``best.json``, sets it on every evaluating process before
+      each generation, and calls ``update_state`` with each generation's evaluation (in
+      population order) in the driver; default: no state (``has_state`` is False).
     """
 
     n_inputs: int
@@ -112,6 +133,20 @@ class Task:
 
     def solved(self, ev: Evaluation) -> np.ndarray | None:
         return None
+
+    def state(self) -> dict[str, Any] | None:
+        return None
+
+    def set_state(self, state: dict[str, Any] | None) -> None:
+        if state is not None:
+            raise TaskError(f"task {self.task_name!r} keeps no state, but a state was given")
+
+    def update_state(self, ev: Evaluation) -> None:
+        pass
+
+    @property
+    def has_state(self) -> bool:
+        return type(self).state is not Task.state
 
     def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
         raise TaskError(f"task {self.task_name!r} cannot record spikes")

@@ -260,11 +260,11 @@ def rollout_path(rollout: str | None = None) -> str:
 
 def _not_compiled(dynamics, encode, decode, record: bool) -> str | None:
     """Why these episodes cannot take the compiled path, or None when they can."""
-    from . import rollout as compiled
+    from .rollout import PORTS  # numba: imported where it is used
     if record:
         return "recording a raster takes the numpy path"
-    if getattr(dynamics, "port", None) not in compiled.PORTS:
-        return f"{type(dynamics).__name__} has no compiled port (ports: {', '.join(compiled.PORTS)})"
+    if getattr(dynamics, "port", None) not in PORTS:
+        return f"{type(dynamics).__name__} has no compiled port (ports: {', '.join(PORTS)})"
     if not isinstance(encode, ObservationEncoder):
         return "the observation encoder is not an ObservationEncoder"
     if decode is not decoders.count_then_voltage and getattr(decode, "rollout_decoding", None) is None:
@@ -274,10 +274,10 @@ def _not_compiled(dynamics, encode, decode, record: bool) -> str | None:
 
 def _compiled_episodes(nets: NetworkBatch, dynamics, start: np.ndarray, encode: ObservationEncoder, decode,
                        max_steps: int, sim_steps: int, reset: str, final_state: bool) -> Episodes:
-    from . import rollout as compiled
+    from .rollout import rollout
     clock = _Clock(_timer)
     decoding = "count_then_voltage" if decode is decoders.count_then_voltage else decode.rollout_decoding
-    returns, steps, spikes, final = compiled.rollout(
+    returns, steps, spikes, final = rollout(
         nets, dynamics.port, start, encoding=encode.kind, scale=encode.scale, offset=encode.offset,
         fields=encode.fields, decoding=decoding, action_scale=getattr(decode, "action_scale", 1.0),
         max_steps=max_steps, sim_steps=sim_steps, reset=reset, final_state=final_state)

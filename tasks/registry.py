@@ -18,7 +18,7 @@ from importlib import metadata
 from typing import Any, Callable
 
 from .base import Task, TaskError
-from .gym_adapter import GymTask
+from .gym_adapter import GYM_PRESETS, GymTask
 from .preset import Preset
 
 __all__ = ["register", "make", "names", "spec", "TaskSpec", "UnknownTaskError", "ENTRY_POINT_GROUP", "load_attr"]
@@ -123,7 +123,9 @@ def spec(name: str) -> TaskSpec:
         env_id = name[len("gym:"):]
         if not env_id:
             raise UnknownTaskError("task 'gym:' needs an environment id, e.g. gym:CartPole-v1")
-        return TaskSpec(name, functools.partial(GymTask, env_id), f"Gymnasium environment {env_id}")
+        factory = functools.partial(GymTask, env_id)
+        factory.preset = GYM_PRESETS.get(env_id)  # TaskSpec.preset reads it
+        return TaskSpec(name, factory, f"Gymnasium environment {env_id}")
     if name not in _registry:
         close = difflib.get_close_matches(str(name), names(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

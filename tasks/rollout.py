@@ -23,10 +23,17 @@ discrete actions, which matters only between equal spike counts). ``sin`` and ``
 the physics agree exactly. The tolerance is documented in ``tasks/README.md`` and checked
 by ``tests/test_rollout.py``.
 
-Each (p, e) runs alone, from its start state to its end, with its network's weights in
-cache: there is no work for finished episodes and no Python between steps. A network's
-returns never depend on the other networks of the call. The module needs numba (import it
-only where ``neurons.kernels.AVAILABLE``); it is compiled on first use and cached on disk.
+How it runs: ``LANES`` (16) episodes advance together, one per SIMD lane. Every LIF
+quantity of neuron j is one vector over the lanes, and so are the weights, copied
+lane-interleaved, so each LIF operation is one vector operation; the physics, encoding
+and decoding run lane by lane. The jobs (p, e) are taken in the order p * E + e by the
+next free lane: lanes mostly hold one network, whose neurons tend to spike together (rows
+of W_rec that no lane's neuron spiked are skipped), and a finished episode's lane takes
+the next job at once, so there is no work for finished episodes and no Python between
+steps. A lane's arithmetic is that of one episode alone, so a network's returns never
+depend on the other networks of the call. One kernel is compiled per (port, decoding,
+encoding, reset), which are constants in it, on first use, and cached on disk. The module
+needs numba: import it only where ``neurons.kernels.AVAILABLE``.
 """
 from __future__ import annotations
 

@@ -24,7 +24,8 @@ EVO_LAYERS = [
     {"evo.__main__"},
 ]
 # what may be imported inside a function: optional or heavy libraries only
-LOCAL_OK = {"ray", "numba", "matplotlib", "nir", "sklearn", "gymnasium", "Box2D", "neurons.vector_kernel"}
+LOCAL_OK = {"ray", "numba", "matplotlib", "nir", "sklearn", "gymnasium", "Box2D", "mujoco", "neurons.vector_kernel",
+            "tasks.rollout"}  # the last two import numba when they load
 
 
 def modules() -> dict[str, Path]:

@@ -80,6 +80,49 @@ def test_metrics_identical_for_serial_and_ray_with_1_2_3_workers(local_ray, tmp_
     assert ray.is_initialized()  # a run does not stop an instance it did not start
 
 
+def test_auto_backend_moves_to_ray_after_a_long_generation_and_changes_no_result(local_ray, tmp_path, capsys):
+    from evo.evaluation import AutoEvaluator
+    from evo.training.api import problem_of
+    run(config(tmp_path, "serial", backend="serial"), log=None)
+    run(config(tmp_path, "auto", backend="auto", ray_after=0.0), log=None)
+    pd.testing.assert_frame_equal(metrics(tmp_path / "auto"), metrics(tmp_path / "serial"))
+    assert "generation 0 took" in capsys.readouterr().err
+    conf = config(tmp_path, "x")
+    problem = problem_of(conf)
+    pop = np.random.default_rng(0).normal(size=(6, problem.build()[1].dim))
+    with AutoEvaluator(problem, 0, ray_after=3600.0) as ev:
+        ev.evaluate(pop, 0)
+        assert ev.backend == "serial" and "task" in ev.last_seconds  # short generations stay serial
+    with AutoEvaluator(problem, 0, ray_after=0.0, cpus=1) as ev:
+        ev.evaluate(pop, 0)
+        assert ev.backend == "serial"  # one CPU: Ray would only add its overhead
+    with AutoEvaluator(problem, 0, workers=1, ray_after=3600.0) as ev:
+        assert ev.backend == "ray"  # workers asked for: Ray at once
+    with AutoEvaluator(problem, 0, ray_after=0.0) as ev:
+        a, _ = ev.evaluate(pop, 0)
+        assert ev.backend == "ray"
+        b, _ = ev.evaluate(pop, 0)
+    np.testing.assert_array_equal(a.fitness, b.fitness)
+
+
+def test_chunks_follow_the_measured_cost(local_ray):
+    from evo.training.api import problem_of
+    ev = distributed.RayEvaluator(problem_of(config(Path("/tmp"), "x")), 0, workers=2)
+    try:
+        assert ev._chunks_per_worker() == 1  # nothing measured yet
+        ev._cost = (2.0, 0.002)             # 2 s of compute, 2 ms per call: 4 chunks per worker pay
+        assert ev._chunks_per_worker() == distributed.MAX_CHUNKS_PER_WORKER
+        ev._cost = (0.02, 0.005)            # 20 ms of compute, 5 ms per call: one chunk per worker
+        assert ev._chunks_per_worker() == 1
+        assert ev._chunks(10) == [(0, 10, 2), (1, 10, 2)]
+        pop = np.random.default_rng(0).normal(size=(12, ev.problem.build()[1].dim))
+        ev.evaluate(pop, 0)
+        compute, per_call = ev._cost
+        assert compute > 0 and per_call >= 0
+    finally:
+        ev.close()
+
+
 GAUSSIAN = {**QUICK, "genome": {"hidden": 4}, "run": {**QUICK["run"], "generations": 4}}
 
 
@@ -99,7 +142,7 @@ def test_a_seed_described_population_travels_without_a_p_by_d_term(local_ray):
     from evo.evaluation import Problem, SerialEvaluator
     problem = Problem({"name": "digits", "batch_size": 16, "steps": 3}, "fixed",
                       {"hidden": [64, 64], "recurrent": False, "evolve": ["weights"]})
-    ev = distributed.RayEvaluator(problem, 0, workers=2)
+    ev = distributed.RayEvaluator(problem, 0, workers=2, measure_wire=True)
     try:
         walls = {}
         for P in (16, 64):

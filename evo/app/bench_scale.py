@@ -118,7 +118,7 @@ def run_case(dim: int, strategy: str, population: int, generations: int, backend
                 init_ray(num_cpus=2)
                 workers = 2
             try:
-                ev = RayEvaluator(problem, 0, workers=workers)
+                ev = RayEvaluator(problem, 0, workers=workers, measure_wire=True)
                 ev.evaluate(pop, 0)  # warm-up: actors start, build the task and make the noise table
                 t = time.perf_counter()
                 e, _ = ev.evaluate(pop, 1)

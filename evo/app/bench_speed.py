@@ -36,10 +36,13 @@ from neurons import (LayeredBatch, NetworkBatch, current_kernel, kernel_for, sim
 from neurons import kernels as compiled
 from tasks.closed_loop import timing
 
+import tasks
+
 from .. import __version__
+from ..evaluation import RayEvaluator, SerialEvaluator
 from ..evaluation.ray import init_ray, shutdown
 from ..training import config as cfg
-from ..training.api import serial_trainer
+from ..training.api import problem_of, serial_trainer
 
 __all__ = ["SHAPES", "RATES", "PORTS", "reference_lif", "bench_network", "sim", "events", "evaluation"]
 
@@ -295,7 +298,7 @@ PATHS = {"numpy": "numpy", "compiled": "numba"}  # closed-loop path: the kernel 
 
 def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 256, generations: int = 5,
                strategy: str = "cma", paths: tuple[str, ...] = ("numpy", "compiled"), late: int = 20,
-               progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+               workers: tuple[int, ...] = (), progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Per task and closed-loop path (numpy: one Python step for all networks; compiled: whole
     episodes in numba), on one core:
 
@@ -304,7 +307,12 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
       networks, and inside the closed loop environment, encoding, simulation, decoding and
       bookkeeping (numpy path) or the rollout as a whole (compiled path);
     - ``late`` (when ``late`` > 0): the population of generation ``late`` of one run, whose
-      networks balance or swing much longer than early ones, evaluated once by each path.
+      networks balance or swing much longer than early ones, evaluated once by each path;
+    - ``workers`` (e.g. (1, 2)): the first generation's population evaluated in this process
+      (1) and on Ray with each larger number of workers, environment steps per second
+      (for environments such as MuJoCo's, whose steps are the cost).
+
+    Tasks without compiled rollouts (``gym:...``) take the numpy path only.
 
     Rate: network-environment steps per second of evaluation; ``ratio``: the compiled
     path's rate over the numpy path's, on the same populations."""
@@ -313,9 +321,10 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
     previous = current_kernel()
     try:
         for task in tasks:
-            early = [_early(task, population, generations, strategy, path) for path in paths
-                     if path == "numpy" or compiled.AVAILABLE]
-            for age_rows in (early, _late(task, population, late, strategy, paths) if late > 0 else []):
+            task_paths = tuple(p for p in paths if p == "numpy" or (compiled.AVAILABLE and _has_port(task)))
+            early = [_early(task, population, generations, strategy, path) for path in task_paths]
+            for age_rows in (early, _late(task, population, late, strategy, task_paths) if late > 0 else [],
+                             _workers(task, population, strategy, workers) if workers else []):
                 by = {r["path"]: r for r in age_rows}
                 if len(by) == 2 and by["numpy"]["env_steps_per_second"] and by["compiled"]["env_steps_per_second"]:
                     by["compiled"]["ratio"] = by["compiled"]["env_steps_per_second"] / by["numpy"]["env_steps_per_second"]
@@ -326,6 +335,37 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
     finally:
         use_kernel(previous)
     return {"benchmark": "eval", "evospike": __version__, "python": platform.python_version(), "rows": rows}
+
+
+def _has_port(task: str) -> bool:
+    """Whether the task's closed loop has a compiled form (a physics port, tasks.rollout)."""
+    return getattr(getattr(tasks.make(task), "physics", None), "port", None) is not None
+
+
+def _workers(task: str, population: int, strategy: str, workers: tuple[int, ...]) -> list[dict]:
+    """The first generation's population evaluated in-process (1 worker) and on Ray (n > 1)."""
+    trainer = _trainer(task, population, 1, strategy, "compiled" if compiled.AVAILABLE else "numpy")
+    pop = trainer.strategy.ask()
+    config = cfg.resolve({"task": {"name": task}, "strategy": {"name": strategy, "population": population},
+                          "run": {"backend": "serial"}}, preset=False)
+    problem = problem_of(config)
+    episodes = int(config["task"].get("episodes", 1))
+    rows = []
+    for n in workers:
+        ev = SerialEvaluator(problem, 0) if n == 1 else RayEvaluator(problem, 0, workers=n)
+        try:
+            ev.evaluate(pop[:2] if isinstance(pop, np.ndarray) else pop, 0)  # warm-up: build, compile
+            start = time.perf_counter()
+            out, _ = ev.evaluate(pop, 1)
+            seconds = time.perf_counter() - start
+        finally:
+            ev.close()
+        steps = float(out.metrics["steps"].sum() * episodes) if "steps" in out.metrics else 0.0
+        rows.append({"task": task, "path": "workers", "kernel": current_kernel(), "population_age": "early",
+                     "population": population, "generations": 1, "workers": n, "seconds": seconds,
+                     "env_steps": steps, "env_steps_per_second": steps / seconds if steps else None,
+                     "best": float(out.fitness.max()), "mean_fitness": float(out.fitness.mean())})
+    return rows
 
 
 def _trainer(task: str, population: int, generations: int, strategy: str, path: str):
@@ -389,6 +429,11 @@ def _late(task: str, population: int, late: int, strategy: str, paths: tuple[str
 
 def print_eval_row(r: dict) -> None:
     rate = r["env_steps_per_second"]
+    if r["path"] == "workers":
+        print(f"{r['task']} population {r['population']} with {r['workers']} worker{'s' * (r['workers'] > 1)}: "
+              f"{rate:,.0f} environment steps/s, {r['seconds']:.2f} s" if rate else
+              f"{r['task']}: no closed loop", flush=True)
+        return
     head = (f"{r['task']} population {r['population']} {r['population_age']} ({r['generations']} generations) "
             f"{r['path']} path: {'%.2f M network-environment steps/s' % (rate / 1e6) if rate else 'no closed loop'}"
             + (f", {r['ratio']:.1f}x the numpy path" if "ratio" in r else ""))

@@ -70,12 +70,21 @@ def _output(path: str, flag: str) -> Path:
 
 
 def _rebuild(r) -> tuple:
-    """The task and genome space of a loaded run; a config they cannot be built from is a RunDirError."""
+    """The task and genome space of a loaded run, the task with the state its best network was
+    evaluated with (best.json's ``task_state``, e.g. an observation normalizer); a config they
+    cannot be built from is a RunDirError."""
     try:
-        return build(r.config)
+        task, space = build(r.config)
     except (TypeError, ValueError, KeyError) as exc:
         raise RunDirError(f"{str(r.path / 'config.toml')!r}: cannot rebuild the run's task and genome space "
                           f"({type(exc).__name__}: {exc})") from None
+    state = (r.best or {}).get("task_state")
+    if state is not None:
+        try:
+            task.set_state(state)
+        except ValueError as exc:
+            raise RunDirError(f"{str(r.path / 'best.json')!r}: task_state: {exc}") from None
+    return task, space
 
 
 def _status(path: Path, summary: dict) -> str:
@@ -185,12 +194,20 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     out = _output(args.out, "OUT.nir")
     r = load_run(args.run_dir)
-    _, space = _rebuild(r)
+    task, space = _rebuild(r)
     net = space.compile(load_best_genome(r, space))
     reset = r.config.get("task", {}).get("reset", "subtract")
     path = write_nir(net, out, reset)
     print(f"wrote {path}: best network of {args.run_dir} ({int(net.neuron_counts()[0])} neurons, "
           f"{int(net.synapse_counts()[0])} synapses, reset {reset})")
+    normalizer = getattr(task, "normalizer", None)
+    if normalizer is not None:  # the network's inputs are normalized observations: say how
+        side = Path(str(path) + ".json")
+        atomic_write_bytes(side, json.dumps({
+            "input": "clip((observation - mean) / std, -clip, clip), float64, then the network's input current",
+            "mean": normalizer.mean.tolist(), "std": normalizer.std.tolist(), "clip": normalizer.clip},
+            indent=1).encode())
+        print(f"wrote {side}: the observation normalizer the network was evaluated with")
     return 0
 
 
@@ -277,8 +294,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         paths = {None: ("numpy", "compiled"), "numpy": ("numpy",)}.get(args.kernel, ("compiled",))
         names = [n for n in (args.task or "cartpole").split(",") if n]
         names = list(bench_speed.PORTS) if names == ["ports"] else names
+        workers = (1, args.workers) if args.workers and args.workers > 1 else ()
         result = bench_speed.evaluation(tuple(names), args.population, args.generations, paths=paths,
-                                        late=args.late, progress=show)
+                                        late=args.late, workers=workers, progress=show)
     elif args.name == "scale":
         show = None if args.json else bench_scale.print_scale_row
         dims = tuple(_int_list(args.dims, "--dims")) if args.dims else bench_scale.DIMS
@@ -321,10 +339,10 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backend_args(p: argparse.ArgumentParser, default: str = "ray") -> None:
-    p.add_argument("--backend", choices=["ray", "serial"],
-                   help=f"evaluator: ray (a local instance on 127.0.0.1 unless --address) or serial "
-                        f"(default: {default})")
+def _backend_args(p: argparse.ArgumentParser, default: str = "auto") -> None:
+    p.add_argument("--backend", choices=["auto", "ray", "serial"],
+                   help=f"evaluator: auto (serial, then Ray once a generation's evaluation takes 1 s or more), "
+                        f"ray (a local instance on 127.0.0.1 unless --address) or serial (default: {default})")
     p.add_argument("--workers", type=int, help="Ray actors (default: 0, one per CPU of the cluster)")
     p.add_argument("--address", help="join this Ray cluster (e.g. auto or HOST:6379; default: $RAY_ADDRESS, "
                                       "else start a local instance)")
@@ -469,7 +487,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--generations", type=int, default=5,
                    help="scaling: timed rounds per backend; eval: generations; scale: ask/tell rounds (default: 5)")
     b.add_argument("--workers", type=int, default=None,
-                   help="scaling: Ray with 1..N workers (default: 2); sim: also run on N Ray workers (default: none)")
+                   help="scaling: Ray with 1..N workers (default: 2); sim: also run on N Ray workers (default: none); "
+                        "eval: also time the first population in-process and on N Ray workers")
     b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     b.add_argument("--output", metavar="FILE.json", help="also write the JSON result to this file")
     b.set_defaults(func=_cmd_bench)

@@ -34,7 +34,10 @@ class Evaluator(Protocol):
 
 
 class EvaluatorBase:
-    """Context-manager plumbing shared by the evaluators."""
+    """Context-manager plumbing shared by the evaluators. ``task_state``: set before an
+    ``evaluate`` to give every evaluating copy of the task that state (``Task.set_state``)."""
+
+    task_state: Any = None
 
     def __enter__(self):
         return self

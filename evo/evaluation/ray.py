@@ -14,10 +14,15 @@ them, which cost 10-20% of their speed on a busy 2-core machine (clusters starte
 ``ray start`` take ``RAY_worker_niceness=0`` from the environment of that command). The
 default number of actors is the cluster's CPU count. Each generation the population goes
 to the object store once (``ray.put``) and actors receive only a
-reference plus the indices of their chunk. Chunks are interleaved (genome i goes to
-chunk i mod n), which balances their cost, one per worker by default; with more chunks
-than workers they are dispatched as actors free up. A chunk's fitness depends only on the
-generation seed and its genomes, never on which actor or how many ran it.
+reference plus the indices of their chunk (start, stop, step). Chunks are interleaved
+(genome i goes to chunk i mod n), which balances their cost, and they are sized by the
+measured cost of the last generation: its compute and the overhead of one call decide
+how many chunks per worker (at most ``MAX_CHUNKS_PER_WORKER``, each with at least
+``COST_PER_CALL`` times a call's overhead in compute); with more chunks than workers they
+are dispatched as actors free up, so a chunk holding the few long-lived networks of an
+early closed-loop population does not hold up the rest. A chunk's fitness depends only on
+the generation seed and its genomes, never on which actor or how many ran it, so the
+chunking never changes results.
 
 The wire. What goes to the object store is the population as the strategy asked it: a
 (P, D) float64 matrix for CMA-ES and the GA, node and connection genes for NEAT, and for
@@ -25,8 +30,9 @@ the Gaussian strategies (openes, pgpe, snes) a SeededPopulation: the float32 cen
 bytes), the float32 deviation (4D for pgpe and snes, one number for openes) and 8 bytes
 per noise vector, from which each actor makes its chunk's genomes (evo.genomes.seeded).
 Each call carries a reference, its chunk's row indices and the seed; each reply the
-chunk's fitness, metrics and network sizes. ``last_wire`` holds the bytes of the last
-generation as Ray serializes them: ``put_bytes``, ``arg_bytes``, ``return_bytes``. (On a
+chunk's fitness, metrics and network sizes. With ``measure_wire``, ``last_wire`` holds the
+bytes of the last generation as Ray serializes them: ``put_bytes``, ``arg_bytes``,
+``return_bytes`` (``evospike bench scale``). (On a
 multi-node cluster each node that runs an actor also fetches one copy of the put object.)
 
 Faults. An actor whose process dies (or whose node leaves the cluster) is restarted, at most
@@ -88,6 +94,8 @@ def loopback_only() -> None:
 
 
 MAX_RESTARTS = 3        # restarts of an actor whose process died; the next death fails the run
+COST_PER_CALL = 20      # a chunk's compute is at least this many times one call's measured overhead
+MAX_CHUNKS_PER_WORKER = 4
 CONNECT_TIMEOUT = 10.0   # seconds to reach a cluster's address
 
 
@@ -153,24 +161,32 @@ class _Worker:
                                f"worker does not; install numba on every node or run with --kernel numpy")
         self.task, self.space = problem.build()
 
-    def evaluate(self, population: Any, rows: np.ndarray, seed: int, pad_to: int | None) -> tuple:
+    def evaluate(self, population: Any, rows: np.ndarray | tuple, seed: int, pad_to: int | None,
+                 task_state: Any = None) -> tuple:
+        """``rows``: the chunk's genome indices, or (start, stop, step) of an interleaved chunk;
+        ``task_state``: the task's state for this generation (Task.set_state), or None."""
         t0 = time.perf_counter()
+        if isinstance(rows, tuple):
+            rows = np.arange(*rows)
+        if task_state is not None:
+            self.task.set_state(task_state)
         ev, neurons, synapses, _ = evaluate_chunks(self.space, self.task, population, rows, seed, pad_to)
-        return ev.fitness, ev.metrics, neurons, synapses, time.perf_counter() - t0, os.getpid()
+        return ev.fitness, ev.metrics, neurons, synapses, time.perf_counter() - t0, os.getpid(), ev.extras
 
 
 class RayEvaluator(EvaluatorBase):
     """Evaluates a population across Ray actors; same results as :class:`SerialEvaluator`.
 
     ``workers`` actors (0: one per CPU of the cluster). ``chunks_per_worker`` sets how
-    finely a population is split (chunks are at least ``min_chunk`` genomes) and
-    ``in_flight`` how many calls each actor has queued. One interleaved chunk per worker
-    measured best on CartPole here: every chunk pays the closed loop's per-step overhead.
+    finely a population is split (chunks are at least ``min_chunk`` genomes; 0, the
+    default: by measured cost, :meth:`_chunks_per_worker`) and ``in_flight`` how many calls
+    each actor has queued. ``measure_wire``: record each generation's bytes as Ray
+    serializes them in ``last_wire`` (serializing costs the driver time; off in runs).
     """
 
     def __init__(self, problem: Problem, seed: int, *, workers: int = 0, address: str | None = None,
-                 chunks_per_worker: int = 1, min_chunk: int = 8, in_flight: int = 1,
-                 timeout: float = 0.0) -> None:
+                 chunks_per_worker: int = 0, min_chunk: int = 8, in_flight: int = 1,
+                 timeout: float = 0.0, measure_wire: bool = False) -> None:
         self.owns_ray = init_ray(address)
         import ray
         self.ray = ray
@@ -191,12 +207,28 @@ class RayEvaluator(EvaluatorBase):
         self.actors = [actor.options(scheduling_strategy="SPREAD").remote(problem) for _ in range(n)]
         self.last_compute_seconds: list[float] = []
         self.last_wire: dict[str, int] = {}  # bytes of the last generation, as Ray serializes them
+        self.measure_wire = bool(measure_wire)
+        self._cost: tuple[float, float] | None = None  # last generation: (compute seconds, seconds per call)
 
-    def _chunks(self, P: int) -> list[np.ndarray]:
-        """Interleaved chunks (genome i goes to chunk i mod n): neighbouring genomes are often
-        alike in cost, so interleaving balances the chunks."""
-        n = max(1, min(self.workers * self.chunks_per_worker, math.ceil(P / self.min_chunk)))
-        return [np.arange(k, P, n) for k in range(n)]
+    def _chunks_per_worker(self) -> int:
+        """Chunks per worker for this generation, from the last one's measured cost: enough
+        chunks that the actors freeing up first balance a generation whose cost sits in a few
+        networks (early closed-loop populations), but each chunk's compute at least
+        ``COST_PER_CALL`` times the measured overhead of one call, at most ``MAX_CHUNKS_PER_WORKER``.
+        The first generation, with nothing measured, takes one chunk per worker."""
+        if self.chunks_per_worker:
+            return self.chunks_per_worker
+        if self._cost is None:
+            return 1
+        compute, per_call = self._cost
+        affordable = compute / (self.workers * COST_PER_CALL * max(per_call, 1e-4))
+        return int(min(MAX_CHUNKS_PER_WORKER, max(1, affordable)))
+
+    def _chunks(self, P: int) -> list[tuple[int, int, int]]:
+        """Interleaved chunks (genome i goes to chunk i mod n) as (start, stop, step):
+        neighbouring genomes are often alike in cost, so interleaving balances the chunks."""
+        n = max(1, min(self.workers * self._chunks_per_worker(), math.ceil(P / self.min_chunk)))
+        return [(k, P, n) for k in range(n)]
 
     def evaluate(self, population: Any, generation: int) -> tuple[Evaluation, Sizes]:
         """The task's evaluation and the networks' sizes, in population order."""
@@ -207,9 +239,11 @@ class RayEvaluator(EvaluatorBase):
         ray = self.ray
         P = len(population)
         pad_to = self.problem.padded_size(population)
+        start = time.perf_counter()
         ref = ray.put(population)
-        ctx = ray._private.worker.global_worker.get_serialization_context()
-        wire = {"put_bytes": ctx.serialize(population).total_bytes, "arg_bytes": 0, "return_bytes": 0, "calls": 0}
+        ctx = ray._private.worker.global_worker.get_serialization_context() if self.measure_wire else None
+        wire = {"put_bytes": ctx.serialize(population).total_bytes if ctx else 0, "arg_bytes": 0,
+                "return_bytes": 0, "calls": 0}
         chunks = self._chunks(P)
         todo = list(enumerate(chunks))[::-1]
         running: dict[Any, tuple[int, int]] = {}  # object ref -> (chunk index, actor index)
@@ -220,8 +254,9 @@ class RayEvaluator(EvaluatorBase):
             while todo and free:
                 a = free.pop(0)
                 k, rows = todo.pop()
-                running[self.actors[a].evaluate.remote(ref, rows, seed, pad_to)] = (k, a)
-                wire["arg_bytes"] += ctx.serialize((ref, rows, seed, pad_to)).total_bytes
+                call = (ref, rows, seed, pad_to, self.task_state)
+                running[self.actors[a].evaluate.remote(*call)] = (k, a)
+                wire["arg_bytes"] += ctx.serialize(call).total_bytes if ctx else 0
                 wire["calls"] += 1
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             done, _ = ray.wait(list(running), num_returns=1, timeout=left)
@@ -232,17 +267,20 @@ class RayEvaluator(EvaluatorBase):
             for r in done:
                 k, a = running.pop(r)
                 results[k] = self._get(r, k)
-                wire["return_bytes"] += ctx.serialize(results[k]).total_bytes
-                if len(results[k][0]) != len(chunks[k]):
-                    raise TaskError(f"task returned {len(results[k][0])} fitness values for {len(chunks[k])} "
-                                    f"networks")
+                wire["return_bytes"] += ctx.serialize(results[k]).total_bytes if ctx else 0
+                expected = len(range(*chunks[k]))
+                if len(results[k][0]) != expected:
+                    raise TaskError(f"task returned {len(results[k][0])} fitness values for {expected} networks")
                 free.append(a)
         parts = [results[k] for k in range(len(chunks))]
         self.last_compute_seconds = [p[4] for p in parts]
-        self.last_wire = wire
-        order = np.argsort(np.concatenate(chunks), kind="stable")  # back to population order
-        ev = Evaluation.concatenate([Evaluation(p[0], p[1]) for p in parts])
-        ev = Evaluation(ev.fitness[order], {k: v[order] for k, v in ev.metrics.items()})
+        self.last_wire = wire if ctx else {}
+        busiest = max(sum(p[4] for p in parts if p[5] == pid) for pid in {p[5] for p in parts})
+        calls_of_busiest = math.ceil(len(chunks) / self.workers)
+        self._cost = (sum(self.last_compute_seconds),
+                      max(0.0, time.perf_counter() - start - busiest) / max(1, calls_of_busiest))
+        order = np.argsort(np.concatenate([np.arange(*c) for c in chunks]), kind="stable")  # population order
+        ev = Evaluation.concatenate([Evaluation(p[0], p[1], p[6]) for p in parts]).take(order)
         sizes = {"neurons": np.concatenate([p[2] for p in parts])[order],
                  "synapses": np.concatenate([p[3] for p in parts])[order]}
         return ev, sizes

@@ -65,6 +65,8 @@ class SerialEvaluator(EvaluatorBase):
     def evaluate_seed(self, population: Any, seed: int) -> tuple[Evaluation, Sizes]:
         """Evaluate with an explicit evaluation seed; ``last_seconds`` then holds the seconds
         spent compiling genomes into networks and in the task."""
+        if self.task_state is not None:
+            self.task.set_state(self.task_state)
         with self._pool.limit(limits=self.blas_threads, user_api="blas") if self._pool else nullcontext():
             ev, neurons, synapses, self.last_seconds = evaluate_chunks(self.space, self.task, population, None, seed)
         return ev, {"neurons": neurons, "synapses": synapses}

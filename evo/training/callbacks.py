@@ -10,6 +10,8 @@ generation, after the files it points past), the summary, the logger.
 """
 from __future__ import annotations
 
+import contextlib
+
 import math
 from datetime import datetime
 from pathlib import Path
@@ -64,20 +66,26 @@ class Validator(Callback):
         self.path, self.task_config = (Path(path) if path is not None else None), dict(task_config or {})
 
     def score_center(self, trainer: Trainer, result: GenerationResult, center: np.ndarray) -> float:
+        """The center's validation, with the task's state of the next generation."""
         nets = self.space.compile(center[None])
         score = float(self.task.validate(nets, self.seed).fitness[0])
         trainer.state.validated = (result.generation, score)
         if self.path is not None:
-            write_json(self.path / CENTER, {
-                "generation": result.generation, "validation": score, "genome_space": self.space.kind,
-                "genome_config": self.space.config(), "task": self.task_config,
-                "genome": [float(v) for v in center]})
+            doc = {"generation": result.generation, "validation": score, "genome_space": self.space.kind,
+                   "genome_config": self.space.config(), "task": self.task_config,
+                   "genome": [float(v) for v in center]}
+            if self.task.has_state:
+                doc["task_state"] = self.task.state()
+            write_json(self.path / CENTER, doc)
         return score
 
     def score(self, state: LoopState) -> float:
+        """The best network's validation, with the task's state it was evaluated with."""
         if state.validated is None or state.validated[0] != state.best_generation:
             nets = self.space.compile(self.space.decode_genome(state.best_genome))
-            state.validated = (state.best_generation, float(self.task.validate(nets, self.seed).fitness[0]))
+            with _task_state(self.task, state.best_task_state):
+                score = float(self.task.validate(nets, self.seed).fitness[0])
+            state.validated = (state.best_generation, score)
         return state.validated[1]
 
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
@@ -87,12 +95,30 @@ class Validator(Callback):
                                         else self.score_center(trainer, result, center))
 
 
-def _network(result: GenerationResult, space: Any, task_config: dict, i: int) -> dict:
-    """Network i of a generation, with what rebuilds it (best.json, solved.json)."""
+@contextlib.contextmanager
+def _task_state(task: Any, state: Any):
+    """Within the block, ``task`` has ``state`` (when it keeps one); its own state after."""
+    if state is None or not getattr(task, "has_state", False):
+        yield
+        return
+    before = task.state()
+    task.set_state(state)
+    try:
+        yield
+    finally:
+        task.set_state(before)
+
+
+def _network(result: GenerationResult, space: Any, task_config: dict, i: int, task_state: Any = None) -> dict:
+    """Network i of a generation, with what rebuilds it (best.json, solved.json): the genome,
+    its space, the task options and, for a task with a state, the state it was evaluated with."""
     ev = result.evaluation
-    return {"generation": result.generation, "index": i, "fitness": float(ev.fitness[i]),
-            "metrics": {k: v[i] for k, v in ev.metrics.items()}, "genome_space": space.kind,
-            "genome_config": space.config(), "task": task_config, "genome": space.genome(result.population, i)}
+    out = {"generation": result.generation, "index": i, "fitness": float(ev.fitness[i]),
+           "metrics": {k: v[i] for k, v in ev.metrics.items()}, "genome_space": space.kind,
+           "genome_config": space.config(), "task": task_config, "genome": space.genome(result.population, i)}
+    if task_state is not None:
+        out["task_state"] = task_state
+    return out
 
 
 class BestWriter(Callback):
@@ -103,7 +129,8 @@ class BestWriter(Callback):
 
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
         if result.improved:
-            write_json(self.path / BEST, _network(result, self.space, self.task_config, result.i_best))
+            write_json(self.path / BEST, _network(result, self.space, self.task_config, result.i_best,
+                                                  trainer.state.best_task_state))
 
 
 class SolvedWriter(Callback):

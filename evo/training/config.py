@@ -46,16 +46,20 @@ RUN_DEFAULTS: dict[str, Any] = {
     "name": "",                # run directory name; "" makes TASK-STRATEGY-sSEED-TIMESTAMP
     "validate_every": 10,      # validate the best genome every this many generations (0: only at the end)
     "checkpoint_every": 1,     # resumable checkpoint every this many generations (and on Ctrl-C, SIGTERM, the end)
-    "backend": "ray",          # evaluator: "ray" (local instance, or a cluster with address) or "serial"
+    "backend": "auto",         # evaluator: "auto" (serial, then Ray once a generation takes >= 1 s), "ray"
+                               # (local instance, or a cluster with address) or "serial"
+    "ray_after": 1.0,          # backend "auto": seconds of a generation's serial evaluation from which Ray takes over
     "workers": 0,              # Ray actors; 0: one per CPU of the cluster
     "address": "",             # Ray cluster to join ("auto", "HOST:PORT"); "": $RAY_ADDRESS or a local instance
-    "kernel": "auto",          # LIF simulator: "numba", "numpy", or "auto" (numba for <= 4 samples per network, if installed)
+    "kernel": "auto",          # LIF simulator and closed loops: "numba" (compiled rollouts), "numpy", or "auto"
+                               # (numba where installed, but numpy for closed loops on the numpy path with
+                               # more than 4 episodes per network)
     "quiet": False,            # no per-generation lines
     "eval_timeout": 0.0,       # seconds a generation's evaluation may take at most (0: no limit)
 }
 MAX_NAME_BYTES = 200
 SECTIONS = ("run", "task", "genome", "strategy")
-BACKENDS = ("ray", "serial")
+BACKENDS = ("auto", "ray", "serial")
 
 
 def genome_kind(strategy: str) -> str:
@@ -296,6 +300,8 @@ def check_run(table: dict) -> dict:
         raise ConfigError(f"run.backend: {run['backend']!r}; expected one of {', '.join(BACKENDS)}")
     if not (0 <= run["seed"] < 2**63):
         raise ConfigError(f"run.seed: {run['seed']}; expected an integer in [0, 2**63)")
+    if run["ray_after"] < 0:
+        raise ConfigError(f"run.ray_after: {run['ray_after']}; expected seconds >= 0")
     if run["eval_timeout"] < 0:
         raise ConfigError(f"run.eval_timeout: {run['eval_timeout']}; expected seconds >= 0 (0: no limit)")
     _check_name(run["name"])

@@ -34,7 +34,9 @@ class LoopState:
     evaluated so far; ``best_ever``, ``best_genome`` (JSON form), ``best_generation``: the
     best network so far; ``validated``: (best_generation, score) of the last validation;
     ``solved_generation``: the first generation with a network that solved the task;
-    ``wall_seconds``: wall time spent before this process took over.
+    ``wall_seconds``: wall time spent before this process took over; ``task_state``: the
+    task's state for the next generation and ``best_task_state`` the one the best network
+    was evaluated with (tasks with ``has_state``, e.g. an observation normalizer; JSON).
     """
 
     generation: int = 0
@@ -45,6 +47,8 @@ class LoopState:
     validated: tuple[int, float] | None = None
     solved_generation: int | None = None
     wall_seconds: float = 0.0
+    task_state: Any = None
+    best_task_state: Any = None
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -82,6 +86,11 @@ class LoopState:
         else:
             state.best_genome = genome
             state.best_ever = number("best_ever", d.get("best_ever"))
+        for key in ("task_state", "best_task_state"):
+            value = d.get(key)
+            if value is not None and not isinstance(value, dict):
+                raise RunDirError(f"{where}: {key}: {str(value)[:60]!r}; expected a JSON object or null")
+            setattr(state, key, value)
         validated = d.get("validated")
         if validated is not None:
             g = validated[0] if isinstance(validated, list) and len(validated) == 2 else None
@@ -229,6 +238,11 @@ class Trainer:
         t0 = time.perf_counter()
         population = self.strategy.ask()
         t1 = time.perf_counter()
+        stateful = self.task is not None and self.task.has_state
+        if stateful:  # every evaluating process sees the state of this generation
+            if self.state.task_state is not None:
+                self.task.set_state(self.state.task_state)
+            self.evaluator.task_state = self.task.state()
         try:
             ev, sizes = self.evaluator.evaluate(population, gen)
         except (KeyboardInterrupt, SystemExit):
@@ -254,6 +268,11 @@ class Trainer:
         if improved:
             s.best_ever, s.best_genome, s.best_generation = float(ev.fitness[i_best]), \
                 self.space.genome(population, i_best), gen
+        if self.task is not None and self.task.has_state:
+            if improved:
+                s.best_task_state = self.task.state()
+            self.task.update_state(ev)  # in population order, in this process only
+            s.task_state = self.task.state()
         solved = self.task.solved(ev) if self.task is not None else None
         solved = np.zeros(P, bool) if solved is None else np.asarray(solved, bool)
         first_solved = None

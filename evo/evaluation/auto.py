@@ -1,0 +1,81 @@
+"""The ``auto`` backend: serial while generations are short, Ray once they are long.
+
+Ray pays for itself only when a generation's evaluation is long: starting a local instance
+takes about 5 s, and each generation then pays a few milliseconds of calls and object-store
+round trips (``evospike bench eval``, the note of issue 18). With compiled rollouts a
+CartPole generation of 256 networks takes about 20 ms serially, and Ray with 2 workers is
+slower than the serial backend there. So ``auto`` evaluates in this process, and moves to
+Ray, for the rest of the run, after the first generation whose serial evaluation took at
+least ``ray_after`` seconds, on a machine with more than one CPU (or at once when a
+cluster address or a number of workers is given). Results never depend on the backend, so the move changes
+nothing but time.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any
+
+from tasks import Evaluation
+
+from .base import EvaluatorBase, Sizes
+from .problem import Problem
+from .ray import RayEvaluator
+from .serial import SerialEvaluator
+
+__all__ = ["AutoEvaluator", "RAY_AFTER"]
+
+RAY_AFTER = 1.0  # seconds of serial evaluation per generation from which Ray takes over
+
+
+class AutoEvaluator(EvaluatorBase):
+    """Serial evaluation, replaced by a :class:`RayEvaluator` once a generation takes at least
+    ``ray_after`` seconds (``backend`` then reads ``"ray"``); Ray from the start when
+    ``workers`` > 0 or a cluster ``address`` is given."""
+
+    def __init__(self, problem: Problem, seed: int, *, workers: int = 0, address: str | None = None,
+                 task: Any = None, space: Any = None, timeout: float = 0.0, ray_after: float = RAY_AFTER,
+                 cpus: int | None = None) -> None:
+        self.problem, self.seed, self.timeout = problem, int(seed), float(timeout)
+        self.workers, self.address, self.ray_after = int(workers), address, float(ray_after)
+        self.cpus = (os.cpu_count() or 1) if cpus is None else int(cpus)
+        self.inner: Any = SerialEvaluator(problem, seed, task=task, space=space, timeout=timeout)
+        self.backend = "serial"
+        if address or os.environ.get("RAY_ADDRESS") or self.workers > 0:
+            self._to_ray()
+
+    def _to_ray(self) -> None:
+        self.inner = RayEvaluator(self.problem, self.seed, workers=self.workers, address=self.address,
+                                  timeout=self.timeout)
+        self.backend = "ray"
+
+    @property
+    def task_state(self) -> Any:
+        return self.inner.task_state
+
+    @task_state.setter
+    def task_state(self, state: Any) -> None:
+        self.inner.task_state = state
+
+    def evaluate(self, population: Any, generation: int) -> tuple[Evaluation, Sizes]:
+        start = time.perf_counter()
+        out = self.inner.evaluate(population, generation)
+        if self.backend == "serial" and self.cpus > 1 and time.perf_counter() - start >= self.ray_after:
+            print(f"evospike: generation {generation} took {time.perf_counter() - start:.1f} s serially; "
+                  f"evaluating on Ray from now on (run.backend = 'auto')", file=sys.stderr)
+            state = self.inner.task_state
+            self._to_ray()
+            self.inner.task_state = state
+        return out
+
+    def evaluate_seed(self, population: Any, seed: int) -> tuple[Evaluation, Sizes]:
+        return self.inner.evaluate_seed(population, seed)
+
+    def __getattr__(self, name: str) -> Any:  # last_seconds, last_wire, ... of the current evaluator
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def close(self) -> None:
+        self.inner.close()
