@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["rate", "latency", "gaussian_fields", "population", "direct"]
+__all__ = ["rate", "latency", "field_centres", "gaussian_fields", "population", "direct"]
 
 
 def _unit(values, name: str) -> np.ndarray:
@@ -39,6 +39,18 @@ def latency(values, steps: int) -> np.ndarray:
     return (np.arange(T).reshape((T,) + (1,) * v.ndim) == t_spike).astype(np.float32)
 
 
+def field_centres(low, high, n: int, width: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The Gaussian fields of :func:`gaussian_fields` for d features: centres (d, n) and
+    standard deviations (d,), float64."""
+    low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
+    if n < 2:
+        raise ValueError(f"gaussian_fields: n={n}; expected at least 2 fields per value")
+    if (high <= low).any():
+        raise ValueError("gaussian_fields: every high must exceed its low")
+    spacing = (high - low) / (n - 1)
+    return low[:, None] + spacing[:, None] * np.arange(n), width * spacing
+
+
 def gaussian_fields(values, low, high, n: int, width: float = 1.0) -> np.ndarray:
     """Gaussian receptive fields: each of the d values of the last axis becomes n activations.
 
@@ -49,13 +61,8 @@ def gaussian_fields(values, low, high, n: int, width: float = 1.0) -> np.ndarray
     x = np.asarray(values, dtype=np.float64)
     low = np.broadcast_to(np.asarray(low, np.float64), x.shape[-1:])
     high = np.broadcast_to(np.asarray(high, np.float64), x.shape[-1:])
-    if n < 2:
-        raise ValueError(f"gaussian_fields: n={n}; expected at least 2 fields per value")
-    if (high <= low).any():
-        raise ValueError("gaussian_fields: every high must exceed its low")
-    spacing = (high - low) / (n - 1)
-    centres = low[:, None] + spacing[:, None] * np.arange(n)       # (d, n)
-    z = (x[..., None] - centres) / (width * spacing[:, None])      # (..., d, n)
+    centres, widths = field_centres(low, high, n, width)           # (d, n), (d,)
+    z = (x[..., None] - centres) / widths[:, None]                 # (..., d, n)
     act = np.exp(-0.5 * z * z)
     return act.reshape(x.shape[:-1] + (x.shape[-1] * n,)).astype(np.float32)
 

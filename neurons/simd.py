@@ -16,7 +16,7 @@ from numba.extending import intrinsic, models, register_model
 
 def _family(lanes: int) -> tuple:
     """The vector type of ``lanes`` float32 and its load, store, arithmetic, splat and
-    compare intrinsics (returned in the order of ``_NAMES``)."""
+    compare intrinsics: (type, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits)."""
     vec = ir.VectorType(ir.FloatType(), lanes)
 
     class Vector(types.Type):

@@ -45,16 +45,13 @@ __all__ = ["GymTask", "GYM_PRESETS", "lunarlander"]
 _LOCOMOTION = dict(task={"episodes": 1, "decoding": "membrane", "validation_episodes": 10},
                    genome={"hidden": [32], "recurrent": False},
                    run={"validate_every": 10, "checkpoint_every": 10})
+_LOCOMOTION_ES = {"population": 128, "sigma0": 0.02, "learning_rate": 0.01, "init_std": 0.2}
 GYM_PRESETS = {
-    "HalfCheetah-v5": Preset("openes", 300, strategy_options={"population": 128, "sigma0": 0.02,
-                                                              "learning_rate": 0.01, "init_std": 0.2},
+    "HalfCheetah-v5": Preset("openes", 300, strategy_options=_LOCOMOTION_ES,
                              note="OpenAI-ES, 17 -> 32 LIF -> 12 outputs read by membrane", **_LOCOMOTION),
-    "Hopper-v5": Preset("openes", 300, strategy_options={"population": 128, "sigma0": 0.02,
-                                                         "learning_rate": 0.01, "init_std": 0.2},
+    "Hopper-v5": Preset("openes", 300, strategy_options=_LOCOMOTION_ES,
                         note="OpenAI-ES, 11 -> 32 LIF -> 6 outputs read by membrane", **_LOCOMOTION),
 }
-
-
 
 _MUJOCO_SEEN: set[str] = set()
 
@@ -100,7 +97,8 @@ class GymTask(Task):
         self.name = f"gym:{env_id}"
         try:
             spec = gym.spec(env_id)
-            if str(getattr(spec, "entry_point", "")).startswith("gymnasium.envs.mujoco"):
+            mujoco = str(getattr(spec, "entry_point", "")).startswith("gymnasium.envs.mujoco")
+            if mujoco:
                 _mujoco_warnings_once()
             probe = gym.make(env_id)
         except Exception as exc:  # gymnasium raises several error types for unknown or broken ids
@@ -124,7 +122,6 @@ class GymTask(Task):
         bounded = np.isfinite(lo) & np.isfinite(hi) & (hi > lo)
         if normalize not in ("auto", "on", "off"):
             raise TaskError(f"task option normalize: {normalize!r}; expected 'auto', 'on' or 'off'")
-        mujoco = str(getattr(spec, "entry_point", "")).startswith("gymnasium.envs.mujoco")
         normalizing = normalize == "on" or (normalize == "auto" and mujoco)
         normalize_episodes = int_option("normalize_episodes", normalize_episodes, 0)
         lo, hi = np.where(bounded, lo, -1.0), np.where(bounded, hi, 1.0)  # unbounded: pass as they are

@@ -43,6 +43,7 @@ import numba
 import numpy as np
 
 from neurons import NetworkBatch
+from neurons.encoders import field_centres
 from neurons.lif import _finite_thresholds
 from neurons.simd import WIDE_LANES as LANES
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
@@ -487,12 +488,8 @@ def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, 
     P, E = nets.n_networks, start.shape[0]
     scale32 = np.ascontiguousarray(scale, np.float32)
     offset32 = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, np.float32), scale32.shape))
-    if encoding == "population":  # neurons.encoders.gaussian_fields' centres and widths, as it computes them
-        low = (offset32 - scale32).astype(np.float64)
-        high = (offset32 + scale32).astype(np.float64)
-        spacing = (high - low) / (int(fields) - 1)
-        centres = low[:, None] + spacing[:, None] * np.arange(int(fields))
-        widths = 1.0 * spacing
+    if encoding == "population":  # the fields of ObservationEncoder (neurons.encoders.gaussian_fields)
+        centres, widths = field_centres(offset32 - scale32, offset32 + scale32, int(fields))
     else:
         centres, widths = np.zeros((scale32.shape[0], 1)), np.ones(scale32.shape[0])
     start = np.ascontiguousarray(start, np.float64)

@@ -99,7 +99,12 @@ def _run_and_score(tmp_path):
 
 
 def test_a_run_keeps_the_normalizer_in_its_checkpoint_and_best_json(tmp_path):
+    from evo.app.cli import main
     _run_and_score(tmp_path)
+    pytest.importorskip("nir")
+    assert main(["export", str(tmp_path / "r"), str(tmp_path / "r.nir")]) == 0
+    side = json.loads((tmp_path / "r.nir.json").read_text())  # export keeps what the inputs went through
+    assert side["task_state"] == load_run(tmp_path / "r").best["task_state"]
 
 
 def test_replay_uses_the_normalizer_of_best_json(tmp_path, capsys):

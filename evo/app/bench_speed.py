@@ -42,7 +42,7 @@ from .. import __version__
 from ..evaluation import RayEvaluator, SerialEvaluator
 from ..evaluation.ray import init_ray, shutdown
 from ..training import config as cfg
-from ..training.api import problem_of, serial_trainer
+from ..training.api import serial_trainer
 
 __all__ = ["SHAPES", "RATES", "PORTS", "reference_lif", "bench_network", "sim", "events", "evaluation"]
 
@@ -345,11 +345,8 @@ def _has_port(task: str) -> bool:
 def _workers(task: str, population: int, strategy: str, workers: tuple[int, ...]) -> list[dict]:
     """The first generation's population evaluated in-process (1 worker) and on Ray (n > 1)."""
     trainer = _trainer(task, population, 1, strategy, "compiled" if compiled.AVAILABLE else "numpy")
-    pop = trainer.strategy.ask()
-    config = cfg.resolve({"task": {"name": task}, "strategy": {"name": strategy, "population": population},
-                          "run": {"backend": "serial"}}, preset=False)
-    problem = problem_of(config)
-    episodes = int(config["task"].get("episodes", 1))
+    pop, problem = trainer.strategy.ask(), trainer.evaluator.problem
+    episodes = int(trainer.task.options.get("episodes", 1))
     rows = []
     for n in workers:
         ev = SerialEvaluator(problem, 0) if n == 1 else RayEvaluator(problem, 0, workers=n)
@@ -410,9 +407,7 @@ def _late(task: str, population: int, late: int, strategy: str, paths: tuple[str
         for _ in range(late):
             trainer.step()
         nets = trainer.space.compile(trainer.strategy.ask())
-        for path in paths:
-            if path == "compiled" and not compiled.AVAILABLE:
-                continue
+        for path in paths:  # the caller keeps only the paths this task has
             use_kernel(PATHS[path])
             trainer.task.evaluate(nets.select(np.arange(min(2, nets.n_networks))), 1)  # warm-up
             with timing() as phases:

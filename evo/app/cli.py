@@ -200,14 +200,12 @@ def _cmd_export(args: argparse.Namespace) -> int:
     path = write_nir(net, out, reset)
     print(f"wrote {path}: best network of {args.run_dir} ({int(net.neuron_counts()[0])} neurons, "
           f"{int(net.synapse_counts()[0])} synapses, reset {reset})")
-    normalizer = getattr(task, "normalizer", None)
-    if normalizer is not None:  # the network's inputs are normalized observations: say how
+    state = task.state()
+    if state is not None:  # what the network's inputs went through (e.g. an observation normalizer)
         side = Path(str(path) + ".json")
-        atomic_write_bytes(side, json.dumps({
-            "input": "clip((observation - mean) / std, -clip, clip), float64, then the network's input current",
-            "mean": normalizer.mean.tolist(), "std": normalizer.std.tolist(), "clip": normalizer.clip},
-            indent=1).encode())
-        print(f"wrote {side}: the observation normalizer the network was evaluated with")
+        atomic_write_bytes(side, json.dumps({"task": r.config["task"]["name"], "task_state": state},
+                                            indent=1).encode())
+        print(f"wrote {side}: the task's state the network was evaluated with")
     return 0
 
 

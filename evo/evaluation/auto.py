@@ -61,8 +61,9 @@ class AutoEvaluator(EvaluatorBase):
     def evaluate(self, population: Any, generation: int) -> tuple[Evaluation, Sizes]:
         start = time.perf_counter()
         out = self.inner.evaluate(population, generation)
-        if self.backend == "serial" and self.cpus > 1 and time.perf_counter() - start >= self.ray_after:
-            print(f"evospike: generation {generation} took {time.perf_counter() - start:.1f} s serially; "
+        seconds = time.perf_counter() - start
+        if self.backend == "serial" and self.cpus > 1 and seconds >= self.ray_after:
+            print(f"evospike: generation {generation} took {seconds:.1f} s serially; "
                   f"evaluating on Ray from now on (run.backend = 'auto')", file=sys.stderr)
             state = self.inner.task_state
             self._to_ray()
