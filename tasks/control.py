@@ -111,13 +111,15 @@ class ControlTask(Task):
     def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
         return self._play(nets, episode_seeds(seed, self.options["episodes"]))
 
-    def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
-        """Spikes (LIF steps, N) of the first network during one validation episode."""
+    def record(self, nets: NetworkBatch, seed: int, inputs: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Spikes (LIF steps, N) of the first network during one validation episode; with
+        ``inputs``, also the encoded observation (LIF steps, n_inputs), held for each
+        environment step's ``sim_steps``."""
         o = self.options
         ep = run_episodes(nets.select([0]), self.physics, self.physics.start_states(episode_seeds(seed, 1, True)),
                           self.encoder, max_steps=o["max_steps"], sim_steps=o["sim_steps"], reset=o["reset"],
                           decode=self.decode, record=True)
-        return ep.raster
+        return (ep.raster, ep.input_raster) if inputs else ep.raster
 
     def validate(self, nets: NetworkBatch, seed: int, episodes: int | None = None) -> Evaluation:
         n = self.options["validation_episodes"] if episodes is None else int(episodes)

@@ -485,6 +485,11 @@ def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, 
     if encoding not in ENCODINGS or decoding not in DECODINGS:
         raise ValueError(f"encoding {encoding!r} / decoding {decoding!r}; compiled rollouts take "
                          f"{', '.join(ENCODINGS)} / {', '.join(DECODINGS)}")
+    if not nets.plain:
+        what = [f"the {nets.model} neuron model"] if nets.model != "lif" else []
+        what += ["synaptic delays"] if nets.has_delays else []
+        raise ValueError(f"nets: compiled rollouts run plain LIF networks without delays; these have "
+                         f"{' and '.join(what)}; play them with rollout 'numpy'")
     P, E = nets.n_networks, start.shape[0]
     scale32 = np.ascontiguousarray(scale, np.float32)
     offset32 = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, np.float32), scale32.shape))

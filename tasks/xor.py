@@ -62,9 +62,12 @@ class XOR(Task):
         """The same four cases (XOR has no held-out data); with ``rate`` < 1, fresh spike trains."""
         return self._score(nets, seed)
 
-    def record(self, nets: NetworkBatch, seed: int) -> np.ndarray:
-        """Spikes (T, N) of the first network on case (1, 0)."""
-        return simulate(nets.select([0]), self.inputs(seed)[:, 2:3], self.options["reset"])[:, 0, 0]
+    def record(self, nets: NetworkBatch, seed: int, inputs: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+        """Spikes (T, N) of the first network on case (1, 0); with ``inputs``, also the input
+        spikes (T, 3)."""
+        x = self.inputs(seed)[:, 2:3]
+        spikes = simulate(nets.select([0]), x, self.options["reset"])[:, 0, 0]
+        return (spikes, x[:, 0]) if inputs else spikes
 
     def solved(self, ev: Evaluation) -> np.ndarray:
         """(P,) bool: all four cases classified correctly."""

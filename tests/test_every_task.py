@@ -16,6 +16,7 @@ SMALL = {
     "digits": {"batch_size": 20},
     "mnist": {"batch_size": 20, "validation_limit": 50},
     "temporal-patterns": {"samples": 2, "validation_samples": 2},
+    "intervals": {"samples": 2, "validation_samples": 2},
     "lunarlander": {"episodes": 1, "max_steps": 10, "validation_episodes": 1},
 }
 

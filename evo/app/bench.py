@@ -182,7 +182,22 @@ def print_scaling_row(r: dict) -> None:
 # The tasks of ``bench tasks``: every built-in task with a preset except LunarLander (Box2D),
 # mnist (about 25 minutes a run: ``--tasks mnist``) and shd and nmnist (files you download)
 SUITE = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendulum", "double-pole", "double-pole-nv",
-         "xor", "iris", "wine", "breast-cancer", "digits", "temporal-patterns")
+         "xor", "iris", "wine", "breast-cancer", "digits", "temporal-patterns", "intervals")
+
+
+# Tasks run once per neuron model: (label, genome options over the preset's, genes evolved
+# besides the preset's), the same network size and budget. intervals' delays reach its
+# longest interval.
+VARIANTS: dict[str, tuple[tuple[str, dict, tuple[str, ...]], ...]] = {
+    "intervals": (("lif", {}, ()), ("alif", {"neuron": "alif"}, ("rhos", "adaptations")),
+                  ("cuba", {"neuron": "cuba"}, ("alphas",)), ("lif+delays", {"max_delay": 40}, ("delays",)))}
+
+
+def variant_genome(preset, options: dict, genes: tuple[str, ...]) -> dict:
+    """A variant's genome layer: its options, and when the preset lists the genes it evolves,
+    that list with the variant's genes added."""
+    evolve = (preset.genome or {}).get("evolve") if preset is not None else None
+    return {**options, **({"evolve": list(evolve) + list(genes)} if evolve is not None and genes else {})}
 
 
 def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int = 0,
@@ -191,7 +206,8 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
     ``evospike run TASK --seed S`` runs it, over ``seeds`` seeds from ``first_seed`` (serial
     backend, run directories in a temporary folder): median validation, evaluations used,
     wall time, and for tasks that define solving, how many seeds solved it and the
-    evaluations up to the generation that did."""
+    evaluations up to the generation that did. Tasks in ``VARIANTS`` run once per variant
+    (a row each, ``variant`` naming it): the preset with those genome options."""
     names = names or list(SUITE)
     unknown = [n for n in names if n not in tasks.names() or tasks.spec(n).preset is None]
     if unknown:
@@ -199,17 +215,19 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
                           f"{', '.join(n for n in tasks.names() if tasks.spec(n).preset)}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in names:
+        for name, (variant, options, genes) in ((n, v) for n in names for v in VARIANTS.get(n, ((None, {}, ()),))):
             preset = tasks.spec(name).preset
+            genome = variant_genome(preset, options, genes)
             defines_solved = tasks.spec(name).factory.solved is not tasks.Task.solved
             per_seed = []
             for seed in range(first_seed, first_seed + seeds):
                 t0 = time.perf_counter()  # resolving builds the task (loads its data): part of a run's time
-                config = cfg.resolve_sources([("bench", {
-                    "task": {"name": name},
-                    "run": {"seed": seed, "backend": "serial", "quiet": True, "out": tmp, "name": f"{name}-{seed}"}})])
-                run(config, log=None)
-                r = load_run(f"{tmp}/{name}-{seed}")
+                folder = f"{name}-{variant or 'preset'}-{seed}"
+                layer = {"task": {"name": name},
+                         "run": {"seed": seed, "backend": "serial", "quiet": True, "out": tmp, "name": folder}}
+                sources = [("bench", layer)] + ([("variant", {"genome": genome})] if genome else [])
+                run(cfg.resolve_sources(sources), log=None)
+                r = load_run(f"{tmp}/{folder}")
                 solved_gen = r.summary.get("solved_generation")
                 per_seed.append({"seed": seed, "validation": r.summary["validation"],
                                  "evaluations": r.summary["evaluations"], "best": r.summary["best"],
@@ -217,7 +235,7 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
                                  "evaluations_to_solve": (int(r.metrics["evaluations"].iloc[solved_gen])
                                                           if solved_gen is not None else None),
                                  "seconds": time.perf_counter() - t0})
-            row = {"task": name, "strategy": preset.strategy, "generations": preset.generations, "seeds": seeds,
+            row = {"task": name, "variant": variant, "strategy": preset.strategy, "generations": preset.generations, "seeds": seeds,
                    "median_validation": statistics.median(x["validation"] for x in per_seed),
                    "median_evaluations": statistics.median(x["evaluations"] for x in per_seed),
                    "median_seconds": statistics.median(x["seconds"] for x in per_seed),
@@ -230,7 +248,8 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
 
 def print_task_row(r: dict) -> None:
     vals = " ".join(f"{x['validation']:.3g}" for x in r["runs"])
-    print(f"{r['task']:<24} {r['strategy']:<6} median validation {r['median_validation']:10.4g}  "
+    task = r["task"] + (f" ({r['variant']})" if r.get("variant") else "")
+    print(f"{task:<24} {r['strategy']:<6} median validation {r['median_validation']:10.4g}  "
           f"median evaluations {r['median_evaluations']:8.0f}  "
           f"solved {'-' if r['solved'] is None else r['solved']}/{r['seeds']}  "
           f"median {r['median_seconds']:.1f} s per run  (per seed: {vals})", flush=True)

@@ -44,7 +44,8 @@ from ..evaluation.ray import init_ray, shutdown
 from ..training import config as cfg
 from ..training.api import serial_trainer
 
-__all__ = ["SHAPES", "RATES", "PORTS", "reference_lif", "bench_network", "sim", "events", "evaluation"]
+__all__ = ["SHAPES", "RATES", "PORTS", "reference_lif", "bench_network", "sim", "events", "evaluation", "models",
+           "model_networks", "MODEL_VARIANTS"]
 
 # (P, N, B, n_in, input rate); P * B is kept near 4,096 rows for the wide inputs
 SHAPES = ((256, 64, 1, 8, 0.2), (256, 64, 16, 8, 0.2), (64, 256, 1, 8, 0.2), (1024, 16, 1, 8, 0.2),
@@ -234,6 +235,61 @@ def _across_workers(actors, net, x, spikes, seconds, updates, rounds, min_second
             "workers_outputs_updates_per_s": updates * repeats / statistics.median(outputs_walls),
             "workers_best_updates_per_s": updates * repeats / min(walls),
             "workers_identical_spikes": same}
+
+
+MODEL_VARIANTS = ("lif", "alif", "cuba", "lif+delays")
+
+
+def model_networks(net: NetworkBatch, max_delay: int = 16, seed: int = 1) -> dict[str, NetworkBatch]:
+    """``net`` as each of MODEL_VARIANTS: the same weights, alif with rho 0.9 and b 0.2, cuba
+    with alpha 0.5, and lif with every synapse's delay drawn uniformly (inputs 0..max_delay,
+    others 1..max_delay): the case where a spike's effects spread over the most steps."""
+    rng = np.random.default_rng(seed)
+    P, N = net.n_networks, net.n_neurons
+    base = dict(w_in=net.w_in, w_rec=net.w_rec, threshold=net.threshold, beta=net.beta, bias=net.bias,
+                n_out=net.n_out)
+    return {"lif": net,
+            "alif": NetworkBatch(**base, rho=np.full((P, N), 0.9, np.float32), b=np.full((P, N), 0.2, np.float32)),
+            "cuba": NetworkBatch(**base, alpha=np.full((P, N), 0.5, np.float32)),
+            "lif+delays": NetworkBatch(**base, delay_in=rng.integers(0, max_delay + 1, net.w_in.shape),
+                                       delay_rec=rng.integers(1, max_delay + 1, net.w_rec.shape))}
+
+
+def models(shape: tuple[int, int, int] = (256, 64, 1), rates=RATES, max_delay: int = 16, rounds: int = 5,
+           min_seconds: float = 0.2, progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Time the simulator on each neuron model and with delays (:func:`model_networks`)
+    against plain LIF on the same networks and input, in this process with one BLAS thread;
+    each figure is the median of ``rounds`` rounds that alternate between the variants."""
+    setting = current_kernel()
+    P, N, B = shape
+    rows: list[dict] = []
+    for rate in rates:
+        net, x = bench_network(P, N, B, rate)
+        nets = model_networks(net, max_delay)
+        buffers = {k: simulate(n, x) for k, n in nets.items()}  # compiles, and the firing of each
+        times: dict[str, list[float]] = {k: [] for k in nets}
+        with threadpool_limits(1, user_api="blas"):
+            for _ in range(rounds):
+                for k, n in nets.items():
+                    times[k].append(_rate(lambda: simulate(n, x, out=buffers[k]), min_seconds)[0])
+        plain = statistics.median(times["lif"])
+        for k in nets:
+            t = statistics.median(times[k])
+            row = {"P": P, "N": N, "B": B, "T": STEPS, "target_rate": rate, "variant": k,
+                   "max_delay": max_delay if k == "lif+delays" else 0, "firing_rate": float(buffers[k].mean()),
+                   "kernel": kernel_for(setting, B), "seconds": t, "updates_per_s": STEPS * P * B * N / t,
+                   "cost_vs_lif": t / plain}
+            rows.append(row)
+            if progress:
+                progress(row)
+    return {"benchmark": "models", "evospike": __version__, "python": platform.python_version(),
+            "kernel_setting": setting, "numpy": np.__version__, "rows": rows}
+
+
+def print_models_row(r: dict) -> None:
+    print(f"P {r['P']:4d} N {r['N']:3d} B {r['B']:3d} target firing {100 * r['target_rate']:4.0f}%  "
+          f"{r['variant']:<11s} firing {100 * r['firing_rate']:5.1f}%  {r['kernel']} "
+          f"{r['updates_per_s'] / 1e6:7.1f} M/s  {r['cost_vs_lif']:5.2f}x the plain LIF time", flush=True)
 
 
 def print_sim_row(r: dict) -> None:

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Callable
 
 import neurons
 import tasks
@@ -15,17 +16,17 @@ from tasks.registry import load_attr
 
 from .. import __version__, strategies
 from ..errors import USER_ERRORS, ConfigError, RunDirError
-from ..rundir.files import atomic_write_bytes, read_bytes, read_parquet
-from ..rundir.layout import PARETO, PARETO_JSON
+from ..rundir.files import atomic_write_bytes
 from ..rundir.results import find_runs, load_best_genome, load_run, load_runs
 from ..seeding import validation_seed
 from ..training import config as cfg
-from ..rundir.lock import is_locked
 from ..training.api import build, resume, run
 from ..training.config import check_fits
 from ..training.trainer import Callback
-from . import bench, bench_scale, bench_speed, plots
+from . import bench, bench_scale, bench_speed, plots, report
+from .compare import GROUPS, X_AXES, check_metric, check_x, compare_table, rank_tests
 from .export import write_nir
+from .report import run_status as _status
 
 EXIT_USAGE = 2
 REPLAY_BYTES_PER_EPISODE = 4096  # about the environment and network state of one validation episode
@@ -87,19 +88,14 @@ def _rebuild(r) -> tuple:
     return task, space
 
 
-def _status(path: Path, summary: dict) -> str:
-    """The run's status; "running" with no process holding the run's lock is shown as "killed"."""
-    status = str(summary.get("status", ""))
-    return "killed" if status == "running" and not is_locked(path) else status
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
     layers = []
     if args.config:
         layers.append(("file", cfg.load_toml(args.config)))
     cli = {"run": {"generations": args.generations, "seed": args.seed, "out": args.out, "name": args.name,
                    "quiet": True if args.quiet else None, "backend": args.backend, "workers": args.workers,
-                   "address": args.address, "kernel": args.kernel, "eval_timeout": args.eval_timeout},
+                   "address": args.address, "kernel": args.kernel, "eval_timeout": args.eval_timeout,
+                   "trackers": args.track},
            "task": {"name": args.task},
            "strategy": {"name": args.strategy, "population": args.population}}
     layers.append(("flag", cli))
@@ -112,15 +108,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     for note in resolved.notes:
         print(f"evospike: {note}", file=sys.stderr)
-    result = run(resolved, callbacks=_user_callbacks(args.callback), progress=sys.stdout.isatty())
+    result = run(resolved, callbacks=_user_callbacks(args.callback), progress=sys.stdout.isatty(),
+                 artifacts=_run_artifacts)
     print(f"validation score: {result.validation:.2f}")
     return 0
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
     result = resume(args.run_dir, args.generations, callbacks=_user_callbacks(args.callback),
-                    progress=sys.stdout.isatty(), backend=args.backend, eval_timeout=args.eval_timeout,
-                    workers=args.workers, address=args.address, quiet=True if args.quiet else None)
+                    progress=sys.stdout.isatty(), artifacts=_run_artifacts, backend=args.backend,
+                    eval_timeout=args.eval_timeout, workers=args.workers, address=args.address,
+                    quiet=True if args.quiet else None, trackers=args.track)
     print(f"validation score: {result.validation:.2f}")
     return 0
 
@@ -148,46 +146,68 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_show(args: argparse.Namespace) -> int:
-    r = load_run(args.run_dir)
-    s = {**r.summary, "status": _status(r.path, r.summary)}
-    for key in ("status", "reason", "task", "strategy", "seed", "generations", "evaluations", "best",
-                "best_generation", "validation", "wall_seconds"):
-        if s.get(key) not in (None, ""):
-            print(f"{key:>16}: {s[key]}")
-    if not args.plot:
-        return 0
-    path = Path(args.run_dir)
-    written = [plots.fitness_curves(r.metrics, path / "fitness.png", f"{s.get('task')} / {s.get('strategy')}")]
-    if (path / PARETO).is_file() and (path / PARETO_JSON).is_file():
-        objectives = json.loads(read_bytes(path / PARETO_JSON))["objectives"]
-        written.append(plots.pareto_fronts(read_parquet(path / PARETO), objectives, path / "pareto.png",
-                                           f"{s.get('task')} / {s.get('strategy')}: Pareto fronts"))
+def write_plots(run_dir: str | Path, say: Callable[[str], None] | None = None) -> list[Path]:
+    """The pictures of a run, written into its directory (``evospike show --plot``, the
+    report, a tracked run's artifacts); ``say`` hears why one is left out."""
+    r = load_run(run_dir)
+    task = net = None
     if r.best is not None:
         task, space = _rebuild(r)
         net = space.compile(load_best_genome(r, space))
-        written.append(plots.topology(net, path / "topology.png"))
-        if task.can_record:
-            spikes = task.record(net, validation_seed(int(r.config["run"]["seed"])))
-            written.append(plots.spike_raster(spikes, net.n_out, path / "raster.png"))
-        else:
-            print(f"(task {s.get('task')!r} cannot record spikes: no raster)")
-    for p in written:
+    written = plots.run_plots(r, task, net, validation_seed(int(r.config["run"]["seed"])))
+    if say is not None and task is not None and not task.can_record:
+        say(f"(task {r.config['task']['name']!r} cannot record spikes: no raster)")
+    return written
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    r = load_run(args.run_dir)
+    for key, value in report.summary_rows(r):
+        print(f"{key:>16}: {value}")
+    if not args.plot:
+        return 0
+    notes: list[str] = []
+    for p in write_plots(args.run_dir, say=notes.append):
         print(f"wrote {p}")
+    for note in notes:
+        print(note)
+    return 0
+
+
+def _run_artifacts(path: Path) -> list[Path]:
+    """What a tracked run logs at its end besides its own files: its pictures (when
+    matplotlib is installed; otherwise one warning) and its report, report.html."""
+    page = report.write_report([path], Path(path) / "report.html", plot=write_plots)
+    return [Path(path) / name for name in report.PLOT_FILES if (Path(path) / name).is_file()] + [page]
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    paths = find_runs(args.dirs)
+    if not paths:
+        raise RunDirError(f"no run directories found in {' '.join(args.dirs)!r}")
+    default = paths[0] / "report.html" if len(paths) == 1 else Path("report.html")
+    out = _output(args.output or str(default), "--output")
+    check_x(args.x)
+    if len(paths) > 1:
+        check_metric(load_runs(paths), args.metric)
+    print(f"wrote {report.write_report(paths, out, plot=write_plots, by=args.by, metric=args.metric, x=args.x)}")
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     out = _output(args.output, "--output") if args.plot else None
+    check_x(args.x)
     df = load_runs(args.dirs)
-    by = args.by
-    final = df.sort_values("generation").groupby("run").tail(1)
-    table = final.groupby(by).agg(runs=("run", "nunique"), median_best=("best_ever", "median"),
-                                  median_validation=("validation", "median"),
-                                  median_evaluations=("evaluations", "median"))
-    print(table.to_string())
+    check_metric(df, args.metric)
+    table = compare_table(df, args.by, args.metric)
+    print(f"final {args.metric} per {args.by}: median, quartiles and interquartile range across runs")
+    print(table.to_string(float_format=lambda v: f"{v:.4g}"))
+    tests = rank_tests(df, args.by, args.metric)
+    if len(tests):
+        print(f"\nMann-Whitney U test (two-sided) of the final {args.metric} between groups")
+        print(tests.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if out is not None:
-        print(f"wrote {plots.compare_curves(df, by, out)}")
+        print(f"wrote {plots.compare_curves(df, args.by, out, args.metric, args.x)}")
     return 0
 
 
@@ -279,6 +299,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     elif args.name == "sim":
         show = None if args.json else bench_speed.print_sim_row
         result = bench_speed.sim(workers=args.workers or 0, rounds=args.rounds, progress=show)
+    elif args.name == "models":
+        show = None if args.json else bench_speed.print_models_row
+        result = bench_speed.models(rounds=args.rounds, progress=show)
     elif args.name == "events":
         result = bench_speed.events(P=args.population, rounds=args.rounds)
         if not args.json:
@@ -352,6 +375,12 @@ def _timeout_arg(p: argparse.ArgumentParser, default: str) -> None:
                         f"default: {default})")
 
 
+def _track_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--track", action="append", metavar="TRACKER",
+                   help="mirror the run into an experiment tracker: mlflow (a store in the run directory unless "
+                        "[run] tracking_uri or $MLFLOW_TRACKING_URI names another); repeatable")
+
+
 def _callback_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--callback", action="append", metavar="MODULE:CLASS",
                    help="add a callback of yours (an evo.Callback subclass made with no arguments, importable "
@@ -389,6 +418,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--no-preset", action="store_true", help="ignore the task's preset: the plain defaults")
     _timeout_arg(r, "0")
     _callback_arg(r)
+    _track_arg(r)
     r.set_defaults(func=_cmd_run)
 
     rs = sub.add_parser("resume", help="continue a run from its last checkpoint",
@@ -400,22 +430,51 @@ def parser() -> argparse.ArgumentParser:
     rs.add_argument("--quiet", action="store_true", help="no per-generation lines")
     _timeout_arg(rs, "the run's own")
     _callback_arg(rs)
+    _track_arg(rs)
     rs.set_defaults(func=_cmd_resume)
 
     sh = sub.add_parser("show", help="a run's summary, and with --plot its pictures",
-                        description="Print RUN_DIR's summary. --plot writes fitness.png, topology.png and "
-                                    "raster.png (the best network on one validation sample or episode) into it.")
+                        description="Print RUN_DIR's summary. --plot writes into it fitness.png (training "
+                                    "fitness above, validation below), species.png (NEAT species sizes), "
+                                    "pareto.png (NSGA-II fronts by generation), topology.png (the best network "
+                                    "in layers; wide inputs as a W_in image) and raster.png (its input, hidden "
+                                    "and output spikes on one validation sample or episode).")
     sh.add_argument("run_dir", metavar="RUN_DIR")
     sh.add_argument("--plot", action="store_true", help="write PNG pictures into the run directory")
     sh.set_defaults(func=_cmd_show)
 
-    cp = sub.add_parser("compare", help="compare runs: final figures per group, and curves with --plot")
+    cp = sub.add_parser("compare", help="compare runs: final figures per group, and curves with --plot",
+                        description="Per group of runs: the final --metric's median and interquartile range, "
+                                    "and a two-sided Mann-Whitney U test between each pair of groups. --plot "
+                                    "draws the median and interquartile band against --x; a run that stopped "
+                                    "early keeps its last value for the rest of its group's range.")
     cp.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, folders of runs or globs")
-    cp.add_argument("--by", default="strategy", choices=["strategy", "task", "seed", "run"],
+    cp.add_argument("--by", default="strategy", choices=list(GROUPS),
                     help="group runs by this column (default: strategy)")
+    cp.add_argument("--metric", default="best_ever", metavar="COLUMN",
+                    help="a numeric column of metrics.parquet (default: best_ever)")
+    cp.add_argument("--x", default="evaluations", metavar="AXIS",
+                    help=f"x axis of the curves: {', '.join(X_AXES)} (seconds: the summed time of ask, evaluate "
+                         f"and tell; default: evaluations)")
     cp.add_argument("--plot", action="store_true", help="write median curves with interquartile bands")
     cp.add_argument("--output", default="compare.png", metavar="FILE.png", help="where --plot writes (default: compare.png)")
     cp.set_defaults(func=_cmd_compare)
+
+    rep = sub.add_parser("report", help="one self-contained HTML page of a run, or comparing runs",
+                         description="Write one HTML page (pictures embedded, no script, nothing fetched) with "
+                                     "the summary (as `show`), the plots (as `show --plot`, which it writes into "
+                                     "each run directory), the config of each run and, for several runs, "
+                                     "`compare`'s tables and curves.")
+    rep.add_argument("dirs", nargs="+", metavar="RUN_DIR", help="run directories, folders of runs or globs")
+    rep.add_argument("-o", "--output", metavar="FILE.html",
+                     help="where to write (default: RUN_DIR/report.html for one run, report.html for several)")
+    rep.add_argument("--by", default="strategy", choices=list(GROUPS),
+                     help="several runs: group them by this column (default: strategy)")
+    rep.add_argument("--metric", default="best_ever", metavar="COLUMN",
+                     help="several runs: the metrics column compared (default: best_ever)")
+    rep.add_argument("--x", default="evaluations", metavar="AXIS",
+                     help=f"several runs: x axis of the curves: {', '.join(X_AXES)} (default: evaluations)")
+    rep.set_defaults(func=_cmd_report)
 
     ex = sub.add_parser("export", help="write a run's best network in NIR",
                         description="Write the best network of RUN_DIR as NIR (read by snnTorch, Norse, Spyx, Lava "
@@ -462,7 +521,7 @@ def parser() -> argparse.ArgumentParser:
                                    "ask + tell time, its peak memory, bytes per generation on the wire and "
                                    "evaluation time per network for the serial backend, Ray with 2 workers and "
                                    "a 3-node loopback cluster.")
-    b.add_argument("name", choices=["neat-xor", "scaling", "tasks", "sim", "events", "eval", "scale"],
+    b.add_argument("name", choices=["neat-xor", "scaling", "tasks", "sim", "models", "events", "eval", "scale"],
                    help="benchmark")
     b.add_argument("--dims", help="scale: comma-separated genome sizes (default: 10000,100000,1000000)")
     b.add_argument("--strategies", help="scale: comma-separated strategies (default: openes,pgpe,snes)")

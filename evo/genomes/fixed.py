@@ -20,10 +20,21 @@ A genome is a row of a (P, D) float matrix. Its segments, in order:
   if ``recurrent``);
 - thresholds (if evolved): N genes g, ``threshold = threshold0 * exp(g)`` (always > 0);
 - betas (if evolved): N genes g, ``beta = sigmoid(logit(beta0) + g)`` (always in [0, 1]);
-- biases (if evolved): N genes g, ``bias = bias0 + g``.
+- biases (if evolved): N genes g, ``bias = bias0 + g``;
+- alphas (``neuron = "cuba"``, if evolved): N genes g, ``alpha = sigmoid(logit(alpha0) + g)``;
+- rhos (``neuron = "alif"``, if evolved): N genes g, ``rho = sigmoid(logit(rho0) + g)``;
+- adaptations (``neuron = "alif"``, if evolved): N genes g, ``b = b0 * exp(g)``;
+- delays (``max_delay`` D >= 1, if evolved): one gene per synapse, in the order of the
+  weights, ``d = lo + min(floor((D - lo + 1) * sigmoid(g)), D - lo)`` with lo = 0 for input
+  synapses and 1 for the others: g = 0 is the middle of lo..D, and a standard logistic g
+  is uniform over it.
 
-A gene of 0 gives the default value, and every real gene maps to a valid network, so a
-strategy never needs to clip. Neurons 0..n_out-1 are the outputs, n_out..N-1 the hidden.
+A gene of 0 gives the default value (for a delay: the middle of its range), and every
+real gene maps to a valid network, so a strategy never needs to clip. Neurons
+0..n_out-1 are the outputs, n_out..N-1 the hidden. ``neuron`` is the model of every
+neuron (lif, alif or cuba; neurons.models); its parameters not evolved take the values
+``alpha``, ``rho`` and ``b``. Other models and delays need the dense form (an integer
+``hidden``).
 """
 from __future__ import annotations
 
@@ -32,6 +43,7 @@ from typing import Sequence
 import numpy as np
 
 from neurons import LayeredBatch, NetworkBatch
+from neurons.network import MAX_DELAY, MODELS
 from neurons.layered import dense_offsets
 
 from ..errors import GenomeError
@@ -39,17 +51,49 @@ from .seeded import SeededPopulation
 
 __all__ = ["FixedTopology", "EVOLVABLE", "GenomeError"]
 
-EVOLVABLE = ("weights", "thresholds", "betas", "biases")
+EVOLVABLE = ("weights", "thresholds", "betas", "biases", "alphas", "rhos", "adaptations", "delays")
+_MODEL_GENES = {"lif": (), "alif": ("rhos", "adaptations"), "cuba": ("alphas",)}
 
 
 class FixedTopology:
     """Maps a (P, D) matrix to a NetworkBatch in one vectorized call."""
 
     def __init__(self, n_in: int, n_out: int, *, hidden: int | Sequence[int] = 8, recurrent: bool = True,
-                 evolve: Sequence[str] = ("weights", "thresholds", "betas"),
+                 evolve: Sequence[str] | None = None,
                  threshold: float = 1.0, beta: float = 0.9, bias: float = 0.0, density: float = 1.0,
-                 mask_seed: int = 0) -> None:
+                 mask_seed: int = 0, neuron: str = "lif", max_delay: int = 0, alpha: float = 0.5,
+                 rho: float = 0.95, b: float = 0.5) -> None:
+        """``evolve`` None: weights, thresholds, betas, the parameters of ``neuron`` and, with
+        ``max_delay`` >= 1, delays."""
+        if neuron not in MODELS:
+            raise GenomeError(f"genome.neuron: {neuron!r}; expected one of {', '.join(MODELS)}")
+        if isinstance(max_delay, bool) or not isinstance(max_delay, (int, np.integer)) or \
+                not 0 <= int(max_delay) <= MAX_DELAY:
+            raise GenomeError(f"genome.max_delay: {max_delay!r}; expected an integer in 0..{MAX_DELAY} "
+                              "(0: no delay genes, every synapse has the default delay)")
+        for name, value in (("alpha", alpha), ("rho", rho)):
+            if not 0 <= value < 1:
+                raise GenomeError(f"genome.{name}: {value}; expected a value in [0, 1)")
+        if not b > 0 or not np.isfinite(b):
+            raise GenomeError(f"genome.b: {b}; expected a finite value > 0")
+        self.neuron, self.max_delay = str(neuron), int(max_delay)
+        self.alpha0, self.rho0, self.b0 = float(alpha), float(rho), float(b)
+        if evolve is None:
+            evolve = ("weights", "thresholds", "betas") + _MODEL_GENES[neuron] + (("delays",) if max_delay else ())
+        if isinstance(evolve, str) or not isinstance(evolve, (list, tuple)):
+            raise GenomeError(f"genome.evolve: {evolve!r}; expected a list of some of {', '.join(EVOLVABLE)}")
+        for name in evolve:
+            model = next((m for m, genes in _MODEL_GENES.items() if name in genes), None)
+            if model is not None and model != neuron:
+                raise GenomeError(f"genome.evolve: {name!r} belongs to the {model} neuron model; "
+                                  f"genome.neuron is {neuron!r}")
+            if name == "delays" and not self.max_delay:
+                raise GenomeError("genome.evolve: 'delays' needs genome.max_delay >= 1")
         self.layered = isinstance(hidden, (list, tuple))
+        if self.layered and (neuron != "lif" or self.max_delay):
+            raise GenomeError(f"genome.hidden: {list(hidden)!r}; the {neuron} neuron model"
+                              f"{' with delays' if self.max_delay else ''} needs a dense network: give hidden "
+                              "as an integer")
         layers = list(hidden) if self.layered else [hidden]
         if any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or int(h) < 0 or
                (self.layered and int(h) < 1) for h in layers):
@@ -99,9 +143,13 @@ class FixedTopology:
                 segs += [("w_hidden_out", (H, O))]
             else:
                 segs += [("w_in_out", (self.n_in, O))]
-        for name in ("thresholds", "betas", "biases"):
+        weight_segs = list(segs)
+        for name in ("thresholds", "betas", "biases", "alphas", "rhos", "adaptations"):
             if name in self.evolve:
                 segs.append((name, (N,)))
+        if "delays" in self.evolve:  # one per synapse, in the order of the weights
+            segs += [("d" + name, shape) for name, shape in weight_segs] if weight_segs else \
+                [("d" + name, shape) for name, shape in self._weight_shapes()]
         self.segments: dict[str, slice] = {}
         self._shapes: dict[str, tuple[int, ...]] = {}
         start = 0
@@ -113,6 +161,14 @@ class FixedTopology:
         self.dim = start
         if self.dim == 0:
             raise GenomeError("genome.evolve: nothing to evolve; choose some of " + ", ".join(EVOLVABLE))
+
+    def _weight_shapes(self) -> list[tuple[str, tuple[int, int]]]:
+        """The dense form's weight matrices (name, shape), as the weight genes order them."""
+        H, O = self.hidden, self.n_out
+        if not H:
+            return [("w_in_out", (self.n_in, O))]
+        return [("w_in_hidden", (self.n_in, H))] + ([("w_hidden_hidden", (H, H))] if self.recurrent else []) + \
+            [("w_hidden_out", (H, O))]
 
     def _mask(self, layer: int, k: int, shape: tuple[int, int]) -> np.ndarray | None:
         """The flat indices of the kept synapses of one weight matrix (None: all kept)."""
@@ -135,7 +191,8 @@ class FixedTopology:
     def config(self) -> dict:
         return dict(hidden=list(self.hidden) if self.layered else self.hidden, recurrent=self.recurrent,
                     evolve=list(self.evolve), threshold=self.threshold0, beta=self.beta0, bias=self.bias0,
-                    density=self.density, mask_seed=self.mask_seed)
+                    density=self.density, mask_seed=self.mask_seed, neuron=self.neuron, max_delay=self.max_delay,
+                    alpha=self.alpha0, rho=self.rho0, b=self.b0)
 
     kind = "fixed"
 
@@ -189,7 +246,47 @@ class FixedTopology:
             else:
                 w_in[:, :, :O] = self._gene(X, "w_in_out")
         threshold, beta, bias = self._neuron_params(X)
-        return NetworkBatch(w_in, w_rec, threshold, beta, bias, O)
+        return NetworkBatch(w_in, w_rec, threshold, beta, bias, O, **self._model_params(X), **self._delays(X))
+
+    def _model_params(self, X: np.ndarray) -> dict:
+        """alpha (cuba) or rho and b (alif), each (P, N), by their transforms."""
+        P, N = X.shape[0], self.n_neurons
+
+        def squash(name: str, default: float) -> np.ndarray:
+            if name not in self.evolve:
+                return np.full((P, N), default)
+            logit0 = np.log(default / (1 - default)) if default > 0 else -60.0
+            return 1.0 / (1.0 + np.exp(-np.clip(logit0 + self._gene(X, name), -60, 60)))
+        if self.neuron == "cuba":
+            return {"alpha": squash("alphas", self.alpha0)}
+        if self.neuron == "alif":
+            b = np.full((P, N), self.b0)
+            if "adaptations" in self.evolve:
+                b = self.b0 * np.exp(np.clip(self._gene(X, "adaptations"), -30, 30))
+            return {"rho": squash("rhos", self.rho0), "b": b}
+        return {}
+
+    def _delays(self, X: np.ndarray) -> dict:
+        """delay_in and delay_rec by the delay genes' transform (none without delays)."""
+        if not self.max_delay:
+            return {}
+        P, H, O, N, D = X.shape[0], self.hidden, self.n_out, self.n_neurons, self.max_delay
+        d_in = np.zeros((P, self.n_in, N), np.int32)
+        d_rec = np.ones((P, N, N), np.int32)
+        if "delays" not in self.evolve:
+            return {"delay_in": d_in, "delay_rec": d_rec}
+
+        def steps(name: str, lo: int) -> np.ndarray:
+            g = np.clip(self._gene(X, "d" + name), -60, 60)
+            return lo + np.minimum(np.floor((D - lo + 1) / (1.0 + np.exp(-g))), D - lo).astype(np.int32)
+        if H:
+            d_in[:, :, O:] = steps("w_in_hidden", 0)
+            if self.recurrent:
+                d_rec[:, O:, O:] = steps("w_hidden_hidden", 1)
+            d_rec[:, O:, :O] = steps("w_hidden_out", 1)
+        else:
+            d_in[:, :, :O] = steps("w_in_out", 0)
+        return {"delay_in": d_in, "delay_rec": d_rec}
 
     def _neuron_params(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(threshold, beta, bias), each (P, N): outputs first, then the hidden neurons."""

@@ -13,7 +13,12 @@ One generation, in ``tell``:
    come from the top ``survival`` fraction: crossover of two of them with probability
    ``crossover_rate``, otherwise a copy of one, then mutation
    (``evo.neat.operators``: add node, add connection, delete connection, delete node,
-   enable/disable, weights, neuron parameters).
+   enable/disable, weights, neuron parameters, and with ``genome.max_delay`` >= 1 delays:
+   each connection's delay moves by one step with probability ``delay_rate``).
+
+With delays, compatibility distance adds ``c_delay`` times the mean absolute delay
+difference of matching connections. Without (``genome.max_delay`` 0) no delay option draws
+a random number or changes a distance, so runs are those of a NEAT without delays.
 
 Randomness: generation g draws from SeedSequence(seed, spawn_key=(g + 1,)), the initial
 population from spawn_key (0,). The saved state is therefore complete without a generator
@@ -37,7 +42,8 @@ from .base import Strategy
 __all__ = ["NEAT"]
 
 _RATES = ("crossover_rate", "survival", "weight_rate", "weight_replace", "neuron_rate", "add_connection",
-          "add_node", "delete_connection", "delete_node", "enable_rate", "disable_rate", "disable_inherit")
+          "add_node", "delete_connection", "delete_node", "enable_rate", "disable_rate", "disable_inherit",
+          "delay_rate")
 
 
 class NEAT(Strategy):
@@ -55,7 +61,7 @@ class NEAT(Strategy):
                  beta_power: float = 0.5, bias_power: float = 0.2, add_connection: float = 0.3,
                  add_node: float = 0.1, delete_connection: float = 0.05, delete_node: float = 0.02,
                  enable_rate: float = 0.01, disable_rate: float = 0.01, disable_inherit: float = 0.75,
-                 split_weight: float = 1.5) -> None:
+                 split_weight: float = 1.5, delay_rate: float = 0.1, c_delay: float = 0.5) -> None:
         if not isinstance(space, NeatSpace):
             raise StrategyError(f"neat: needs a NEAT genome space, got {type(space).__name__}")
         opts = dict(population=population, compatibility_threshold=compatibility_threshold,
@@ -67,7 +73,7 @@ class NEAT(Strategy):
                     beta_power=beta_power, bias_power=bias_power, add_connection=add_connection,
                     add_node=add_node, delete_connection=delete_connection, delete_node=delete_node,
                     enable_rate=enable_rate, disable_rate=disable_rate, disable_inherit=disable_inherit,
-                    split_weight=split_weight)
+                    split_weight=split_weight, delay_rate=delay_rate, c_delay=c_delay)
         self._check(opts)
         self.options = opts
         self.space, self.seed = space, int(seed)
@@ -95,7 +101,7 @@ class NEAT(Strategy):
                   "bias_power", "split_weight"):
             if not o[k] > 0:
                 raise StrategyError(f"strategy.{k}: {o[k]}; expected a value > 0")
-        for k in ("threshold_step", "c_excess", "c_disjoint", "c_weight", "c_neuron"):
+        for k in ("threshold_step", "c_excess", "c_disjoint", "c_weight", "c_neuron", "c_delay"):
             if not o[k] >= 0:
                 raise StrategyError(f"strategy.{k}: {o[k]}; expected a value >= 0")
         for k in ("target_species", "elitism", "stagnation"):
@@ -108,9 +114,11 @@ class NEAT(Strategy):
         return stream(self.seed, key)
 
     @property
-    def coefficients(self) -> tuple[float, float, float, float]:
+    def coefficients(self) -> tuple[float, float, float, float, float]:
+        """(c_excess, c_disjoint, c_weight, c_neuron, c_delay); c_delay is 0 without delays."""
         o = self.options
-        return o["c_excess"], o["c_disjoint"], o["c_weight"], o["c_neuron"]
+        return (o["c_excess"], o["c_disjoint"], o["c_weight"], o["c_neuron"],
+                o["c_delay"] if self.space.max_delay else 0.0)
 
     # ---- ask / tell ------------------------------------------------------------------------
     def ask(self) -> NeatPopulation:
@@ -194,6 +202,8 @@ class NEAT(Strategy):
                                    limit=o["weight_limit"])
         child = ops.mutate_neurons(child, rng, rows, rate=o["neuron_rate"], threshold_power=o["threshold_power"],
                                    beta_power=o["beta_power"], bias_power=o["bias_power"])
+        if space.max_delay:
+            child = ops.mutate_delays(child, rng, rows, rate=o["delay_rate"], max_delay=space.max_delay)
         # keep the representatives in the population's column layout: one alignment per generation
         self._pop, self.reps = align(child.compact(), self.reps, space.defaults)
 
@@ -233,6 +243,9 @@ class NEAT(Strategy):
             es.last_species = np.asarray(arrays["last_species"], np.int64) if "last_species" in arrays else None
             es._pop.check()
             es.reps.check()
+            for pop in (es._pop, es.reps):
+                if np.any(pop.delay > np.maximum(pop.default_delays(), space.max_delay)[None, :]):
+                    raise StrategyError(f"neat state: a delay exceeds genome.max_delay = {space.max_delay}")
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, StrategyError):
                 raise

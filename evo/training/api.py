@@ -33,6 +33,7 @@ from ..rundir.layout import CHECKPOINTS, CONFIG, INDIVIDUALS, LOOP, METRICS, PAR
 from ..rundir.results import load_run, read_individuals
 from ..seeding import derive_seed, validation_seed
 from . import callbacks as cb
+from . import trackers
 from .config import RUN_DEFAULTS, Resolved, check_run, genome_kind, resolve_sources
 from .trainer import Callback, LoopState, Trainer
 
@@ -129,8 +130,10 @@ def _new_run_dir(config: dict) -> Path:
 
 def run_callbacks(config: dict, path: Path, task: Any, space: Any, started: datetime, *,
                   user: Iterable[Callback] = (), log: Callable[[str], None] | None = None, progress: bool = False,
-                  rows: list[dict] | None = None, pareto: list[pd.DataFrame] | None = None) -> list[Callback]:
-    """The callbacks of a run directory, in their order (see :mod:`evo.training.callbacks`)."""
+                  rows: list[dict] | None = None, pareto: list[pd.DataFrame] | None = None,
+                  artifacts: Callable[[Path], list[Path]] | None = None) -> list[Callback]:
+    """The callbacks of a run directory, in their order (see :mod:`evo.training.callbacks`);
+    the trackers ``run.trackers`` names (:mod:`evo.training.trackers`) follow the summary."""
     r = config["run"]
     out: list[Callback] = [cb.StopRules(r["stop_fitness"], r.get("stop_on_solved", True), log), *user,
                            cb.Validator(task, space, validation_seed(int(r["seed"])), int(r["validate_every"]), path,
@@ -140,6 +143,7 @@ def run_callbacks(config: dict, path: Path, task: Any, space: Any, started: date
         out.append(cb.ParetoWriter(path, space, pareto))
     out += [cb.MetricsWriter(path, rows), cb.IndividualsWriter(path),
             cb.Checkpointer(path, int(r.get("checkpoint_every", 1))), cb.SummaryWriter(path, config, started)]
+    out += trackers.make_trackers(config, path, rows, artifacts)
     if progress and not r["quiet"]:
         out.append(cb.ProgressBar())
     elif not r["quiet"] and log is not None:
@@ -158,14 +162,15 @@ def _evaluator(config: dict, task: Any, space: Any) -> Any:
 
 def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies.Strategy, state: LoopState,
            started: datetime, callbacks: Iterable[Callback], log: Callable[[str], None] | None, progress: bool,
-           evaluator: Any, rows: list[dict] | None = None, pareto: list[pd.DataFrame] | None = None) -> RunResult:
+           evaluator: Any, rows: list[dict] | None = None, pareto: list[pd.DataFrame] | None = None,
+           artifacts: Callable[[Path], list[Path]] | None = None) -> RunResult:
     r = config["run"]
     say = log or (lambda _msg: None)
     shape = f"genome D={space.dim}" if hasattr(space, "dim") else f"genome space {space.kind}"
     say(f"run {path}  task={config['task']['name']} strategy={config['strategy']['name']} "
         f"{shape} population={strategy.population_size} seed={r['seed']}")
     jobs = run_callbacks(config, path, task, space, started, user=callbacks, log=log, progress=progress, rows=rows,
-                         pareto=pareto)
+                         pareto=pareto, artifacts=artifacts)
     trainer = Trainer(strategy, evaluator, space, task=task, generations=int(r["generations"]), state=state,
                       task_name=config["task"]["name"], resume_hint=f"evospike resume {path}")
     trainer.run(jobs)
@@ -178,13 +183,16 @@ def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies
 
 
 def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callable[[str], None] | None = print,
-        progress: bool = False) -> RunResult:
+        progress: bool = False, artifacts: Callable[[Path], list[Path]] | None = None) -> RunResult:
     """Evolve as ``config`` says and write the run directory; returns its summary.
 
     ``config``: {section: {key: value}}, resolved or not (the defaults and the task's preset
     fill what it leaves out), or what :func:`~evo.training.config.resolve_sources` returned.
     ``callbacks``: the user's own, run after the stop rules and before the validator and the
-    writers. ``progress``: a progress bar instead of a line per generation.
+    writers. ``progress``: a progress bar instead of a line per generation. ``artifacts``:
+    makes files in the run directory for ``run.trackers`` to log at the end of a finished run
+    (``evospike run`` passes the plots and the report); best.json, summary.json and
+    config.toml are logged anyway.
     """
     if not isinstance(config, Resolved):
         config = resolve_sources([("config", config)])
@@ -196,15 +204,16 @@ def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callab
     problem_of(config).use_kernel()
     r["kernel"] = neurons.current_kernel()  # recorded (auto or numpy), so that resumes and workers choose alike
     strategy = make_strategy_for(config, space)
+    trackers.require(config)
     with _evaluator(config, task, space) as evaluator:
         path = _new_run_dir(config)
         with run_lock(path):
-            return _start(config, path, task, space, strategy, callbacks, log, progress, evaluator)
+            return _start(config, path, task, space, strategy, callbacks, log, progress, evaluator, artifacts)
 
 
 def _start(config: dict, path: Path, task: Any, space: Any, strategy: strategies.Strategy,
            callbacks: Iterable[Callback], log: Callable[[str], None] | None, progress: bool,
-           evaluator: Any) -> RunResult:
+           evaluator: Any, artifacts: Callable[[Path], list[Path]] | None = None) -> RunResult:
     started = datetime.now(timezone.utc)
     meta = {"versions": _versions(), "git_revision": _git_revision(), "host": socket.gethostname(),
             "created": started.isoformat(timespec="seconds"), "argv": sys.argv, "genome_space": space.kind,
@@ -212,7 +221,8 @@ def _start(config: dict, path: Path, task: Any, space: Any, strategy: strategies
     if hasattr(space, "dim"):
         meta["genome_dim"] = space.dim
     write_toml(path / CONFIG, {**config, "meta": meta})
-    return _train(config, path, task, space, strategy, LoopState(), started, callbacks, log, progress, evaluator)
+    return _train(config, path, task, space, strategy, LoopState(), started, callbacks, log, progress, evaluator,
+                  artifacts=artifacts)
 
 
 def _truncate_individuals(path: Path, k: int) -> None:
@@ -260,30 +270,33 @@ def _remove_temporaries(path: Path) -> None:
 
 
 def resume(path: str | Path, generations: int | None = None, callbacks: Iterable[Callback] = (),
-           log: Callable[[str], None] | None = print, progress: bool = False, **run_overrides: Any) -> RunResult:
+           log: Callable[[str], None] | None = print, progress: bool = False,
+           artifacts: Callable[[Path], list[Path]] | None = None, **run_overrides: Any) -> RunResult:
     """Continue the run in ``path`` from its last checkpoint; ``generations`` (the new total)
-    can extend a finished run; ``run_overrides`` set backend, workers, address, quiet or
-    eval_timeout. The
+    can extend a finished run; ``run_overrides`` set backend, workers, address, quiet,
+    eval_timeout, trackers or tracking_uri (for this process; ``artifacts`` as for :func:`run`). The
     continued run's metrics equal an undisturbed run's. Every file is checked before anything
     is changed; a run another process is writing is refused."""
     path = Path(path)
     with run_lock(path):
-        return _resume(path, generations, callbacks, log, progress, run_overrides)
+        return _resume(path, generations, callbacks, log, progress, run_overrides, artifacts)
 
 
 def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], log: Callable[[str], None] | None,
-            progress: bool, run_overrides: dict) -> RunResult:
+            progress: bool, run_overrides: dict, artifacts: Callable[[Path], list[Path]] | None = None) -> RunResult:
     old = load_run(path)
     config = {k: v for k, v in old.config.items() if k != "meta"}
     config["run"].setdefault("kernel", "numpy")  # runs from before run.kernel existed simulated with numpy
     if generations is not None:
         run_overrides = {**run_overrides, "generations": generations}
-    unknown = sorted(set(run_overrides) - {"generations", "backend", "workers", "address", "quiet", "eval_timeout"})
+    unknown = sorted(set(run_overrides) - {"generations", "backend", "workers", "address", "quiet", "eval_timeout",
+                                           "trackers", "tracking_uri"})
     if unknown:
         raise ConfigError(f"resume: {unknown[0]!r} cannot change on resume; it can change backend, workers, "
-                          f"address, quiet and eval_timeout")
+                          f"address, quiet, eval_timeout, trackers and tracking_uri")
     config["run"] = check_run({**RUN_DEFAULTS, **config["run"],
                                **{k: v for k, v in run_overrides.items() if v is not None}})
+    trackers.require(config)
     ckpt = path / CHECKPOINTS
     check_folder(ckpt)
     check_folder(path / INDIVIDUALS, file_ok=True)
@@ -337,4 +350,4 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
         _truncate_individuals(path, k)
         (log or (lambda _m: None))(f"resume {path} at generation {k}")
         return _train(config, path, task, space, strategy, state, started or datetime.now(timezone.utc), callbacks,
-                      log, progress, evaluator, rows, pareto)
+                      log, progress, evaluator, rows, pareto, artifacts)

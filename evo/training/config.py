@@ -28,6 +28,7 @@ from .. import strategies
 from ..errors import ConfigError
 from ..genomes import space_class as genome_space_class
 from ..rundir.files import toml_ready
+from .trackers import check_trackers
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,6 +57,8 @@ RUN_DEFAULTS: dict[str, Any] = {
                                # more than 4 episodes per network)
     "quiet": False,            # no per-generation lines
     "eval_timeout": 0.0,       # seconds a generation's evaluation may take at most (0: no limit)
+    "trackers": [],            # experiment trackers to mirror the run into: "mlflow" (evo/training/trackers.py)
+    "tracking_uri": "",        # MLflow's store; "": $MLFLOW_TRACKING_URI, else mlflow.db in the run directory
 }
 MAX_NAME_BYTES = 200
 SECTIONS = ("run", "task", "genome", "strategy")
@@ -304,6 +307,7 @@ def check_run(table: dict) -> dict:
         raise ConfigError(f"run.ray_after: {run['ray_after']}; expected seconds >= 0")
     if run["eval_timeout"] < 0:
         raise ConfigError(f"run.eval_timeout: {run['eval_timeout']}; expected seconds >= 0 (0: no limit)")
+    run["trackers"] = check_trackers(run["trackers"])
     _check_name(run["name"])
     return run
 

@@ -4,6 +4,11 @@ Each operator takes the population, a random generator and a boolean ``rows`` ma
 genomes it may change: elites are left alone) and returns the changed population. Every
 random draw has a fixed shape, so the result depends only on the generator's state.
 Operators may change ``pop``'s arrays in place; pass them fresh children.
+
+Connection delays (``pop.delay``) travel with their genes: crossover takes a gene's delay
+from the parent its weight comes from, new connections get the default delay (0 from an
+input, 1 between neurons), removed genes go back to the default, and only
+:func:`mutate_delays` changes them otherwise.
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import numpy as np
 from .innovations import InnovationRegistry
 from .population import NeatPopulation
 
-__all__ = ["crossover", "mutate_weights", "mutate_neurons", "add_connection", "add_node",
+__all__ = ["crossover", "mutate_weights", "mutate_neurons", "mutate_delays", "add_connection", "add_node",
            "toggle_connections", "delete_connection", "delete_node", "pick"]
 
 
@@ -28,7 +33,7 @@ def crossover(pop: NeatPopulation, a: np.ndarray, b: np.ndarray, fitness: np.nda
     """Children of parents ``a[i]`` and ``b[i]``, genes aligned by innovation number.
 
     The child has exactly the fitter parent's genes (ties: parent a). A gene both parents
-    have takes its weight (or a node its parameters) from either parent at random, and is
+    have takes its weight and delay (or a node its parameters) from either parent at random, and is
     disabled with probability ``disable_rate`` if either parent has it disabled. Where
     ``a[i] == b[i]`` the child is a copy.
     """
@@ -41,6 +46,7 @@ def crossover(pop: NeatPopulation, a: np.ndarray, b: np.ndarray, fitness: np.nda
     match = child.present & pop.present[oth] & cross
     take_other = match & (rng.random(match.shape) < 0.5)
     child.weight = np.where(take_other, pop.weight[oth], child.weight)
+    child.delay = np.where(take_other, pop.delay[oth], child.delay)
     either_off = match & ~(child.enabled & pop.enabled[oth])
     off = either_off & (rng.random(match.shape) < disable_rate)
     child.enabled = np.where(either_off, ~off, child.enabled)
@@ -87,6 +93,20 @@ def mutate_neurons(pop: NeatPopulation, rng: np.random.Generator, rows: np.ndarr
     return pop
 
 
+def mutate_delays(pop: NeatPopulation, rng: np.random.Generator, rows: np.ndarray, *, rate: float,
+                  max_delay: int) -> NeatPopulation:
+    """Each connection delay, with probability ``rate``: one step longer or shorter (equal odds),
+    clipped to its range (0 .. ``max_delay`` from an input, 1 .. ``max_delay`` between neurons)."""
+    shape = pop.delay.shape
+    m = pop.present & rows[:, None]
+    hit = m & (rng.random(shape) < rate)
+    step = np.where(rng.random(shape) < 0.5, -1, 1)
+    low = pop.default_delays()[None, :]
+    moved = np.clip(pop.delay + step, low, np.maximum(low, int(max_delay)))
+    pop.delay = np.where(hit, moved, pop.delay).astype(pop.delay.dtype)
+    return pop
+
+
 def _reaches(pop: NeatPopulation, rows: np.ndarray) -> np.ndarray:
     """(R, K, K) bool: node column a reaches node column b along present connections (a == b too)."""
     K = pop.node.size
@@ -107,7 +127,8 @@ def _reaches(pop: NeatPopulation, rows: np.ndarray) -> np.ndarray:
 def add_connection(pop: NeatPopulation, registry: InnovationRegistry, rng: np.random.Generator,
                    rows: np.ndarray, *, prob: float, recurrent: bool, init_std: float) -> NeatPopulation:
     """With probability ``prob`` per genome, connect a random source (an input or any of its
-    neurons) to a random neuron, with weight N(0, init_std). Nothing happens if the
+    neurons) to a random neuron, with weight N(0, init_std) and the default delay (0 from an
+    input, 1 from a neuron). Nothing happens if the
     connection exists already or, without ``recurrent``, if it would close a cycle."""
     P, n_in = len(pop), pop.n_in
     go = rows & (rng.random(P) < prob)
@@ -135,6 +156,7 @@ def add_connection(pop: NeatPopulation, registry: InnovationRegistry, rng: np.ra
     pop.present[g, col] = True
     pop.enabled[g, col] = True
     pop.weight[g, col] = rng.normal(0.0, init_std, g.size)
+    pop.delay[g, col] = pop.default_delays(pop.src[col])
     return pop
 
 
@@ -143,7 +165,9 @@ def add_node(pop: NeatPopulation, registry: InnovationRegistry, rng: np.random.G
     """With probability ``prob`` per genome, split a random enabled connection a -> b: it is
     disabled, and a new neuron n (threshold, beta, bias = ``defaults``) gets a -> n with
     weight ``in_weight * threshold`` (one presynaptic spike fires it) and n -> b with the
-    old weight. The split adds one step of delay on that path."""
+    old weight. Delays: a -> n gets the default (0 from an input, 1 from a neuron), n -> b
+    the old delay (at least 1), so the path's total delay grows by at most one step (by
+    exactly one, as without delays, unless a is an input with a delay >= 1)."""
     P = len(pop)
     go = rows & (rng.random(P) < prob)
     col, has = pick(pop.enabled, rng)
@@ -152,12 +176,13 @@ def add_node(pop: NeatPopulation, registry: InnovationRegistry, rng: np.random.G
         return pop
     col = col[g]
     src, dst, old_w, split = pop.src[col], pop.dst[col], pop.weight[g, col], pop.innov[col]
+    old_d = np.maximum(pop.delay[g, col], 1)
     node, i_in, i_out = registry.split(split, src, dst)
     pop = pop.with_nodes(node, *defaults)
     ncol = pop.node_columns(node)
     fresh = ~pop.node_present[g, ncol]  # a genome that already has this node skips the split
-    g, split, src, dst, old_w, node, i_in, i_out, ncol = (x[fresh] for x in
-                                                          (g, split, src, dst, old_w, node, i_in, i_out, ncol))
+    g, split, src, dst, old_w, old_d, node, i_in, i_out, ncol = (
+        x[fresh] for x in (g, split, src, dst, old_w, old_d, node, i_in, i_out, ncol))
     if not g.size:
         return pop
     pop = pop.with_connections(np.concatenate([i_in, i_out]), np.concatenate([src, node]),
@@ -168,8 +193,10 @@ def add_node(pop: NeatPopulation, registry: InnovationRegistry, rng: np.random.G
     c_in, c_out = pop.conn_columns(i_in), pop.conn_columns(i_out)
     pop.present[g, c_in] = pop.enabled[g, c_in] = True
     pop.weight[g, c_in] = in_weight * defaults[0]
+    pop.delay[g, c_in] = pop.default_delays(src)
     pop.present[g, c_out] = pop.enabled[g, c_out] = True
     pop.weight[g, c_out] = old_w
+    pop.delay[g, c_out] = old_d
     return pop
 
 
@@ -195,6 +222,7 @@ def delete_connection(pop: NeatPopulation, rng: np.random.Generator, rows: np.nd
     pop.present[g, col] = False
     pop.enabled[g, col] = False
     pop.weight[g, col] = 0.0
+    pop.delay[g, col] = pop.default_delays(pop.src[col])
     return pop
 
 
@@ -213,4 +241,5 @@ def delete_node(pop: NeatPopulation, rng: np.random.Generator, rows: np.ndarray,
     pop.present[g] &= ~touch
     pop.enabled[g] &= ~touch
     pop.weight[g] = np.where(touch, 0.0, pop.weight[g])
+    pop.delay[g] = np.where(touch, pop.default_delays()[None, :], pop.delay[g])
     return pop

@@ -9,7 +9,9 @@ two genomes share sit in the same column, so crossover and compatibility distanc
 genes by innovation number with plain array indexing.
 
 Connection genes, columns ``(L,)``: ``innov``, ``src``, ``dst``; rows ``(P, L)``:
-``present``, ``enabled`` (only where present) and ``weight``.
+``present``, ``enabled`` (only where present), ``weight`` and ``delay`` (int16 steps: from an
+input 0 .. MAX_DELAY, between neurons 1 .. MAX_DELAY; a gene a genome lacks holds the default,
+0 from an input and 1 otherwise, which is also every delay of a run without delays).
 Node genes (outputs and hidden), columns ``(K,)``: ``node``; rows ``(P, K)``:
 ``node_present``, ``threshold`` (> 0), ``beta`` (in (0, 1)) and ``bias``.
 """
@@ -20,9 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from neurons.network import MAX_DELAY
+
 __all__ = ["NeatPopulation", "ROW_FIELDS", "CONN_ROWS", "NODE_ROWS"]
 
-CONN_ROWS = ("present", "enabled", "weight")
+CONN_ROWS = ("present", "enabled", "weight", "delay")
+DELAY_DTYPE = np.int16
 NODE_ROWS = ("node_present", "threshold", "beta", "bias")
 ROW_FIELDS = CONN_ROWS + NODE_ROWS
 
@@ -42,6 +47,16 @@ class NeatPopulation:
     threshold: np.ndarray
     beta: np.ndarray
     bias: np.ndarray
+    delay: np.ndarray | None = None  # None: every gene at its default delay
+
+    def __post_init__(self) -> None:
+        if self.delay is None:
+            self.delay = np.broadcast_to(self.default_delays(), self.present.shape).astype(DELAY_DTYPE)
+
+    def default_delays(self, src: np.ndarray | None = None) -> np.ndarray:
+        """The default delay of connections from ``src`` (default: every column): 0 from an input, else 1."""
+        src = self.src if src is None else np.asarray(src)
+        return (src >= self.n_in).astype(DELAY_DTYPE)
 
     # ---- shape and views -------------------------------------------------------------------
     def __len__(self) -> int:
@@ -93,11 +108,13 @@ class NeatPopulation:
         def grow(a, fill):
             return np.concatenate([a, np.full((P, n), fill, a.dtype)], axis=1)[:, order]
 
+        new_src = np.asarray(src, np.int64)[pos]
+        delay = np.concatenate([self.delay, np.broadcast_to(self.default_delays(new_src), (P, n))], axis=1)
         return replace(self, innov=all_innov[order],
-                       src=np.concatenate([self.src, np.asarray(src, np.int64)[pos]])[order],
+                       src=np.concatenate([self.src, new_src])[order],
                        dst=np.concatenate([self.dst, np.asarray(dst, np.int64)[pos]])[order],
                        present=grow(self.present, False), enabled=grow(self.enabled, False),
-                       weight=grow(self.weight, 0.0))
+                       weight=grow(self.weight, 0.0), delay=delay[:, order])
 
     def with_nodes(self, ids: np.ndarray, threshold: float, beta: float, bias: float) -> "NeatPopulation":
         """Add (absent) columns for node ids that have none yet, with default parameters."""
@@ -129,7 +146,7 @@ class NeatPopulation:
         if not keep_c.all():
             out = replace(out, innov=out.innov[keep_c], src=out.src[keep_c], dst=out.dst[keep_c],
                           present=out.present[:, keep_c], enabled=out.enabled[:, keep_c],
-                          weight=out.weight[:, keep_c])
+                          weight=out.weight[:, keep_c], delay=out.delay[:, keep_c])
         if not keep_n.all():
             out = replace(out, node=out.node[keep_n], node_present=out.node_present[:, keep_n],
                           threshold=out.threshold[:, keep_n], beta=out.beta[:, keep_n],
@@ -143,9 +160,12 @@ class NeatPopulation:
 
     @classmethod
     def from_arrays(cls, n_in: int, n_out: int, arrays: dict[str, Any], prefix: str = "") -> "NeatPopulation":
+        """Read :meth:`arrays`' output back; arrays saved without delays get the default delays."""
         kw = {}
         for f in fields(cls):
             if f.name in ("n_in", "n_out"):
+                continue
+            if f.name == "delay" and prefix + f.name not in arrays:
                 continue
             kw[f.name] = np.asarray(arrays[prefix + f.name])
         for name in ("innov", "src", "dst", "node"):
@@ -154,6 +174,11 @@ class NeatPopulation:
             kw[name] = kw[name].astype(bool)
         for name in ("weight", "threshold", "beta", "bias"):
             kw[name] = kw[name].astype(np.float64)
+        if "delay" in kw:
+            d = kw["delay"]
+            if d.dtype.kind not in "iu" or (d.size and (d.min() < 0 or d.max() > MAX_DELAY)):
+                raise ValueError(f"neat population: delays must be integers in 0..{MAX_DELAY}")
+            kw["delay"] = d.astype(DELAY_DTYPE)
         return cls(int(n_in), int(n_out), **kw)
 
     def check(self) -> None:
@@ -194,3 +219,7 @@ class NeatPopulation:
                 raise ValueError(f"neat population: {name} contains NaN or infinity")
         if np.any(self.threshold <= 0) or np.any((self.beta < 0) | (self.beta > 1)):
             raise ValueError("neat population: thresholds must be > 0 and betas in [0, 1]")
+        low = self.default_delays()
+        if np.any((self.delay < low) | (self.delay > MAX_DELAY)):
+            raise ValueError(f"neat population: delays must lie in 0..{MAX_DELAY} from an input and "
+                             f"1..{MAX_DELAY} between neurons")

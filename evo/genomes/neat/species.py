@@ -1,11 +1,12 @@
 """Compatibility distance and speciation (Stanley & Miikkulainen 2002, section 3.3).
 
-    delta = c_excess * E / N + c_disjoint * D / N + c_weight * W + c_neuron * U
+    delta = c_excess * E / N + c_disjoint * D / N + c_weight * W + c_neuron * U + c_delay * T
 
 E and D count the excess and disjoint connection genes, N is the larger genome's gene
 count (1 when both have fewer than 20 genes, as in the paper), W is the mean absolute
-weight difference of matching connections and U the mean absolute difference of matching
-neurons' parameters (|d threshold| + |d beta| + |d bias|).
+weight difference of matching connections, U the mean absolute difference of matching
+neurons' parameters (|d threshold| + |d beta| + |d bias|) and T the mean absolute delay
+difference of matching connections, in steps (the term is left out when ``c_delay`` is 0).
 """
 from __future__ import annotations
 
@@ -25,12 +26,14 @@ def align(a: NeatPopulation, b: NeatPopulation, defaults: tuple[float, float, fl
     return a2, b2
 
 
-def distance(a: NeatPopulation, b: NeatPopulation, coefficients: tuple[float, float, float, float],
+def distance(a: NeatPopulation, b: NeatPopulation, coefficients: tuple[float, ...],
              defaults: tuple[float, float, float]) -> np.ndarray:
-    """(len(a), len(b)) compatibility distances."""
+    """(len(a), len(b)) compatibility distances; ``coefficients`` is (c_excess, c_disjoint,
+    c_weight, c_neuron) or the same followed by c_delay."""
     if not (_same(a.innov, b.innov) and _same(a.node, b.node)):
         a, b = align(a, b, defaults)
-    c_exc, c_dis, c_w, c_n = coefficients
+    c_exc, c_dis, c_w, c_n = coefficients[:4]
+    c_d = float(coefficients[4]) if len(coefficients) > 4 else 0.0
     pa, pb = a.present.astype(np.float64), b.present.astype(np.float64)
     na, nb = pa.sum(1), pb.sum(1)
     L = pa.shape[1]
@@ -54,7 +57,11 @@ def distance(a: NeatPopulation, b: NeatPopulation, coefficients: tuple[float, fl
     fb = np.concatenate([b.threshold, b.beta, b.bias], axis=1)
     ndiff = _pair_sum(fa, fb, np.tile(a.node_present, 3), np.tile(b.node_present, 3))
     n_mean = np.divide(ndiff, nmatch, out=np.zeros_like(nmatch), where=nmatch > 0)
-    return c_exc * excess / norm + c_dis * disjoint / norm + c_w * w_mean + c_n * n_mean
+    delta = c_exc * excess / norm + c_dis * disjoint / norm + c_w * w_mean + c_n * n_mean
+    if c_d:
+        ddiff = _pair_sum(a.delay, b.delay, a.present, b.present)
+        delta = delta + c_d * np.divide(ddiff, match, out=np.zeros_like(match), where=match > 0)
+    return delta
 
 
 def _same(x: np.ndarray, y: np.ndarray) -> bool:
