@@ -46,3 +46,22 @@ def test_bench_scale_reports_time_memory_and_wire_and_ray_matches_serial(capsys)
     assert all(b["identical_fitness"] for b in row["backends"].values())
     assert ray_row["within_bound"] and ray_row["put_bytes"] < 8 * D + 2048
     assert main(["bench", "scale", "--backends", "gpu"]) == 2
+
+
+def test_bench_tasks_runs_a_row_per_neuron_model_variant(monkeypatch):
+    from evo.app import bench
+    from tasks.preset import Preset
+    import tasks.classification as cls
+    # temporal-patterns with a short budget stands in for a task with model variants
+    monkeypatch.setattr(cls.TemporalPatterns, "preset", Preset("openes", 2, genome={"hidden": 4, "evolve": ["weights"]},
+                                                               strategy_options={"population": 8}))
+    monkeypatch.setitem(bench.VARIANTS, "temporal-patterns", bench.VARIANTS["intervals"])
+    rows = bench.task_suite(["temporal-patterns"], seeds=1)["rows"]
+    assert [r["variant"] for r in rows] == ["lif", "alif", "cuba", "lif+delays"]
+    assert all(len(r["runs"]) == 1 and 0 <= r["median_validation"] <= 1 for r in rows)
+    assert [(r["genome"]["neuron"], r["genome"]["max_delay"], r["genome"]["b"]) for r in rows] == \
+        [("lif", 0, 0.5), ("alif", 0, 2.0), ("cuba", 0, 0.5), ("lif", 40, 0.5)]
+    assert rows[1]["genome"]["evolve"] == ["weights", "rhos", "adaptations"]
+    assert bench.variant_genome(cls.TemporalPatterns.preset, {"neuron": "alif", "b": 2.0}, ("rhos", "adaptations")) == \
+        {"neuron": "alif", "b": 2.0, "evolve": ["weights", "rhos", "adaptations"]}
+    assert bench.variant_genome(Preset("cma", 5), {"max_delay": 40}, ("delays",)) == {"max_delay": 40}

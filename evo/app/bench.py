@@ -187,9 +187,10 @@ SUITE = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendul
 
 # Tasks run once per neuron model: (label, genome options over the preset's, genes evolved
 # besides the preset's), the same network size and budget. intervals' delays reach its
-# longest interval.
+# longest interval; its alif neurons start with b = 2, so that the threshold's recovery
+# tells steps apart near the longest intervals.
 VARIANTS: dict[str, tuple[tuple[str, dict, tuple[str, ...]], ...]] = {
-    "intervals": (("lif", {}, ()), ("alif", {"neuron": "alif"}, ("rhos", "adaptations")),
+    "intervals": (("lif", {}, ()), ("alif", {"neuron": "alif", "b": 2.0}, ("rhos", "adaptations")),
                   ("cuba", {"neuron": "cuba"}, ("alphas",)), ("lif+delays", {"max_delay": 40}, ("delays",)))}
 
 
@@ -235,7 +236,7 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
                                  "evaluations_to_solve": (int(r.metrics["evaluations"].iloc[solved_gen])
                                                           if solved_gen is not None else None),
                                  "seconds": time.perf_counter() - t0})
-            row = {"task": name, "variant": variant, "strategy": preset.strategy, "generations": preset.generations, "seeds": seeds,
+            row = {"task": name, "variant": variant, "genome": r.config["genome"], "strategy": preset.strategy, "generations": preset.generations, "seeds": seeds,
                    "median_validation": statistics.median(x["validation"] for x in per_seed),
                    "median_evaluations": statistics.median(x["evaluations"] for x in per_seed),
                    "median_seconds": statistics.median(x["seconds"] for x in per_seed),
