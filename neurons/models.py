@@ -189,8 +189,8 @@ def numpy_steps(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: boo
     p = _params(net)
     beta, bias = net.beta[:, None, :], net.bias[:, None, :]
     thr, thr_fin = p["thr"][:, None, :], p["thr_fin"][:, None, :]
-    I = np.empty(st.v.shape, np.float32)
-    tmp = np.empty(st.v.shape, np.float32)
+    I, tmp, part = (np.empty(st.v.shape, np.float32) for _ in range(3))  # no allocation per step
+    A, A_fin = (np.empty(st.v.shape, np.float32) for _ in range(2)) if net.rho is not None else (thr, thr_fin)
     spiked = np.empty(st.v.shape, bool)
     for t in range(T):
         u = st.step
@@ -198,10 +198,10 @@ def numpy_steps(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: boo
         I.fill(0.0)                                              # the plain numpy kernel's order:
         for d, w in zip(g.d_rec, g.w_rec):
             if u - d >= 0:
-                I += np.matmul(st.sh[(u - d) % g.rec_slots], w)  # s[t - drec] @ W_rec
+                I += np.matmul(st.sh[(u - d) % g.rec_slots], w, out=part)  # s[t - drec] @ W_rec
         for d, w in zip(g.d_in, g.w_in):
             if u - d >= 0:
-                I += np.matmul(xh[(u - d) % g.in_slots], w)      # + x[t - din] @ W_in
+                I += np.matmul(xh[(u - d) % g.in_slots], w, out=part)      # + x[t - din] @ W_in
         I += bias                                                # + bias
         if net.alpha is not None:
             np.multiply(st.i, net.alpha[:, None, :], out=st.i)   # alpha * i[t-1]
@@ -213,9 +213,8 @@ def numpy_steps(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: boo
             np.multiply(st.a, net.rho[:, None, :], out=st.a)     # rho * a[t-1]
             np.add(st.a, st.s, out=st.a)                         # + s[t-1]
             np.multiply(net.b[:, None, :], st.a, out=tmp)        # b * a[t]
-            A, A_fin = thr + tmp, thr_fin + tmp                  # threshold + b * a[t]
-        else:
-            A, A_fin = thr, thr_fin
+            np.add(thr, tmp, out=A)                              # threshold + b * a[t]
+            np.add(thr_fin, tmp, out=A_fin)
         np.greater(st.v, A, out=spiked)                          # s[t] = v[t] > A[t]
         np.copyto(st.s, spiked)
         if subtract:

@@ -251,13 +251,6 @@ def run_episodes(
     return Episodes(returns, steps, spikes / np.maximum(steps, 1), out_state, raster, in_raster)
 
 
-def plain_only(nets: NetworkBatch) -> str:
-    """Why networks with another neuron model or delays cannot take the compiled path."""
-    what = [f"the {nets.model} neuron model"] if nets.model != "lif" else []
-    what += ["synaptic delays"] if nets.has_delays else []
-    return f"compiled rollouts run plain LIF networks without delays; these have {' and '.join(what)}"
-
-
 def rollout_path(rollout: str | None = None) -> str:
     """The path closed loops take: ``rollout`` itself when given (checked), else ``numpy``
     under the kernel setting ``numpy`` or without numba, and ``compiled`` otherwise."""
@@ -273,7 +266,7 @@ def rollout_path(rollout: str | None = None) -> str:
 
 def _not_compiled(dynamics, encode, decode, record: bool, nets: NetworkBatch | None = None) -> str | None:
     """Why these episodes cannot take the compiled path, or None when they can."""
-    from .rollout import PORTS  # numba: imported where it is used
+    from .rollout import PORTS, plain_only  # numba: imported where it is used
     if record:
         return "recording a raster takes the numpy path"
     if nets is not None and not nets.plain:

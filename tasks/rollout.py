@@ -49,7 +49,7 @@ from neurons.simd import WIDE_LANES as LANES
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vsplat16 as vsplat, vstore16 as vstore, vsub16 as vsub
 
-__all__ = ["PORTS", "ENCODINGS", "DECODINGS", "rollout"]
+__all__ = ["PORTS", "ENCODINGS", "DECODINGS", "rollout", "plain_only"]
 
 PORTS = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendulum", "double-pole",
          "double-pole-nv")
@@ -471,6 +471,13 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool):
     return _kernels[key]
 
 
+def plain_only(nets: NetworkBatch) -> str:
+    """Why networks with another neuron model or delays cannot take the compiled path."""
+    what = [f"the {nets.model} neuron model"] if nets.model != "lif" else []
+    what += ["synaptic delays"] if nets.has_delays else []
+    return f"compiled rollouts run plain LIF networks without delays; these have {' and '.join(what)}"
+
+
 def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, scale, offset, fields: int,
             decoding: str, action_scale: float, max_steps: int, sim_steps: int, reset: str,
             final_state: bool = False):
@@ -486,10 +493,7 @@ def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, 
         raise ValueError(f"encoding {encoding!r} / decoding {decoding!r}; compiled rollouts take "
                          f"{', '.join(ENCODINGS)} / {', '.join(DECODINGS)}")
     if not nets.plain:
-        what = [f"the {nets.model} neuron model"] if nets.model != "lif" else []
-        what += ["synaptic delays"] if nets.has_delays else []
-        raise ValueError(f"nets: compiled rollouts run plain LIF networks without delays; these have "
-                         f"{' and '.join(what)}; play them with rollout 'numpy'")
+        raise ValueError(f"nets: {plain_only(nets)}; play them with rollout 'numpy'")
     P, E = nets.n_networks, start.shape[0]
     scale32 = np.ascontiguousarray(scale, np.float32)
     offset32 = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, np.float32), scale32.shape))

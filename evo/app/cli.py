@@ -381,6 +381,17 @@ def _track_arg(p: argparse.ArgumentParser) -> None:
                         "[run] tracking_uri or $MLFLOW_TRACKING_URI names another); repeatable")
 
 
+def _comparison_args(p: argparse.ArgumentParser, scope: str = "") -> None:
+    """--by, --metric and --x of ``compare`` and ``report``."""
+    p.add_argument("--by", default="strategy", choices=list(GROUPS),
+                   help=f"{scope}group runs by this column (default: strategy)")
+    p.add_argument("--metric", default="best_ever", metavar="COLUMN",
+                   help=f"{scope}a numeric column of metrics.parquet (default: best_ever)")
+    p.add_argument("--x", default="evaluations", metavar="AXIS",
+                   help=f"{scope}x axis of the curves: {', '.join(X_AXES)} (seconds: the summed time of ask, "
+                        f"evaluate and tell; default: evaluations)")
+
+
 def _callback_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--callback", action="append", metavar="MODULE:CLASS",
                    help="add a callback of yours (an evo.Callback subclass made with no arguments, importable "
@@ -449,13 +460,7 @@ def parser() -> argparse.ArgumentParser:
                                     "draws the median and interquartile band against --x; a run that stopped "
                                     "early keeps its last value for the rest of its group's range.")
     cp.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, folders of runs or globs")
-    cp.add_argument("--by", default="strategy", choices=list(GROUPS),
-                    help="group runs by this column (default: strategy)")
-    cp.add_argument("--metric", default="best_ever", metavar="COLUMN",
-                    help="a numeric column of metrics.parquet (default: best_ever)")
-    cp.add_argument("--x", default="evaluations", metavar="AXIS",
-                    help=f"x axis of the curves: {', '.join(X_AXES)} (seconds: the summed time of ask, evaluate "
-                         f"and tell; default: evaluations)")
+    _comparison_args(cp)
     cp.add_argument("--plot", action="store_true", help="write median curves with interquartile bands")
     cp.add_argument("--output", default="compare.png", metavar="FILE.png", help="where --plot writes (default: compare.png)")
     cp.set_defaults(func=_cmd_compare)
@@ -468,12 +473,7 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("dirs", nargs="+", metavar="RUN_DIR", help="run directories, folders of runs or globs")
     rep.add_argument("-o", "--output", metavar="FILE.html",
                      help="where to write (default: RUN_DIR/report.html for one run, report.html for several)")
-    rep.add_argument("--by", default="strategy", choices=list(GROUPS),
-                     help="several runs: group them by this column (default: strategy)")
-    rep.add_argument("--metric", default="best_ever", metavar="COLUMN",
-                     help="several runs: the metrics column compared (default: best_ever)")
-    rep.add_argument("--x", default="evaluations", metavar="AXIS",
-                     help=f"several runs: x axis of the curves: {', '.join(X_AXES)} (default: evaluations)")
+    _comparison_args(rep, "several runs: ")
     rep.set_defaults(func=_cmd_report)
 
     ex = sub.add_parser("export", help="write a run's best network in NIR",

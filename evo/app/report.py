@@ -25,7 +25,7 @@ from ..errors import RunDirError
 from ..rundir.files import atomic_write_bytes, read_bytes
 from ..rundir.layout import CONFIG
 from ..rundir.lock import is_locked
-from ..rundir.results import Run, find_runs, load_run, load_runs
+from ..rundir.results import Run, find_runs, load_run, stack_runs
 from . import plots
 from .compare import compare_table, rank_tests
 
@@ -139,8 +139,8 @@ def _config_html(run: Run) -> str:
     return f"<pre>{html.escape(text)}</pre>"
 
 
-def _compare_html(dirs: Sequence[Path], by: str, metric: str, x: str) -> str:
-    df = load_runs([str(d) for d in dirs])
+def _compare_html(runs: Sequence[Run], by: str, metric: str, x: str) -> str:
+    df = stack_runs(runs)
     out = [f"<h3>Final {html.escape(metric)} per {html.escape(by)}: median, quartiles and interquartile "
            f"range across runs</h3>", _frame(compare_table(df, by, metric))]
     tests = rank_tests(df, by, metric)
@@ -186,7 +186,7 @@ def render(dirs: Sequence[str | Path], plot: Callable[[Path], list[Path]] | None
     per_run = lambda part: "\n".join(  # noqa: E731
         f"<details><summary>{html.escape(r.path.name)}</summary>{part(r)}</details>" for r in runs)
     sections = [("summary", "Summary", _table(["run", *keys], rows)),
-                ("compare", "Compare", _compare_html([r.path for r in runs], by, metric, x)),
+                ("compare", "Compare", _compare_html(runs, by, metric, x)),
                 ("plots", "Plots", per_run(lambda r: _plots_html(r, plot, notes))),
                 ("config", "Config", per_run(_config_html))]
     return _page(f"evospike report: {len(runs)} runs ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})",

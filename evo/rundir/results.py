@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Run", "load_run", "load_runs", "find_runs", "load_best_genome", "read_individuals"]
+__all__ = ["Run", "load_run", "load_runs", "stack_runs", "find_runs", "load_best_genome", "read_individuals"]
 
 
 @dataclass
@@ -160,15 +160,20 @@ def find_runs(paths_or_glob) -> list[Path]:
 def load_runs(paths_or_glob) -> pd.DataFrame:
     """The metrics of many runs stacked, with columns ``run``, ``task``, ``strategy`` and
     ``seed`` added first, ready for ``groupby``. Accepts what :func:`find_runs` accepts."""
+    runs = [load_run(path) for path in find_runs(paths_or_glob)]
+    if not runs:
+        raise RunDirError(f"no run directories found in {paths_or_glob!r}")
+    return stack_runs(runs)
+
+
+def stack_runs(runs) -> pd.DataFrame:
+    """:func:`load_runs`' frame of runs already loaded (a non-empty list of ``Run``)."""
     frames = []
-    for path in find_runs(paths_or_glob):
-        r = load_run(path)
+    for r in runs:
         m = r.metrics.copy()
         m.insert(0, "seed", r.config.get("run", {}).get("seed"))
         m.insert(0, "strategy", r.config.get("strategy", {}).get("name"))
         m.insert(0, "task", r.config.get("task", {}).get("name"))
-        m.insert(0, "run", path.name)
+        m.insert(0, "run", r.path.name)
         frames.append(m)
-    if not frames:
-        raise RunDirError(f"no run directories found in {paths_or_glob!r}")
     return pd.concat(frames, ignore_index=True)
