@@ -123,6 +123,38 @@ def test_chunks_follow_the_measured_cost(local_ray):
         ev.close()
 
 
+def test_a_worker_whose_task_fails_to_build_is_a_one_line_error(local_ray):
+    from evo.errors import ClusterError
+    from evo.evaluation import Problem
+    problem = Problem({"name": "xor", "no_such_option": 1}, "fixed", {"hidden": 2})
+    with pytest.raises(ClusterError, match="a Ray worker failed to start: .*no_such_option"):
+        distributed.RayEvaluator(problem, 0, workers=2)
+
+
+def test_workers_that_cannot_get_a_cpu_are_an_error_not_a_hang(local_ray, monkeypatch):
+    from evo.errors import ClusterError
+    from evo.training.api import problem_of
+
+    @ray.remote(num_cpus=2)
+    class Hog:
+        def ping(self):
+            return 1
+
+    hog = Hog.remote()
+    ray.get(hog.ping.remote())  # two of the three CPUs are held
+    monkeypatch.setattr(distributed, "START_TIMEOUT", 3.0)
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(ClusterError, match=r"2 of 3 Ray workers did not start within 3 s \(the cluster has 0 of 3 CPUs free\)"):
+            distributed.RayEvaluator(problem_of(config(Path("/tmp"), "x")), 0, workers=3)
+        assert time.monotonic() - t0 < 30
+    finally:
+        ray.kill(hog)
+    deadline = time.time() + 30
+    while ray.available_resources().get("CPU", 0) < 3 and time.time() < deadline:
+        time.sleep(0.1)  # the next test gets every CPU back
+
+
 GAUSSIAN = {**QUICK, "genome": {"hidden": 4}, "run": {**QUICK["run"], "generations": 4}}
 
 

@@ -35,6 +35,10 @@ bytes of the last generation as Ray serializes them: ``put_bytes``, ``arg_bytes`
 ``return_bytes`` (``evospike bench scale``). (On a
 multi-node cluster each node that runs an actor also fetches one copy of the put object.)
 
+Start. The evaluator waits for every actor to start before the first generation: an actor
+whose task fails to build, or one still waiting for a CPU after ``START_TIMEOUT`` seconds
+(other Ray jobs holding the cluster's CPUs), is a ClusterError, not a run that waits forever.
+
 Faults. An actor whose process dies (or whose node leaves the cluster) is restarted, at most
 ``MAX_RESTARTS`` times, and the call it was running is retried on the restarted actor;
 evaluation is pure, so a retry gives the same result and nothing is recorded twice. A
@@ -97,6 +101,7 @@ MAX_RESTARTS = 3        # restarts of an actor whose process died; the next deat
 COST_PER_CALL = 20      # a chunk's compute is at least this many times one call's measured overhead
 MAX_CHUNKS_PER_WORKER = 4
 CONNECT_TIMEOUT = 10.0   # seconds to reach a cluster's address
+START_TIMEOUT = 300.0    # seconds for every actor to start (a CPU to free up, its task to build)
 
 
 def check_address(address: str) -> None:
@@ -205,10 +210,31 @@ class RayEvaluator(EvaluatorBase):
         # calls are retried for as long as their actor is restarted, which happens at most MAX_RESTARTS times
         actor = ray.remote(num_cpus=1, max_restarts=MAX_RESTARTS, max_task_retries=-1)(_Worker)
         self.actors = [actor.options(scheduling_strategy="SPREAD").remote(problem) for _ in range(n)]
+        self._await_actors(cpus)
         self.last_compute_seconds: list[float] = []
         self.last_wire: dict[str, int] = {}  # bytes of the last generation, as Ray serializes them
         self.measure_wire = bool(measure_wire)
         self._cost: tuple[float, float] | None = None  # last generation: (compute seconds, seconds per call)
+
+    def _await_actors(self, cpus: int) -> None:
+        """Wait until every actor has started; a ClusterError (and no actor left) when one failed
+        to build its task, or when one is still waiting for a CPU after ``START_TIMEOUT`` s,
+        instead of an evaluation that waits forever."""
+        ray = self.ray
+        ready = {a.__ray_ready__.remote(): k for k, a in enumerate(self.actors)}
+        done, pending = ray.wait(list(ready), num_returns=len(ready), timeout=START_TIMEOUT)
+        try:
+            for r in done:
+                ray.get(r)
+        except ray.exceptions.RayError as exc:
+            self.close()
+            raise ClusterError(f"a Ray worker failed to start: {_last_line(exc)}") from None
+        if pending:
+            free = ray.available_resources().get("CPU", 0.0)
+            self.close()
+            raise ClusterError(f"{len(pending)} of {len(ready)} Ray workers did not start within {START_TIMEOUT:g} s "
+                               f"(the cluster has {free:g} of {cpus} CPUs free); ask for fewer with --workers, "
+                               f"or free the CPUs that other Ray jobs hold")
 
     def _chunks_per_worker(self) -> int:
         """Chunks per worker for this generation, from the last one's measured cost: enough
@@ -315,6 +341,15 @@ class RayEvaluator(EvaluatorBase):
 def _first_line(exc: BaseException) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _last_line(exc: BaseException) -> str:
+    """The last line of a remote traceback (``module.Error: message``) as ``Error: message``."""
+    lines = [line for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    name, sep, message = lines[-1].strip().partition(": ")
+    return f"{name.rpartition('.')[2]}: {message}" if sep and " " not in name else lines[-1].strip()
 
 
 def ray_map(func: Callable, *iterables: Iterable, chunksize: int | None = None) -> list:
