@@ -16,19 +16,23 @@ For each network p, sample b, neuron j and step t = 1..T, in float32::
          | v[t] - v[t] * s[t]                            # reset "zero"
 
 with every state, x and s zero before step 1. Plain LIF is the case alpha = None,
-rho = b = None, din = 0 and drec = 1, and then :mod:`neurons.lif`'s kernels run. Here
-the synapses are grouped by delay: ``W_in`` splits into one matrix per distinct input
-delay and ``W_rec`` into one per distinct delay between neurons (zero elsewhere). The
-numba kernel sums ``I[t]``'s input terms by delay (ascending) and channel, adds the bias,
-then the rows of the neurons that spiked, by delay (ascending) and neuron; the numpy
-kernel sums the s @ W_rec terms by delay, then the x @ W_in terms, then the bias. With
-all delays at their defaults these are the plain kernels' orders, so alif with b = 0 and
-cuba with alpha = 0 give the plain kernels' spikes bit for bit.
+rho = b = None, din = 0 and drec = 1, and then :mod:`neurons.lif`'s kernels run.
+
+Delays. The synapses of delay 0 (inputs) and 1 (between neurons) add to ``I[t]``
+directly. A delayed input synapse adds its contribution to a ring of future currents, in
+the slot of step t + d, when its input is non-zero at step t. A synapse between neurons
+of delay d reads bit d - 1 of its presynaptic neuron's spike history, a word holding the
+neuron's last 32 steps (64 where a delay exceeds 32). The numba kernel
+(:func:`model_kernel`, event-driven, a row at a time, all steps of a call compiled) sums
+the delay-0 input rows by channel, the ring, the bias, then the synapses between neurons
+by presynaptic neuron. The numpy kernel groups synapses by delay (batched matmuls, one per
+distinct delay): its sum is ``s[t - d] @ W_rec`` by delay, the delay-0 ``x @ W_in``, the
+ring, then the bias. Without delays both are the plain kernels' orders, so alif with
+b = 0 and cuba with alpha = 0 give the plain kernels' spikes bit for bit; with delays the
+kernels agree where sums are exact (the order of a sum differs).
 
 The state kept between calls: v, s, counts, the current i (cuba), the adaptation a
-(alif), the last ``D_in + 1`` inputs and the last ``D_rec`` steps' spikes (rings indexed
-by the step count). Two kernels: numpy (batched matmuls per delay group) and numba
-(:func:`model_kernel`, event-driven, a row at a time, all steps of a call compiled).
+(alif), the ring and the spike histories (:class:`ModelState`).
 """
 from __future__ import annotations
 
@@ -40,21 +44,41 @@ __all__ = ["DelayGroups", "delay_groups", "ModelState", "numpy_steps", "model_ke
 
 
 class DelayGroups:
-    """The synapses of ``net`` grouped by delay, delays ascending, only delays that some
-    non-zero weight has (at least one group each): ``d_in`` / ``d_rec``, and per group the
-    rows (g, p, i) of the synapses of that delay: ``w_in[g]`` (P, n_in, N) and ``w_rec[g]``
-    (P, N, N), made on first use.
-    ``in_rows[g, p, k]`` / ``rec_rows[g, p, i]``: the row has a non-zero weight. Made once
-    per network batch (:func:`delay_groups`)."""
+    """The synapses of ``net`` split for the kernels, made once per network batch
+    (:func:`delay_groups`).
+
+    - ``d_in`` / ``d_rec``: the delays that some non-zero weight has, ascending (at least one
+      each: 0 and 1 without delays); ``dense("in")`` / ``dense("rec")`` (G, P, n_pre, N): the
+      weights of each delay, zero elsewhere (the numpy kernel's matmuls).
+    - Inputs. ``w_in0`` (P, n_in, N): the synapses of delay 0, summed at the step itself
+      (the whole W_in without delays), ``in0_rows`` (P, n_in): the row has one. The others
+      are pushed into a ring of future currents: per input row (p, k), in CSR form,
+      ``in_ptr`` (P * n_in + 1) into ``in_off`` (d * N + j, uint64) and ``in_w``;
+      ``dmax``: their largest delay (0: none).
+    - Synapses between neurons. ``rec_delayed``: some delay is not 1. Without, the rows of
+      W_rec (``rec_rows`` (P, N)) of the neurons that spiked are added. With, each neuron
+      keeps its last 32 steps as bits (``hist_type`` uint32; 64 in uint64 where a delay
+      exceeds 32), ``rec_shift`` (P, N, N) holds delay - 1, the bit that a synapse reads,
+      and ``rec_mask`` (P, N) the bits that a row reads."""
 
     def __init__(self, net: NetworkBatch) -> None:
         self._w = {"in": net.w_in, "rec": net.w_rec}
         self._delay = {"in": net.delay_in, "rec": net.delay_rec}
         self.d_in, self.d_rec = self._used("in", 0), self._used("rec", 1)
-        self.in_rows, self.rec_rows = self._rows("in"), self._rows("rec")
-        self.in_slots = int(self.d_in.max()) + 1    # inputs kept: steps t - D_in .. t
-        self.rec_slots = int(self.d_rec.max())      # spikes kept: steps t - D_rec .. t - 1
         self._dense: dict = {}
+        self.w_in0, self.in0_rows, self.in_ptr, self.in_off, self.in_w, self.dmax = self._split_inputs()
+        w, delay = net.w_rec, net.delay_rec
+        self.rec_rows = np.ascontiguousarray((w != 0).any(axis=2))
+        self.rec_delayed = delay is not None and bool((delay[w != 0] != 1).any())
+        if self.rec_delayed:
+            self.hist_type = np.uint32 if int(delay[w != 0].max()) <= 32 else np.uint64  # 16 lanes per vector
+            self.rec_shift = np.ascontiguousarray(np.where(w != 0, delay - 1, 0), dtype=self.hist_type)
+            bits = np.where(w != 0, np.left_shift(self.hist_type(1), self.rec_shift), self.hist_type(0))
+            self.rec_mask = np.bitwise_or.reduce(bits, axis=2).astype(self.hist_type)
+        else:
+            self.hist_type = np.uint64
+            self.rec_shift = np.zeros((0, 0, 0), np.uint64)
+            self.rec_mask = np.zeros((0, 0), np.uint64)
 
     def _used(self, which: str, default: int) -> np.ndarray:
         w, delay = self._w[which], self._delay[which]
@@ -63,22 +87,29 @@ class DelayGroups:
         used = np.unique(delay[w != 0])
         return (used if used.size else np.array([default])).astype(np.int64)
 
+    def _split_inputs(self) -> tuple:
+        """(delay-0 weights, their row mask, CSR pointers, offsets d * N + j, weights, largest
+        delay) of the input synapses."""
+        w, delay, direct = self._w["in"], self._delay["in"], 0
+        P, n_pre, N = w.shape
+        if delay is None or not (delay[w != 0] != direct).any():
+            return (w, np.ascontiguousarray((w != 0).any(axis=2)), np.zeros(P * n_pre + 1, np.int64),
+                    np.zeros(0, np.uint64), np.zeros(0, np.float32), 0)
+        near = np.ascontiguousarray(np.where(delay == direct, w, np.float32(0.0)), dtype=np.float32)
+        late = (w != 0) & (delay != direct)
+        p, i, j = np.nonzero(late)                      # row-major: by row (p, i), then j
+        ptr = np.zeros(P * n_pre + 1, np.int64)
+        np.cumsum(np.bincount(p * n_pre + i, minlength=P * n_pre), out=ptr[1:])
+        d = delay[p, i, j].astype(np.int64)
+        return (near, np.ascontiguousarray((near != 0).any(axis=2)), ptr, (d * N + j).astype(np.uint64),
+                np.ascontiguousarray(w[p, i, j], dtype=np.float32), int(d.max()))
+
     def _group(self, which: str) -> np.ndarray:
         """The group of every synapse, (P, n_pre, N) int64 (0 without delays)."""
         delay, used = self._delay[which], self.d_in if which == "in" else self.d_rec
         if delay is None or used.size == 1:
             return np.zeros(self._w[which].shape, np.int64)
         return np.searchsorted(used, delay)
-
-    def _rows(self, which: str) -> np.ndarray:
-        w = self._w[which]
-        G = (self.d_in if which == "in" else self.d_rec).size
-        if G == 1:
-            return np.ascontiguousarray((w != 0).any(axis=2))[None]
-        rows = np.zeros((G,) + w.shape[:2], bool)
-        p, i, _ = np.nonzero(w)
-        rows[self._group(which)[w != 0], p, i] = True
-        return rows
 
     @property
     def w_in(self) -> np.ndarray:
@@ -111,10 +142,13 @@ def delay_groups(net: NetworkBatch) -> DelayGroups:
 
 class ModelState:
     """The state of P networks x B samples under :mod:`neurons.models`' equations: ``v``,
-    ``s``, ``counts``, ``i`` (cuba), ``a`` (alif), each (P, B, N) float32; the input ring
-    ``xh`` (D_in + 1, X, B, n_in) and spike ring ``sh`` (D_rec, P, B, N); ``step`` counts
-    the steps done. X is 1 when every network sees the same input, else P; it is fixed by
-    the first input."""
+    ``s``, ``counts``, ``i`` (cuba), ``a`` (alif), each (P, B, N) float32; ``ring``
+    (P, B, 2R, N) float32, the currents that delayed input synapses have scheduled for the
+    next R steps (R = their largest delay + 1; 0 without): step u's lie in slots u % R and
+    u % R + R, and an input of delay d at step u adds to slot u % R + d; ``hist`` (P, B, N)
+    (uint32, or uint64 with a delay over 32) with delays between neurons, bit k set where the
+    neuron spiked k + 1 steps ago;
+    ``step`` counts the steps done."""
 
     def __init__(self, net: NetworkBatch, batch: int, groups: DelayGroups | None = None) -> None:
         self.net, self.groups = net, groups or delay_groups(net)
@@ -123,54 +157,26 @@ class ModelState:
         self.v, self.s, self.counts = (np.zeros(shape, np.float32) for _ in range(3))
         self.i = np.zeros(shape if net.alpha is not None else (0, 0, 0), np.float32)
         self.a = np.zeros(shape if net.rho is not None else (0, 0, 0), np.float32)
-        self.sh = np.zeros((self.groups.rec_slots,) + shape, np.float32)
-        self.xh: np.ndarray | None = None
+        R = self.groups.dmax + 1 if self.groups.dmax else 0
+        self.ring = np.zeros((P, int(batch), 2 * R, N), np.float32)
+        self.hist = np.zeros(shape if self.groups.rec_delayed else (0, 0, 0), self.groups.hist_type)
         self.step = 0
 
-    def inputs(self, X: int) -> np.ndarray:
-        """The input ring, made for X (1 or P) input rows on first use."""
-        if self.xh is None or self.xh.shape[1] != X:
-            if self.xh is not None and self.step:
-                raise ValueError(f"input x: {X} input rows per step after {self.xh.shape[1]}; a simulation "
-                                 "keeps one input layout (shared by all networks, or one per network)")
-            P, B = self.v.shape[:2]
-            self.xh = np.zeros((self.groups.in_slots, X, B, self.net.n_in), np.float32)
-        return self.xh
-
     def reset(self) -> None:
-        for arr in (self.v, self.s, self.counts, self.i, self.a, self.sh):
+        for arr in (self.v, self.s, self.counts, self.i, self.a, self.ring, self.hist):
             arr.fill(0.0)
-        if self.xh is not None:
-            self.xh.fill(0.0)
         self.step = 0
 
     def keep(self, index: np.ndarray, net: NetworkBatch) -> None:
-        """Continue with only the networks ``index``."""
+        """Continue with only the networks ``index`` (the ring keeps its length: kept
+        networks' delays fit in it)."""
         self.net, self.groups = net, delay_groups(net)
-        for name in ("v", "s", "counts"):
+        for name in ("v", "s", "counts", "ring"):
             setattr(self, name, np.ascontiguousarray(getattr(self, name)[index]))
-        for name in ("i", "a"):
+        for name in ("i", "a", "hist"):
             arr = getattr(self, name)
             if arr.size:
                 setattr(self, name, np.ascontiguousarray(arr[index]))
-        self.sh = _resize_ring(np.ascontiguousarray(self.sh[:, index]), self.groups.rec_slots, self.step)
-        if self.xh is not None:
-            xh = self.xh if self.xh.shape[1] == 1 else np.ascontiguousarray(self.xh[:, index])
-            self.xh = _resize_ring(xh, self.groups.in_slots, self.step)
-
-
-def _resize_ring(ring: np.ndarray, slots: int, step: int) -> np.ndarray:
-    """A ring of ``slots`` slots holding the most recent entries of ``ring`` (slot u % S for
-    step u), after ``step`` steps: kept networks may use fewer delays than before."""
-    old = ring.shape[0]
-    if old == slots:
-        return ring
-    out = np.zeros((slots,) + ring.shape[1:], ring.dtype)
-    for back in range(1, min(old, slots) + 1):
-        u = step - back
-        if u >= 0:
-            out[u % slots] = ring[u % old]
-    return out
 
 
 def _params(net: NetworkBatch) -> dict:
@@ -184,24 +190,41 @@ def numpy_steps(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: boo
     (1, X, B, n_in) used at every step when ``hold``. ``on_step(t, s)`` is called after each
     step with the spikes (P, B, N)."""
     net, g = st.net, st.groups
-    X = x.shape[1]
-    xh = st.inputs(X)
+    R = st.ring.shape[2] // 2
+    rec = [(int(d), w) for d, w in zip(g.d_rec, g.w_rec)]
+    inp = [(int(d), w) for d, w in zip(g.d_in, g.w_in)]
     p = _params(net)
     beta, bias = net.beta[:, None, :], net.bias[:, None, :]
     thr, thr_fin = p["thr"][:, None, :], p["thr_fin"][:, None, :]
     I, tmp, part = (np.empty(st.v.shape, np.float32) for _ in range(3))  # no allocation per step
     A, A_fin = (np.empty(st.v.shape, np.float32) for _ in range(2)) if net.rho is not None else (thr, thr_fin)
     spiked = np.empty(st.v.shape, bool)
+    if g.rec_delayed:
+        bits, sd = np.empty(st.v.shape, st.hist.dtype), np.empty(st.v.shape, np.float32)
+        one_bit = st.hist.dtype.type(1)
     for t in range(T):
         u = st.step
-        xh[u % g.in_slots] = x[0 if hold else t]
+        q = u % R if R else 0
+        xt = x[0 if hold else t]
         I.fill(0.0)                                              # the plain numpy kernel's order:
-        for d, w in zip(g.d_rec, g.w_rec):
-            if u - d >= 0:
-                I += np.matmul(st.sh[(u - d) % g.rec_slots], w, out=part)  # s[t - drec] @ W_rec
-        for d, w in zip(g.d_in, g.w_in):
-            if u - d >= 0:
-                I += np.matmul(xh[(u - d) % g.in_slots], w, out=part)      # + x[t - din] @ W_in
+        for d, w in rec:
+            if d == 1:
+                I += np.matmul(st.s, w, out=part)                # s[t-1] @ W_rec (delay 1)
+            else:
+                np.right_shift(st.hist, st.hist.dtype.type(d - 1), out=bits)
+                np.bitwise_and(bits, one_bit, out=bits)
+                np.copyto(sd, bits, casting="unsafe")            # s[t-d]
+                I += np.matmul(sd, w, out=part)                  # + s[t-d] @ W_rec (delay d)
+        for d, w in inp:
+            if d == 0:
+                I += np.matmul(xt, w, out=part)                  # + x[t] @ W_in (delay 0)
+            else:
+                st.ring[:, :, q + d] += np.matmul(xt, w, out=part)  # x[t] for step t + d
+        if R:
+            I += st.ring[:, :, q]                                # + what delayed synapses scheduled
+            I += st.ring[:, :, q + R]
+            st.ring[:, :, q] = 0.0
+            st.ring[:, :, q + R] = 0.0
         I += bias                                                # + bias
         if net.alpha is not None:
             np.multiply(st.i, net.alpha[:, None, :], out=st.i)   # alpha * i[t-1]
@@ -224,7 +247,9 @@ def numpy_steps(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: boo
             np.multiply(st.v, st.s, out=tmp)
             np.subtract(st.v, tmp, out=st.v)                     # v[t] - v[t] * s[t]
         np.add(st.counts, st.s, out=st.counts)
-        st.sh[u % g.rec_slots] = st.s
+        if g.rec_delayed:
+            np.left_shift(st.hist, one_bit, out=st.hist)         # the spike history, newest in bit 0
+            np.bitwise_or(st.hist, spiked, out=st.hist)
         st.step += 1
         if on_step is not None:
             on_step(t, st.s)
@@ -236,14 +261,16 @@ def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bo
     int32 is lowered to each of neurons 0..F-1's first spike step within the call,
     ``spikes`` (T, P, B, N) written when ``record``."""
     net, g = st.net, st.groups
-    xh = st.inputs(x.shape[1])
     p = _params(net)
     empty = np.zeros((0, 0), np.float32)
     c = np.ascontiguousarray
     kernel = _kernel(net.alpha is not None, net.rho is not None, bool(subtract), bool(record))
-    kernel(c(x, dtype=np.float32), bool(hold), int(T), int(st.step), xh, g.d_in, g.w_in, g.in_rows,
-           st.sh, g.d_rec, g.w_rec, g.rec_rows, net.bias, net.beta, p["thr"], p["thr_fin"],
-           net.alpha if net.alpha is not None else empty, net.rho if net.rho is not None else empty,
+    kernel(c(x, dtype=np.float32), bool(hold), int(T), int(st.step), c(g.w_in0), g.in0_rows, g.in_ptr, g.in_off,
+           g.in_w, c(net.w_rec), g.rec_rows, g.rec_delayed, g.rec_shift, g.rec_mask, st.hist,
+           st.hist.dtype.type(1), st.ring.reshape(-1),
+           st.ring.reshape(-1, st.ring.shape[3]), st.ring.shape[2] // 2,
+           net.bias, net.beta, p["thr"],
+           p["thr_fin"], net.alpha if net.alpha is not None else empty, net.rho if net.rho is not None else empty,
            net.b if net.b is not None else empty, st.v, st.s, st.counts, st.i, st.a, first, spikes)
     st.step += int(T)
 
@@ -255,77 +282,99 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
     """The numba kernel of the module's equations for one (model, reset, record), compiled
     on first use and cached on disk; a row (p, b) at a time, all T steps.
 
-    The sums of ``I[t]`` are taken in the module docstring's order: input rows of the
-    non-zero inputs by delay and channel, the bias, then the rows of the neurons that
-    spiked by delay and neuron; rows without a non-zero weight are skipped. Steps are counted from ``t0``: inputs of earlier
-    calls are read from ``xh[u % len(xh)]`` (and this call's last ones are left there),
-    spikes of step u are kept in ``sh[u % len(sh)]``."""
+    ``I[t]`` is summed as: the input rows of delay 0 of the non-zero inputs, by channel;
+    what delayed inputs scheduled for the step (ring slots u % R, then u % R + R); the bias;
+    then the synapses between neurons, by presynaptic neuron. Without delays between
+    neurons these are the rows of the neurons that spiked at t - 1; with, every row whose
+    spike history has a bit that one of its synapses reads, each synapse adding its weight
+    where the bit of its delay is set (a branch-free select that numba vectorizes). A
+    non-zero input then pushes its delayed synapses (x * w into slot u % R + d): the work
+    per input event is its number of delayed synapses. Rows without a non-zero weight are
+    skipped. Without delays this is the plain kernels' order."""
     key = (CUBA, ALIF, SUB, REC)
     if key in _compiled:
         return _compiled[key]
     import numba
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def run(x, hold, T, t0, xh, d_in, w_in, in_rows, sh, d_rec, w_rec, rec_rows, bias, beta, thr, thr_fin, alpha, rho,
-            badapt, v, s, counts, isyn, a, first, spikes):
+    def run(x, hold, T, t0, w_in0, in0_rows, in_ptr, in_off, in_w, w_rec, rec_rows, delayed, rec_shift, rec_mask, hist, bit,
+            ring, slots, R,
+            bias, beta, thr, thr_fin, alpha, rho, badapt, v, s, counts, isyn, a, first, spikes):
         P, B, N = v.shape
         X, K = x.shape[1], x.shape[3]
-        SX, SR = xh.shape[0], sh.shape[0]
-        GI, GR = d_in.shape[0], d_rec.shape[0]
         n_first = first.shape[2]
         acc = np.empty(N, np.float32)
-        lst = np.empty((SR, N), np.int64)        # the neurons that spiked at the steps of the ring
-        cnt = np.zeros(SR, np.int64)
+        lst = np.empty(N, np.int64)                  # the neurons that spiked at the last step
         one, zero = np.float32(1.0), np.float32(0.0)
+        none = bit ^ bit                             # 0 and 1 in the history's type
         for p in range(P):
             xp = 0 if X == 1 else p
             bp, betap, thp, tfp = bias[p], beta[p], thr[p], thr_fin[p]
             for b in range(B):
                 vv, ss, cc = v[p, b], s[p, b], counts[p, b]
-                for q in range(SR):                                      # spike lists of earlier calls
-                    n = 0
-                    so = sh[q, p, b]
-                    for i in range(N):
-                        lst[q, n] = i
-                        n += np.int64(so[i] != zero)
-                    cnt[q] = n
+                row = (p * B + b) * 2 * R                # this row's first slot in slots (a 2-D view of ring)
+                q = t0 % R if R else 0                   # step u's slots: q and q + R, q = u % R
+                n_sp = 0
+                for i in range(N):
+                    lst[n_sp] = i
+                    n_sp += np.int64(ss[i] != zero)
                 for t in range(T):
                     u = t0 + t
+                    tx = 0 if hold else t
+                    lo, hi = row + q, row + q + R
+                    base = np.uint64(lo * N)                             # unsigned: no wraparound test per push
                     started = False
-                    for gi in range(GI):                                 # x[t - din] @ W_in, by delay
-                        uu = u - d_in[gi]
-                        if uu < 0:
+                    for k in range(K):                                   # x[t] @ W_in, delay 0
+                        xk = x[tx, xp, b, k]
+                        if xk == zero or not in0_rows[p, k]:
                             continue
-                        here = uu >= t0                                  # this call's input, or an earlier one
-                        tx, qx = (0 if hold else uu - t0), uu % SX
-                        for k in range(K):
-                            xk = x[tx, xp, b, k] if here else xh[qx, xp, b, k]
-                            if xk == zero or not in_rows[gi, p, k]:
+                        if started:
+                            for j in range(N):
+                                acc[j] += xk * w_in0[p, k, j]
+                        else:
+                            for j in range(N):
+                                acc[j] = xk * w_in0[p, k, j]
+                            started = True
+                    if R:                                                # + what delayed synapses scheduled
+                        if started:
+                            for j in range(N):
+                                acc[j] += slots[lo, j]
+                        else:
+                            for j in range(N):
+                                acc[j] = slots[lo, j]
+                            started = True
+                        for j in range(N):
+                            acc[j] += slots[hi, j]
+                        for j in range(N):
+                            slots[lo, j] = zero
+                            slots[hi, j] = zero
+                        for k in range(K):                               # x[t] for step t + d
+                            xk = x[tx, xp, b, k]
+                            if xk == zero:
                                 continue
-                            if started:
-                                for j in range(N):
-                                    acc[j] += xk * w_in[gi, p, k, j]
-                            else:
-                                for j in range(N):
-                                    acc[j] = xk * w_in[gi, p, k, j]
-                                started = True
+                            r = p * K + k
+                            for e in range(in_ptr[r], in_ptr[r + 1]):
+                                ring[base + in_off[e]] += xk * in_w[e]
                     if started:                                          # + bias
                         for j in range(N):
                             acc[j] = acc[j] + bp[j]
                     else:
                         for j in range(N):
                             acc[j] = bp[j]
-                    for gi in range(GR):                                 # + s[t - drec] @ W_rec, by delay
-                        uu = u - d_rec[gi]
-                        if uu < 0:
-                            continue
-                        q = uu % SR
-                        for e0 in range(cnt[q]):
-                            i = lst[q, e0]
-                            if not rec_rows[gi, p, i]:
+                    if delayed:                                          # + s[t - drec] @ W_rec, by neuron
+                        hp = hist[p, b]
+                        for i in range(N):
+                            h = hp[i]
+                            if (h & rec_mask[p, i]) == none:
                                 continue
                             for j in range(N):
-                                acc[j] += w_rec[gi, p, i, j]
+                                acc[j] += w_rec[p, i, j] if (h >> rec_shift[p, i, j]) & bit else zero
+                    else:
+                        for e0 in range(n_sp):                           # + s[t-1] @ W_rec, by neuron
+                            i = lst[e0]
+                            if rec_rows[p, i]:
+                                for j in range(N):
+                                    acc[j] += w_rec[p, i, j]
                     if CUBA:
                         ip, al = isyn[p, b], alpha[p]
                         for j in range(N):
@@ -351,26 +400,22 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
                             vv[j] = vj - (tfp[j] if SUB else vj) * sj            # v[t] - A[t] s[t] | v[t] - v[t] s[t]
                             ss[j] = sj
                             cc[j] += sj
-                    q = u % SR
-                    n = 0
+                    n_sp = 0
                     for j in range(N):
-                        sh[q, p, b, j] = ss[j]
-                        lst[q, n] = j
-                        n += np.int64(ss[j] != zero)
-                    cnt[q] = n
+                        lst[n_sp] = j
+                        n_sp += np.int64(ss[j] != zero)
+                    if delayed:                                          # the spike history, newest in bit 0
+                        hp = hist[p, b]
+                        for j in range(N):
+                            hp[j] = (hp[j] << bit) | (bit if ss[j] != zero else none)
+                    if R:
+                        q = q + 1 if q + 1 < R else 0
                     if REC:
                         for j in range(N):
                             spikes[t, p, b, j] = ss[j]
                     for j in range(n_first):
                         if ss[j] != zero and first[p, b, j] > t:
                             first[p, b, j] = t
-        for uu in range(max(t0, t0 + T - SX), t0 + T):                   # the inputs later calls need
-            for xp in range(X):
-                for b in range(B):
-                    xs = x[0 if hold else uu - t0, xp, b]
-                    xr = xh[uu % SX, xp, b]
-                    for k in range(K):
-                        xr[k] = xs[k]
 
     _compiled[key] = run
     return run

@@ -59,6 +59,24 @@ def test_alif_zero_reset_by_hand(kernel):
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("long", [33, 64])
+def test_delays_over_32_steps_by_hand(kernel, long):
+    # as below, with n1 -> n0 delayed by more than one 32-step history word holds
+    w_in = np.array([[[0.0, 2.0]]])
+    w_rec = np.array([[[0.0, 0.0], [2.0, 0.0]]])
+    net = NetworkBatch(w_in, w_rec, np.ones((1, 2)), np.zeros((1, 2)), np.zeros((1, 2)), 1,
+                       delay_in=np.full((1, 1, 2), 3), delay_rec=np.array([[[1, 1], [long, 1]]]))
+    x = np.zeros((3 + long + 4, 1, 1), np.float32)
+    x[0] = 1.0
+    spikes = simulate(net, x, kernel=kernel)[:, 0, 0]
+    assert np.flatnonzero(spikes[:, 1]).tolist() == [3]
+    assert np.flatnonzero(spikes[:, 0]).tolist() == [3 + long]
+    sim = Simulator(net, 1, kernel=kernel)  # one step per call: the history carries over
+    stepped = np.stack([sim.step(sim.input_current(x_t)).copy() for x_t in x])[:, 0, 0]
+    np.testing.assert_array_equal(stepped, spikes)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 def test_delays_by_hand(kernel):
     # input -> n1 with delay 3, n1 -> n0 with delay 5, every weight strong enough to fire at once:
     # an input spike at step 0 fires n1 at step 3 and n0 at step 8
@@ -89,7 +107,7 @@ def _models(rng, P, N, name, n_in=3, delays=0):
     return NetworkBatch(base.w_in, base.w_rec, base.threshold, base.beta, base.bias, 2, **extra)
 
 
-CASES = [(m, d) for m in ("lif", "alif", "cuba") for d in (0, 4)]
+CASES = [(m, d) for m in ("lif", "alif", "cuba") for d in (0, 4)] + [("lif", 20), ("alif", 64)]
 
 
 @pytest.mark.skipif(not AVAILABLE, reason="numba is not installed: only the numpy kernel exists")
@@ -98,7 +116,8 @@ CASES = [(m, d) for m in ("lif", "alif", "cuba") for d in (0, 4)]
 def test_both_kernels_give_identical_spikes(rng, model, delays, reset):
     net = _models(rng, 4, 6, model, delays=delays)
     assert net.model == model and net.has_delays == bool(delays)
-    x = (rng.random((30, 3, 3)) < 0.4).astype(np.float32) * dyadic(rng, (30, 3, 3), scale=2)
+    T = 30 + delays  # long delays act within the window
+    x = (rng.random((T, 3, 3)) < 0.4).astype(np.float32) * dyadic(rng, (T, 3, 3), scale=2)
     a = simulate(net, x, reset, kernel="numpy")
     b = simulate(net, x, reset, kernel="numba")
     np.testing.assert_array_equal(a, b)
