@@ -214,3 +214,24 @@ def test_nothing_on_disk_is_pickle(tmp_path):
             if f.suffix == ".npz":
                 with np.load(f, allow_pickle=False) as z:
                     [z[k] for k in z.files]  # every array loads without pickle
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt, RuntimeError])
+def test_a_callback_raising_mid_generation_leaves_a_run_that_resumes_to_the_same_metrics(tmp_path, error):
+    from evo.training.trainer import Callback
+
+    class Raises(Callback):
+        def on_generation(self, trainer, result):
+            if result.generation == 4:
+                raise error("from a callback")
+
+    calm = undisturbed(tmp_path, "cma")
+    layer = {**CASES["cma"], "run": {**CASES["cma"]["run"], "out": str(tmp_path), "name": "raised", "quiet": True,
+                                     "backend": "serial", "checkpoint_every": 3}}
+    with pytest.raises(error):
+        run(cfg.resolve(layer), callbacks=[Raises()], log=None)
+    # generation 4 was told to the strategy but not recorded: no checkpoint may hold it
+    loop = json.loads((tmp_path / "raised" / "checkpoints" / "loop.json").read_text())
+    assert loop["generation"] == 3 and len(load_run(tmp_path / "raised").metrics) == 4
+    assert main(["resume", str(tmp_path / "raised"), "--backend", "serial", "--quiet"]) == 0
+    pd.testing.assert_frame_equal(metrics(tmp_path / "raised"), metrics(calm))

@@ -227,7 +227,9 @@ def _current_state_files(ckpt: Path) -> set[str]:
 
 class Checkpointer(Callback):
     """A resumable checkpoint before the first generation, every ``every`` generations, in the
-    last generation, and on Ctrl-C or SIGTERM (when generations finished since the last one)."""
+    last generation, and on Ctrl-C or SIGTERM (when generations finished since the last one).
+    Never one of a generation that a callback's error left half recorded: resuming then
+    starts from the last checkpoint and computes the same generations again."""
 
     def __init__(self, path: Path, every: int = 1) -> None:
         self.path, self.every = Path(path), int(every)
@@ -244,7 +246,8 @@ class Checkpointer(Callback):
             self.last = trainer.state.generation
 
     def on_end(self, trainer: Trainer, status: str, reason: str) -> None:
-        if status == "interrupted" and self.last is not None and self.last < trainer.state.generation:
+        whole = trainer.recorded_generations == trainer.state.generation
+        if status == "interrupted" and whole and self.last is not None and self.last < trainer.state.generation:
             write_checkpoint(self.path, trainer)
             self.last = trainer.state.generation
 

@@ -199,6 +199,9 @@ class Trainer:
         self.strategy, self.evaluator, self.space, self.task = strategy, evaluator, space, task
         self.generations = int(generations)
         self.state = state or LoopState()
+        # the generations every callback has recorded: a callback that raises leaves the
+        # generation it was handling told to the strategy but not wholly recorded
+        self.recorded_generations = self.state.generation
         self.task_name = task_name or getattr(task, "task_name", "?")
         self.resume_hint = resume_hint
         self._t0 = time.perf_counter()
@@ -324,6 +327,7 @@ class Trainer:
                     for cb in callbacks:
                         if cb.on_generation(self, result) is False:
                             result.stopping = True
+                    self.recorded_generations = self.state.generation
                 if result.stopping:
                     break
         except KeyboardInterrupt:
