@@ -136,9 +136,36 @@ def test_state_saved_before_restarts_existed_still_loads():
     np.testing.assert_array_equal(restored.ask(), es.ask())
 
 
+def test_stall_restarts_a_search_whose_best_stopped_rising(tmp_path):
+    # a landscape whose best rises for 30 generations, then never again (pycma's own
+    # criteria would wait far longer): with stall = 10 the search restarts 10 generations later
+    # (the replay below tells the logged fitness, not this function's)
+    calls = {"n": 0}
+    rng = np.random.default_rng(0)
+
+    def rising_then_flat(X):
+        calls["n"] += 1
+        level = calls["n"] if calls["n"] <= 30 else 29  # then below the best of generation 30
+        return level + 0.5 * rng.random(len(X))
+
+    es = make_strategy("cma", 50, seed=4, population=6, restarts=2, incpopsize=1.0, stall=10)
+    drive(es, 45, rising_then_flat)
+    assert es.restart_generations == [40]
+    assert make_strategy("cma", 50, seed=4, population=6, restarts=2).options["stall"] == 0  # the default: off
+    # the replayed log restarts at the same generation
+    meta, arrays = es.state()
+    write_json(tmp_path / "s.json", meta)
+    write_npz(tmp_path / "s.npz", arrays)
+    restored = strategy_from_state(read_json(tmp_path / "s.json"), read_npz(tmp_path / "s.npz"))
+    assert restored.restart_generations == [40]
+    np.testing.assert_array_equal(restored.ask(), es.ask())
+
+
 @pytest.mark.parametrize("bad,message", [({"restarts": -1}, "strategy.restarts: -1"),
                                          ({"restarts": 1.5}, "strategy.restarts: 1.5"),
-                                         ({"incpopsize": 0.5}, "strategy.incpopsize: 0.5")])
+                                         ({"incpopsize": 0.5}, "strategy.incpopsize: 0.5"),
+                                         ({"stall": -3}, "strategy.stall: -3"),
+                                         ({"stall": 2.5}, "strategy.stall: 2.5")])
 def test_bad_restart_options(bad, message):
     with pytest.raises(StrategyError, match=message):
         make_strategy("cma", 4, seed=1, **bad)

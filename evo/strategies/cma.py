@@ -3,9 +3,12 @@ optional IPOP restarts (Auger and Hansen 2005).
 
 Restarts (``restarts`` > 0): after a ``tell`` that meets one of pycma's own termination
 criteria (fitness flat or converged: tolfun, tolfunhist, tolflatfitness over 10 generations,
-tolx, tolstagnation, tolconditioncov), the search starts again from ``x0`` with ``sigma0``
-and ``incpopsize`` times the population, with a new seed derived from (seed, restart); at
-most ``restarts`` times. With ``restarts = 0`` (the default) no termination criterion
+tolx, tolstagnation, tolconditioncov), or with ``stall`` > 0 once the best fitness told
+since the search began has not risen for ``stall`` generations, the search starts again
+from ``x0`` with ``sigma0`` and ``incpopsize`` times the population, with a new seed
+derived from (seed, restart); at most ``restarts`` times. pycma's own stagnation test
+waits at least D (5 + 100 / population) generations, thousands for a thousand genes;
+``stall`` is the budget-sized one. With ``restarts = 0`` (the default) no termination criterion
 applies and the one search runs for the whole budget.
 
 pycma draws from numpy's global RandomState. Each call into pycma runs with a private
@@ -43,7 +46,8 @@ class CMAES(Strategy):
     name = "cma"
 
     def __init__(self, dim: int, *, seed: int, population: int = 0, sigma0: float = 0.5,
-                 diagonal: bool = False, x0: float = 0.0, restarts: int = 0, incpopsize: float = 2.0) -> None:
+                 diagonal: bool = False, x0: float = 0.0, restarts: int = 0, incpopsize: float = 2.0,
+                 stall: int = 0) -> None:
         if int(dim) < 1:
             raise StrategyError(f"cma: dimension {dim}; expected >= 1")
         if isinstance(population, bool) or int(population) < 0 or int(population) == 1:
@@ -54,14 +58,17 @@ class CMAES(Strategy):
             raise StrategyError(f"strategy.restarts: {restarts}; expected an integer >= 0")
         if isinstance(incpopsize, bool) or not float(incpopsize) >= 1:
             raise StrategyError(f"strategy.incpopsize: {incpopsize}; expected a number >= 1")
+        if isinstance(stall, bool) or not float(stall).is_integer() or int(stall) < 0:
+            raise StrategyError(f"strategy.stall: {stall}; expected an integer >= 0 (generations; 0: off)")
         self.dim, self.seed = int(dim), int(seed)
         self.options = dict(population=int(population), sigma0=float(sigma0), diagonal=bool(diagonal),
-                            x0=float(x0), restarts=int(restarts), incpopsize=float(incpopsize))
+                            x0=float(x0), restarts=int(restarts), incpopsize=float(incpopsize), stall=int(stall))
         self._rs = np.random.RandomState(self.seed)
         self.restart_generations: list[int] = []  # the generations at which a restart began
         self._asked: np.ndarray | None = None
         self.generation = 0
         self._told: list[np.ndarray] = []
+        self._search_best, self._search_best_at = -np.inf, 0  # the current search's best and when
         self._start(self.seed, int(population))
 
     @classmethod
@@ -92,10 +99,12 @@ class CMAES(Strategy):
         with self._rng(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             stop = self.es.stop()
-        if stop:
+        stall = self.options["stall"]
+        if stop or (stall and len(self._told) - self._search_best_at >= stall):
             seed = entropy_seed(self.seed, k + 1) or 1
             self.restart_generations.append(self.generation + 1)  # counting the tell in progress
             self._start(seed, int(round(self.population_size * self.options["incpopsize"])))
+            self._search_best, self._search_best_at = -np.inf, len(self._told)
 
     @contextlib.contextmanager
     def _rng(self):
@@ -125,6 +134,8 @@ class CMAES(Strategy):
             self.es.tell(list(self._asked), list(-fitness))
         self._told.append(fitness.copy())
         self._asked = None
+        if fitness.size and fitness.max() > self._search_best:
+            self._search_best, self._search_best_at = float(fitness.max()), len(self._told)
         self._maybe_restart()
 
     def sample(self, n: int) -> np.ndarray:
