@@ -169,3 +169,20 @@ def test_stall_restarts_a_search_whose_best_stopped_rising(tmp_path):
 def test_bad_restart_options(bad, message):
     with pytest.raises(StrategyError, match=message):
         make_strategy("cma", 4, seed=1, **bad)
+
+
+def test_pycma_runs_with_one_blas_thread(monkeypatch):
+    # the covariance's eigendecomposition gives other last bits with other thread counts,
+    # so a run would depend on the machine's cores
+    from threadpoolctl import threadpool_info
+    seen = []
+    eigh = np.linalg.eigh
+
+    def recording(a, *args, **kwargs):
+        seen.extend(p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas")
+        return eigh(a, *args, **kwargs)
+
+    monkeypatch.setattr(np.linalg, "eigh", recording)
+    es = make_strategy("cma", 30, seed=0, population=8)
+    drive(es, 40)
+    assert seen and set(seen) == {1}

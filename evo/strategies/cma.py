@@ -13,7 +13,10 @@ applies and the one search runs for the whole budget.
 
 pycma draws from numpy's global RandomState. Each call into pycma runs with a private
 RandomState swapped in and out, so nothing else in the process can disturb its stream, and
-the strategy is a function of its seed and the fitness it was told.
+with one BLAS thread: the eigendecomposition of the covariance gives different last bits
+with different thread counts (seen from generation 335 of an `intervals` run), which would
+make a run depend on the machine's cores. So the strategy is a function of its seed and the
+fitness it was told.
 
 Saved state: pycma keeps its state in objects, so the state saved here is the replay log:
 the options, the seed and every fitness vector told so far (npz). ``from_state`` rebuilds
@@ -33,11 +36,23 @@ with warnings.catch_warnings():  # pycma warns when matplotlib is absent; plotti
     warnings.simplefilter("ignore")
     import cma
 
+from threadpoolctl import ThreadpoolController
+
 from ..errors import StrategyError
 from ..seeding import entropy_seed
 from .base import Strategy
 
 __all__ = ["CMAES"]
+
+_controller: ThreadpoolController | None = None
+
+
+def _blas() -> ThreadpoolController:
+    """The process's thread pools, inspected once."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller
 
 
 class CMAES(Strategy):
@@ -108,10 +123,12 @@ class CMAES(Strategy):
 
     @contextlib.contextmanager
     def _rng(self):
+        """pycma's private random stream, and one BLAS thread (the module docstring)."""
         outer = np.random.get_state()
         np.random.set_state(self._rs.get_state())
         try:
-            yield
+            with _blas().limit(limits=1, user_api="blas"):
+                yield
         finally:
             self._rs.set_state(np.random.get_state())
             np.random.set_state(outer)
