@@ -90,13 +90,13 @@ class DelayGroups:
     def _split_inputs(self) -> tuple:
         """(delay-0 weights, their row mask, CSR pointers, offsets d * N + j, weights, largest
         delay) of the input synapses."""
-        w, delay, direct = self._w["in"], self._delay["in"], 0
+        w, delay = self._w["in"], self._delay["in"]
         P, n_pre, N = w.shape
-        if delay is None or not (delay[w != 0] != direct).any():
+        if delay is None or not delay[w != 0].any():
             return (w, np.ascontiguousarray((w != 0).any(axis=2)), np.zeros(P * n_pre + 1, np.int64),
                     np.zeros(0, np.uint64), np.zeros(0, np.float32), 0)
-        near = np.ascontiguousarray(np.where(delay == direct, w, np.float32(0.0)), dtype=np.float32)
-        late = (w != 0) & (delay != direct)
+        near = np.ascontiguousarray(np.where(delay == 0, w, np.float32(0.0)), dtype=np.float32)
+        late = (w != 0) & (delay != 0)
         p, i, j = np.nonzero(late)                      # row-major: by row (p, i), then j
         ptr = np.zeros(P * n_pre + 1, np.int64)
         np.cumsum(np.bincount(p * n_pre + i, minlength=P * n_pre), out=ptr[1:])
@@ -400,14 +400,15 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
                             vv[j] = vj - (tfp[j] if SUB else vj) * sj            # v[t] - A[t] s[t] | v[t] - v[t] s[t]
                             ss[j] = sj
                             cc[j] += sj
-                    n_sp = 0
-                    for j in range(N):
-                        lst[n_sp] = j
-                        n_sp += np.int64(ss[j] != zero)
                     if delayed:                                          # the spike history, newest in bit 0
                         hp = hist[p, b]
                         for j in range(N):
                             hp[j] = (hp[j] << bit) | (bit if ss[j] != zero else none)
+                    else:                                                # the neurons that spiked
+                        n_sp = 0
+                        for j in range(N):
+                            lst[n_sp] = j
+                            n_sp += np.int64(ss[j] != zero)
                     if R:
                         q = q + 1 if q + 1 < R else 0
                     if REC:
