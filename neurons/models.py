@@ -319,7 +319,6 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
                     lst[n_sp] = i
                     n_sp += np.int64(ss[i] != zero)
                 for t in range(T):
-                    u = t0 + t
                     tx = 0 if hold else t
                     lo, hi = row + q, row + q + R
                     base = np.uint64(lo * N)                             # unsigned: no wraparound test per push

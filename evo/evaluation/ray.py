@@ -338,18 +338,23 @@ class RayEvaluator(EvaluatorBase):
             self.owns_ray = False
 
 
+def _plain_lines(exc: BaseException) -> list[str]:
+    """The exception's message without terminal colours, its non-blank lines stripped."""
+    return [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+
+
 def _first_line(exc: BaseException) -> str:
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    lines = _plain_lines(exc)
+    return lines[0] if lines else type(exc).__name__
 
 
 def _last_line(exc: BaseException) -> str:
     """The last line of a remote traceback (``module.Error: message``) as ``Error: message``."""
-    lines = [line for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+    lines = _plain_lines(exc)
     if not lines:
         return type(exc).__name__
-    name, sep, message = lines[-1].strip().partition(": ")
-    return f"{name.rpartition('.')[2]}: {message}" if sep and " " not in name else lines[-1].strip()
+    name, sep, message = lines[-1].partition(": ")
+    return f"{name.rpartition('.')[2]}: {message}" if sep and " " not in name else lines[-1]
 
 
 def ray_map(func: Callable, *iterables: Iterable, chunksize: int | None = None) -> list:
