@@ -123,5 +123,5 @@ def test_preset_run_through_the_cli(tmp_path, capsys):
                  "--out", str(tmp_path), "--name", "r", "--quiet"]) == 0
     r = load_run(tmp_path / "r")
     assert r.summary["status"] == "finished" and len(r.metrics) == 2
-    assert r.config["genome"]["hidden"] == 16 and r.config["genome"]["evolve"] == ["weights", "thresholds"]
+    assert r.config["genome"]["hidden"] == 16 and r.config["genome"]["evolve"] == ["weights"]
     assert r.config["task"]["temperature"] == 100.0 and 0 <= r.summary["validation"] <= 1
