@@ -19,20 +19,21 @@ with every state, x and s zero before step 1. Plain LIF is the case alpha = None
 rho = b = None, din = 0 and drec = 1, and then :mod:`neurons.lif`'s kernels run.
 
 Delays. The synapses of delay 0 (inputs) and 1 (between neurons) add to ``I[t]``
-directly. A delayed input synapse adds its contribution to a ring of future currents, in
-the slot of step t + d, when its input is non-zero at step t. A synapse between neurons
-of delay d reads bit d - 1 of its presynaptic neuron's spike history, a word holding the
-neuron's last 32 steps (64 where a delay exceeds 32). The numba kernel
-(:func:`model_kernel`, event-driven, a row at a time, all steps of a call compiled) sums
-the delay-0 input rows by channel, the ring, the bias, then the synapses between neurons
-by presynaptic neuron. The numpy kernel groups synapses by delay (batched matmuls, one per
+directly. A synapse between neurons of delay d reads bit d - 1 of its presynaptic
+neuron's spike history, a word holding the neuron's last 32 steps (64 where a delay
+exceeds 32). Delayed input synapses do the same with a history of their input channel
+when every input of a call is 0 or 1 (spikes); otherwise each adds its contribution to a
+ring of future currents, in the slot of step t + d, when its input is non-zero at step t.
+The numba kernel (:func:`model_kernel`, event-driven, a row at a time, all steps of a call
+compiled) sums the delay-0 input rows by channel, the ring, the delayed input synapses by
+channel (spike inputs), the bias, then the synapses between neurons by presynaptic neuron. The numpy kernel groups synapses by delay (batched matmuls, one per
 distinct delay): its sum is ``s[t - d] @ W_rec`` by delay, the delay-0 ``x @ W_in``, the
 ring, then the bias. Without delays both are the plain kernels' orders, so alif with
 b = 0 and cuba with alpha = 0 give the plain kernels' spikes bit for bit; with delays the
 kernels agree where sums are exact (the order of a sum differs).
 
 The state kept between calls: v, s, counts, the current i (cuba), the adaptation a
-(alif), the ring and the spike histories (:class:`ModelState`).
+(alif), the ring and the spike histories of neurons and inputs (:class:`ModelState`).
 """
 from __future__ import annotations
 
@@ -52,9 +53,12 @@ class DelayGroups:
       weights of each delay, zero elsewhere (the numpy kernel's matmuls).
     - Inputs. ``w_in0`` (P, n_in, N): the synapses of delay 0, summed at the step itself
       (the whole W_in without delays), ``in0_rows`` (P, n_in): the row has one. The others
-      are pushed into a ring of future currents: per input row (p, k), in CSR form,
-      ``in_ptr`` (P * n_in + 1) into ``in_off`` (d * N + j, uint64) and ``in_w``;
-      ``dmax``: their largest delay (0: none).
+      read an input history where the input is spikes: ``in_bit`` (P, n_in, N) the bit of
+      delay - 1 (0 for delay 0 or no synapse), ``in_mask`` (P, n_in) the bits that a row reads,
+      in ``in_hist_type`` (uint32; uint64 where a delay exceeds 32); other inputs are pushed
+      into a ring of future currents: per input row (p, k), in CSR form, ``in_ptr``
+      (P * n_in + 1) into ``in_off`` (d * N + j, uint64) and ``in_w``; ``dmax``: their
+      largest delay (0: none).
     - Synapses between neurons. ``rec_delayed``: some delay is not 1. Without, the rows of
       W_rec (``rec_rows`` (P, N)) of the neurons that spiked are added. With, each neuron
       keeps its last 32 steps as bits (``hist_type`` uint32; 64 in uint64 where a delay
@@ -67,6 +71,7 @@ class DelayGroups:
         self.d_in, self.d_rec = self._used("in", 0), self._used("rec", 1)
         self._dense: dict = {}
         self.w_in0, self.in0_rows, self.in_ptr, self.in_off, self.in_w, self.dmax = self._split_inputs()
+        self.in_hist_type, self.in_bit, self.in_mask = self._history_bits("in", self.dmax)
         w, delay = net.w_rec, net.delay_rec
         self.rec_rows = np.ascontiguousarray((w != 0).any(axis=2))
         self.rec_delayed = delay is not None and bool((delay[w != 0] != 1).any())
@@ -79,6 +84,17 @@ class DelayGroups:
             self.hist_type = np.uint64
             self.rec_shift = np.zeros((0, 0, 0), np.uint64)
             self.rec_mask = np.zeros((0, 0), np.uint64)
+
+    def _history_bits(self, which: str, dmax: int) -> tuple:
+        """(word type, (P, n_pre, N) the bit of delay - 1 of each delayed synapse (0 for the
+        others), (P, n_pre) the bits of each row) of the delayed input synapses."""
+        if not dmax:
+            return np.uint64, np.zeros((0, 0, 0), np.uint64), np.zeros((0, 0), np.uint64)
+        w, delay = self._w[which], self._delay[which]
+        kind = np.uint32 if dmax <= 32 else np.uint64
+        late = (w != 0) & (delay != 0)
+        bits = np.where(late, np.left_shift(kind(1), np.where(late, delay - 1, 0).astype(kind)), kind(0))
+        return kind, np.ascontiguousarray(bits, dtype=kind), np.bitwise_or.reduce(bits, axis=2).astype(kind)
 
     def _used(self, which: str, default: int) -> np.ndarray:
         w, delay = self._w[which], self._delay[which]
@@ -147,8 +163,10 @@ class ModelState:
     next R steps (R = their largest delay + 1; 0 without): step u's lie in slots u % R and
     u % R + R, and an input of delay d at step u adds to slot u % R + d; ``hist`` (P, B, N)
     (uint32, or uint64 with a delay over 32) with delays between neurons, bit k set where the
-    neuron spiked k + 1 steps ago;
-    ``step`` counts the steps done."""
+    neuron spiked k + 1 steps ago; ``in_hist`` (P, B, n_in) likewise for the inputs, with
+    delayed input synapses: bit k set where the input was 1 k + 1 steps ago and its delayed
+    synapses read it there (a call whose inputs are all 0 or 1 with the numba kernel), clear
+    where they went to the ring; ``step`` counts the steps done."""
 
     def __init__(self, net: NetworkBatch, batch: int, groups: DelayGroups | None = None) -> None:
         self.net, self.groups = net, groups or delay_groups(net)
@@ -160,23 +178,26 @@ class ModelState:
         R = self.groups.dmax + 1 if self.groups.dmax else 0
         self.ring = np.zeros((P, int(batch), 2 * R, N), np.float32)
         self.hist = np.zeros(shape if self.groups.rec_delayed else (0, 0, 0), self.groups.hist_type)
+        self.in_hist = np.zeros((P, int(batch), net.n_in) if self.groups.dmax else (0, 0, 0), self.groups.in_hist_type)
         self.step = 0
 
     def reset(self) -> None:
-        for arr in (self.v, self.s, self.counts, self.i, self.a, self.ring, self.hist):
+        for arr in (self.v, self.s, self.counts, self.i, self.a, self.ring, self.hist, self.in_hist):
             arr.fill(0.0)
         self.step = 0
 
     def keep(self, index: np.ndarray, net: NetworkBatch) -> None:
-        """Continue with only the networks ``index`` (the ring keeps its length: kept
-        networks' delays fit in it)."""
+        """Continue with only the networks ``index`` (the ring and the input history keep
+        their length and word: kept networks' delays fit in them)."""
         self.net, self.groups = net, delay_groups(net)
         for name in ("v", "s", "counts", "ring"):
             setattr(self, name, np.ascontiguousarray(getattr(self, name)[index]))
-        for name in ("i", "a", "hist"):
+        for name in ("i", "a", "hist", "in_hist"):
             arr = getattr(self, name)
             if arr.size:
                 setattr(self, name, np.ascontiguousarray(arr[index]))
+        if self.in_hist.size and self.groups.dmax:  # a narrower word where the kept delays fit in 32 bits
+            self.in_hist = self.in_hist.astype(self.groups.in_hist_type)
 
 
 def _params(net: NetworkBatch) -> dict:
@@ -250,6 +271,8 @@ def numpy_steps(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: boo
         if g.rec_delayed:
             np.left_shift(st.hist, one_bit, out=st.hist)         # the spike history, newest in bit 0
             np.bitwise_or(st.hist, spiked, out=st.hist)
+        if st.in_hist.size:                                      # this step's inputs went to the ring
+            np.left_shift(st.in_hist, st.in_hist.dtype.type(1), out=st.in_hist)
         st.step += 1
         if on_step is not None:
             on_step(t, st.s)
@@ -264,9 +287,12 @@ def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bo
     p = _params(net)
     empty = np.zeros((0, 0), np.float32)
     c = np.ascontiguousarray
+    x = c(x, dtype=np.float32)
+    pull = bool(g.dmax) and bool(np.all((x == 0) | (x == 1)))  # spike inputs: delayed synapses read a history
     kernel = _kernel(net.alpha is not None, net.rho is not None, bool(subtract), bool(record))
-    kernel(c(x, dtype=np.float32), bool(hold), int(T), int(st.step), c(g.w_in0), g.in0_rows, g.in_ptr, g.in_off,
-           g.in_w, c(net.w_rec), g.rec_rows, g.rec_delayed, g.rec_shift, g.rec_mask, st.hist,
+    kernel(x, bool(hold), int(T), int(st.step), c(g.w_in0), g.in0_rows, g.in_ptr, g.in_off,
+           g.in_w, pull, c(net.w_in), g.in_bit, g.in_mask, st.in_hist, st.in_hist.dtype.type(1),
+           c(net.w_rec), g.rec_rows, g.rec_delayed, g.rec_shift, g.rec_mask, st.hist,
            st.hist.dtype.type(1), st.ring.reshape(-1),
            st.ring.reshape(-1, st.ring.shape[3]), st.ring.shape[2] // 2,
            net.bias, net.beta, p["thr"],
@@ -283,21 +309,24 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
     on first use and cached on disk; a row (p, b) at a time, all T steps.
 
     ``I[t]`` is summed as: the input rows of delay 0 of the non-zero inputs, by channel;
-    what delayed inputs scheduled for the step (ring slots u % R, then u % R + R); the bias;
-    then the synapses between neurons, by presynaptic neuron. Without delays between
-    neurons these are the rows of the neurons that spiked at t - 1; with, every row whose
-    spike history has a bit that one of its synapses reads, each synapse adding its weight
-    where the bit of its delay is set (a branch-free select that numba vectorizes). A
-    non-zero input then pushes its delayed synapses (x * w into slot u % R + d): the work
-    per input event is its number of delayed synapses. Rows without a non-zero weight are
-    skipped. Without delays this is the plain kernels' order."""
+    what delayed inputs scheduled for the step (ring slots u % R, then u % R + R); the delayed
+    input synapses of spike inputs (of calls whose inputs are all 0 or 1, ``pull``), by
+    channel, each row whose input history has a bit that one of its synapses reads; the bias; then
+    the synapses between neurons, by presynaptic neuron. Without delays between neurons
+    these are the rows of the neurons that spiked at t - 1; with, every row whose spike
+    history has a bit that one of its synapses reads. A row read from a history adds each
+    synapse's weight where the bit of its delay is set (a branch-free select that numba
+    vectorizes). Other inputs push their delayed synapses when non-zero (x * w into slot
+    u % R + d): the work per input event is its number of delayed synapses. Rows without a
+    non-zero weight are skipped. Without delays this is the plain kernels' order."""
     key = (CUBA, ALIF, SUB, REC)
     if key in _compiled:
         return _compiled[key]
     import numba
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def run(x, hold, T, t0, w_in0, in0_rows, in_ptr, in_off, in_w, w_rec, rec_rows, delayed, rec_shift, rec_mask, hist, bit,
+    def run(x, hold, T, t0, w_in0, in0_rows, in_ptr, in_off, in_w, pull, w_in, in_bit, in_mask, in_hist, in_one,
+            w_rec, rec_rows, delayed, rec_shift, rec_mask, hist, bit,
             ring, slots, R,
             bias, beta, thr, thr_fin, alpha, rho, badapt, v, s, counts, isyn, a, first, spikes):
         P, B, N = v.shape
@@ -307,6 +336,9 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
         lst = np.empty(N, np.int64)                  # the neurons that spiked at the last step
         one, zero = np.float32(1.0), np.float32(0.0)
         none = bit ^ bit                             # 0 and 1 in the history's type
+        in_none = in_one ^ in_one                    # and in the input history's
+        in_hist_kept = in_hist.shape[2] > 0
+        in_read = in_mask.shape[0] > 0               # delayed input synapses: the history may hold spikes
         for p in range(P):
             xp = 0 if X == 1 else p
             bp, betap, thp, tfp = bias[p], beta[p], thr[p], thr_fin[p]
@@ -347,13 +379,22 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
                         for j in range(N):
                             slots[lo, j] = zero
                             slots[hi, j] = zero
-                        for k in range(K):                               # x[t] for step t + d
-                            xk = x[tx, xp, b, k]
-                            if xk == zero:
-                                continue
-                            r = p * K + k
-                            for e in range(in_ptr[r], in_ptr[r + 1]):
-                                ring[base + in_off[e]] += xk * in_w[e]
+                        if in_read:                                      # + x[t - din] @ W_in, by channel,
+                            hin = in_hist[p, b]                          # where the inputs were spikes
+                            for k in range(K):
+                                h = hin[k]
+                                if (h & in_mask[p, k]) == in_none:
+                                    continue
+                                for j in range(N):
+                                    acc[j] += w_in[p, k, j] if (h & in_bit[p, k, j]) != in_none else zero
+                        if not pull:
+                            for k in range(K):                           # x[t] for step t + d
+                                xk = x[tx, xp, b, k]
+                                if xk == zero:
+                                    continue
+                                r = p * K + k
+                                for e in range(in_ptr[r], in_ptr[r + 1]):
+                                    ring[base + in_off[e]] += xk * in_w[e]
                     if started:                                          # + bias
                         for j in range(N):
                             acc[j] = acc[j] + bp[j]
@@ -408,6 +449,10 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
                         for j in range(N):
                             lst[n_sp] = j
                             n_sp += np.int64(ss[j] != zero)
+                    if in_hist_kept:                                     # the input history, newest in bit 0
+                        hin = in_hist[p, b]
+                        for k in range(K):
+                            hin[k] = (hin[k] << in_one) | (in_one if pull and x[tx, xp, b, k] != zero else in_none)
                     if R:
                         q = q + 1 if q + 1 < R else 0
                     if REC:

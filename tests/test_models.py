@@ -169,6 +169,38 @@ def test_stepping_equals_the_whole_sequence_and_keep_preserves_networks(rng, ker
     assert not sim.v.any() and not sim.counts.any()
 
 
+@pytest.mark.skipif(not AVAILABLE, reason="numba is not installed: only the numpy kernel exists")
+@pytest.mark.parametrize("longest", [20, 40])
+def test_spike_and_current_inputs_through_delays_agree_when_mixed_and_kept(rng, longest):
+    """The numba kernel reads delayed spike inputs from a history and pushes other inputs into
+    the ring; stepping with spikes at some steps and currents at others, and keeping only the
+    networks whose input delays fit in 32 bits, gives the numpy kernel's spikes."""
+    net = _models(rng, 6, 5, "lif", delays=4)
+    d_in = rng.integers(0, longest + 1, net.w_in.shape)
+    d_in[:3] = np.minimum(d_in[:3], 30)
+    net = NetworkBatch(net.w_in, net.w_rec, net.threshold, net.beta, net.bias, 2, delay_in=d_in,
+                       delay_rec=net.delay_rec)
+    T = 30 + longest
+    x = (rng.random((T, 6, 2, 3)) < 0.4).astype(np.float32)
+    x[T // 4: T // 2] *= dyadic(rng, (T // 2 - T // 4, 6, 2, 3), scale=2)  # currents in between
+    kept = np.array([0, 2])
+    out = {}
+    for kernel in ("numpy", "numba"):
+        sim = Simulator(net, 2, kernel=kernel)
+        got = []
+        for t, x_t in enumerate(x):
+            if t == 3 * T // 4:
+                sim.keep(kept)
+            got.append(sim.step(sim.input_current(x_t if t < 3 * T // 4 else x_t[kept])).copy())
+        out[kernel] = got
+        whole = simulate(net, x, kernel=kernel)
+        np.testing.assert_array_equal(np.stack(got[:3 * T // 4]), whole[:3 * T // 4])
+        np.testing.assert_array_equal(np.stack(got[3 * T // 4:]), whole[3 * T // 4:, kept])
+    for a, b in zip(out["numpy"], out["numba"]):
+        np.testing.assert_array_equal(a, b)
+    assert 0.02 < np.stack(out["numba"][:3 * T // 4]).mean() < 0.9
+
+
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_run_constant_holds_the_input_through_delays(rng, kernel):
     net = _models(rng, 3, 4, "lif", delays=3)
