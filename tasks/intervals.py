@@ -25,8 +25,8 @@ detector (input weight w, threshold between w and 2w) fires at the second spike 
 when ``1 + beta ** d`` reaches threshold / w, so telling a 31-step interval from a 32-step
 one means setting that ratio to within 0.4% (between 1.034 and 1.038). Such a network
 exists (one detector per bin boundary), and a recurrent network has more memory than one
-membrane (neurons that keep exciting each other after a spike), but the preset's searches
-with plain LIF neurons mostly settle below 0.75. Synaptic delays (a coincidence of the
+membrane (one plain-LIF seed of the preset's five scores 1.0), but the preset's searches
+with plain LIF neurons mostly settle at 0.75 or below. Synaptic delays (a coincidence of the
 delayed first spike with the second) or a slow adaptive threshold hold the interval with
 wide margins.
 
