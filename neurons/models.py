@@ -26,11 +26,12 @@ when every input of a call is 0 or 1 (spikes); otherwise each adds its contribut
 ring of future currents, in the slot of step t + d, when its input is non-zero at step t.
 The numba kernel (:func:`model_kernel`, event-driven, a row at a time, all steps of a call
 compiled) sums the delay-0 input rows by channel, the ring, the delayed input synapses by
-channel (spike inputs), the bias, then the synapses between neurons by presynaptic neuron. The numpy kernel groups synapses by delay (batched matmuls, one per
-distinct delay): its sum is ``s[t - d] @ W_rec`` by delay, the delay-0 ``x @ W_in``, the
-ring, then the bias. Without delays both are the plain kernels' orders, so alif with
-b = 0 and cuba with alpha = 0 give the plain kernels' spikes bit for bit; with delays the
-kernels agree where sums are exact (the order of a sum differs).
+channel (spike inputs), the bias, then the synapses between neurons by presynaptic
+neuron. The numpy kernel groups synapses by delay (batched matmuls, one per distinct
+delay): its sum is ``s[t - d] @ W_rec`` by delay, the delay-0 ``x @ W_in``, the ring, then
+the bias. Without delays both are the plain kernels' orders, so alif with b = 0 and cuba
+with alpha = 0 give the plain kernels' spikes bit for bit; with delays the kernels agree
+where sums are exact (the order of a sum differs).
 
 The state kept between calls: v, s, counts, the current i (cuba), the adaptation a
 (alif), the ring and the spike histories of neurons and inputs (:class:`ModelState`).
@@ -62,7 +63,7 @@ class DelayGroups:
     - Synapses between neurons. ``rec_delayed``: some delay is not 1. Without, the rows of
       W_rec (``rec_rows`` (P, N)) of the neurons that spiked are added. With, each neuron
       keeps its last 32 steps as bits (``hist_type`` uint32; 64 in uint64 where a delay
-      exceeds 32), ``rec_shift`` (P, N, N) holds delay - 1, the bit that a synapse reads,
+      exceeds 32), ``rec_bit`` (P, N, N) holds the bit of delay - 1 that a synapse reads,
       and ``rec_mask`` (P, N) the bits that a row reads."""
 
     def __init__(self, net: NetworkBatch) -> None:
@@ -75,23 +76,18 @@ class DelayGroups:
         w, delay = net.w_rec, net.delay_rec
         self.rec_rows = np.ascontiguousarray((w != 0).any(axis=2))
         self.rec_delayed = delay is not None and bool((delay[w != 0] != 1).any())
-        if self.rec_delayed:
-            self.hist_type = np.uint32 if int(delay[w != 0].max()) <= 32 else np.uint64  # 16 lanes per vector
-            self.rec_shift = np.ascontiguousarray(np.where(w != 0, delay - 1, 0), dtype=self.hist_type)
-            bits = np.where(w != 0, np.left_shift(self.hist_type(1), self.rec_shift), self.hist_type(0))
-            self.rec_mask = np.bitwise_or.reduce(bits, axis=2).astype(self.hist_type)
-        else:
-            self.hist_type = np.uint64
-            self.rec_shift = np.zeros((0, 0, 0), np.uint64)
-            self.rec_mask = np.zeros((0, 0), np.uint64)
+        longest = int(delay[w != 0].max()) if self.rec_delayed else 0
+        self.hist_type, self.rec_bit, self.rec_mask = self._history_bits("rec", longest)
 
     def _history_bits(self, which: str, dmax: int) -> tuple:
-        """(word type, (P, n_pre, N) the bit of delay - 1 of each delayed synapse (0 for the
-        others), (P, n_pre) the bits of each row) of the delayed input synapses."""
+        """(word type: uint32, uint64 where ``dmax`` exceeds 32; (P, n_pre, N) the bit of
+        delay - 1 of each synapse of delay >= 1 (0 for the others); (P, n_pre) the bits that
+        each row reads) of the ``which`` synapses (in or rec) with delays up to ``dmax``
+        (0: none, empty arrays)."""
         if not dmax:
             return np.uint64, np.zeros((0, 0, 0), np.uint64), np.zeros((0, 0), np.uint64)
         w, delay = self._w[which], self._delay[which]
-        kind = np.uint32 if dmax <= 32 else np.uint64
+        kind = np.uint32 if dmax <= 32 else np.uint64  # 16 lanes per vector
         late = (w != 0) & (delay != 0)
         bits = np.where(late, np.left_shift(kind(1), np.where(late, delay - 1, 0).astype(kind)), kind(0))
         return kind, np.ascontiguousarray(bits, dtype=kind), np.bitwise_or.reduce(bits, axis=2).astype(kind)
@@ -292,7 +288,7 @@ def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bo
     kernel = _kernel(net.alpha is not None, net.rho is not None, bool(subtract), bool(record))
     kernel(x, bool(hold), int(T), int(st.step), c(g.w_in0), g.in0_rows, g.in_ptr, g.in_off,
            g.in_w, pull, c(net.w_in), g.in_bit, g.in_mask, st.in_hist, st.in_hist.dtype.type(1),
-           c(net.w_rec), g.rec_rows, g.rec_delayed, g.rec_shift, g.rec_mask, st.hist,
+           c(net.w_rec), g.rec_rows, g.rec_delayed, g.rec_bit, g.rec_mask, st.hist,
            st.hist.dtype.type(1), st.ring.reshape(-1),
            st.ring.reshape(-1, st.ring.shape[3]), st.ring.shape[2] // 2,
            net.bias, net.beta, p["thr"],
@@ -326,7 +322,7 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def run(x, hold, T, t0, w_in0, in0_rows, in_ptr, in_off, in_w, pull, w_in, in_bit, in_mask, in_hist, in_one,
-            w_rec, rec_rows, delayed, rec_shift, rec_mask, hist, bit,
+            w_rec, rec_rows, delayed, rec_bit, rec_mask, hist, bit,
             ring, slots, R,
             bias, beta, thr, thr_fin, alpha, rho, badapt, v, s, counts, isyn, a, first, spikes):
         P, B, N = v.shape
@@ -408,7 +404,7 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
                             if (h & rec_mask[p, i]) == none:
                                 continue
                             for j in range(N):
-                                acc[j] += w_rec[p, i, j] if (h >> rec_shift[p, i, j]) & bit else zero
+                                acc[j] += w_rec[p, i, j] if (h & rec_bit[p, i, j]) != none else zero
                     else:
                         for e0 in range(n_sp):                           # + s[t-1] @ W_rec, by neuron
                             i = lst[e0]
