@@ -298,6 +298,18 @@ def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bo
 
 
 _compiled: dict = {}
+_pull_rows = None  # the compiled _pull_rows_py, a module global so that the kernels' disk cache holds
+
+
+def _pull_rows_py(acc, words, masks, bits, w, nothing):
+    """acc += the rows of w read from a history: row k adds w[k, j] where its word has the bit
+    bits[k, j]; rows whose word holds none of masks[k] are skipped."""
+    for k in range(words.shape[0]):
+        h = words[k]
+        if (h & masks[k]) == nothing:
+            continue
+        for j in range(acc.shape[0]):
+            acc[j] += w[k, j] if (h & bits[k, j]) != nothing else np.float32(0.0)
 
 
 def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
@@ -319,6 +331,9 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
     if key in _compiled:
         return _compiled[key]
     import numba
+    global _pull_rows
+    if _pull_rows is None:
+        _pull_rows = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")(_pull_rows_py)
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def run(x, hold, T, t0, w_in0, in0_rows, in_ptr, in_off, in_w, pull, w_in, in_bit, in_mask, in_hist, in_one,
@@ -376,13 +391,7 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
                             slots[lo, j] = zero
                             slots[hi, j] = zero
                         if in_read:                                      # + x[t - din] @ W_in, by channel,
-                            hin = in_hist[p, b]                          # where the inputs were spikes
-                            for k in range(K):
-                                h = hin[k]
-                                if (h & in_mask[p, k]) == in_none:
-                                    continue
-                                for j in range(N):
-                                    acc[j] += w_in[p, k, j] if (h & in_bit[p, k, j]) != in_none else zero
+                            _pull_rows(acc, in_hist[p, b], in_mask[p], in_bit[p], w_in[p], in_none)  # spikes
                         if not pull:
                             for k in range(K):                           # x[t] for step t + d
                                 xk = x[tx, xp, b, k]
@@ -398,13 +407,7 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
                         for j in range(N):
                             acc[j] = bp[j]
                     if delayed:                                          # + s[t - drec] @ W_rec, by neuron
-                        hp = hist[p, b]
-                        for i in range(N):
-                            h = hp[i]
-                            if (h & rec_mask[p, i]) == none:
-                                continue
-                            for j in range(N):
-                                acc[j] += w_rec[p, i, j] if (h & rec_bit[p, i, j]) != none else zero
+                        _pull_rows(acc, hist[p, b], rec_mask[p], rec_bit[p], w_rec[p], none)
                     else:
                         for e0 in range(n_sp):                           # + s[t-1] @ W_rec, by neuron
                             i = lst[e0]
