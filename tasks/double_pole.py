@@ -18,8 +18,9 @@ Variants:
   steps, and it solves the task when it balances them all.
 
 The force is ``10 N * tanh(v0 - v1)`` from the two output neurons' membrane potentials
-(``decoding="membrane"``, the default: balancing needs graded force), or their rate
-difference ``10 N * (n0 - n1) / sim_steps`` (``decoding="rate"``).
+(``decoding="membrane"``, the default), or their rate difference
+``10 N * (n0 - n1) / sim_steps`` (``decoding="rate"``: ``double-pole-nv``'s preset, with
+spiking ALIF outputs, 10 steps per decision; tasks/README.md "Double pole").
 ``validate``: the generalization test of Gruau et al. (1996): 625 start states (x, x',
 theta1, theta1' at 0.05, 0.25, 0.5, 0.75, 0.95 of their ranges +-2.16 m, +-1.35 m/s,
 +-3.6 deg, +-8.6 deg/s); the score is the number balanced for 1,000 steps.
@@ -177,14 +178,18 @@ class DoublePole(Task):
 
 class DoublePoleNV(DoublePole):
     """The double pole without velocities (3 inputs), one network step per 0.02 s: ``double-pole``
-    with ``velocities = false`` and ``sim_steps = 1`` as defaults."""
+    with ``velocities = false`` and ``sim_steps = 1`` as defaults (the preset sets 10)."""
 
     name = "double-pole-nv"
-    # two output neurons as leaky filters of the three positions (one fast, one slow: a lead
-    # compensator), thresholds above reach
-    preset = Preset("cma", 500, strategy_options={"sigma0": 2.0, "population": 20},
-                    genome={"hidden": 0, "threshold": 100.0, "beta": 0.3, "evolve": ["weights", "betas"]},
-                    note="two output neurons as leaky filters of the positions, thresholds above reach")
+    # two spiking ALIF output neurons, the force from their spike-count difference over 10
+    # network steps per decision; the threshold's adaptation makes a neuron answer a change
+    # of its input more than a steady input (a lead: position plus an estimate of velocity)
+    preset = Preset("cma", 1000,
+                    strategy_options={"sigma0": 1.0, "population": 40, "restarts": 20, "stall": 50, "incpopsize": 1.0},
+                    genome={"hidden": 0, "neuron": "alif", "threshold": 1.0, "beta": 0.9, "bias": 0.5,
+                            "evolve": ["weights", "betas", "biases", "rhos", "adaptations"]},
+                    task={"decoding": "rate", "sim_steps": 10},
+                    note="two spiking ALIF outputs, the force from their spike counts; adaptation gives the lead")
 
     def __init__(self, *, velocities: bool = False, max_steps: int = 0, sim_steps: int = 1,
                  test_steps: int = 100_000, reset: str = "subtract", decoding: str = "membrane") -> None:

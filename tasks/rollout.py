@@ -7,16 +7,20 @@ step (the numpy path of :func:`tasks.closed_loop.run_episodes`, step for step)::
     x       = encode(obs)                            # direct: (obs - offset) / scale
                                                      # population: Gaussian fields
     current = x @ W_in                               # over the non-zero inputs, in order
-    repeat sim_steps times:                          # the LIF equations of neurons.kernels
+    repeat sim_steps times:                          # the equations of neurons.models
         I = current + bias + W_rec rows of the neurons that spiked, lowest first
-        v = beta * v + I;  s = v > threshold;  v = v - threshold * s  (or v * (1 - s))
+        cuba: i = alpha * i + I;  I = i               # the synaptic current
+        v = beta * v + I
+        alif: a = rho * a + s[t-1];  A = threshold + b * a   (otherwise A = threshold)
+        s = v > A;  v = v - A * s  (or v * (1 - s))
     action  = decode(output spike counts of this step, output v)
     state, reward, terminated = step(state, action)  # the port's physics, float64
     return += reward; stop when terminated or after max_steps
 
-The sums are those of the numba LIF kernel in its order, and the physics repeat the numpy
+The neuron models are lif, alif and cuba (neurons.models), without synaptic delays. The
+sums are those of the numba kernels in their order, and the physics repeat the numpy
 ports' operations in their order and dtypes. So a rollout equals the numpy path run with
-the numba kernel bit for bit except where a transcendental function differs in its last
+the numba kernels bit for bit except where a transcendental function differs in its last
 bit between numpy and the C library: ``exp`` (population encoding, about 5% of values on
 this machine), ``tanh`` (membrane decoding) and ``arctan`` (the voltage tie-break of
 discrete actions, which matters only between equal spike counts). ``sin`` and ``cos`` of
@@ -32,7 +36,7 @@ of W_rec that no lane's neuron spiked are skipped), and a finished episode's lan
 the next job at once, so there is no work for finished episodes and no Python between
 steps. A lane's arithmetic is that of one episode alone, so a network's returns never
 depend on the other networks of the call. One kernel is compiled per (port, decoding,
-encoding, reset), which are constants in it, on first use, and cached on disk. The module
+encoding, reset, neuron model), which are constants in it, on first use, and cached on disk. The module
 needs numba: import it only where ``neurons.kernels.AVAILABLE``.
 """
 from __future__ import annotations
@@ -49,7 +53,7 @@ from neurons.simd import WIDE_LANES as LANES
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vsplat16 as vsplat, vstore16 as vstore, vsub16 as vsub
 
-__all__ = ["PORTS", "ENCODINGS", "DECODINGS", "rollout", "plain_only"]
+__all__ = ["PORTS", "ENCODINGS", "DECODINGS", "MODELS", "rollout", "without_delays"]
 
 PORTS = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendulum", "double-pole",
          "double-pole-nv")
@@ -60,6 +64,7 @@ WINDOW = 100  # the double pole's damping window (tasks.double_pole.WINDOW)
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 _inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")  # no call, no reference counts
 _CARTPOLE, _ACROBOT, _MOUNTAINCAR, _MCC, _PENDULUM, _DP, _DPNV = range(7)
+MODELS = ("lif", "alif", "cuba")  # neurons.network.MODELS, in the kernel's numbering
 
 
 # ---------------------------------------------------------------------------- physics
@@ -301,8 +306,10 @@ def _discrete_action(cnt, v, l, n_out):
 
 
 @_inline
-def _load_network(p, l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec, lbias, lbeta, lthr, lfin):
-    """Network p's parameters into lane l of the lane-interleaved copies ([..., l] flat)."""
+def _load_network(p, l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec, lbias, lbeta, lthr, lfin,
+                  alpha, rho, badapt, lalpha, lrho, lbad):
+    """Network p's parameters into lane l of the lane-interleaved copies ([..., l] flat);
+    alpha (cuba), rho and b (alif) where they have rows."""
     L = LANES
     n_in, N = w_in.shape[1], w_in.shape[2]
     for k in range(n_in):
@@ -314,29 +321,39 @@ def _load_network(p, l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, 
     for j in range(N):
         lbias[j * L + l], lbeta[j * L + l], lthr[j * L + l] = bias[p, j], beta[p, j], thr[p, j]
         lfin[j * L + l] = thr_fin[p, j] if subtract else np.float32(0.0)
+    if alpha.shape[0]:
+        for j in range(N):
+            lalpha[j * L + l] = alpha[p, j]
+    if rho.shape[0]:
+        for j in range(N):
+            lrho[j * L + l], lbad[j * L + l] = rho[p, j], badapt[p, j]
 
 
 @_inline
-def _start_episode(l, e, start, st, v, s, N):
+def _start_episode(l, e, start, st, v, s, isyn, adapt, N):
     for i in range(start.shape[1]):
         st[l, i] = start[e, i]
     for j in range(N):
         v[j * LANES + l] = 0.0
         s[j * LANES + l] = 0.0
+        isyn[j * LANES + l] = 0.0
+        adapt[j * LANES + l] = 0.0
 
 
 _kernels: dict = {}
 
 
-def _kernel(port: int, decoding: int, population: bool, subtract: bool):
-    """The episode kernel for one (port, decoding, encoding, reset), compiled on first use and
-    cached on disk: the four are constants in it, so its loops hold no branch on them."""
-    key = (port, decoding, population, subtract)
+def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: int = 0):
+    """The episode kernel for one (port, decoding, encoding, reset, neuron model), compiled on
+    first use and cached on disk: the five are constants in it, so its loops hold no branch
+    on them."""
+    key = (port, decoding, population, subtract, model)
+    ALIF, CUBA = model == 1, model == 2
     if key in _kernels:
         return _kernels[key]
 
-    def _episodes(start, max_steps, sim_steps, w_in, w_rec, bias, beta, thr, thr_fin, n_out, scale, offset, centres,
-                  widths, action_scale, returns, steps, spikes, final, keep_final):
+    def _episodes(start, max_steps, sim_steps, w_in, w_rec, bias, beta, thr, thr_fin, alpha, rho, badapt, n_out,
+                  scale, offset, centres, widths, action_scale, returns, steps, spikes, final, keep_final):
         """All episodes of every network: ``start`` (E, S) float64 start states; results written
         to ``returns``, ``steps``, ``spikes`` (P, E) and, with ``keep_final``, ``final`` (P, E, S).
 
@@ -363,6 +380,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool):
         lw_in, lw_rec = np.zeros(n_in * N * L, np.float32), np.zeros(N * N * L, np.float32)
         lbias, lbeta = np.zeros(N * L, np.float32), np.zeros(N * L, np.float32)
         lthr, lfin = np.full(N * L, np.inf, np.float32), np.zeros(N * L, np.float32)
+        lalpha, lrho, lbad = np.zeros(N * L, np.float32), np.zeros(N * L, np.float32), np.zeros(N * L, np.float32)
+        isyn, adapt = np.zeros(N * L, np.float32), np.zeros(N * L, np.float32)  # cuba's i, alif's a
         rows = np.empty(N, np.int64)
         work = np.empty((5, 6), np.float64)
         net, episode = np.full(L, -1, np.int64), np.zeros(L, np.int64)
@@ -374,8 +393,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool):
             if nxt < P * E:
                 net[l], episode[l] = nxt // E, nxt % E
                 _load_network(net[l], l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec, lbias,
-                              lbeta, lthr, lfin)
-                _start_episode(l, episode[l], start, st, v, s, N)
+                              lbeta, lthr, lfin, alpha, rho, badapt, lalpha, lrho, lbad)
+                _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N)
                 nxt += 1
                 live += 1
         while live > 0:
@@ -414,12 +433,25 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool):
                     for r in range(n_rows):                      # + W_rec rows of s[t-1], lowest first (in a
                         i = rows[r]                              # lane without the spike, s * w = 0 adds nothing)
                         acc = vadd(acc, vmul(vload(s, old + i * L), vload(lw_rec, (i * N + j) * L)))
+                    if CUBA:                                     # i = alpha * i + I; I = i
+                        acc = vadd(vmul(vload(lalpha, j * L), vload(isyn, j * L)), acc)
+                        vstore(isyn, j * L, acc)
                     vj = vadd(vmul(vload(v, j * L), vload(lbeta, j * L)), acc)  # v = beta * v + I
-                    sj = vgreater(vj, vload(lthr, j * L))                     # s = v > threshold
-                    if subtract:
-                        vj = vsub(vj, vmul(vload(lfin, j * L), sj))           # v - threshold * s
+                    if ALIF:                                     # a = rho * a + s[t-1]; A = threshold + b * a
+                        aj = vadd(vmul(vload(lrho, j * L), vload(adapt, j * L)), vload(s, old + j * L))
+                        vstore(adapt, j * L, aj)
+                        ba = vmul(vload(lbad, j * L), aj)
+                        sj = vgreater(vj, vadd(vload(lthr, j * L), ba))      # s = v > A
+                        if subtract:
+                            vj = vsub(vj, vmul(vadd(vload(lfin, j * L), ba), sj))  # v - A * s
+                        else:
+                            vj = vsub(vj, vmul(vj, sj))
                     else:
-                        vj = vsub(vj, vmul(vj, sj))                           # v - v * s = v * (1 - s)
+                        sj = vgreater(vj, vload(lthr, j * L))                 # s = v > threshold
+                        if subtract:
+                            vj = vsub(vj, vmul(vload(lfin, j * L), sj))       # v - threshold * s
+                        else:
+                            vj = vsub(vj, vmul(vj, sj))                       # v - v * s = v * (1 - s)
                     vstore(v, j * L, vj)
                     vstore(s, new + j * L, sj)
                     spiked = vadd(spiked, sj)
@@ -459,23 +491,21 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool):
                     if nxt // E != p:
                         net[l] = nxt // E
                         _load_network(net[l], l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec,
-                                      lbias, lbeta, lthr, lfin)
+                                      lbias, lbeta, lthr, lfin, alpha, rho, badapt, lalpha, lrho, lbad)
                     nxt += 1
                 else:
                     net[l] = -1
                     live -= 1
                     continue
-                _start_episode(l, episode[l], start, st, v, s, N)
+                _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N)
 
     _kernels[key] = _jit(_episodes)
     return _kernels[key]
 
 
-def plain_only(nets: NetworkBatch) -> str:
-    """Why networks with another neuron model or delays cannot take the compiled path."""
-    what = [f"the {nets.model} neuron model"] if nets.model != "lif" else []
-    what += ["synaptic delays"] if nets.has_delays else []
-    return f"compiled rollouts run plain LIF networks without delays; these have {' and '.join(what)}"
+def without_delays(nets: NetworkBatch) -> str:
+    """Why networks with synaptic delays cannot take the compiled path."""
+    return "compiled rollouts run networks without synaptic delays (lif, alif or cuba); these have delays"
 
 
 def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, scale, offset, fields: int,
@@ -492,8 +522,8 @@ def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, 
     if encoding not in ENCODINGS or decoding not in DECODINGS:
         raise ValueError(f"encoding {encoding!r} / decoding {decoding!r}; compiled rollouts take "
                          f"{', '.join(ENCODINGS)} / {', '.join(DECODINGS)}")
-    if not nets.plain:
-        raise ValueError(f"nets: {plain_only(nets)}; play them with rollout 'numpy'")
+    if nets.has_delays:
+        raise ValueError(f"nets: {without_delays(nets)}; play them with rollout 'numpy'")
     P, E = nets.n_networks, start.shape[0]
     scale32 = np.ascontiguousarray(scale, np.float32)
     offset32 = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, np.float32), scale32.shape))
@@ -504,8 +534,11 @@ def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, 
     start = np.ascontiguousarray(start, np.float64)
     returns, steps, spikes = np.zeros((P, E)), np.zeros((P, E)), np.zeros((P, E))
     final = np.zeros((P, E, start.shape[1])) if final_state else np.zeros((0, 0, 0))
-    kernel = _kernel(PORTS.index(port), DECODINGS.index(decoding), encoding == "population", reset == "subtract")
+    kernel = _kernel(PORTS.index(port), DECODINGS.index(decoding), encoding == "population", reset == "subtract",
+                     MODELS.index(nets.model))
+    none = np.zeros((0, 0), np.float32)
     kernel(start, int(max_steps), int(sim_steps), nets.w_in, nets.w_rec, nets.bias, nets.beta, nets.threshold,
-           _finite_thresholds(nets), nets.n_out, scale32, offset32, np.ascontiguousarray(centres),
+           _finite_thresholds(nets), none if nets.alpha is None else nets.alpha,
+           none if nets.rho is None else nets.rho, none if nets.b is None else nets.b, nets.n_out, scale32, offset32, np.ascontiguousarray(centres),
            np.ascontiguousarray(widths), np.float32(action_scale), returns, steps, spikes, final, bool(final_state))
     return returns, steps, spikes, (final if final_state else None)

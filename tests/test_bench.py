@@ -65,3 +65,12 @@ def test_bench_tasks_runs_a_row_per_neuron_model_variant(monkeypatch):
     assert bench.variant_genome(cls.TemporalPatterns.preset, {"neuron": "alif", "b": 2.0}, ("rhos", "adaptations")) == \
         {"neuron": "alif", "b": 2.0, "evolve": ["weights", "rhos", "adaptations"]}
     assert bench.variant_genome(Preset("cma", 5), {"max_delay": 40}, ("delays",)) == {"max_delay": 40}
+    # a variant may also set other sections over the preset's (double-pole-nv's membrane variant)
+    monkeypatch.setitem(bench.VARIANTS, "temporal-patterns",
+                        (("plain", {}, ()), ("short", {"hidden": 2}, (), {"task": {"steps": 12}, "run": {"generations": 1},
+                                                                         "strategy": {"population": 4}})))
+    rows = bench.task_suite(["temporal-patterns"], seeds=1)["rows"]
+    assert [(r["variant"], r["generations"], r["task_options"]["steps"], r["genome"]["hidden"]) for r in rows] == \
+        [("plain", 2, 30, 4), ("short", 1, 12, 2)]
+    assert [r["runs"][0]["evaluations"] for r in rows] == [16, 4]
+    assert "membrane" in [v[0] for v in bench.VARIANTS["double-pole-nv"]]

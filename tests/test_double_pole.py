@@ -92,3 +92,29 @@ def test_variants_and_their_fitness(velocities, n_in):
     assert not task.solved(ev).any() or velocities
     val = task.validate(nets.select([0]), 0)
     assert 0 <= val.fitness[0] <= 625
+
+
+def alif_pair(b: float) -> "NetworkBatch":
+    """Two ALIF output neurons, no hidden ones: output 0 gets +k . (x, theta1, theta2), output 1
+    -k; a bias that alone would fire them every step, held back by the adaptation b."""
+    from neurons import NetworkBatch
+    w_in = np.zeros((1, 3, 2), np.float32)
+    k = np.array([-8.55, -68.76, 53.28], np.float32)
+    w_in[0, :, 0], w_in[0, :, 1] = k, -k
+    full = lambda v: np.full((1, 2), v, np.float32)  # noqa: E731
+    return NetworkBatch(w_in, np.zeros((1, 2, 2), np.float32), full(1.0), full(0.0), full(14.74), 2,
+                        rho=full(0.905), b=full(b))
+
+
+def test_spiking_alif_outputs_balance_the_double_pole_without_velocities():
+    """Decoded from spike counts (the preset's rate decoding, 10 steps per decision), with
+    thresholds of 1: the adaptation supplies the velocity estimate; without it (b = 0) the
+    same weights drop the poles at once."""
+    task = tasks.make("double-pole-nv", decoding="rate", sim_steps=10, test_steps=3_000)
+    ev = task.evaluate(alif_pair(1.33), 0)
+    assert ev.metrics["steps"][0] == 1000 and task.solved(ev)[0]
+    assert 0.05 < ev.fitness[0] < 1
+    assert 2 < ev.metrics["spikes"][0] < 19.5  # of 20 possible (2 neurons, 10 steps): both fire, neither always
+    assert task.validate(alif_pair(1.33), 0).fitness[0] > 100  # of Gruau's 625 start states
+    plain = task.evaluate(alif_pair(0.0), 0)
+    assert plain.metrics["steps"][0] < 100 and not task.solved(plain)[0]

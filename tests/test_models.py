@@ -242,7 +242,7 @@ def test_network_batch_checks_the_new_fields():
 
 
 @pytest.mark.parametrize("task_name", ["cartpole", "pendulum"])
-def test_closed_loops_play_other_models_on_the_numpy_path_and_compiled_refuses(task_name):
+def test_closed_loops_play_delays_on_the_numpy_path_and_compiled_refuses(task_name):
     from tasks.registry import make
     task = make(task_name)
     rng = np.random.default_rng(3)
@@ -256,8 +256,8 @@ def test_closed_loops_play_other_models_on_the_numpy_path_and_compiled_refuses(t
     if AVAILABLE:
         from tasks.closed_loop import episode_seeds, run_episodes
         start = task.physics.start_states(episode_seeds(0, 2, False))
-        with pytest.raises(ValueError, match="compiled rollouts run plain LIF networks without delays; these have "
-                                             "the alif neuron model and synaptic delays"):
+        with pytest.raises(ValueError, match=r"compiled rollouts run networks without synaptic delays \(lif, alif or "
+                                             r"cuba\); these have delays"):
             run_episodes(net, task.physics, start, task.encoder, max_steps=5, sim_steps=2, rollout="compiled")
     ev = task.evaluate(net, 0)  # the default path: the numpy closed loop for these networks
     assert np.isfinite(ev.fitness).all()

@@ -185,13 +185,21 @@ SUITE = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendul
          "xor", "iris", "wine", "breast-cancer", "digits", "temporal-patterns", "intervals")
 
 
-# Tasks run once per neuron model: (label, genome options over the preset's, genes evolved
-# besides the preset's), the same network size and budget. intervals' delays reach its
-# longest interval; its alif neurons start with b = 2, so that the threshold's recovery
-# tells steps apart near the longest intervals.
-VARIANTS: dict[str, tuple[tuple[str, dict, tuple[str, ...]], ...]] = {
+# Tasks run once per variant: (label, genome options over the preset's, genes evolved
+# besides the preset's[, other sections over the preset's]). intervals: one per neuron
+# model, the same network size and budget; its delays reach its longest interval, and its
+# alif neurons start with b = 2, so that the threshold's recovery tells steps apart near
+# the longest intervals. double-pole-nv: the preset (spiking ALIF outputs) and the
+# non-spiking controller it replaced (membrane readout, thresholds out of reach).
+VARIANTS: dict[str, tuple[tuple, ...]] = {
     "intervals": (("lif", {}, ()), ("alif", {"neuron": "alif", "b": 2.0}, ("rhos", "adaptations")),
-                  ("cuba", {"neuron": "cuba"}, ("alphas",)), ("lif+delays", {"max_delay": 40}, ("delays",)))}
+                  ("cuba", {"neuron": "cuba"}, ("alphas",)), ("lif+delays", {"max_delay": 40}, ("delays",))),
+    "double-pole-nv": (("alif", {}, ()),
+                       ("membrane", {"neuron": "lif", "threshold": 100.0, "beta": 0.3, "bias": 0.0,
+                                     "evolve": ["weights", "betas"]}, (),
+                        {"task": {"decoding": "membrane", "sim_steps": 1},
+                         "strategy": {"sigma0": 2.0, "population": 20, "restarts": 0, "stall": 0},
+                         "run": {"generations": 500}}))}
 
 
 def variant_genome(preset, options: dict, genes: tuple[str, ...]) -> dict:
@@ -208,7 +216,7 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
     backend, run directories in a temporary folder): median validation, evaluations used,
     wall time, and for tasks that define solving, how many seeds solved it and the
     evaluations up to the generation that did. Tasks in ``VARIANTS`` run once per variant
-    (a row each, ``variant`` naming it): the preset with those genome options."""
+    (a row each, ``variant`` naming it): the preset with the variant's options over it."""
     names = names or list(SUITE)
     unknown = [n for n in names if n not in tasks.names() or tasks.spec(n).preset is None]
     if unknown:
@@ -216,9 +224,11 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
                           f"{', '.join(n for n in tasks.names() if tasks.spec(n).preset)}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (variant, options, genes) in ((n, v) for n in names for v in VARIANTS.get(n, ((None, {}, ()),))):
+        for name, (variant, options, genes, *others) in ((n, v) for n in names
+                                                          for v in VARIANTS.get(n, ((None, {}, ()),))):
             preset = tasks.spec(name).preset
             genome = variant_genome(preset, options, genes)
+            others = others[0] if others else {}
             defines_solved = tasks.spec(name).factory.solved is not tasks.Task.solved
             per_seed = []
             for seed in range(first_seed, first_seed + seeds):
@@ -226,7 +236,8 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
                 folder = f"{name}-{variant or 'preset'}-{seed}"
                 layer = {"task": {"name": name},
                          "run": {"seed": seed, "backend": "serial", "quiet": True, "out": tmp, "name": folder}}
-                sources = [("bench", layer)] + ([("variant", {"genome": genome})] if genome else [])
+                variant_layer = {**({"genome": genome} if genome else {}), **others}
+                sources = [("bench", layer)] + ([("variant", variant_layer)] if variant_layer else [])
                 run(cfg.resolve_sources(sources), log=None)
                 r = load_run(f"{tmp}/{folder}")
                 solved_gen = r.summary.get("solved_generation")
@@ -236,7 +247,9 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
                                  "evaluations_to_solve": (int(r.metrics["evaluations"].iloc[solved_gen])
                                                           if solved_gen is not None else None),
                                  "seconds": time.perf_counter() - t0})
-            row = {"task": name, "variant": variant, "genome": r.config["genome"], "strategy": preset.strategy, "generations": preset.generations, "seeds": seeds,
+            row = {"task": name, "variant": variant, "genome": r.config["genome"], "task_options": r.config["task"],
+                   "strategy": r.config["strategy"]["name"], "generations": r.config["run"]["generations"],
+                   "seeds": seeds,
                    "median_validation": statistics.median(x["validation"] for x in per_seed),
                    "median_evaluations": statistics.median(x["evaluations"] for x in per_seed),
                    "median_seconds": statistics.median(x["seconds"] for x in per_seed),
