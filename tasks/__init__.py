@@ -33,7 +33,7 @@ register("lunarlander", "tasks.gym_adapter:lunarlander",
 register("double-pole", "tasks.double_pole:DoublePole",
          "double-pole cart (Wieland), with or without velocities; RK4, dt = 0.01")
 register("double-pole-nv", "tasks.double_pole:DoublePoleNV",
-         "double-pole cart without velocities, one network step per 0.02 s")
+         "double-pole cart without velocities (x, theta1, theta2), a decision per 0.02 s")
 register("xor", "tasks.xor:XOR", "XOR of two spike trains (rate code with a bias input); fitness 4 - squared error")
 
 __all__ = ["Evaluation", "Task", "TaskError", "Preset", "UnknownTaskError", "make", "names", "register", "spec",
