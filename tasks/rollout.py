@@ -49,6 +49,7 @@ import numpy as np
 from neurons import NetworkBatch
 from neurons.encoders import field_centres
 from neurons.lif import _finite_thresholds
+from neurons.network import MODELS  # lif, alif, cuba: the kernel's numbering
 from neurons.simd import WIDE_LANES as LANES
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vsplat16 as vsplat, vstore16 as vstore, vsub16 as vsub
@@ -64,7 +65,6 @@ WINDOW = 100  # the double pole's damping window (tasks.double_pole.WINDOW)
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 _inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")  # no call, no reference counts
 _CARTPOLE, _ACROBOT, _MOUNTAINCAR, _MCC, _PENDULUM, _DP, _DPNV = range(7)
-MODELS = ("lif", "alif", "cuba")  # neurons.network.MODELS, in the kernel's numbering
 
 
 # ---------------------------------------------------------------------------- physics
@@ -348,7 +348,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
     first use and cached on disk: the five are constants in it, so its loops hold no branch
     on them."""
     key = (port, decoding, population, subtract, model)
-    ALIF, CUBA = model == 1, model == 2
+    ALIF, CUBA = MODELS[model] == "alif", MODELS[model] == "cuba"
     if key in _kernels:
         return _kernels[key]
 
@@ -437,21 +437,17 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                         acc = vadd(vmul(vload(lalpha, j * L), vload(isyn, j * L)), acc)
                         vstore(isyn, j * L, acc)
                     vj = vadd(vmul(vload(v, j * L), vload(lbeta, j * L)), acc)  # v = beta * v + I
+                    aj, fj = vload(lthr, j * L), vload(lfin, j * L)          # A = threshold
                     if ALIF:                                     # a = rho * a + s[t-1]; A = threshold + b * a
-                        aj = vadd(vmul(vload(lrho, j * L), vload(adapt, j * L)), vload(s, old + j * L))
-                        vstore(adapt, j * L, aj)
-                        ba = vmul(vload(lbad, j * L), aj)
-                        sj = vgreater(vj, vadd(vload(lthr, j * L), ba))      # s = v > A
-                        if subtract:
-                            vj = vsub(vj, vmul(vadd(vload(lfin, j * L), ba), sj))  # v - A * s
-                        else:
-                            vj = vsub(vj, vmul(vj, sj))
+                        adj = vadd(vmul(vload(lrho, j * L), vload(adapt, j * L)), vload(s, old + j * L))
+                        vstore(adapt, j * L, adj)
+                        ba = vmul(vload(lbad, j * L), adj)
+                        aj, fj = vadd(aj, ba), vadd(fj, ba)
+                    sj = vgreater(vj, aj)                                     # s = v > A
+                    if subtract:
+                        vj = vsub(vj, vmul(fj, sj))                           # v - A * s
                     else:
-                        sj = vgreater(vj, vload(lthr, j * L))                 # s = v > threshold
-                        if subtract:
-                            vj = vsub(vj, vmul(vload(lfin, j * L), sj))       # v - threshold * s
-                        else:
-                            vj = vsub(vj, vmul(vj, sj))                       # v - v * s = v * (1 - s)
+                        vj = vsub(vj, vmul(vj, sj))                           # v - v * s = v * (1 - s)
                     vstore(v, j * L, vj)
                     vstore(s, new + j * L, sj)
                     spiked = vadd(spiked, sj)
