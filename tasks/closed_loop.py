@@ -266,11 +266,11 @@ def rollout_path(rollout: str | None = None) -> str:
 
 def _not_compiled(dynamics, encode, decode, record: bool, nets: NetworkBatch | None = None) -> str | None:
     """Why these episodes cannot take the compiled path, or None when they can."""
-    from .rollout import PORTS, without_delays  # numba: imported where it is used
+    from .rollout import PORTS, WITHOUT_DELAYS  # numba: imported where it is used
     if record:
         return "recording a raster takes the numpy path"
     if nets is not None and nets.has_delays:
-        return without_delays(nets)
+        return WITHOUT_DELAYS
     if getattr(dynamics, "port", None) not in PORTS:
         return f"{type(dynamics).__name__} has no compiled port (ports: {', '.join(PORTS)})"
     if not isinstance(encode, ObservationEncoder):

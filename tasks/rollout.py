@@ -54,12 +54,14 @@ from neurons.simd import WIDE_LANES as LANES
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vsplat16 as vsplat, vstore16 as vstore, vsub16 as vsub
 
-__all__ = ["PORTS", "ENCODINGS", "DECODINGS", "MODELS", "rollout", "without_delays"]
+__all__ = ["PORTS", "ENCODINGS", "DECODINGS", "MODELS", "rollout", "WITHOUT_DELAYS"]
 
 PORTS = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendulum", "double-pole",
          "double-pole-nv")
 ENCODINGS = ("direct", "population")
 DECODINGS = ("count_then_voltage", "rate", "membrane")
+# why networks with synaptic delays cannot take the compiled path
+WITHOUT_DELAYS = "compiled rollouts run networks without synaptic delays (lif, alif or cuba); these have delays"
 WINDOW = 100  # the double pole's damping window (tasks.double_pole.WINDOW)
 
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -499,11 +501,6 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
     return _kernels[key]
 
 
-def without_delays(nets: NetworkBatch) -> str:
-    """Why networks with synaptic delays cannot take the compiled path."""
-    return "compiled rollouts run networks without synaptic delays (lif, alif or cuba); these have delays"
-
-
 def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, scale, offset, fields: int,
             decoding: str, action_scale: float, max_steps: int, sim_steps: int, reset: str,
             final_state: bool = False):
@@ -519,7 +516,7 @@ def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, 
         raise ValueError(f"encoding {encoding!r} / decoding {decoding!r}; compiled rollouts take "
                          f"{', '.join(ENCODINGS)} / {', '.join(DECODINGS)}")
     if nets.has_delays:
-        raise ValueError(f"nets: {without_delays(nets)}; play them with rollout 'numpy'")
+        raise ValueError(f"nets: {WITHOUT_DELAYS}; play them with rollout 'numpy'")
     P, E = nets.n_networks, start.shape[0]
     scale32 = np.ascontiguousarray(scale, np.float32)
     offset32 = np.ascontiguousarray(np.broadcast_to(np.asarray(offset, np.float32), scale32.shape))
