@@ -116,7 +116,10 @@ def test_chunks_follow_the_measured_cost(local_ray):
         assert ev._chunks_per_worker() == 1
         assert ev._chunks(10) == [(0, 10, 2), (1, 10, 2)]
         pop = np.random.default_rng(0).normal(size=(12, ev.problem.build()[1].dim))
+        ev._cost = None
         ev.evaluate(pop, 0)
+        assert ev._cost is None and ev._chunks_per_worker() == 1  # the first generation pays the actors' start
+        ev.evaluate(pop, 1)
         compute, per_call = ev._cost
         assert compute > 0 and per_call >= 0
     finally:

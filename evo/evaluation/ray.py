@@ -16,7 +16,8 @@ default number of actors is the cluster's CPU count. Each generation the populat
 to the object store once (``ray.put``) and actors receive only a
 reference plus the indices of their chunk (start, stop, step). Chunks are interleaved
 (genome i goes to chunk i mod n), which balances their cost, and they are sized by the
-measured cost of the last generation: its compute and the overhead of one call decide
+measured cost of the last generation (not the evaluator's first, whose compute includes
+the actors' start): its compute and the overhead of one call decide
 how many chunks per worker (at most ``MAX_CHUNKS_PER_WORKER``, each with at least
 ``COST_PER_CALL`` times a call's overhead in compute); with more chunks than workers they
 are dispatched as actors free up, so a chunk holding the few long-lived networks of an
@@ -215,6 +216,7 @@ class RayEvaluator(EvaluatorBase):
         self.last_wire: dict[str, int] = {}  # bytes of the last generation, as Ray serializes them
         self.measure_wire = bool(measure_wire)
         self._cost: tuple[float, float] | None = None  # last generation: (compute seconds, seconds per call)
+        self._generations = 0  # evaluated by this evaluator; the first one's cost is not used (_chunks_per_worker)
 
     def _await_actors(self, cpus: int) -> None:
         """Wait until every actor has started; a ClusterError (and no actor left) when one failed
@@ -241,7 +243,9 @@ class RayEvaluator(EvaluatorBase):
         chunks that the actors freeing up first balance a generation whose cost sits in a few
         networks (early closed-loop populations), but each chunk's compute at least
         ``COST_PER_CALL`` times the measured overhead of one call, at most ``MAX_CHUNKS_PER_WORKER``.
-        The first generation, with nothing measured, takes one chunk per worker."""
+        The first two generations take one chunk per worker: the first has nothing measured,
+        and its cost includes each actor's one-off start (imports, compiled kernels loaded),
+        which would split a short second generation into more calls than pay for themselves."""
         if self.chunks_per_worker:
             return self.chunks_per_worker
         if self._cost is None:
@@ -303,8 +307,10 @@ class RayEvaluator(EvaluatorBase):
         self.last_wire = wire if ctx else {}
         busiest = max(sum(p[4] for p in parts if p[5] == pid) for pid in {p[5] for p in parts})
         calls_of_busiest = math.ceil(len(chunks) / self.workers)
-        self._cost = (sum(self.last_compute_seconds),
-                      max(0.0, time.perf_counter() - start - busiest) / max(1, calls_of_busiest))
+        self._generations += 1
+        if self._generations > 1:
+            self._cost = (sum(self.last_compute_seconds),
+                          max(0.0, time.perf_counter() - start - busiest) / max(1, calls_of_busiest))
         order = np.argsort(np.concatenate([np.arange(*c) for c in chunks]), kind="stable")  # population order
         ev = Evaluation.concatenate([Evaluation(p[0], p[1], p[6]) for p in parts]).take(order)
         sizes = {"neurons": np.concatenate([p[2] for p in parts])[order],
