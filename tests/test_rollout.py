@@ -168,3 +168,24 @@ def test_compiled_refuses_what_it_cannot_play():
     # by default, what has no compiled form plays on the numpy path
     ep = run_episodes(nets, Custom(), start_states(task, 2), task.encoder, max_steps=5, sim_steps=o["sim_steps"])
     assert (ep.steps == 1).all()
+
+
+def test_the_kernels_buffers_start_on_cache_lines():
+    """Every buffer of an episode kernel is carved from one block that starts on a 64-byte line,
+    whatever the allocator returns, so that no 16-lane vector load or store straddles two lines."""
+    import numba
+
+    from tasks.rollout import _block
+
+    @numba.njit
+    def blocks(words):
+        out = np.empty((40, 3), np.int64)
+        keep = []
+        for k in range(40):
+            b = _block(words + k)
+            keep.append(b)
+            out[k] = b.ctypes.data % 64, b.size - (words + k), np.int64(np.abs(b).sum() != 0.0)
+        return out
+
+    out = blocks(13)
+    assert (out == 0).all()
