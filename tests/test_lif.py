@@ -217,3 +217,29 @@ def test_wrong_input_shape_is_a_clear_error():
         simulate(net, np.zeros((5, 1, 2)))
     with pytest.raises(ValueError, match="reset"):
         simulate(net, np.zeros((5, 1, 3)), reset="hard")
+
+
+def test_network_arrays_start_on_cache_lines():
+    """Weights that numpy left 16, 32 or 48 bytes into a cache line are copied onto one; values,
+    shapes and dtypes are unchanged, and arrays already on a line are kept, not copied."""
+    rng = np.random.default_rng(0)
+    P, n_in, N = 3, 5, 7
+
+    def at(a, off):
+        buf = np.empty(a.nbytes + 128, np.uint8)
+        k = (off - buf.ctypes.data) % 64
+        out = buf[k:k + a.nbytes].view(np.float32).reshape(a.shape)
+        out[...] = a
+        return out
+
+    fields = [rng.normal(size=s).astype(np.float32) for s in ((P, n_in, N), (P, N, N), (P, N), (P, N), (P, N))]
+    fields[2] = np.abs(fields[2]) + 0.5
+    fields[3] = np.clip(np.abs(fields[3]), 0, 1)
+    for off in (0, 16, 32, 48):
+        given = [at(a, off) for a in fields]
+        net = NetworkBatch(*given, 1)
+        for name, a, g in zip(("w_in", "w_rec", "threshold", "beta", "bias"), fields, given):
+            arr = getattr(net, name)
+            assert arr.ctypes.data % 64 == 0 and arr.flags.c_contiguous and arr.dtype == np.float32, name
+            np.testing.assert_array_equal(arr, a)
+            assert (arr is g) == (off == 0), name
