@@ -16,7 +16,7 @@ from numba.extending import intrinsic, models, register_model
 
 def _family(lanes: int) -> tuple:
     """The vector type of ``lanes`` float32 and its load, store, arithmetic, splat and
-    compare intrinsics: (type, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits)."""
+    compare intrinsics: (type, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits, vselect)."""
     vec = ir.VectorType(ir.FloatType(), lanes)
 
     class Vector(types.Type):
@@ -94,7 +94,17 @@ def _family(lanes: int) -> tuple:
             return builder.zext(builder.bitcast(nonzero, ir.IntType(lanes)), ir.IntType(64))
         return types.uint64(a), codegen
 
-    return (vtype, vload, vstore, binary("fadd"), binary("fsub"), binary("fmul"), vsplat, vgreater, vbits)
+    @intrinsic
+    def vselect(typingctx, mask, a, b):
+        if not (mask == vtype and a == vtype and b == vtype):
+            return None
+
+        def codegen(context, builder, sig, args):
+            chosen = builder.fcmp_unordered("!=", args[0], ir.Constant(vec, [0.0] * lanes))
+            return builder.select(chosen, args[1], args[2])
+        return vtype(mask, a, b), codegen
+
+    return (vtype, vload, vstore, binary("fadd"), binary("fsub"), binary("fmul"), vsplat, vgreater, vbits, vselect)
 
 
 def _is_f32_vector_array(arr) -> bool:
@@ -102,16 +112,18 @@ def _is_f32_vector_array(arr) -> bool:
 
 
 LANES = 8
-f32x8, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits = _family(LANES)
+f32x8, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits, vselect = _family(LANES)
 vload.__doc__ = "arr[index:index + 8] (no bounds check)."
 vstore.__doc__ = "arr[index:index + 8] = value (no bounds check)."
 vadd.__doc__, vsub.__doc__, vmul.__doc__ = "a + b, lane by lane.", "a - b, lane by lane.", "a * b, lane by lane."
 vsplat.__doc__ = "x (a float32) in every lane."
 vgreater.__doc__ = "1.0 where a > b, else 0.0 (0.0 where either is NaN), lane by lane."
 vbits.__doc__ = "A uint64 with bit u set where lane u is not 0.0."
+vselect.__doc__ = "a where mask is not 0.0, else b, lane by lane."
 
 WIDE_LANES = 16  # one AVX-512 register; two AVX2 ones
-(f32x16, vload16, vstore16, vadd16, vsub16, vmul16, vsplat16, vgreater16, vbits16) = _family(WIDE_LANES)
+(f32x16, vload16, vstore16, vadd16, vsub16, vmul16, vsplat16, vgreater16, vbits16,
+ vselect16) = _family(WIDE_LANES)
 
 
 @intrinsic
