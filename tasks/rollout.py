@@ -409,7 +409,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         L = LANES
         f32 = np.float32
         NL, C = N * L, max(n_out, 2) * L                         # every buffer in one block, each
-        f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L, L, 4 * L)
+        f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
+                    L, 4 * L)
         f4_words = 0                                             # from a 64-byte line: see _block
         for k in f4_sizes:
             f4_words += _pad(k, 16) // 2
