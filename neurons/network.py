@@ -26,7 +26,7 @@ def line_aligned(arr: np.ndarray) -> np.ndarray:
     """``arr`` (C-contiguous) itself when its data starts on a 64-byte cache line, else a copy
     that does. numpy aligns to 16 bytes only; the kernels load rows of weights as 32-byte
     vectors, and a row that starts 16 or 48 bytes into a line splits every other load across
-    two lines: 10-20% of the plain LIF kernel's time at (256, 64, 1) with 15-40% firing."""
+    two lines: 11-24% of the plain LIF kernel's time at (256, 64, 1) with 15-40% firing."""
     if arr.ctypes.data % 64 == 0:
         return arr
     buf = np.empty(arr.nbytes + 64, np.uint8)
