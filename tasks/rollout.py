@@ -408,36 +408,30 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         d = scale.shape[0]
         L = LANES
         f32 = np.float32
-        NL, C = N * L, max(n_out, 2) * L                         # every buffer in one block, each
+        NL, C = N * L, max(n_out, 2) * L                         # every buffer in one block, each on
+        f8_sizes = (L * S, 30, L, L, L, L, L, N)                 # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
-                    L, 4 * L)
-        f4_words = 0                                             # from a 64-byte line: see _block
-        for k in f4_sizes:
-            f4_words += _pad(k, 16) // 2
-        f8_words = _pad(L * S, 8) + _pad(30, 8) + 5 * _pad(L, 8) + _pad(N, 8)
-        f8 = _block(f8_words + f4_words)
-        st = f8[0:L * S].reshape((L, S))
-        o = _pad(L * S, 8)
-        work = f8[o:o + 30].reshape((5, 6))
-        o += _pad(30, 8)
-        q = _pad(L, 8)
-        ret, n, total = f8[o:o + L], f8[o + q:o + q + L], f8[o + 2 * q:o + 2 * q + L]
-        o += 3 * q
-        net, episode = f8[o:o + L].view(np.int64), f8[o + q:o + q + L].view(np.int64)
-        o += 2 * q
-        rows = f8[o:o + N].view(np.int64)
-        f4 = f8[f8_words:].view(np.float32)
-        at = np.zeros(len(f4_sizes) + 1, np.int64)               # where each float32 buffer starts
+                    L, 4 * L)                                    # and int64 buffers, then float32 ones
+        at = np.zeros(len(f8_sizes) + 1, np.int64)               # where each buffer starts, in its items
+        for k in range(len(f8_sizes)):
+            at[k + 1] = at[k] + _pad(f8_sizes[k], 8)
+        at4 = np.zeros(len(f4_sizes) + 1, np.int64)
         for k in range(len(f4_sizes)):
-            at[k + 1] = at[k] + _pad(f4_sizes[k], 16)
-        obs = f4[at[0]:at[0] + L * d].reshape((L, d))
-        x, lw_in, lw_rec = f4[at[1]:at[2]], f4[at[2]:at[3]], f4[at[3]:at[4]]
-        cur, v, s = f4[at[4]:at[5]], f4[at[5]:at[6]], f4[at[6]:at[7]]  # s: [:NL] the state's, [NL:] the next
-        lbias, lbeta, lthr, lfin = f4[at[7]:at[8]], f4[at[8]:at[9]], f4[at[9]:at[10]], f4[at[10]:at[11]]
-        lalpha, lrho, lbad = f4[at[11]:at[12]], f4[at[12]:at[13]], f4[at[13]:at[14]]
-        isyn, adapt = f4[at[14]:at[15]], f4[at[15]:at[16]]      # cuba's i, alif's a
-        cnt, lane_total = f4[at[16]:at[17]], f4[at[17]:at[18]]
-        acts, scratch = f4[at[18]:at[19]], f4[at[19]:at[20]]  # _discrete_actions
+            at4[k + 1] = at4[k] + _pad(f4_sizes[k], 16)
+        f8 = _block(at[-1] + at4[-1] // 2)
+        f4 = f8[at[-1]:].view(np.float32)
+        st, work = f8[at[0]:at[0] + L * S].reshape((L, S)), f8[at[1]:at[1] + 30].reshape((5, 6))
+        ret, n, total = f8[at[2]:at[3]], f8[at[3]:at[4]], f8[at[4]:at[5]]
+        net, episode = f8[at[5]:at[6]].view(np.int64), f8[at[6]:at[7]].view(np.int64)
+        rows = f8[at[7]:at[8]].view(np.int64)
+        obs = f4[at4[0]:at4[0] + L * d].reshape((L, d))
+        x, lw_in, lw_rec = f4[at4[1]:at4[2]], f4[at4[2]:at4[3]], f4[at4[3]:at4[4]]
+        cur, v, s = f4[at4[4]:at4[5]], f4[at4[5]:at4[6]], f4[at4[6]:at4[7]]  # s: [:NL] the state's, [NL:] the next
+        lbias, lbeta, lthr, lfin = f4[at4[7]:at4[8]], f4[at4[8]:at4[9]], f4[at4[9]:at4[10]], f4[at4[10]:at4[11]]
+        lalpha, lrho, lbad = f4[at4[11]:at4[12]], f4[at4[12]:at4[13]], f4[at4[13]:at4[14]]
+        isyn, adapt = f4[at4[14]:at4[15]], f4[at4[15]:at4[16]]  # cuba's i, alif's a
+        cnt, lane_total = f4[at4[16]:at4[17]], f4[at4[17]:at4[18]]
+        acts, scratch = f4[at4[18]:at4[19]], f4[at4[19]:at4[20]]  # _discrete_actions
         lthr[:] = np.inf
         net[:] = -1
         fields = centres.shape[1]
