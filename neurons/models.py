@@ -27,9 +27,10 @@ ring of future currents, in the slot of step t + d, when its input is non-zero a
 The numba kernel (:func:`model_kernel`, event-driven, a row at a time, all steps of a call
 compiled) sums the delay-0 input rows by channel, the ring, the delayed input synapses by
 channel (spike inputs), the bias, then the synapses between neurons by presynaptic
-neuron. The numpy kernel groups synapses by delay (batched matmuls, one per distinct
-delay): its sum is ``s[t - d] @ W_rec`` by delay, the delay-0 ``x @ W_in``, the ring, then
-the bias. Without delays both are the plain kernels' orders, so alif with b = 0 and cuba
+neuron; for N a multiple of 8 it runs on SIMD vectors (:mod:`neurons.vector_models`), in
+the same order, with the same bits. The numpy kernel groups synapses by delay (batched
+matmuls, one per distinct delay): its sum is ``s[t - d] @ W_rec`` by delay, the delay-0
+``x @ W_in``, the ring, then the bias. Without delays both are the plain kernels' orders, so alif with b = 0 and cuba
 with alpha = 0 give the plain kernels' spikes bit for bit; with delays the kernels agree
 where sums are exact (the order of a sum differs).
 
@@ -40,7 +41,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .network import NetworkBatch
+from .blocks import BLOCK_ELEMENTS
+from .network import NetworkBatch, line_aligned
 
 __all__ = ["DelayGroups", "delay_groups", "ModelState", "numpy_steps", "model_kernel"]
 
@@ -78,6 +80,20 @@ class DelayGroups:
         self.rec_delayed = delay is not None and bool((delay[w != 0] != 1).any())
         longest = int(delay[w != 0].max()) if self.rec_delayed else 0
         self.hist_type, self.rec_bit, self.rec_mask = self._history_bits("rec", longest)
+        self._longest = {"in": self.dmax, "rec": longest}
+        self._narrow: dict = {}
+
+    def narrow_bits(self, which: str) -> np.ndarray:
+        """``in_bit`` or ``rec_bit`` (``which``) in the narrowest unsigned type that holds the
+        bit of their longest delay (uint8 up to 8 steps, uint16 up to 16, ...): the vector
+        kernel's copy, a quarter of the memory at 8 steps."""
+        if which not in self._narrow:
+            bits = self.in_bit if which == "in" else self.rec_bit
+            longest = self._longest[which]
+            kind = next(k for k, n in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32), (np.uint64, 64))
+                        if longest <= n)
+            self._narrow[which] = line_aligned(np.ascontiguousarray(bits, dtype=kind))
+        return self._narrow[which]
 
     def _history_bits(self, which: str, dmax: int) -> tuple:
         """(word type: uint32, uint64 where ``dmax`` exceeds 32; (P, n_pre, N) the bit of
@@ -162,24 +178,28 @@ class ModelState:
     neuron spiked k + 1 steps ago; ``in_hist`` (P, B, n_in) likewise for the inputs, with
     delayed input synapses: bit k set where the input was 1 k + 1 steps ago and its delayed
     synapses read it there (a call whose inputs are all 0 or 1 with the numba kernel), clear
-    where they went to the ring; ``step`` counts the steps done."""
+    where they went to the ring; ``ring_clean``: nothing has been written to the ring since
+    the start (the numba kernel then skips reading it); ``step`` counts the steps done."""
 
     def __init__(self, net: NetworkBatch, batch: int, groups: DelayGroups | None = None) -> None:
         self.net, self.groups = net, groups or delay_groups(net)
         P, N = net.n_networks, net.n_neurons
         shape = (P, int(batch), N)
-        self.v, self.s, self.counts = (np.zeros(shape, np.float32) for _ in range(3))
-        self.i = np.zeros(shape if net.alpha is not None else (0, 0, 0), np.float32)
-        self.a = np.zeros(shape if net.rho is not None else (0, 0, 0), np.float32)
+        zeros = _zeros
+        self.v, self.s, self.counts = (zeros(shape, np.float32) for _ in range(3))
+        self.i = zeros(shape if net.alpha is not None else (0, 0, 0), np.float32)
+        self.a = zeros(shape if net.rho is not None else (0, 0, 0), np.float32)
         R = self.groups.dmax + 1 if self.groups.dmax else 0
-        self.ring = np.zeros((P, int(batch), 2 * R, N), np.float32)
-        self.hist = np.zeros(shape if self.groups.rec_delayed else (0, 0, 0), self.groups.hist_type)
+        self.ring = zeros((P, int(batch), 2 * R, N), np.float32)
+        self.hist = zeros(shape if self.groups.rec_delayed else (0, 0, 0), self.groups.hist_type)
         self.in_hist = np.zeros((P, int(batch), net.n_in) if self.groups.dmax else (0, 0, 0), self.groups.in_hist_type)
+        self.ring_clean = True
         self.step = 0
 
     def reset(self) -> None:
         for arr in (self.v, self.s, self.counts, self.i, self.a, self.ring, self.hist, self.in_hist):
             arr.fill(0.0)
+        self.ring_clean = True
         self.step = 0
 
     def keep(self, index: np.ndarray, net: NetworkBatch) -> None:
@@ -187,13 +207,18 @@ class ModelState:
         their length and word: kept networks' delays fit in them)."""
         self.net, self.groups = net, delay_groups(net)
         for name in ("v", "s", "counts", "ring"):
-            setattr(self, name, np.ascontiguousarray(getattr(self, name)[index]))
+            setattr(self, name, line_aligned(np.ascontiguousarray(getattr(self, name)[index])))
         for name in ("i", "a", "hist", "in_hist"):
             arr = getattr(self, name)
             if arr.size:
-                setattr(self, name, np.ascontiguousarray(arr[index]))
+                setattr(self, name, line_aligned(np.ascontiguousarray(arr[index])))
         if self.in_hist.size and self.groups.dmax:  # a narrower word where the kept delays fit in 32 bits
             self.in_hist = self.in_hist.astype(self.groups.in_hist_type)
+
+
+def _zeros(shape: tuple, dtype) -> np.ndarray:
+    """Zeros starting on a cache line, as the kernels' vector loads of rows want them."""
+    return line_aligned(np.zeros(shape, dtype))
 
 
 def _params(net: NetworkBatch) -> dict:
@@ -219,6 +244,8 @@ def numpy_steps(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: boo
     if g.rec_delayed:
         bits, sd = np.empty(st.v.shape, st.hist.dtype), np.empty(st.v.shape, np.float32)
         one_bit = st.hist.dtype.type(1)
+    if R:
+        st.ring_clean = False
     for t in range(T):
         u = st.step
         q = u % R if R else 0
@@ -275,26 +302,47 @@ def numpy_steps(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: boo
 
 
 def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bool, first: np.ndarray,
-                 record: bool, spikes: np.ndarray) -> None:
-    """Advance ``st`` T steps with the numba kernel (:func:`_kernel`); ``first`` (P, B, F)
-    int32 is lowered to each of neurons 0..F-1's first spike step within the call,
-    ``spikes`` (T, P, B, N) written when ``record``."""
+                 record: bool, spikes: np.ndarray, vector: bool = True) -> None:
+    """Advance ``st`` T steps with the numba kernel; ``first`` (P, B, F) int32 is lowered to
+    each of neurons 0..F-1's first spike step within the call, ``spikes`` (T, P, B, N)
+    written when ``record``. N a multiple of 8 takes the vector kernel
+    (:mod:`neurons.vector_models`) unless ``vector`` is False, other N the scalar one
+    (:func:`_kernel`); their spikes are bit-identical."""
+    from .kernels import nonzero_inputs
+    from .vector_models import vector_model_kernel, vector_model_lanes
     net, g = st.net, st.groups
     p = _params(net)
     empty = np.zeros((0, 0), np.float32)
     c = np.ascontiguousarray
     x = c(x, dtype=np.float32)
-    pull = bool(g.dmax) and bool(np.all((x == 0) | (x == 1)))  # spike inputs: delayed synapses read a history
-    kernel = _kernel(net.alpha is not None, net.rho is not None, bool(subtract), bool(record))
-    kernel(x, bool(hold), int(T), int(st.step), c(g.w_in0), g.in0_rows, g.in_ptr, g.in_off,
-           g.in_w, pull, c(net.w_in), g.in_bit, g.in_mask, st.in_hist, st.in_hist.dtype.type(1),
-           c(net.w_rec), g.rec_rows, g.rec_delayed, g.rec_bit, g.rec_mask, st.hist,
-           st.hist.dtype.type(1), st.ring.reshape(-1),
-           st.ring.reshape(-1, st.ring.shape[3]), st.ring.shape[2] // 2,
-           net.bias, net.beta, p["thr"],
-           p["thr_fin"], net.alpha if net.alpha is not None else empty, net.rho if net.rho is not None else empty,
-           net.b if net.b is not None else empty, st.v, st.s, st.counts, st.i, st.a, first, spikes)
+    flags = (net.alpha is not None, net.rho is not None, bool(subtract), bool(record))
+    lanes, NV = vector_model_lanes(net.n_neurons) if vector else (0, 0)
+    if lanes:
+        x_idx, x_n, binary = nonzero_inputs(x, False)
+        pull = bool(g.dmax) and binary  # spike inputs: delayed synapses read a history
+    else:
+        pull = bool(g.dmax) and bool(np.all((x == 0) | (x == 1)))
+    ring_read = not (pull and st.ring_clean)  # a ring that nothing has written to holds zeros
+    R = st.ring.shape[2] // 2
+    params = (c(net.bias), c(net.beta), c(p["thr"]), c(p["thr_fin"]),
+              c(net.alpha) if net.alpha is not None else empty, c(net.rho) if net.rho is not None else empty,
+              c(net.b) if net.b is not None else empty, st.v, st.s, st.counts, st.i, st.a, first, spikes)
+    if lanes:
+        group = max(1, BLOCK_ELEMENTS // net.n_neurons)  # rows whose recorded spikes are written together
+        vector_model_kernel(lanes, NV, *flags)(
+            x, x_idx, x_n, bool(hold), int(T), int(st.step), c(g.w_in0), g.in0_rows, g.in_ptr, g.in_off, g.in_w,
+            pull, c(net.w_in), g.narrow_bits("in"), g.in_mask, st.in_hist, st.in_hist.dtype.type(1), c(net.w_rec),
+            g.rec_rows, g.rec_delayed, g.narrow_bits("rec"), g.rec_mask, st.hist, st.hist.dtype.type(1),
+            st.ring.reshape(-1), R, ring_read, *params, group)
+    else:
+        _kernel(*flags)(
+            x, bool(hold), int(T), int(st.step), c(g.w_in0), g.in0_rows, g.in_ptr, g.in_off, g.in_w, pull,
+            c(net.w_in), g.in_bit, g.in_mask, st.in_hist, st.in_hist.dtype.type(1), c(net.w_rec), g.rec_rows,
+            g.rec_delayed, g.rec_bit, g.rec_mask, st.hist, st.hist.dtype.type(1), st.ring.reshape(-1),
+            st.ring.reshape(-1, st.ring.shape[3]), R, ring_read, *params)
     st.step += int(T)
+    if g.dmax and not pull:
+        st.ring_clean = False
 
 
 _compiled: dict = {}
@@ -338,7 +386,7 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def run(x, hold, T, t0, w_in0, in0_rows, in_ptr, in_off, in_w, pull, w_in, in_bit, in_mask, in_hist, in_one,
             w_rec, rec_rows, delayed, rec_bit, rec_mask, hist, bit,
-            ring, slots, R,
+            ring, slots, R, ring_read,
             bias, beta, thr, thr_fin, alpha, rho, badapt, v, s, counts, isyn, a, first, spikes):
         P, B, N = v.shape
         X, K = x.shape[1], x.shape[3]
@@ -378,18 +426,23 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
                                 acc[j] = xk * w_in0[p, k, j]
                             started = True
                     if R:                                                # + what delayed synapses scheduled
-                        if started:
+                        if ring_read:
+                            if started:
+                                for j in range(N):
+                                    acc[j] += slots[lo, j]
+                            else:
+                                for j in range(N):
+                                    acc[j] = slots[lo, j]
+                                started = True
                             for j in range(N):
-                                acc[j] += slots[lo, j]
-                        else:
+                                acc[j] += slots[hi, j]
                             for j in range(N):
-                                acc[j] = slots[lo, j]
+                                slots[lo, j] = zero
+                                slots[hi, j] = zero
+                        elif not started:                                # an empty ring: its zeros
+                            for j in range(N):
+                                acc[j] = zero
                             started = True
-                        for j in range(N):
-                            acc[j] += slots[hi, j]
-                        for j in range(N):
-                            slots[lo, j] = zero
-                            slots[hi, j] = zero
                         if in_read:                                      # + x[t - din] @ W_in, by channel,
                             _pull_rows(acc, in_hist[p, b], in_mask[p], in_bit[p], w_in[p], in_none)  # spikes
                         if not pull:

@@ -16,7 +16,8 @@ from numba.extending import intrinsic, models, register_model
 
 def _family(lanes: int) -> tuple:
     """The vector type of ``lanes`` float32 and its load, store, arithmetic, splat and
-    compare intrinsics: (type, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits, vselect)."""
+    compare intrinsics: (type, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits, vselect,
+    vtestadd, vtestbits, vunbits, vpushbit)."""
     vec = ir.VectorType(ir.FloatType(), lanes)
 
     class Vector(types.Type):
@@ -104,7 +105,74 @@ def _family(lanes: int) -> tuple:
             return builder.select(chosen, args[1], args[2])
         return vtype(mask, a, b), codegen
 
-    return (vtype, vload, vstore, binary("fadd"), binary("fsub"), binary("fmul"), vsplat, vgreater, vbits, vselect)
+    @intrinsic
+    def vtestadd(typingctx, words, index, h, a, w, windex):
+        if not (isinstance(words, types.Array) and words.ndim == 1 and words.layout == "C"
+                and words.dtype in (types.uint8, types.uint16, types.uint32, types.uint64)
+                and isinstance(index, types.Integer) and isinstance(h, types.Integer) and a == vtype
+                and _is_f32_vector_array(w) and isinstance(windex, types.Integer)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            ivec = ir.VectorType(ir.IntType(sig.args[0].dtype.bitwidth), lanes)
+            data = context.make_array(sig.args[0])(context, builder, args[0]).data
+            loaded = builder.load(builder.bitcast(builder.gep(data, [args[1]]), ivec.as_pointer()), align=1)
+            hw = context.cast(builder, args[2], sig.args[2], sig.args[0].dtype)  # the low bits: all that words hold
+            hv = builder.insert_element(ir.Constant(ivec, ir.Undefined), hw, ir.Constant(ir.IntType(32), 0))
+            hv = builder.shuffle_vector(hv, hv, ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
+            hit = builder.icmp_unsigned("!=", builder.and_(loaded, hv), ir.Constant(ivec, [0] * lanes))
+            ptr = lanes_ptr(context, builder, sig.args[4], args[4], args[5])
+            fnty = ir.FunctionType(vec, [ptr.type, ir.IntType(32), hit.type, vec])
+            masked_load = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.v{lanes}f32.p0")
+            chosen = builder.call(masked_load, [ptr, ir.Constant(ir.IntType(32), 4), hit, ir.Constant(vec, [0.0] * lanes)])
+            return builder.fadd(args[3], chosen)
+        return vtype(words, index, h, a, w, windex), codegen
+
+    @intrinsic
+    def vtestbits(typingctx, a, ia, b, ib):
+        if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" and a.dtype in (types.uint32, types.uint64)
+                and b == a and isinstance(ia, types.Integer) and isinstance(ib, types.Integer)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            ivec = ir.VectorType(ir.IntType(sig.args[0].dtype.bitwidth), lanes)
+
+            def load(aryty, ary, index):
+                data = context.make_array(aryty)(context, builder, ary).data
+                return builder.load(builder.bitcast(builder.gep(data, [index]), ivec.as_pointer()), align=4)
+            both = builder.and_(load(sig.args[0], args[0], args[1]), load(sig.args[2], args[2], args[3]))
+            hit = builder.icmp_unsigned("!=", both, ir.Constant(ivec, [0] * lanes))
+            return builder.zext(builder.bitcast(hit, ir.IntType(lanes)), ir.IntType(64))
+        return types.uint64(a, ia, b, ib), codegen
+
+    @intrinsic
+    def vunbits(typingctx, m):
+        if m != types.uint64:
+            return None
+
+        def codegen(context, builder, sig, args):
+            lane_bits = builder.bitcast(builder.trunc(args[0], ir.IntType(lanes)), ir.VectorType(ir.IntType(1), lanes))
+            return builder.select(lane_bits, ir.Constant(vec, [1.0] * lanes), ir.Constant(vec, [0.0] * lanes))
+        return vtype(m), codegen
+
+    @intrinsic
+    def vpushbit(typingctx, words, index, mask):
+        if not (isinstance(words, types.Array) and words.ndim == 1 and words.layout == "C"
+                and words.dtype in (types.uint32, types.uint64) and isinstance(index, types.Integer) and mask == vtype):
+            return None
+
+        def codegen(context, builder, sig, args):
+            ivec = ir.VectorType(ir.IntType(sig.args[0].dtype.bitwidth), lanes)
+            data = context.make_array(sig.args[0])(context, builder, args[0]).data
+            ptr = builder.bitcast(builder.gep(data, [args[1]]), ivec.as_pointer())
+            shifted = builder.shl(builder.load(ptr, align=4), ir.Constant(ivec, [1] * lanes))
+            nonzero = builder.fcmp_unordered("!=", args[2], ir.Constant(vec, [0.0] * lanes))
+            builder.store(builder.or_(shifted, builder.zext(nonzero, ivec)), ptr, align=4)
+            return context.get_dummy_value()
+        return types.none(words, index, mask), codegen
+
+    return (vtype, vload, vstore, binary("fadd"), binary("fsub"), binary("fmul"), vsplat, vgreater, vbits, vselect,
+            vtestadd, vtestbits, vunbits, vpushbit)
 
 
 def _is_f32_vector_array(arr) -> bool:
@@ -112,7 +180,8 @@ def _is_f32_vector_array(arr) -> bool:
 
 
 LANES = 8
-f32x8, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits, vselect = _family(LANES)
+(f32x8, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits, vselect, vtestadd, vtestbits,
+ vunbits, vpushbit) = _family(LANES)
 vload.__doc__ = "arr[index:index + 8] (no bounds check)."
 vstore.__doc__ = "arr[index:index + 8] = value (no bounds check)."
 vadd.__doc__, vsub.__doc__, vmul.__doc__ = "a + b, lane by lane.", "a - b, lane by lane.", "a * b, lane by lane."
@@ -120,10 +189,18 @@ vsplat.__doc__ = "x (a float32) in every lane."
 vgreater.__doc__ = "1.0 where a > b, else 0.0 (0.0 where either is NaN), lane by lane."
 vbits.__doc__ = "A uint64 with bit u set where lane u is not 0.0."
 vselect.__doc__ = "a where mask is not 0.0, else b, lane by lane."
+vtestadd.__doc__ = ("a + w[windex:windex + 8], where in lane u w's float is replaced by 0.0 unless words[index + u] & h "
+                    "is not 0 (words: a 1-D C-contiguous array of unsigned integers, h cast to their type; w is read "
+                    "only where the bit is set; no bounds check).")
+vunbits.__doc__ = "1.0 in lane u where bit u of m (a uint64) is set, else 0.0: the inverse of vbits."
+vpushbit.__doc__ = ("words[index + u] = words[index + u] << 1 | (mask[u] != 0.0): a bit history gains a step "
+                    "(words: a 1-D C-contiguous uint32 or uint64 array; no bounds check).")
+vtestbits.__doc__ = ("A uint64 with bit u set where a[ia + u] & b[ib + u] is not 0 (a and b: 1-D C-contiguous uint32 or "
+                     "uint64 arrays of one type; no bounds check).")
 
 WIDE_LANES = 16  # one AVX-512 register; two AVX2 ones
 (f32x16, vload16, vstore16, vadd16, vsub16, vmul16, vsplat16, vgreater16, vbits16,
- vselect16) = _family(WIDE_LANES)
+ vselect16, vtestadd16, vtestbits16, vunbits16, vpushbit16) = _family(WIDE_LANES)
 
 
 @intrinsic
@@ -150,3 +227,17 @@ def stack_floats(typingctx, n):
         buf = cgutils.alloca_once(builder, ir.ArrayType(ir.FloatType(), size))
         return builder.bitcast(buf, ir.PointerType(ir.FloatType()))
     return types.CPointer(types.float32)(n), codegen
+
+
+@intrinsic
+def address(typingctx, arr, index):
+    """A pointer to element ``index`` of a 1-D C-contiguous array: ``numba.carray(address(a,
+    i), n)`` is a view of ``a[i:i + n]`` that carries no reference count, so that making one
+    per row costs no atomic operations. The array must outlive the view (no bounds check)."""
+    if not (isinstance(arr, types.Array) and arr.ndim == 1 and arr.layout == "C" and isinstance(index, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        return builder.gep(data, [args[1]])
+    return types.CPointer(arr.dtype)(arr, index), codegen

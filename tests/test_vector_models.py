@@ -1,0 +1,144 @@
+"""The vector kernel of the neuron models and delays (neurons.vector_models) against the
+scalar one, bit for bit, on weights off any grid; and the SIMD helpers it is made of."""
+import numpy as np
+import pytest
+
+from neurons import NetworkBatch, simulate, simulate_outputs
+from neurons.kernels import AVAILABLE
+from neurons.models import ModelState, delay_groups, model_kernel
+
+from conftest import dyadic
+
+pytestmark = pytest.mark.skipif(not AVAILABLE, reason="numba is not installed: no compiled kernels")
+
+
+def _nets(P, N, n_in, model, delays, seed):
+    """Random networks of ``model`` with weights off any grid, so that another order of sums
+    would round differently, some padding neurons, and random delays up to ``delays``."""
+    rng = np.random.default_rng(seed)
+    w_rec = (rng.normal(0, 0.6, (P, N, N)) * (rng.random((P, N, N)) < 0.5)).astype(np.float32)
+    threshold = rng.uniform(0.5, 1.5, (P, N)).astype(np.float32)
+    threshold[::3, -3:] = np.inf
+    extra = {}
+    if model == "alif":
+        extra = dict(rho=rng.uniform(0, 1, (P, N)), b=rng.uniform(0, 0.5, (P, N)))
+    elif model == "cuba":
+        extra = dict(alpha=rng.uniform(0, 0.9, (P, N)))
+    if delays:
+        extra.update(delay_in=rng.integers(0, delays + 1, (P, n_in, N)),
+                     delay_rec=rng.integers(1, delays + 1, (P, N, N)))
+    return NetworkBatch(rng.normal(0, 1.0, (P, n_in, N)), w_rec, threshold, rng.uniform(0.3, 1.0, (P, N)),
+                        rng.normal(0, 0.3, (P, N)), 3, **extra)
+
+
+def _inputs(rng, kind, T, P, B, n_in):
+    spikes = (rng.random((T, P, B, n_in)) < 0.3).astype(np.float32)
+    if kind == "spikes":
+        return spikes
+    return (spikes * rng.uniform(0.5, 2.0, spikes.shape)).astype(np.float32)
+
+
+def _run(net, xs, B, subtract, record, vector, hold=False):
+    """Every call's outputs and the state after each call, stepping through ``xs`` (a list of
+    (T', P, B, n_in) inputs, one per call) on one state."""
+    st = ModelState(net, B)
+    st.s[...] = np.random.default_rng(0).random(st.s.shape) < 0.3  # start with spikes in flight
+    got = []
+    for x in xs:
+        T = 5 if hold else x.shape[0]
+        first = np.full(st.v.shape[:2] + (net.n_out,), T, np.int32)
+        spikes = np.zeros((T,) + st.v.shape, np.float32) if record else np.zeros((0, 0, 0, 0), np.float32)
+        model_kernel(st, x, hold, T, subtract, first, record, spikes, vector=vector)
+        got.append([first, spikes] + [a.copy() for a in (st.v, st.s, st.counts, st.i, st.a, st.ring, st.hist,
+                                                           st.in_hist)])
+    return got
+
+
+# (model, N, longest delay, reset, record, inputs): 16 and 8 lanes, chunks of 1 to 4 vectors and
+# two chunks, bit words of 8 to 64 bits, spike inputs (read from a history), other inputs (pushed
+# into the ring), calls that mix them, and inputs held for every step
+CASES = [("lif", 64, 16, "subtract", True, "spikes"), ("alif", 48, 20, "zero", True, "currents"),
+         ("cuba", 128, 5, "subtract", False, "mixed"), ("lif", 24, 40, "subtract", True, "spikes"),
+         ("alif", 16, 0, "subtract", True, "hold"), ("cuba", 8, 0, "zero", False, "currents")]
+
+
+@pytest.mark.parametrize("model, N, delays, reset, record, inputs", CASES)
+def test_the_vector_kernel_equals_the_scalar_kernel_bit_for_bit(model, N, delays, reset, record, inputs):
+    P, B, n_in = 5, 2, 6
+    net = _nets(P, N, n_in, model, delays, seed=N + delays)
+    rng = np.random.default_rng(N)
+    if inputs == "hold":
+        xs = [_inputs(rng, "currents", 1, P, B, n_in) for _ in range(2)]
+    elif inputs == "mixed":  # a call of currents fills the ring, a call of spikes then reads it
+        xs = [_inputs(rng, kind, 17, P, B, n_in) for kind in ("spikes", "currents", "spikes", "currents")]
+    else:
+        xs = [_inputs(rng, inputs, T, P, B, n_in) for T in (23, 1, 31)]
+    vec = _run(net, xs, B, reset == "subtract", record, True, hold=inputs == "hold")
+    ref = _run(net, xs, B, reset == "subtract", record, False, hold=inputs == "hold")
+    names = ("first", "spikes", "v", "s", "counts", "i", "a", "ring", "hist", "in_hist")
+    for call, (a, b) in enumerate(zip(vec, ref)):
+        for name, u, w in zip(names, a, b):
+            np.testing.assert_array_equal(u, w, err_msg=f"call {call}: {name}")
+    rate = sum(call[4].sum() for call in vec[-1:]) / (P * B * N * sum(x.shape[0] for x in xs))
+    assert 0.02 < rate < 0.9 or inputs == "hold"  # neither silent nor saturated
+    assert vec[-1][4].any() and not np.isnan(vec[-1][2]).any()
+
+
+def test_delays_through_simulate_agree_with_the_numpy_kernel_where_sums_are_exact(rng):
+    """End to end on the bench's shape class: dyadic weights make every order of sums exact,
+    so the numpy kernel (matmuls by delay) and the vector kernel give the same spikes."""
+    P, N, n_in = 4, 64, 8
+    base = NetworkBatch(dyadic(rng, (P, n_in, N), scale=2), dyadic(rng, (P, N, N)) * (rng.random((P, N, N)) < 0.3),
+                        np.ones((P, N)), rng.integers(8, 15, (P, N)) / 16, dyadic(rng, (P, N), scale=0.25), 2,
+                        delay_in=rng.integers(0, 17, (P, n_in, N)), delay_rec=rng.integers(1, 17, (P, N, N)))
+    x = (rng.random((60, 3, n_in)) < 0.2).astype(np.float32)
+    a, b = simulate(base, x, kernel="numpy"), simulate(base, x, kernel="numba")
+    np.testing.assert_array_equal(a, b)
+    assert 0.02 < a.mean() < 0.9
+    ra, rb = simulate_outputs(base, x, kernel="numpy"), simulate_outputs(base, x, kernel="numba")
+    np.testing.assert_array_equal(ra.counts, rb.counts)
+    np.testing.assert_array_equal(ra.first_spike, rb.first_spike)
+
+
+def test_the_vector_kernel_keeps_narrow_copies_of_the_delay_bits(rng):
+    P, N, n_in = 2, 16, 3
+    for longest, kind in ((8, np.uint8), (16, np.uint16), (17, np.uint32), (40, np.uint64)):
+        net = NetworkBatch(rng.normal(size=(P, n_in, N)), rng.normal(size=(P, N, N)), np.ones((P, N)),
+                           np.full((P, N), 0.5), np.zeros((P, N)), 2,
+                           delay_in=np.full((P, n_in, N), longest), delay_rec=np.full((P, N, N), longest))
+        g = delay_groups(net)
+        for which, bits in (("in", g.in_bit), ("rec", g.rec_bit)):
+            narrow = g.narrow_bits(which)
+            assert narrow.dtype == kind and narrow.flags.c_contiguous
+            np.testing.assert_array_equal(narrow, bits)  # the same bits: the word only narrows
+            assert (narrow == np.left_shift(kind(1), kind(longest - 1))).all()
+
+
+def test_the_simd_bit_helpers():
+    import numba
+
+    from neurons.simd import vbits16, vload16, vpushbit16, vstore16, vtestadd16, vtestbits16, vunbits16
+
+    @numba.njit
+    def helpers(words, h, w, acc, a, b, hist, s, out):
+        vstore16(out, 0, vtestadd16(words, 0, h, vload16(acc, 0), w, 0))   # acc + w where words & h
+        vstore16(out, 16, vunbits16(vtestbits16(a, 0, b, 0)))             # 1.0 where a & b
+        vpushbit16(hist, 0, vload16(s, 0))                                # hist << 1 | (s != 0)
+        return vbits16(vload16(s, 0))
+
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 2**16, 16).astype(np.uint16)
+    h = np.uint32(0x10005)  # bit 16 lies beyond the words: only the low 16 bits count
+    w, acc = rng.normal(size=16).astype(np.float32), rng.normal(size=16).astype(np.float32)
+    a, b = rng.integers(0, 2**32, 16, dtype=np.uint64).astype(np.uint32), rng.integers(0, 8, 16).astype(np.uint32)
+    hist = rng.integers(0, 2**31, 16).astype(np.uint32)
+    s = (rng.random(16) < 0.5).astype(np.float32)
+    out = np.zeros(32, np.float32)
+    before = hist.copy()
+    mask = helpers(words, h, w, acc, a, b, hist, s, out)
+    hit = (words & np.uint16(h & 0xFFFF)) != 0
+    np.testing.assert_array_equal(out[:16], acc + np.where(hit, w, np.float32(0.0)))
+    assert hit.any() and not hit.all()
+    np.testing.assert_array_equal(out[16:], ((a & b) != 0).astype(np.float32))
+    np.testing.assert_array_equal(hist, (before << np.uint32(1)) | (s != 0).astype(np.uint32))
+    assert mask == sum(1 << u for u in range(16) if s[u])
