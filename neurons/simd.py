@@ -124,14 +124,16 @@ def _family(lanes: int) -> tuple:
             ptr = lanes_ptr(context, builder, sig.args[4], args[4], args[5])
             fnty = ir.FunctionType(vec, [ptr.type, ir.IntType(32), hit.type, vec])
             masked_load = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.v{lanes}f32.p0")
-            chosen = builder.call(masked_load, [ptr, ir.Constant(ir.IntType(32), 4), hit, ir.Constant(vec, [0.0] * lanes)])
+            chosen = builder.call(masked_load, [ptr, ir.Constant(ir.IntType(32), 4), hit,
+                                                ir.Constant(vec, [0.0] * lanes)])
             return builder.fadd(args[3], chosen)
         return vtype(words, index, h, a, w, windex), codegen
 
     @intrinsic
     def vtestbits(typingctx, a, ia, b, ib):
-        if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" and a.dtype in (types.uint32, types.uint64)
-                and b == a and isinstance(ia, types.Integer) and isinstance(ib, types.Integer)):
+        if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
+                and a.dtype in (types.uint32, types.uint64) and b == a
+                and isinstance(ia, types.Integer) and isinstance(ib, types.Integer)):
             return None
 
         def codegen(context, builder, sig, args):
@@ -189,14 +191,14 @@ vsplat.__doc__ = "x (a float32) in every lane."
 vgreater.__doc__ = "1.0 where a > b, else 0.0 (0.0 where either is NaN), lane by lane."
 vbits.__doc__ = "A uint64 with bit u set where lane u is not 0.0."
 vselect.__doc__ = "a where mask is not 0.0, else b, lane by lane."
-vtestadd.__doc__ = ("a + w[windex:windex + 8], where in lane u w's float is replaced by 0.0 unless words[index + u] & h "
-                    "is not 0 (words: a 1-D C-contiguous array of unsigned integers, h cast to their type; w is read "
-                    "only where the bit is set; no bounds check).")
+vtestadd.__doc__ = ("a + w[windex:windex + 8], where in lane u w's float is replaced by 0.0 unless "
+                    "words[index + u] & h is not 0 (words: a 1-D C-contiguous array of unsigned integers, h cast "
+                    "to their type; w is read only where the bit is set; no bounds check).")
 vunbits.__doc__ = "1.0 in lane u where bit u of m (a uint64) is set, else 0.0: the inverse of vbits."
 vpushbit.__doc__ = ("words[index + u] = words[index + u] << 1 | (mask[u] != 0.0): a bit history gains a step "
                     "(words: a 1-D C-contiguous uint32 or uint64 array; no bounds check).")
-vtestbits.__doc__ = ("A uint64 with bit u set where a[ia + u] & b[ib + u] is not 0 (a and b: 1-D C-contiguous uint32 or "
-                     "uint64 arrays of one type; no bounds check).")
+vtestbits.__doc__ = ("A uint64 with bit u set where a[ia + u] & b[ib + u] is not 0 (a and b: 1-D "
+                     "C-contiguous uint32 or uint64 arrays of one type; no bounds check).")
 
 WIDE_LANES = 16  # one AVX-512 register; two AVX2 ones
 (f32x16, vload16, vstore16, vadd16, vsub16, vmul16, vsplat16, vgreater16, vbits16,

@@ -30,14 +30,17 @@ by ``tests/test_rollout.py``.
 How it runs: ``LANES`` (16) episodes advance together, one per SIMD lane. Every LIF
 quantity of neuron j is one vector over the lanes, and so are the weights, copied
 lane-interleaved, so each LIF operation is one vector operation; the physics, encoding
-and decoding run lane by lane. The jobs (p, e) are taken in the order p * E + e by the
-next free lane: lanes mostly hold one network, whose neurons tend to spike together (rows
-of W_rec that no lane's neuron spiked are skipped), and a finished episode's lane takes
-the next job at once, so there is no work for finished episodes and no Python between
-steps. A lane's arithmetic is that of one episode alone, so a network's returns never
-depend on the other networks of the call. One kernel is compiled per (port, decoding,
-encoding, reset, neuron model), which are constants in it, on first use, and cached on disk. The module
-needs numba: import it only where ``neurons.kernels.AVAILABLE``.
+and decoding run lane by lane, except MountainCarContinuous's float32 physics, which step
+all lanes at once (:func:`_mcc_lanes`: a polynomial cosine, and the library's where float32
+rounding could tell the two apart, so the bits stay Gymnasium's). The jobs (p, e) are
+taken in the order p * E + e by the next free lane: lanes mostly hold one network, whose
+neurons tend to spike together (rows of W_rec that no lane's neuron spiked are skipped),
+and a finished episode's lane takes the next job at once, so there is no work for
+finished episodes and no Python between steps. A lane's arithmetic is that of one episode
+alone, so a network's returns never depend on the other networks of the call. One kernel
+is compiled per (port, decoding, encoding, reset, neuron model), which are constants in
+it, on first use, and cached on disk. The module needs numba: import it only where
+``neurons.kernels.AVAILABLE``.
 """
 from __future__ import annotations
 
@@ -247,6 +250,84 @@ def _step_double_pole(st, l, action, work):
 
 
 @_inline
+def _cos_near(y):
+    """cos(y) for |y| <= 4 in float64 within 2e-16 (measured 1.1e-16): the nearest multiple
+    k of pi/2 (Cody-Waite), then Taylor polynomials of the remainder's sine and cosine,
+    |r| <= pi/4, chosen by k mod 4 with arithmetic, no branch, so that a loop vectorizes."""
+    ay = abs(y)
+    k = np.floor(ay * 0.6366197723675814 + 0.5)
+    r = (ay - k * 1.57079632673412561417) - k * 6.07710050650619224932e-11
+    z = r * r
+    c = 1.0 + z * (-1.0 / 2 + z * (1.0 / 24 + z * (-1.0 / 720 + z * (1.0 / 40320 + z * (
+        -1.0 / 3628800 + z * (1.0 / 479001600 + z * (-1.0 / 87178291200 + z * (
+            1.0 / 20922789888000 + z * (-1.0 / 6402373705728000)))))))))
+    sn = r + r * z * (-1.0 / 6 + z * (1.0 / 120 + z * (-1.0 / 5040 + z * (1.0 / 362880 + z * (
+        -1.0 / 39916800 + z * (1.0 / 6227020800 + z * (-1.0 / 1307674368000 + z * (
+            1.0 / 355687428096000 + z * (-1.0 / 121645100408832000)))))))))
+    q = k - 4.0 * np.floor(k * 0.25)                             # k mod 4
+    odd = q - 2.0 * np.floor(q * 0.5)
+    value = sn if odd == 1.0 else c
+    return -value if (q == 1.0) | (q == 2.0) else value
+
+
+@_inline
+def _mcc_gravity(three_pos, gravity, exact):
+    """gravity[l] = f32(0.0025 cos(three_pos[l])) for every lane from _cos_near, and exact[l]
+    = 1.0 where float32 rounding could tell that from the C library's cos (a margin of 1e-14
+    on the cosine, 90 times _cos_near's error and the library's): there only _step_mcc
+    itself gives Gymnasium's value. A loop without branches over three arrays: it
+    vectorizes."""
+    for l in range(LANES):
+        g = 0.0025 * _cos_near(np.float64(three_pos[l]))
+        gravity[l] = np.float32(g)
+        exact[l] = np.float32(1.0) if np.float32(g - 2.5e-17) != np.float32(g + 2.5e-17) else np.float32(0.0)
+
+
+@_inline
+def _mcc_lanes(st, acts, old, three, gravity, exact, reward, done):
+    """_step_mcc for every lane at once (lanes without an episode compute what is never
+    read): float32 vectors in _step_mcc's operations and order, clipping with selects, the
+    gravity from _mcc_gravity; lanes that need the library's cos step again from their old
+    state with _step_mcc. Writes the states into ``st`` and the rewards and ends (0.0 / 1.0)
+    into ``reward`` and ``done``."""
+    f32 = np.float32
+    L = LANES
+    for l in range(L):
+        old[l], old[L + l] = f32(st[l, 0]), f32(st[l, 1])
+    position, velocity = vload(old, 0), vload(old, L)
+    vstore(three, 0, vmul(vsplat(f32(3)), position))
+    _mcc_gravity(three, gravity, exact)
+    one, zero = vsplat(f32(1.0)), vsplat(f32(0.0))
+    lo, hi = vsplat(f32(-1.0)), vsplat(f32(1.0))
+    action = vload(acts, 0)
+    force = vselect(vgreater(action, lo), action, lo)                      # min(max(action, -1), 1)
+    force = vselect(vgreater(hi, force), force, hi)
+    velocity = vadd(velocity, vsub(vmul(force, vsplat(f32(0.0015))), vload(gravity, 0)))
+    vlo, vhi = vsplat(f32(-0.07)), vsplat(f32(0.07))
+    velocity = vselect(vgreater(velocity, vlo), velocity, vlo)
+    velocity = vselect(vgreater(vhi, velocity), velocity, vhi)
+    position = vadd(position, velocity)
+    plo, phi = vsplat(f32(-1.2)), vsplat(f32(0.6))
+    position = vselect(vgreater(position, plo), position, plo)
+    position = vselect(vgreater(phi, position), position, phi)
+    at_wall = vmul(vsub(one, vgreater(position, plo)), vgreater(zero, velocity))  # position == -1.2, velocity < 0
+    velocity = vselect(at_wall, zero, velocity)
+    ends = vmul(vsub(one, vgreater(vsplat(f32(0.45)), position)), vsub(one, vgreater(zero, velocity)))
+    vstore(three, 0, position)
+    vstore(gravity, 0, velocity)
+    vstore(done, 0, ends)
+    for l in range(L):
+        a = np.float64(acts[l])
+        reward[l] = (100.0 if done[l] != f32(0.0) else 0.0) - (a * a) * 0.1
+        st[l, 0], st[l, 1] = three[l], gravity[l]
+    for l in range(L):
+        if exact[l] != f32(0.0):
+            st[l, 0], st[l, 1] = old[l], old[L + l]
+            r, ended = _step_mcc(st, l, acts[l])
+            reward[l], done[l] = r, f32(1.0) if ended else f32(0.0)
+
+
+@_inline
 def _observe(port, st, l, obs):
     f32 = np.float32
     if port == _ACROBOT:
@@ -399,19 +480,19 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         LANES episodes run at once, one per SIMD lane: every LIF quantity of neuron j is one
         vector of LANES floats at ``[j * LANES]`` of a flat array (the weights too, copied
         lane-interleaved), updated with the SIMD operations of neurons.simd, which round as the
-        scalar ones do. The physics run lane by lane. The jobs (p, e) are taken in the order
-        p * E + e, each by the next lane free, so that lanes mostly hold one network (its
-        neurons then spike together, and rows no lane spiked are skipped) and idle only at
-        the end of the call."""
+        scalar ones do. The physics run lane by lane (MountainCarContinuous's at once). The
+        jobs (p, e) are taken in the order p * E + e, each by the next lane free, so that
+        lanes mostly hold one network (its neurons then spike together, and rows no lane
+        spiked are skipped) and idle only at the end of the call."""
         P, n_in, N = w_in.shape
         E, S = start.shape
         d = scale.shape[0]
         L = LANES
         f32 = np.float32
         NL, C = N * L, max(n_out, 2) * L                         # every buffer in one block, each on
-        f8_sizes = (L * S, 30, L, L, L, L, L, N)                 # a 64-byte line (see _block): float64
+        f8_sizes = (L * S, 30, L, L, L, L, L, N, L)              # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
-                    L, 4 * L)                                    # and int64 buffers, then float32 ones
+                    L, 4 * L, L, L, L, L)                        # and int64 buffers, then float32 ones
         at = np.zeros(len(f8_sizes) + 1, np.int64)               # where each buffer starts, in its items
         for k in range(len(f8_sizes)):
             at[k + 1] = at[k] + _pad(f8_sizes[k], 8)
@@ -432,6 +513,9 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         isyn, adapt = f4[at4[14]:at4[15]], f4[at4[15]:at4[16]]  # cuba's i, alif's a
         cnt, lane_total = f4[at4[16]:at4[17]], f4[at4[17]:at4[18]]
         acts, scratch = f4[at4[18]:at4[19]], f4[at4[19]:at4[20]]  # _discrete_actions
+        mthree, mgrav, mexact, mdone = f4[at4[20]:at4[21]], f4[at4[21]:at4[22]], f4[at4[22]:at4[23]], \
+            f4[at4[23]:at4[24]]                                  # _mcc_lanes' float32 lanes
+        mreward = f8[at[8]:at[9]]
         lthr[:] = np.inf
         net[:] = -1
         fields = centres.shape[1]
@@ -507,6 +591,15 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     s[f] = s[N * L + f]
             if decoding == 0:
                 _discrete_actions(cnt, v, n_out, acts, scratch)
+            if port == _MCC:                                     # the physics of every lane at once
+                if decoding == 1:
+                    vstore(acts, 0, vmul(vsub(vload(cnt, 0), vload(cnt, L)), vsplat(action_scale)))
+                elif decoding == 2:
+                    for l in range(L):
+                        acts[l] = f32(np.tanh(v[l] - v[L + l])) * action_scale
+                else:
+                    vstore(acts, 0, zero)
+                _mcc_lanes(st, acts, scratch, mthree, mgrav, mexact, mreward, mdone)
             for l in range(L):
                 p = net[l]
                 step_spikes = lane_total[l]
@@ -521,7 +614,10 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     af = (cnt[l] - cnt[L + l]) * action_scale
                 else:                                            # tanh(v0 - v1) * max_action
                     af = f32(np.tanh(v[l] - v[L + l])) * action_scale
-                reward, terminated = _physics(port, st, l, ai, af, work)
+                if port == _MCC:
+                    reward, terminated = mreward[l], mdone[l] != f32(0.0)
+                else:
+                    reward, terminated = _physics(port, st, l, ai, af, work)
                 ret[l] += reward
                 n[l] += 1.0
                 if not terminated and n[l] < max_steps:

@@ -236,3 +236,49 @@ def test_the_vector_decoder_picks_count_then_voltages_action_in_every_lane():
         near += int((~apart).sum())
         np.testing.assert_array_equal(got[apart].astype(np.int64), count_then_voltage(counts, v)[apart])
     assert near > 500  # the near ties were there
+
+
+def test_the_vector_mountaincar_continuous_step_equals_the_scalar_one_in_every_lane():
+    """_mcc_lanes steps all lanes with a polynomial cosine; where float32 rounding of the
+    gravity term could tell it from the C library's cos, the lane takes _step_mcc. Both
+    kinds of lanes, and the clipping edges, give _step_mcc's state, reward and end."""
+    import numba
+
+    from tasks import rollout as ro
+
+    L = ro.LANES
+    rng = np.random.default_rng(5)
+    # positions whose gravity term lies next to a float32 rounding boundary (found with numpy's cos)
+    pos = rng.uniform(-1.2, 0.6, 4_000_000).astype(np.float32)
+    g = 0.0025 * np.cos((np.float32(3) * pos).astype(np.float64))
+    near = pos[(g - 2.5e-17).astype(np.float32) != (g + 2.5e-17).astype(np.float32)]
+    assert near.size >= 4
+    positions = np.concatenate([near[:8], [-1.2, -1.2, 0.6, 0.45, 0.4499], rng.uniform(-1.2, 0.6, 20 * L)])
+    positions = positions[:(positions.size // L) * L].astype(np.float32)
+    velocities = rng.uniform(-0.07, 0.07, positions.size).astype(np.float32)
+    velocities[8:10] = -0.07  # into the left wall
+    velocities[16:48:2] = 0.07  # at the speed limits
+    velocities[17:48:2] = -0.07
+    actions = rng.uniform(-2.0, 2.0, positions.size).astype(np.float32)
+    actions[16:48:4] = 1.0
+
+    @numba.njit
+    def vector(st, acts, scratch, three, grav, exact, reward, done):
+        ro._mcc_lanes(st, acts, scratch, three, grav, exact, reward, done)
+
+    @numba.njit
+    def scalar(st, l, action):
+        return ro._step_mcc(st, l, action)
+
+    flagged = 0
+    for b in range(0, positions.size, L):
+        st = np.stack([positions[b:b + L], velocities[b:b + L]], axis=1).astype(np.float64)
+        ref = st.copy()
+        buffers = [np.zeros(4 * L, np.float32)] + [np.zeros(L, np.float32) for _ in range(3)]
+        reward, done = np.zeros(L), np.zeros(L, np.float32)
+        vector(st, actions[b:b + L].copy(), *buffers, reward, done)
+        for l in range(L):
+            r, ended = scalar(ref, l, actions[b + l])
+            assert (st[l, 0], st[l, 1], reward[l], bool(done[l])) == (ref[l, 0], ref[l, 1], r, ended), (b, l)
+        flagged += int(buffers[3].sum())
+    assert flagged >= 4  # the exact path ran
