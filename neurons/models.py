@@ -30,9 +30,9 @@ channel (spike inputs), the bias, then the synapses between neurons by presynapt
 neuron; for N a multiple of 8 it runs on SIMD vectors (:mod:`neurons.vector_models`), in
 the same order, with the same bits. The numpy kernel groups synapses by delay (batched
 matmuls, one per distinct delay): its sum is ``s[t - d] @ W_rec`` by delay, the delay-0
-``x @ W_in``, the ring, then the bias. Without delays both are the plain kernels' orders, so alif with b = 0 and cuba
-with alpha = 0 give the plain kernels' spikes bit for bit; with delays the kernels agree
-where sums are exact (the order of a sum differs).
+``x @ W_in``, the ring, then the bias. Without delays both are the plain kernels' orders,
+so alif with b = 0 and cuba with alpha = 0 give the plain kernels' spikes bit for bit; with
+delays the kernels agree where sums are exact (the order of a sum differs).
 
 The state kept between calls: v, s, counts, the current i (cuba), the adaptation a
 (alif), the ring and the spike histories of neurons and inputs (:class:`ModelState`).
@@ -185,14 +185,13 @@ class ModelState:
         self.net, self.groups = net, groups or delay_groups(net)
         P, N = net.n_networks, net.n_neurons
         shape = (P, int(batch), N)
-        zeros = _zeros
-        self.v, self.s, self.counts = (zeros(shape, np.float32) for _ in range(3))
-        self.i = zeros(shape if net.alpha is not None else (0, 0, 0), np.float32)
-        self.a = zeros(shape if net.rho is not None else (0, 0, 0), np.float32)
+        self.v, self.s, self.counts = (_zeros(shape, np.float32) for _ in range(3))
+        self.i = _zeros(shape if net.alpha is not None else (0, 0, 0), np.float32)
+        self.a = _zeros(shape if net.rho is not None else (0, 0, 0), np.float32)
         R = self.groups.dmax + 1 if self.groups.dmax else 0
-        self.ring = zeros((P, int(batch), 2 * R, N), np.float32)
-        self.hist = zeros(shape if self.groups.rec_delayed else (0, 0, 0), self.groups.hist_type)
-        self.in_hist = np.zeros((P, int(batch), net.n_in) if self.groups.dmax else (0, 0, 0), self.groups.in_hist_type)
+        self.ring = _zeros((P, int(batch), 2 * R, N), np.float32)
+        self.hist = _zeros(shape if self.groups.rec_delayed else (0, 0, 0), self.groups.hist_type)
+        self.in_hist = _zeros((P, int(batch), net.n_in) if self.groups.dmax else (0, 0, 0), self.groups.in_hist_type)
         self.ring_clean = True
         self.step = 0
 
@@ -317,11 +316,8 @@ def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bo
     x = c(x, dtype=np.float32)
     flags = (net.alpha is not None, net.rho is not None, bool(subtract), bool(record))
     lanes, NV = vector_model_lanes(net.n_neurons) if vector else (0, 0)
-    if lanes:
-        x_idx, x_n, binary = nonzero_inputs(x, False)
-        pull = bool(g.dmax) and binary  # spike inputs: delayed synapses read a history
-    else:
-        pull = bool(g.dmax) and bool(np.all((x == 0) | (x == 1)))
+    x_idx, x_n, binary = nonzero_inputs(x, False)
+    pull = bool(g.dmax) and binary  # spike inputs (every non-zero one 1.0): delayed synapses read a history
     ring_read = not (pull and st.ring_clean)  # a ring that nothing has written to holds zeros
     R = st.ring.shape[2] // 2
     params = (c(net.bias), c(net.beta), c(p["thr"]), c(p["thr_fin"]),
