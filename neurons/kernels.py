@@ -34,7 +34,8 @@ import numpy as np
 
 from .blocks import BLOCK_ELEMENTS
 
-__all__ = ["AVAILABLE", "BLOCK_ELEMENTS", "jit", "run", "vector_lanes", "input_current", "lif_layer"]
+__all__ = ["AVAILABLE", "BLOCK_ELEMENTS", "jit", "run", "vector_lanes", "vector_model_lanes", "input_current",
+           "lif_layer"]
 
 AVAILABLE = importlib.util.find_spec("numba") is not None  # numba is imported on first use
 
@@ -263,6 +264,21 @@ def vector_lanes(n_neurons: int) -> int:
     if vectors <= 8:
         return vectors
     return next(d for d in (8, 4, 2, 1) if vectors % d == 0)
+
+
+def vector_model_lanes(n_neurons: int) -> tuple[int, int]:
+    """(lanes per vector, vectors per chunk) of the neuron models' vector kernel
+    (:mod:`neurons.vector_models`) for N neurons, or (0, 0) where it does not apply (N not a
+    positive multiple of 8: the scalar kernel runs). Sixteen lanes where N is a multiple of
+    16, else eight; a chunk is at most 64 neurons and never crosses a 64-neuron word."""
+    if n_neurons <= 0 or n_neurons % 8:
+        return 0, 0
+    lanes = 16 if n_neurons % 16 == 0 else 8
+    vectors = n_neurons // lanes
+    per_word = 64 // lanes
+    if vectors <= per_word:
+        return lanes, vectors
+    return lanes, next(d for d in (per_word, per_word // 2, per_word // 4, 1) if d and vectors % d == 0)
 
 
 def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s, counts, first, record,

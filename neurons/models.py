@@ -42,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 
 from .blocks import BLOCK_ELEMENTS
+from .kernels import nonzero_inputs, vector_model_lanes
 from .network import NetworkBatch, line_aligned
 
 __all__ = ["DelayGroups", "delay_groups", "ModelState", "numpy_steps", "model_kernel"]
@@ -307,8 +308,6 @@ def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bo
     written when ``record``. N a multiple of 8 takes the vector kernel
     (:mod:`neurons.vector_models`) unless ``vector`` is False, other N the scalar one
     (:func:`_kernel`); their spikes are bit-identical."""
-    from .kernels import nonzero_inputs
-    from .vector_models import vector_model_kernel, vector_model_lanes
     net, g = st.net, st.groups
     p = _params(net)
     empty = np.zeros((0, 0), np.float32)
@@ -324,8 +323,9 @@ def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bo
               c(net.alpha) if net.alpha is not None else empty, c(net.rho) if net.rho is not None else empty,
               c(net.b) if net.b is not None else empty, st.v, st.s, st.counts, st.i, st.a, first, spikes)
     if lanes:
+        from .vector_models import vector_model_kernel  # loads numba
         group = max(1, BLOCK_ELEMENTS // net.n_neurons)  # rows whose recorded spikes are written together
-        vector_model_kernel(lanes, NV, *flags)(
+        vector_model_kernel(lanes, NV, *flags[:3])(
             x, x_idx, x_n, bool(hold), int(T), int(st.step), c(g.w_in0), g.in0_rows, g.in_ptr, g.in_off, g.in_w,
             pull, c(net.w_in), g.narrow_bits("in"), g.in_mask, st.in_hist, st.in_hist.dtype.type(1), c(net.w_rec),
             g.rec_rows, g.rec_delayed, g.narrow_bits("rec"), g.rec_mask, st.hist, st.hist.dtype.type(1),

@@ -16,7 +16,7 @@ For one network p and sample b (a row), per step, per chunk of up to 64 neurons:
 
 These are the scalar kernel's operations in its order, lane by lane, so both give
 bit-identical spikes. A synapse masked out adds 0.0, as in the scalar kernel. One compiled
-kernel per (lanes, vectors per chunk, model, reset, record), cached on disk.
+kernel per (lanes, vectors per chunk, model, reset), cached on disk.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from .simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vloa
 from .simd import vpushbit16 as vpushbit, vsplat16 as vsplat, vstore16 as vstore, vsub16 as vsub
 from .simd import vtestadd16 as vtestadd, vtestbits16 as vtestbits, vunbits16 as vunbits
 
-__all__ = ["vector_model_lanes", "vector_model_kernel"]
+__all__ = ["vector_model_kernel"]
 
 _compiled: dict = {}
 _VECTOR_NAMES = ("vadd", "vbits", "vgreater", "vload", "vmul", "vpushbit", "vsplat", "vstore", "vsub", "vtestadd",
@@ -46,28 +46,16 @@ def view(flat, start, n):
     return carray(address(flat, start), n)
 
 
-def vector_model_lanes(n_neurons: int) -> tuple[int, int]:
-    """(lanes per vector, vectors per chunk) for N neurons, or (0, 0) where the vector kernel
-    does not apply (N not a positive multiple of 8). Sixteen lanes where N is a multiple of
-    16, else eight; a chunk is at most 64 neurons and never crosses a 64-neuron word."""
-    if n_neurons <= 0 or n_neurons % 8:
-        return 0, 0
-    lanes = 16 if n_neurons % 16 == 0 else 8
-    vectors = n_neurons // lanes
-    per_word = 64 // lanes
-    if vectors <= per_word:
-        return lanes, vectors
-    return lanes, next(d for d in (per_word, per_word // 2, per_word // 4, 1) if d and vectors % d == 0)
-
-
-def vector_model_kernel(lanes: int, NV: int, CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
+def vector_model_kernel(lanes: int, NV: int, CUBA: bool, ALIF: bool, SUB: bool):
     """The kernel for chunks of ``NV`` vectors of ``lanes`` floats, compiled on first use.
 
     Its arguments are those of :func:`neurons.models._kernel`'s, all arrays C-contiguous,
     plus ``x_idx`` / ``x_n`` (:func:`neurons.kernels.nonzero_inputs`: the non-zero inputs of
     each step) and ``group``: rows whose recorded spikes are written together, contiguous
-    per step. A row runs all its steps at once, its network's weights kept in the cache."""
-    key = (lanes, NV, CUBA, ALIF, SUB, REC)
+    per step; spikes are recorded where ``spikes`` is not empty (a run-time choice: it costs
+    nothing measurable and halves the variants to compile). A row runs all its steps at
+    once, its network's weights kept in the cache."""
+    key = (lanes, NV, CUBA, ALIF, SUB)
     if key in _compiled:
         return _compiled[key]
     L, CW = lanes, lanes * NV
@@ -94,6 +82,7 @@ def vector_model_kernel(lanes: int, NV: int, CUBA: bool, ALIF: bool, SUB: bool, 
         hf, hif = hist.reshape(hist.size), in_hist.reshape(in_hist.size)
         plane = n_rows * N                                   # spikes[t] stride
         masks = np.zeros((2, NW), np.uint64)                 # masks[old]: who spiked at t - 1; masks[new]: at t
+        REC = spikes.size > 0                                # record every spike
         kept = np.zeros((T if REC else 0, G, NW), np.uint64)  # the group's spikes, written out after it
         active = np.zeros(NW, np.uint64)                     # rows of W_rec whose history holds a bit they read
         acc = carray(stack_floats(CW), (CW,))                # I[t] of one chunk, in registers

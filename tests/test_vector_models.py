@@ -100,6 +100,18 @@ def test_delays_through_simulate_agree_with_the_numpy_kernel_where_sums_are_exac
     np.testing.assert_array_equal(ra.first_spike, rb.first_spike)
 
 
+def test_chunks_of_the_vector_kernel_divide_the_row_and_never_cross_a_spike_word():
+    from neurons.kernels import vector_model_lanes
+
+    assert [vector_model_lanes(n) for n in (0, 5, 12, 63)] == [(0, 0)] * 4  # the scalar kernel
+    assert [vector_model_lanes(n) for n in (8, 24, 16, 48, 64)] == [(8, 1), (8, 3), (16, 1), (16, 3), (16, 4)]
+    for n in range(8, 600, 8):
+        lanes, vectors = vector_model_lanes(n)
+        width = lanes * vectors
+        assert lanes == (16 if n % 16 == 0 else 8) and n % width == 0
+        assert width == n if n <= 64 else 64 % width == 0  # one chunk, or chunks inside 64-neuron words
+
+
 def test_the_vector_kernel_keeps_narrow_copies_of_the_delay_bits(rng):
     P, N, n_in = 2, 16, 3
     for longest, kind in ((8, np.uint8), (16, np.uint16), (17, np.uint32), (40, np.uint64)):
