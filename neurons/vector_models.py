@@ -88,7 +88,6 @@ def vector_model_kernel(lanes: int, NV: int, CUBA: bool, ALIF: bool, SUB: bool):
         acc = carray(stack_floats(CW), (CW,))                # I[t] of one chunk, in registers
         zero_v = vsplat(np.float32(0.0))
         zero = np.float32(0.0)
-        none = bit ^ bit
         in_none = in_one ^ in_one
         in_kept = in_hist.shape[2] > 0
         in_read = in_mask.shape[0] > 0
