@@ -313,7 +313,8 @@ def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bo
     empty = np.zeros((0, 0), np.float32)
     c = np.ascontiguousarray
     x = c(x, dtype=np.float32)
-    flags = (net.alpha is not None, net.rho is not None, bool(subtract), bool(record))
+    flags = (net.alpha is not None, net.rho is not None, bool(subtract))
+    spikes = spikes if record else np.zeros((0, 0, 0, 0), np.float32)  # the kernels record into a non-empty one
     lanes, NV = vector_model_lanes(net.n_neurons) if vector else (0, 0)
     x_idx, x_n, binary = nonzero_inputs(x, False)
     pull = bool(g.dmax) and binary  # spike inputs (every non-zero one 1.0): delayed synapses read a history
@@ -325,7 +326,7 @@ def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bo
     if lanes:
         from .vector_models import vector_model_kernel  # loads numba
         group = max(1, BLOCK_ELEMENTS // net.n_neurons)  # rows whose recorded spikes are written together
-        vector_model_kernel(lanes, NV, *flags[:3])(
+        vector_model_kernel(lanes, NV, *flags)(
             x, x_idx, x_n, bool(hold), int(T), int(st.step), c(g.w_in0), g.in0_rows, g.in_ptr, g.in_off, g.in_w,
             pull, c(net.w_in), g.narrow_bits("in"), g.in_mask, st.in_hist, st.in_hist.dtype.type(1), c(net.w_rec),
             g.rec_rows, g.rec_delayed, g.narrow_bits("rec"), g.rec_mask, st.hist, st.hist.dtype.type(1),
@@ -356,9 +357,10 @@ def _pull_rows_py(acc, words, masks, bits, w, nothing):
             acc[j] += w[k, j] if (h & bits[k, j]) != nothing else np.float32(0.0)
 
 
-def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
-    """The numba kernel of the module's equations for one (model, reset, record), compiled
-    on first use and cached on disk; a row (p, b) at a time, all T steps.
+def _kernel(CUBA: bool, ALIF: bool, SUB: bool):
+    """The numba kernel of the module's equations for one (model, reset), compiled on first
+    use and cached on disk; a row (p, b) at a time, all T steps. Spikes are recorded where
+    ``spikes`` is not empty (a run-time choice, as in the vector kernel: half the variants).
 
     ``I[t]`` is summed as: the input rows of delay 0 of the non-zero inputs, by channel;
     what delayed inputs scheduled for the step (ring slots u % R, then u % R + R); the delayed
@@ -371,7 +373,7 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
     vectorizes). Other inputs push their delayed synapses when non-zero (x * w into slot
     u % R + d): the work per input event is its number of delayed synapses. Rows without a
     non-zero weight are skipped. Without delays this is the plain kernels' order."""
-    key = (CUBA, ALIF, SUB, REC)
+    key = (CUBA, ALIF, SUB)
     if key in _compiled:
         return _compiled[key]
     import numba
@@ -394,6 +396,7 @@ def _kernel(CUBA: bool, ALIF: bool, SUB: bool, REC: bool):
         in_none = in_one ^ in_one                    # and in the input history's
         in_hist_kept = in_hist.shape[2] > 0
         in_read = in_mask.shape[0] > 0               # delayed input synapses: the history may hold spikes
+        REC = spikes.size > 0
         for p in range(P):
             xp = 0 if X == 1 else p
             bp, betap, thp, tfp = bias[p], beta[p], thr[p], thr_fin[p]
