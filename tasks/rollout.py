@@ -29,9 +29,11 @@ by ``tests/test_rollout.py``.
 
 How it runs: ``LANES`` (16) episodes advance together, one per SIMD lane. Every LIF
 quantity of neuron j is one vector over the lanes, and so are the weights, copied
-lane-interleaved, so each LIF operation is one vector operation; the physics, encoding
-and decoding run lane by lane, except MountainCarContinuous's float32 physics, which step
-all lanes at once (:func:`_mcc_lanes`: a polynomial cosine, and the library's where float32
+lane-interleaved, so each LIF operation is one vector operation. Neurons go in blocks of
+``BLOCK`` (4), whose sums advance together: four independent chains of additions keep the
+vector units busy where one sum at a time waited on each addition's latency (10-20% faster
+rollouts), and each sum keeps its order. The physics, encoding and decoding run lane by
+lane, except MountainCarContinuous's float32 physics, which step all lanes at once (:func:`_mcc_lanes`: a polynomial cosine, and the library's where float32
 rounding could tell the two apart, so the bits stay Gymnasium's). The jobs (p, e) are
 taken in the order p * E + e by the next free lane: lanes mostly hold one network, whose
 neurons tend to spike together (rows of W_rec that no lane's neuron spiked are skipped),
@@ -49,12 +51,14 @@ import types
 
 import numba
 import numpy as np
+from numba.np.numpy_support import carray
 
 from neurons import NetworkBatch
 from neurons.encoders import field_centres
 from neurons.lif import _finite_thresholds
 from neurons.network import MODELS  # lif, alif, cuba: the kernel's numbering
 from neurons.simd import WIDE_LANES as LANES
+from neurons.simd import stack_floats
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vselect16 as vselect, vsplat16 as vsplat, vstore16 as vstore
 from neurons.simd import vsub16 as vsub
@@ -68,6 +72,7 @@ DECODINGS = ("count_then_voltage", "rate", "membrane")
 # why networks with synaptic delays cannot take the compiled path
 WITHOUT_DELAYS = "compiled rollouts run networks without synaptic delays (lif, alif or cuba); these have delays"
 WINDOW = 100  # the double pole's damping window (tasks.double_pole.WINDOW)
+BLOCK = 4  # neurons updated together: their sums are independent chains of additions
 
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 _inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")  # no call, no reference counts
@@ -428,15 +433,17 @@ def _discrete_actions(cnt, v, n_out, acts, scratch):
 def _load_network(p, l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec, lbias, lbeta, lthr, lfin,
                   alpha, rho, badapt, lalpha, lrho, lbad):
     """Network p's parameters into lane l of the lane-interleaved copies ([..., l] flat);
-    alpha (cuba), rho and b (alif) where they have rows."""
+    alpha (cuba), rho and b (alif) where they have rows. Rows of ``lw_in`` and ``lw_rec`` hold
+    N rounded up to a multiple of BLOCK neurons (the rest stay 0)."""
     L = LANES
     n_in, N = w_in.shape[1], w_in.shape[2]
+    NB = _pad(N, BLOCK)
     for k in range(n_in):
         for j in range(N):
-            lw_in[(k * N + j) * L + l] = w_in[p, k, j]
+            lw_in[(k * NB + j) * L + l] = w_in[p, k, j]
     for i in range(N):
         for j in range(N):
-            lw_rec[(i * N + j) * L + l] = w_rec[p, i, j]
+            lw_rec[(i * NB + j) * L + l] = w_rec[p, i, j]
     for j in range(N):
         lbias[j * L + l], lbeta[j * L + l], lthr[j * L + l] = bias[p, j], beta[p, j], thr[p, j]
         lfin[j * L + l] = thr_fin[p, j] if subtract else np.float32(0.0)
@@ -486,6 +493,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
     ALIF, CUBA = MODELS[model] == "alif", MODELS[model] == "cuba"
     if key in _kernels:
         return _kernels[key]
+    ACC = BLOCK * LANES  # the block's sums, on the stack: in registers
 
     def _episodes(start, max_steps, sim_steps, w_in, w_rec, bias, beta, thr, thr_fin, alpha, rho, badapt, n_out,
                   scale, offset, centres, widths, action_scale, returns, steps, spikes, final, keep_final):
@@ -504,7 +512,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         d = scale.shape[0]
         L = LANES
         f32 = np.float32
-        NL, C = N * L, max(n_out, 2) * L                         # every buffer in one block, each on
+        NB = _pad(N, BLOCK)                                      # neurons in blocks: N and padding that never
+        NL, C = NB * L, max(n_out, 2) * L                        # spikes; every buffer in one block, each on
         f8_sizes = (L * S, 30, L, L, L, L, L, N, L, L)           # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
                     L, 4 * L, L, L, L, L)                        # and int64 buffers, then float32 ones
@@ -532,6 +541,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
             f4[at4[23]:at4[24]]                                  # _mcc_lanes' float32 lanes
         mreward, sin_th = f8[at[8]:at[9]], f8[at[9]:at[10]]
         lthr[:] = np.inf
+        acc = carray(stack_floats(ACC), (ACC,))
         net[:] = -1
         fields = centres.shape[1]
         zero = vsplat(f32(0.0))
@@ -560,50 +570,60 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 for i in range(d):
                     for l in range(L):
                         x[i * L + l] = (obs[l, i] - offset[i]) / scale[i]
-            for j in range(N):                                   # current = x @ W_in (a zero input adds 0)
-                c = zero
+            for j0 in range(0, NB, BLOCK):                       # current = x @ W_in (a zero input adds 0)
+                for u in range(BLOCK):
+                    vstore(acc, u * L, zero)
                 for k in range(n_in):
-                    c = vadd(c, vmul(vload(x, k * L), vload(lw_in, (k * N + j) * L)))
-                vstore(cur, j * L, c)
+                    xk = vload(x, k * L)
+                    for u in range(BLOCK):
+                        vstore(acc, u * L, vadd(vload(acc, u * L), vmul(xk, vload(lw_in, (k * NB + j0 + u) * L))))
+                for u in range(BLOCK):
+                    vstore(cur, (j0 + u) * L, vload(acc, u * L))
             for j in range(n_out):
                 vstore(cnt, j * L, zero)
             for t in range(sim_steps):
-                old = (t % 2) * N * L                            # s[t-1] at old, s[t] at new
-                new = N * L - old
+                old = (t % 2) * NL                               # s[t-1] at old, s[t] at new
+                new = NL - old
                 spiked = zero
                 n_rows = 0                                       # the neurons that spiked in some lane at t-1
                 for i in range(N):
                     rows[n_rows] = i
                     n_rows += vbits(vload(s, old + i * L)) != 0
-                for j in range(N):
-                    acc = vadd(vload(cur, j * L), vload(lbias, j * L))      # I = current + bias
+                for j0 in range(0, NB, BLOCK):                   # BLOCK neurons at once: independent sums
+                    for u in range(BLOCK):
+                        vstore(acc, u * L, vadd(vload(cur, (j0 + u) * L), vload(lbias, (j0 + u) * L)))  # current + bias
                     for r in range(n_rows):                      # + W_rec rows of s[t-1], lowest first (in a
                         i = rows[r]                              # lane without the spike, s * w = 0 adds nothing)
-                        acc = vadd(acc, vmul(vload(s, old + i * L), vload(lw_rec, (i * N + j) * L)))
-                    if CUBA:                                     # i = alpha * i + I; I = i
-                        acc = vadd(vmul(vload(lalpha, j * L), vload(isyn, j * L)), acc)
-                        vstore(isyn, j * L, acc)
-                    vj = vadd(vmul(vload(v, j * L), vload(lbeta, j * L)), acc)  # v = beta * v + I
-                    aj, fj = vload(lthr, j * L), vload(lfin, j * L)          # A = threshold
-                    if ALIF:                                     # a = rho * a + s[t-1]; A = threshold + b * a
-                        adj = vadd(vmul(vload(lrho, j * L), vload(adapt, j * L)), vload(s, old + j * L))
-                        vstore(adapt, j * L, adj)
-                        ba = vmul(vload(lbad, j * L), adj)
-                        aj, fj = vadd(aj, ba), vadd(fj, ba)
-                    sj = vgreater(vj, aj)                                     # s = v > A
-                    if subtract:
-                        vj = vsub(vj, vmul(fj, sj))                           # v - A * s
-                    else:
-                        vj = vsub(vj, vmul(vj, sj))                           # v - v * s = v * (1 - s)
-                    vstore(v, j * L, vj)
-                    vstore(s, new + j * L, sj)
-                    spiked = vadd(spiked, sj)
-                    if j < n_out:
-                        vstore(cnt, j * L, vadd(vload(cnt, j * L), sj))
+                        si = vload(s, old + i * L)
+                        for u in range(BLOCK):
+                            vstore(acc, u * L, vadd(vload(acc, u * L), vmul(si, vload(lw_rec, (i * NB + j0 + u) * L))))
+                    for u in range(BLOCK):
+                        j = j0 + u
+                        I = vload(acc, u * L)
+                        if CUBA:                                 # i = alpha * i + I; I = i
+                            I = vadd(vmul(vload(lalpha, j * L), vload(isyn, j * L)), I)
+                            vstore(isyn, j * L, I)
+                        vj = vadd(vmul(vload(v, j * L), vload(lbeta, j * L)), I)  # v = beta * v + I
+                        aj, fj = vload(lthr, j * L), vload(lfin, j * L)          # A = threshold
+                        if ALIF:                                 # a = rho * a + s[t-1]; A = threshold + b * a
+                            adj = vadd(vmul(vload(lrho, j * L), vload(adapt, j * L)), vload(s, old + j * L))
+                            vstore(adapt, j * L, adj)
+                            ba = vmul(vload(lbad, j * L), adj)
+                            aj, fj = vadd(aj, ba), vadd(fj, ba)
+                        sj = vgreater(vj, aj)                                     # s = v > A
+                        if subtract:
+                            vj = vsub(vj, vmul(fj, sj))                           # v - A * s
+                        else:
+                            vj = vsub(vj, vmul(vj, sj))                           # v - v * s = v * (1 - s)
+                        vstore(v, j * L, vj)
+                        vstore(s, new + j * L, sj)
+                        spiked = vadd(spiked, sj)
+                        if j < n_out:
+                            vstore(cnt, j * L, vadd(vload(cnt, j * L), sj))
                 vstore(lane_total, 0, vadd(vload(lane_total, 0), spiked))
             if sim_steps % 2 == 1:                               # the state's spikes back in front
-                for f in range(N * L):
-                    s[f] = s[N * L + f]
+                for f in range(NL):
+                    s[f] = s[NL + f]
             if decoding == 0:
                 _discrete_actions(cnt, v, n_out, acts, scratch)
             if port == _MCC:                                     # the physics of every lane at once
