@@ -33,8 +33,10 @@ lane-interleaved, so each LIF operation is one vector operation. Neurons go in b
 ``BLOCK`` (4), whose sums advance together: four independent chains of additions keep the
 vector units busy where one sum at a time waited on each addition's latency (10-20% faster
 rollouts), and each sum keeps its order. The physics, encoding and decoding run lane by
-lane, except MountainCarContinuous's float32 physics, which step all lanes at once (:func:`_mcc_lanes`: a polynomial cosine, and the library's where float32
-rounding could tell the two apart, so the bits stay Gymnasium's). The jobs (p, e) are
+lane, except the mountain cars': MountainCarContinuous's float32 physics step all lanes at
+once (:func:`_mcc_lanes`: a polynomial cosine, and the library's where float32 rounding
+could tell the two apart, so the bits stay Gymnasium's), and MountainCar's lanes step
+one after the other with no call in between (:func:`_mountaincar_lanes`). The jobs (p, e) are
 taken in the order p * E + e by the next free lane: lanes mostly hold one network, whose
 neurons tend to spike together (rows of W_rec that no lane's neuron spiked are skipped),
 and a finished episode's lane takes the next job at once, so there is no work for
@@ -339,6 +341,30 @@ def _mcc_lanes(st, acts, old, three, gravity, exact, reward, done):
 # the integer action ai or the float one af: (reward, terminated)). _kernel binds the port's
 # pair as the kernel's globals, so that a kernel holds one port's code: a third less to compile.
 @_inline
+def _mountaincar_lanes(st, acts, discrete, cos3, reward, done):
+    """_step_mountaincar for every lane (lanes without an episode compute what is never
+    read), on the actions ``acts`` (float32 indices; every action 0 where not ``discrete``):
+    the library's cos of each lane in a loop of its own, then the rest in _step_mountaincar's
+    operations and order, lanes one after the other with no call in between, so that
+    their chains of dependent operations overlap. Writes the states into ``st`` and the
+    rewards and ends (0.0 / 1.0) into ``reward`` and ``done``."""
+    L = LANES
+    for l in range(L):
+        cos3[l] = math.cos(3 * st[l, 0])
+    for l in range(L):
+        position, velocity = st[l, 0], st[l, 1]
+        push = np.float64(acts[l]) - 1.0 if discrete else -1.0              # action - 1
+        velocity = velocity + push * 0.001 + cos3[l] * (-0.0025)
+        velocity = min(max(velocity, -0.07), 0.07)
+        position = position + velocity
+        position = min(max(position, -1.2), 0.6)
+        velocity = 0.0 if (position == -1.2) & (velocity < 0) else velocity
+        st[l, 0], st[l, 1] = position, velocity
+        reward[l] = -1.0
+        done[l] = np.float32(1.0) if (position >= 0.5) & (velocity >= 0.0) else np.float32(0.0)
+
+
+@_inline
 def _observe_state(st, l, obs, sin_th):  # cartpole, mountain cars, double pole: the state's first values
     for i in range(obs.shape[1]):
         obs[l, i] = np.float32(st[l, i])
@@ -514,7 +540,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         f32 = np.float32
         NB = _pad(N, BLOCK)                                      # neurons in blocks: N and padding that never
         NL, C = NB * L, max(n_out, 2) * L                        # spikes; every buffer in one block, each on
-        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, L)           # a 64-byte line (see _block): float64
+        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, L, L)        # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
                     L, 4 * L, L, L, L, L)                        # and int64 buffers, then float32 ones
         at = np.zeros(len(f8_sizes) + 1, np.int64)               # where each buffer starts, in its items
@@ -539,7 +565,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         acts, scratch = f4[at4[18]:at4[19]], f4[at4[19]:at4[20]]  # _discrete_actions
         mthree, mgrav, mexact, mdone = f4[at4[20]:at4[21]], f4[at4[21]:at4[22]], f4[at4[22]:at4[23]], \
             f4[at4[23]:at4[24]]                                  # _mcc_lanes' float32 lanes
-        mreward, sin_th = f8[at[8]:at[9]], f8[at[9]:at[10]]
+        mreward, sin_th, cos3 = f8[at[8]:at[9]], f8[at[9]:at[10]], f8[at[10]:at[11]]
         lthr[:] = np.inf
         acc = carray(stack_floats(ACC), (ACC,))
         net[:] = -1
@@ -622,8 +648,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                             vstore(cnt, j * L, vadd(vload(cnt, j * L), sj))
                 vstore(lane_total, 0, vadd(vload(lane_total, 0), spiked))
             if sim_steps % 2 == 1:                               # the state's spikes back in front
-                for f in range(NL):
-                    s[f] = s[NL + f]
+                for f in range(0, NL, L):
+                    vstore(s, f, vload(s, NL + f))
             if decoding == 0:
                 _discrete_actions(cnt, v, n_out, acts, scratch)
             if port == _MCC:                                     # the physics of every lane at once
@@ -635,6 +661,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 else:
                     vstore(acts, 0, zero)
                 _mcc_lanes(st, acts, scratch, mthree, mgrav, mexact, mreward, mdone)
+            elif port == _MOUNTAINCAR:
+                _mountaincar_lanes(st, acts, decoding == 0, cos3, mreward, mdone)
             for l in range(L):
                 p = net[l]
                 step_spikes = lane_total[l]
@@ -649,7 +677,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     af = (cnt[l] - cnt[L + l]) * action_scale
                 else:                                            # tanh(v0 - v1) * max_action
                     af = f32(np.tanh(v[l] - v[L + l])) * action_scale
-                if port == _MCC:
+                if port == _MCC or port == _MOUNTAINCAR:               # stepped above
                     reward, terminated = mreward[l], mdone[l] != f32(0.0)
                 else:
                     reward, terminated = _physics(st, l, ai, af, work, sin_th)
