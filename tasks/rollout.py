@@ -373,16 +373,19 @@ def _observe_state(st, l, obs, sin_th):  # cartpole, mountain cars, double pole:
 @_inline
 def _observe_acrobot(st, l, obs, sin_th):
     f32 = np.float32
-    obs[l, 0], obs[l, 1] = f32(math.cos(st[l, 0])), f32(math.sin(st[l, 0]))
-    obs[l, 2], obs[l, 3] = f32(math.cos(st[l, 1])), f32(math.sin(st[l, 1]))
+    th1, th2 = st[l, 0], st[l, 1]  # loaded once: the sine and cosine of each, one call
+    c1, s1, c2, s2 = math.cos(th1), math.sin(th1), math.cos(th2), math.sin(th2)
+    obs[l, 0], obs[l, 1], obs[l, 2], obs[l, 3] = f32(c1), f32(s1), f32(c2), f32(s2)
     obs[l, 4], obs[l, 5] = f32(st[l, 2]), f32(st[l, 3])
 
 
 @_inline
 def _observe_pendulum(st, l, obs, sin_th):  # keeps sin(th) for the physics: the state does not change in between
     f32 = np.float32
-    sin_th[l] = math.sin(st[l, 0])
-    obs[l, 0], obs[l, 1], obs[l, 2] = f32(math.cos(st[l, 0])), f32(sin_th[l]), f32(st[l, 1])
+    th = st[l, 0]
+    sn, cs = math.sin(th), math.cos(th)  # of one value: one call computes both
+    sin_th[l] = sn
+    obs[l, 0], obs[l, 1], obs[l, 2] = f32(cs), f32(sn), f32(st[l, 1])
 
 
 @_inline
