@@ -238,6 +238,9 @@ def test_bench_eval_splits_the_time():
     for numpy_row, compiled_row in (rows[:2], rows[2:]):
         assert compiled_row["ratio"] == pytest.approx(compiled_row["env_steps_per_second"]
                                                       / numpy_row["env_steps_per_second"])
+    for r in rows:  # alternating rounds (3 by default); a row is its path's median round
+        assert r["rounds"] == 3 and len(r["rates"]) == 3
+        assert r["env_steps_per_second"] == sorted(r["rates"])[1]
 
 
 def test_bench_eval_command_prints_json(capsys):

@@ -354,7 +354,8 @@ PATHS = {"numpy": "numpy", "compiled": "numba"}  # closed-loop path: the kernel 
 
 def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 256, generations: int = 5,
                strategy: str = "cma", paths: tuple[str, ...] = ("numpy", "compiled"), late: int = 20,
-               workers: tuple[int, ...] = (), progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+               workers: tuple[int, ...] = (), progress: Callable[[dict], None] | None = None,
+               rounds: int = 3) -> dict[str, Any]:
     """Per task and closed-loop path (numpy: one Python step for all networks; compiled: whole
     episodes in numba), on one core:
 
@@ -363,7 +364,7 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
       networks, and inside the closed loop environment, encoding, simulation, decoding and
       bookkeeping (numpy path) or the rollout as a whole (compiled path);
     - ``late`` (when ``late`` > 0): the population of generation ``late`` of one run, whose
-      networks balance or swing much longer than early ones, evaluated once by each path;
+      networks balance or swing much longer than early ones, evaluated by each path;
     - ``workers`` (e.g. (1, 2)): the first generation's population evaluated in this process
       (1) and on Ray with each larger number of workers, environment steps per second
       (for environments such as MuJoCo's, whose steps are the cost).
@@ -371,15 +372,19 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
     Tasks without compiled rollouts (``gym:...``) take the numpy path only.
 
     Rate: network-environment steps per second of evaluation; ``ratio``: the compiled
-    path's rate over the numpy path's, on the same populations."""
+    path's rate over the numpy path's, on the same populations. ``early`` and ``late`` are
+    timed ``rounds`` times, alternating between the paths (the runs are deterministic: each
+    round evaluates the same populations); a row is the path's median round, and
+    ``rates`` lists every round's rate, so that a slow minute of the machine shows."""
     tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
     rows = []
     previous = current_kernel()
     try:
         for task in tasks:
             task_paths = tuple(p for p in paths if p == "numpy" or (compiled.AVAILABLE and _has_port(task)))
-            early = [_early(task, population, generations, strategy, path) for path in task_paths]
-            for age_rows in (early, _late(task, population, late, strategy, task_paths) if late > 0 else [],
+            early = _median_rounds([[_early(task, population, generations, strategy, path) for path in task_paths]
+                                    for _ in range(rounds)])
+            for age_rows in (early, _late(task, population, late, strategy, task_paths, rounds) if late > 0 else [],
                              _workers(task, population, strategy, workers) if workers else []):
                 by = {r["path"]: r for r in age_rows}
                 if len(by) == 2 and by["numpy"]["env_steps_per_second"] and by["compiled"]["env_steps_per_second"]:
@@ -391,6 +396,17 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
     finally:
         use_kernel(previous)
     return {"benchmark": "eval", "evospike": __version__, "python": platform.python_version(), "rows": rows}
+
+
+def _median_rounds(rounds: list[list[dict]]) -> list[dict]:
+    """Per path (a column of ``rounds``), the round of median rate, with every round's rate
+    as ``rates``."""
+    rows = []
+    for column in zip(*rounds):
+        rates = [r["env_steps_per_second"] or 0.0 for r in column]
+        row = dict(sorted(column, key=lambda r: r["env_steps_per_second"] or 0.0)[len(column) // 2])
+        rows.append({**row, "rounds": len(column), "rates": rates})
+    return rows
 
 
 def _has_port(task: str) -> bool:
@@ -453,12 +469,12 @@ def _early(task: str, population: int, generations: int, strategy: str, path: st
     return row
 
 
-def _late(task: str, population: int, late: int, strategy: str, paths: tuple[str, ...]) -> list[dict]:
+def _late(task: str, population: int, late: int, strategy: str, paths: tuple[str, ...],
+          rounds: int = 1) -> list[dict]:
     """The population of generation ``late`` (evolved on the fastest path available),
-    evaluated once by each path with the same seed."""
+    evaluated by each path with the same seed, ``rounds`` times in turn."""
     fastest = "compiled" if compiled.AVAILABLE else "numpy"
     trainer = _trainer(task, population, late + 1, strategy, fastest)
-    rows = []
     with threadpool_limits(1, user_api="blas"):
         for _ in range(late):
             trainer.step()
@@ -466,16 +482,21 @@ def _late(task: str, population: int, late: int, strategy: str, paths: tuple[str
         for path in paths:  # the caller keeps only the paths this task has
             use_kernel(PATHS[path])
             trainer.task.evaluate(nets.select(np.arange(min(2, nets.n_networks))), 1)  # warm-up
-            with timing() as phases:
-                start = time.perf_counter()
-                ev = trainer.task.evaluate(nets, late)
-                seconds = time.perf_counter() - start
-            rows.append({"task": task, "path": path, "kernel": PATHS[path], "population_age": "late",
-                         "population": population, "generations": late, "seconds": seconds,
-                         "env_steps": phases.env_steps,
-                         "env_steps_per_second": phases.env_steps / seconds if phases.env_steps else None,
-                         "best": float(ev.fitness.max()), "mean_fitness": float(ev.fitness.mean())})
-    return rows
+        timed = []
+        for _ in range(rounds):
+            timed.append([])
+            for path in paths:
+                use_kernel(PATHS[path])
+                with timing() as phases:
+                    start = time.perf_counter()
+                    ev = trainer.task.evaluate(nets, late)
+                    seconds = time.perf_counter() - start
+                timed[-1].append({"task": task, "path": path, "kernel": PATHS[path], "population_age": "late",
+                                  "population": population, "generations": late, "seconds": seconds,
+                                  "env_steps": phases.env_steps,
+                                  "env_steps_per_second": phases.env_steps / seconds if phases.env_steps else None,
+                                  "best": float(ev.fitness.max()), "mean_fitness": float(ev.fitness.mean())})
+    return _median_rounds(timed)
 
 
 def print_eval_row(r: dict) -> None:
@@ -487,6 +508,8 @@ def print_eval_row(r: dict) -> None:
         return
     head = (f"{r['task']} population {r['population']} {r['population_age']} ({r['generations']} generations) "
             f"{r['path']} path: {'%.2f M network-environment steps/s' % (rate / 1e6) if rate else 'no closed loop'}"
+            + (f" (median of {len(r['rates'])} rounds: {min(r['rates']) / 1e6:.2f}-{max(r['rates']) / 1e6:.2f} M)"
+               if rate and len(r.get("rates", ())) > 1 else "")
             + (f", {r['ratio']:.1f}x the numpy path" if "ratio" in r else ""))
     if "split_fraction" in r:
         split = "  ".join(f"{k} {100 * v:4.1f}%" for k, v in r["split_fraction"].items())

@@ -285,6 +285,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             raise ConfigError(f"--{exc}") from None
     if args.max_generations < 1:
         raise ConfigError(f"--max-generations: {args.max_generations}; expected an integer >= 1")
+    if args.rounds is None:
+        args.rounds = 3 if args.name == "eval" else 5
     if args.rounds < 1:
         raise ConfigError(f"--rounds: {args.rounds}; expected an integer >= 1")
     if args.name == "neat-xor":
@@ -317,7 +319,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         names = list(bench_speed.PORTS) if names == ["ports"] else names
         workers = (1, args.workers) if args.workers and args.workers > 1 else ()
         result = bench_speed.evaluation(tuple(names), args.population, args.generations, paths=paths,
-                                        late=args.late, workers=workers, progress=show)
+                                        late=args.late, workers=workers, progress=show, rounds=args.rounds)
     elif args.name == "scale":
         show = None if args.json else bench_scale.print_scale_row
         dims = tuple(_int_list(args.dims, "--dims")) if args.dims else bench_scale.DIMS
@@ -512,8 +514,9 @@ def parser() -> argparse.ArgumentParser:
                                    "networks of 128 hidden neurons) per kernel on one core; network-samples/s. "
                                    "eval: per closed-loop path (numpy, compiled), --generations generations of "
                                    "--task with --population from scratch, and the population of generation "
-                                   "--late evaluated once; network-environment steps/s on one core, the "
-                                   "compiled path's ratio to the numpy path, and the time split across "
+                                   "--late evaluated; each timed --rounds times, alternating between the "
+                                   "paths, the median round shown; network-environment steps/s on one core, "
+                                   "the compiled path's ratio to the numpy path, and the time split across "
                                    "ask/tell, compile, environment, encoding, simulation, decoding and "
                                    "bookkeeping (numpy path) or rollout (compiled path). "
                                    "scale: the Gaussian strategies (openes, pgpe, snes) at D = 10^4, 10^5, 10^6 "
@@ -536,7 +539,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--kernel", choices=["auto", "numba", "numpy"],
                    help="simulator kernel setting (sim: default auto; eval: numpy times only the numpy "
                         "path, auto or numba only the compiled one; default both)")
-    b.add_argument("--rounds", type=int, default=5, help="sim: alternating timed rounds per case; events: timed rounds (default: 5)")
+    b.add_argument("--rounds", type=int, help="sim, models, eval: alternating timed rounds per case; events: timed "
+                                               "rounds (default: 5; eval: 3)")
     b.add_argument("--first-seed", type=int, default=0, help="seed of the first run (default: 0)")
     b.add_argument("--max-generations", type=int, default=300,
                    help="give up on a seed after this many generations (default: 300)")
