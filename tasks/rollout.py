@@ -189,6 +189,38 @@ def _step_mcc(st, l, action):
     return (100.0 if terminated else 0.0) - (a * a) * 0.1, terminated
 
 
+_TWO_PI_HI, _TWO_PI_LO = 6.2831854820251465, -1.7484556025237907e-07  # 2 pi = hi + lo, 24 and 27 bits
+
+
+@_inline
+def _two_pi_rest(x, q):
+    """x - q * 2 pi, exactly where the result is a double: q * hi and q * lo are exact for
+    integers q below 2^26, x - q * hi is exact (a multiple of x's ulp, below 8), and the last
+    subtraction rounds what is representable to itself."""
+    return (x - q * _TWO_PI_HI) - q * _TWO_PI_LO
+
+
+@_inline
+def _mod_two_pi(x):
+    """x % (2 pi) as numba and numpy compute it (floor modulo: fmod, then + 2 pi where the
+    remainder is negative, +0.0 for a zero one), without the library's fmod: q = trunc(x / 2 pi)
+    gives fmod's exact remainder, or, where the division rounded up onto an integer, one
+    step past it (rounding never goes below an integer that the exact quotient reaches, so
+    never one short). |x| >= 1e6 and non-finite x take the library's."""
+    c = 2 * math.pi
+    if not (abs(x) < 1e6):
+        return x % c
+    q = np.trunc(x / c)
+    r = _two_pi_rest(x, q)
+    if (x >= 0.0) & (r < 0.0):
+        r = _two_pi_rest(x, q - 1.0)
+    elif (x < 0.0) & (r > 0.0):
+        r = _two_pi_rest(x, q + 1.0)
+    if r < 0.0:
+        return r + c
+    return r if r != 0.0 else 0.0
+
+
 @_inline
 def _step_pendulum(st, l, action, sin_th):
     """Pendulum-v1; ``action`` float32, clipped to [-2, 2] in float32 as numpy does; ``sin_th``
@@ -196,7 +228,7 @@ def _step_pendulum(st, l, action, sin_th):
     f32 = np.float32
     th, thdot = st[l, 0], st[l, 1]
     u = min(max(action, f32(-2.0)), f32(2.0))
-    angle = ((th + math.pi) % (2 * math.pi)) - math.pi
+    angle = _mod_two_pi(th + math.pi) - math.pi              # ((th + pi) % (2 pi)) - pi
     costs = angle * angle + 0.1 * (thdot * thdot) + f32(0.001) * (u * u)
     newthdot = thdot + (3 * 10.0 / (2 * 1.0) * sin_th + f32(3.0) * u) * 0.05
     newthdot = min(max(newthdot, -8.0), 8.0)

@@ -238,6 +238,34 @@ def test_the_vector_decoder_picks_count_then_voltages_action_in_every_lane():
     assert near > 500  # the near ties were there
 
 
+def test_the_pendulums_modulo_is_the_remainder_operators_bit_for_bit():
+    """_mod_two_pi (exact arithmetic instead of the library's fmod) against numba's ``%`` and
+    numpy's remainder: random angles, multiples of 2 pi and their neighbours a few ulps
+    away (where the quotient's rounding crosses an integer), zeros, large values."""
+    import math
+
+    import numba
+
+    from tasks import rollout as ro
+
+    c = 2 * math.pi
+    rng = np.random.default_rng(9)
+    k = rng.integers(-20_000, 20_000, 20_000).astype(np.float64) * c
+    x = np.concatenate([rng.uniform(-300, 300, 200_000), rng.normal(0, 4, 100_000), k, np.nextafter(k, np.inf),
+                        np.nextafter(k, -np.inf), *(k * (1 + j * 1e-16) for j in range(-30, 31)),
+                        [0.0, -0.0, c, -c, math.pi, -math.pi, 1e-300, -1e-300, 9.9e5, -9.9e5, 3e6, -3e6]])
+
+    @numba.njit
+    def both(values, ours, theirs):
+        for i in range(values.size):
+            ours[i], theirs[i] = ro._mod_two_pi(values[i]), values[i] % (2 * math.pi)
+
+    ours, theirs = np.empty_like(x), np.empty_like(x)
+    both(x, ours, theirs)
+    assert np.array_equal(ours.view(np.int64), theirs.view(np.int64))
+    assert np.array_equal(ours.view(np.int64), np.remainder(x, c).view(np.int64))
+
+
 def test_the_vector_mountaincar_continuous_step_equals_the_scalar_one_in_every_lane():
     """_mcc_lanes steps all lanes with a polynomial cosine; where float32 rounding of the
     gravity term could tell it from the C library's cos, the lane takes _step_mcc. Both
