@@ -653,11 +653,12 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 for j0 in range(0, NB, BLOCK):                   # BLOCK neurons at once: independent sums
                     for u in range(BLOCK):
                         vstore(acc, u * L, vadd(vload(cur, (j0 + u) * L), vload(lbias, (j0 + u) * L)))  # current + bias
-                    for r in range(n_rows):                      # + W_rec rows of s[t-1], lowest first (in a
-                        i = rows[r]                              # lane without the spike, s * w = 0 adds nothing)
+                    for r in range(n_rows):                      # + W_rec rows of s[t-1], lowest first (a lane
+                        i = rows[r]                              # without the spike adds nothing: a masked add)
                         si = vload(s, old + i * L)
                         for u in range(BLOCK):
-                            vstore(acc, u * L, vadd(vload(acc, u * L), vmul(si, vload(lw_rec, (i * NB + j0 + u) * L))))
+                            a = vload(acc, u * L)
+                            vstore(acc, u * L, vselect(si, vadd(a, vload(lw_rec, (i * NB + j0 + u) * L)), a))
                     for u in range(BLOCK):
                         j = j0 + u
                         I = vload(acc, u * L)
