@@ -575,7 +575,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         f32 = np.float32
         NB = _pad(N, BLOCK)                                      # neurons in blocks: N and padding that never
         NL, C = NB * L, max(n_out, 2) * L                        # spikes; every buffer in one block, each on
-        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, L, L)        # a 64-byte line (see _block): float64
+        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, L, L, L)     # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
                     L, 4 * L, L, L, L, L)                        # and int64 buffers, then float32 ones
         at = np.zeros(len(f8_sizes) + 1, np.int64)               # where each buffer starts, in its items
@@ -601,6 +601,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         mthree, mgrav, mexact, mdone = f4[at4[20]:at4[21]], f4[at4[21]:at4[22]], f4[at4[22]:at4[23]], \
             f4[at4[23]:at4[24]]                                  # _mcc_lanes' float32 lanes
         mreward, sin_th, cos3 = f8[at[8]:at[9]], f8[at[9]:at[10]], f8[at[10]:at[11]]
+        ended = f8[at[11]:at[12]].view(np.int64)                # 1: the lane's episode ended this step
         lthr[:] = np.inf
         acc = carray(stack_floats(ACC), (ACC,))
         net[:] = -1
@@ -699,6 +700,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 _mcc_lanes(st, acts, scratch, mthree, mgrav, mexact, mreward, mdone)
             elif port == _MOUNTAINCAR:
                 _mountaincar_lanes(st, acts, decoding == 0, cos3, mreward, mdone)
+            n_ended = 0
             for l in range(L):
                 p = net[l]
                 step_spikes = lane_total[l]
@@ -719,9 +721,16 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     reward, terminated = _physics(st, l, ai, af, work, sin_th)
                 ret[l] += reward
                 n[l] += 1.0
-                if not terminated and n[l] < max_steps:
+                if terminated or n[l] >= max_steps:
+                    ended[l] = 1
+                    n_ended += 1
+            if n_ended == 0:
+                continue
+            for l in range(L):                                   # lanes whose episode ended, in order (rare: a
+                if ended[l] == 0:                                # loop of its own keeps the loop above lean)
                     continue
-                e = episode[l]                                   # the episode ended: its results
+                ended[l] = 0
+                p, e = net[l], episode[l]                        # the episode's results
                 returns[p, e], steps[p, e], spikes[p, e] = ret[l], n[l], total[l]
                 if keep_final:
                     for i in range(S):
