@@ -370,7 +370,7 @@ def _mcc_lanes(st, acts, old, three, gravity, exact, reward, done):
 
 
 # Per port, what the episode kernel calls as ``_observe(st, l, obs, sin_th)`` (lane l's
-# observation into ``obs[l]``) and ``_physics(st, l, ai, af, work, sin_th)`` (lane l's step on
+# observation into ``obs[:, l]``) and ``_physics(st, l, ai, af, work, sin_th)`` (lane l's step on
 # the integer action ai or the float one af: (reward, terminated)). _kernel binds the port's
 # pair as the kernel's globals, so that a kernel holds one port's code: a third less to compile.
 @_inline
@@ -399,8 +399,8 @@ def _mountaincar_lanes(st, acts, discrete, cos3, reward, done):
 
 @_inline
 def _observe_state(st, l, obs, sin_th):  # cartpole, mountain cars, double pole: the state's first values
-    for i in range(obs.shape[1]):
-        obs[l, i] = np.float32(st[l, i])
+    for i in range(obs.shape[0]):
+        obs[i, l] = np.float32(st[l, i])
 
 
 @_inline
@@ -408,8 +408,8 @@ def _observe_acrobot(st, l, obs, sin_th):
     f32 = np.float32
     th1, th2 = st[l, 0], st[l, 1]  # loaded once: the sine and cosine of each, one call
     c1, s1, c2, s2 = math.cos(th1), math.sin(th1), math.cos(th2), math.sin(th2)
-    obs[l, 0], obs[l, 1], obs[l, 2], obs[l, 3] = f32(c1), f32(s1), f32(c2), f32(s2)
-    obs[l, 4], obs[l, 5] = f32(st[l, 2]), f32(st[l, 3])
+    obs[0, l], obs[1, l], obs[2, l], obs[3, l] = f32(c1), f32(s1), f32(c2), f32(s2)
+    obs[4, l], obs[5, l] = f32(st[l, 2]), f32(st[l, 3])
 
 
 @_inline
@@ -418,13 +418,13 @@ def _observe_pendulum(st, l, obs, sin_th):  # keeps sin(th) for the physics: the
     th = st[l, 0]
     sn, cs = math.sin(th), math.cos(th)  # of one value: one call computes both
     sin_th[l] = sn
-    obs[l, 0], obs[l, 1], obs[l, 2] = f32(cs), f32(sn), f32(st[l, 1])
+    obs[0, l], obs[1, l], obs[2, l] = f32(cs), f32(sn), f32(st[l, 1])
 
 
 @_inline
 def _observe_dpnv(st, l, obs, sin_th):
     f32 = np.float32
-    obs[l, 0], obs[l, 1], obs[l, 2] = f32(st[l, 0]), f32(st[l, 2]), f32(st[l, 4])
+    obs[0, l], obs[1, l], obs[2, l] = f32(st[l, 0]), f32(st[l, 2]), f32(st[l, 4])
 
 
 _OBSERVE = {_CARTPOLE: _observe_state, _ACROBOT: _observe_acrobot, _MOUNTAINCAR: _observe_state, _MCC: _observe_state,
@@ -598,7 +598,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         ret, n, total = f8[at[2]:at[3]], f8[at[3]:at[4]], f8[at[4]:at[5]]
         net, episode = f8[at[5]:at[6]].view(np.int64), f8[at[6]:at[7]].view(np.int64)
         rows = f8[at[7]:at[8]].view(np.int64)
-        obs = f4[at4[0]:at4[0] + L * d].reshape((L, d))
+        obs = f4[at4[0]:at4[0] + L * d].reshape((d, L))                # by variable, then lane
         x, lw_in, lw_rec = f4[at4[1]:at4[2]], f4[at4[2]:at4[3]], f4[at4[3]:at4[4]]
         cur, v, s = f4[at4[4]:at4[5]], f4[at4[5]:at4[6]], f4[at4[6]:at4[7]]  # s: [:NL] the state's, [NL:] the next
         lbias, lbeta, lthr, lfin = f4[at4[7]:at4[8]], f4[at4[8]:at4[9]], f4[at4[9]:at4[10]], f4[at4[10]:at4[11]]
@@ -632,14 +632,14 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 for l in range(L):
                     if net[l] >= 0:
                         for i in range(d):
-                            xi = np.float64(obs[l, i])
+                            xi = np.float64(obs[i, l])
                             for k in range(fields):
                                 z = (xi - centres[i, k]) / widths[i]
                                 x[(i * fields + k) * L + l] = f32(math.exp(-0.5 * z * z))
             else:                                                # (obs - offset) / scale
                 for i in range(d):
                     for l in range(L):
-                        x[i * L + l] = (obs[l, i] - offset[i]) / scale[i]
+                        x[i * L + l] = (obs[i, l] - offset[i]) / scale[i]
             for j0 in range(0, NB, BLOCK):                       # current = x @ W_in (a zero input adds 0)
                 for u in range(BLOCK):
                     vstore(acc, u * L, zero)
