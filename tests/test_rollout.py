@@ -24,7 +24,7 @@ def numba_kernel():
     use_kernel("auto")
 
 
-def random_nets(task, P=24, hidden=6, seed=0, padding=0, model="lif"):
+def random_nets(task, P=24, hidden=8, seed=0, padding=0, model="lif"):
     rng = np.random.default_rng(seed)
     n_out = task.n_outputs
     N = n_out + hidden + padding
