@@ -6,6 +6,8 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -69,6 +71,46 @@ def test_local_instance_listens_on_loopback_only(local_ray):
         local = line.split()[3]
         assert local.startswith(("127.0.0.1:", "[::ffff:127.0.0.1]:", "[::1]:")), line
     assert ray.util.get_node_ip_address() == "127.0.0.1"
+
+
+HOLD_CLUSTER = """
+import sys
+from evo.evaluation.ray import loopback_only
+loopback_only()
+from ray.cluster_utils import Cluster
+cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})  # recorded as the machine's latest
+print(cluster.address, flush=True)
+sys.stdin.read()  # until the test closes stdin
+cluster.shutdown()
+"""
+OWN_INSTANCE = """
+import ray
+from evo.evaluation.ray import init_ray
+init_ray(num_cpus=2)
+print(ray.get_runtime_context().gcs_address, int(ray.cluster_resources()["CPU"]))
+"""
+
+
+def test_a_run_without_an_address_starts_its_own_instance_beside_another_cluster():
+    """ray.init() without an address joins the cluster that ``ray start`` (or a test's
+    Cluster) started last on the machine, and fails there for its num_cpus; evospike's
+    local instance is its own. Both processes keep Ray's files in a directory of their own."""
+    tmp = tempfile.mkdtemp(prefix="r", dir="/tmp")  # short: Ray's socket paths live under it
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"} | {"RAY_TMPDIR": tmp}
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        held = holder.stdout.readline().strip()
+        assert held.startswith("127.0.0.1:"), holder.stderr.read() if holder.poll() is not None else held
+        assert (Path(tmp) / "ray" / "ray_current_cluster").read_text().strip() == held
+        own = subprocess.run([sys.executable, "-c", OWN_INSTANCE], capture_output=True, text=True, env=env,
+                             timeout=120)
+        assert own.returncode == 0, own.stderr
+        address, cpus = own.stdout.split()
+        assert address.startswith("127.0.0.1:") and address != held and int(cpus) == 2
+    finally:
+        holder.communicate(input="", timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def test_metrics_identical_for_serial_and_ray_with_1_2_3_workers(local_ray, tmp_path):
