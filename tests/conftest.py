@@ -19,6 +19,19 @@ def random_net(rng, P, n_in, N, n_out, density=0.6) -> NetworkBatch:
     return NetworkBatch(w_in, w_rec, threshold, beta, bias, n_out)
 
 
+# Files whose tests start Ray: they run one after another in one pytest-xdist process, since
+# two Ray instances at once would halve each other's CPUs, and test_ray looks for Ray's worker
+# processes by name. Every other file is a group of its own, so that its tests share one
+# process's compiled kernels.
+RAY_FILES = {"test_ray.py", "test_hostile.py", "test_mujoco.py", "test_bench.py"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        name = item.path.name
+        item.add_marker(pytest.mark.xdist_group("ray" if name in RAY_FILES else name))
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
