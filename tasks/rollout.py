@@ -30,20 +30,21 @@ by ``tests/test_rollout.py``.
 How it runs: ``LANES`` (16) episodes advance together, one per SIMD lane. Every LIF
 quantity of neuron j is one vector over the lanes, and so are the weights, copied
 lane-interleaved, so each LIF operation is one vector operation. Neurons go in blocks of
-``BLOCK`` (4), whose sums advance together: four independent chains of additions keep the
-vector units busy where one sum at a time waited on each addition's latency (10-20% faster
-rollouts), and each sum keeps its order. The physics, encoding and decoding run lane by
-lane, except the mountain cars': MountainCarContinuous's float32 physics step all lanes at
-once (:func:`_mcc_lanes`: a polynomial cosine, and the library's where float32 rounding
-could tell the two apart, so the bits stay Gymnasium's), and MountainCar's lanes step
-one after the other with no call in between (:func:`_mountaincar_lanes`). The jobs (p, e) are
-taken in the order p * E + e by the next free lane: lanes mostly hold one network, whose
-neurons tend to spike together (rows of W_rec that no lane's neuron spiked are skipped),
-and a finished episode's lane takes the next job at once, so there is no work for
-finished episodes and no Python between steps. A lane's arithmetic is that of one episode
-alone, so a network's returns never depend on the other networks of the call. One kernel
-is compiled per (port, decoding, encoding, reset, neuron model), which are constants in
-it, on first use, and cached on disk. The module needs numba: import it only where
+4 to 6 (:func:`block_size`: the size that pads N least), whose sums advance together:
+independent chains of additions keep the vector units busy where one sum at a time waited
+on each addition's latency (10-20% faster rollouts), and each sum keeps its order. The
+physics, encoding and decoding run lane by lane, except the mountain cars':
+MountainCarContinuous's float32 physics step all lanes at once (:func:`_mcc_lanes`: a
+polynomial cosine, and the library's where float32 rounding could tell the two apart, so
+the bits stay Gymnasium's), and MountainCar's lanes step one after the other with no call
+in between (:func:`_mountaincar_lanes`). The jobs (p, e) are taken in the order p * E + e
+by the next free lane: lanes mostly hold one network, whose neurons tend to spike together
+(rows of W_rec that no lane's neuron spiked are skipped), and a finished episode's lane
+takes the next job at once, so there is no work for finished episodes and no Python
+between steps. A lane's arithmetic is that of one episode alone, so a network's returns
+never depend on the other networks of the call. One kernel is compiled per (port,
+decoding, encoding, reset, neuron model, block), which are constants in it, on first use,
+and cached on disk; it holds its port's code only. The module needs numba: import it only where
 ``neurons.kernels.AVAILABLE``.
 """
 from __future__ import annotations
@@ -74,7 +75,7 @@ DECODINGS = ("count_then_voltage", "rate", "membrane")
 # why networks with synaptic delays cannot take the compiled path
 WITHOUT_DELAYS = "compiled rollouts run networks without synaptic delays (lif, alif or cuba); these have delays"
 WINDOW = 100  # the double pole's damping window (tasks.double_pole.WINDOW)
-BLOCK = 4  # neurons updated together: their sums are independent chains of additions
+BLOCKS = (4, 5, 6)  # neurons updated together (their sums are independent chains of additions), per N: block_size
 
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 _inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")  # no call, no reference counts
@@ -490,15 +491,21 @@ def _discrete_actions(cnt, v, n_out, acts, scratch):
     vstore(acts, 0, bi)
 
 
+def block_size(n_neurons: int) -> int:
+    """The block of neurons updated together for networks of ``n_neurons``: of BLOCKS, the
+    one that pads N least (the smaller on a tie), e.g. 5 for N = 10 (8 hidden + 2 outputs),
+    4 for N = 11."""
+    return min(BLOCKS, key=lambda b: (-n_neurons % b, b))
+
+
 @_inline
 def _load_network(p, l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec, lbias, lbeta, lthr, lfin,
-                  alpha, rho, badapt, lalpha, lrho, lbad):
+                  alpha, rho, badapt, lalpha, lrho, lbad, NB):
     """Network p's parameters into lane l of the lane-interleaved copies ([..., l] flat);
     alpha (cuba), rho and b (alif) where they have rows. Rows of ``lw_in`` and ``lw_rec`` hold
-    N rounded up to a multiple of BLOCK neurons (the rest stay 0)."""
+    NB: N rounded up to a whole number of blocks (the rest stay 0)."""
     L = LANES
     n_in, N = w_in.shape[1], w_in.shape[2]
-    NB = _pad(N, BLOCK)
     for k in range(n_in):
         for j in range(N):
             lw_in[(k * NB + j) * L + l] = w_in[p, k, j]
@@ -546,14 +553,15 @@ def _block(words):
     return raw[skip:skip + words]
 
 
-def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: int = 0):
-    """The episode kernel for one (port, decoding, encoding, reset, neuron model), compiled on
-    first use and cached on disk: the five are constants in it, so its loops hold no branch
-    on them."""
-    key = (port, decoding, population, subtract, model)
+def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: int = 0, block: int = 4):
+    """The episode kernel for one (port, decoding, encoding, reset, neuron model, block of
+    neurons), compiled on first use and cached on disk: the six are constants in it, so its
+    loops hold no branch on them."""
+    key = (port, decoding, population, subtract, model, block)
     ALIF, CUBA = MODELS[model] == "alif", MODELS[model] == "cuba"
     if key in _kernels:
         return _kernels[key]
+    BLOCK = block  # neurons updated together
     ACC = BLOCK * LANES  # the block's sums, on the stack: in registers
 
     def _episodes(start, max_steps, sim_steps, w_in, w_rec, bias, beta, thr, thr_fin, alpha, rho, badapt, n_out,
@@ -573,7 +581,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         d = scale.shape[0]
         L = LANES
         f32 = np.float32
-        NB = _pad(N, BLOCK)                                      # neurons in blocks: N and padding that never
+        NB = (N + BLOCK - 1) // BLOCK * BLOCK                    # neurons in blocks: N and padding that never
         NL, C = NB * L, max(n_out, 2) * L                        # spikes; every buffer in one block, each on
         f8_sizes = (L * S, 30, L, L, L, L, L, N, L, L, L, L)     # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
@@ -612,7 +620,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
             if nxt < P * E:
                 net[l], episode[l] = nxt // E, nxt % E
                 _load_network(net[l], l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec, lbias,
-                              lbeta, lthr, lfin, alpha, rho, badapt, lalpha, lrho, lbad)
+                              lbeta, lthr, lfin, alpha, rho, badapt, lalpha, lrho, lbad, NB)
                 _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N)
                 nxt += 1
                 live += 1
@@ -741,7 +749,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     if nxt // E != p:
                         net[l] = nxt // E
                         _load_network(net[l], l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec,
-                                      lbias, lbeta, lthr, lfin, alpha, rho, badapt, lalpha, lrho, lbad)
+                                      lbias, lbeta, lthr, lfin, alpha, rho, badapt, lalpha, lrho, lbad, NB)
                     nxt += 1
                 else:
                     net[l] = -1
@@ -783,7 +791,7 @@ def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, 
     returns, steps, spikes = np.zeros((P, E)), np.zeros((P, E)), np.zeros((P, E))
     final = np.zeros((P, E, start.shape[1])) if final_state else np.zeros((0, 0, 0))
     kernel = _kernel(PORTS.index(port), DECODINGS.index(decoding), encoding == "population", reset == "subtract",
-                     MODELS.index(nets.model))
+                     MODELS.index(nets.model), block_size(nets.n_neurons))
     none = np.zeros((0, 0), np.float32)
     kernel(start, int(max_steps), int(sim_steps), nets.w_in, nets.w_rec, nets.bias, nets.beta, nets.threshold,
            _finite_thresholds(nets), none if nets.alpha is None else nets.alpha,

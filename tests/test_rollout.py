@@ -72,6 +72,20 @@ def test_compiled_rollouts_equal_the_numpy_path_bit_for_bit(name, options):
     assert len(np.unique(a.returns)) > 3  # the networks differ, so the check is not vacuous
 
 
+def test_blocks_of_six_neurons_play_the_numpy_paths_episodes_bit_for_bit():
+    """N = 18 updates its neurons in blocks of 6 (the cases above take blocks of 4 and 5)."""
+    from tasks.rollout import block_size
+
+    task = make("cartpole")
+    nets = random_nets(task, hidden=16)
+    assert [block_size(n) for n in (nets.n_neurons, 8, 9)] == [6, 4, 5]
+    a, b = both(task, nets, start_states(task))
+    np.testing.assert_array_equal(a.returns, b.returns)
+    np.testing.assert_array_equal(a.spikes, b.spikes)
+    np.testing.assert_array_equal(a.final_state, b.final_state)
+    assert len(np.unique(a.returns)) > 3
+
+
 MODELS = [("cartpole", {"reset": "zero"}, "alif"), ("cartpole", {}, "cuba"),
           ("pendulum", {"encoding": "population"}, "cuba"), ("double-pole-nv", {"decoding": "rate", "sim_steps": 10}, "alif")]
 
