@@ -107,19 +107,20 @@ def _step_cartpole(st, l, action):
 
 
 @_inline
-def _acrobot_dsdt(s0, s1, s2, s3, a):
+def _acrobot_dsdt(s0, s1, s2, s3, a, cos2, sin2):
+    """Gymnasium's _dsdt; ``cos2``, ``sin2``: cos and sin of s1, which the caller has."""
     m1, m2, l1 = 1.0, 1.0, 1.0
     lc1, lc2, I1, I2, g = 0.5, 0.5, 1.0, 1.0, 9.8
     pi = math.pi
     theta1, theta2, dtheta1, dtheta2 = s0, s1, s2, s3
-    d1 = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * math.cos(theta2)) + I1 + I2
-    d2 = m2 * (lc2**2 + l1 * lc2 * math.cos(theta2)) + I2
+    d1 = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * cos2) + I1 + I2
+    d2 = m2 * (lc2**2 + l1 * lc2 * cos2) + I2
     phi2 = m2 * lc2 * g * math.cos(theta1 + theta2 - pi / 2.0)
-    phi1 = (-m2 * l1 * lc2 * (dtheta2 * dtheta2) * math.sin(theta2)
-            - 2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * math.sin(theta2)
+    phi1 = (-m2 * l1 * lc2 * (dtheta2 * dtheta2) * sin2
+            - 2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin2
             + (m1 * lc1 + m2 * l1) * g * math.cos(theta1 - pi / 2)
             + phi2)
-    ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * math.sin(theta2) - phi2) / (
+    ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * sin2 - phi2) / (
         m2 * lc2**2 + I2 - (d2 * d2) / d1)
     ddtheta1 = -(d2 * ddtheta2 + phi1) / d1
     return dtheta1, dtheta2, ddtheta1, ddtheta2
@@ -136,15 +137,26 @@ def _wrap(x, m, M):
 
 
 @_inline
-def _step_acrobot(st, l, action):
+def _acrobot_stage(s0, s1, s2, s3, a):
+    return _acrobot_dsdt(s0, s1, s2, s3, a, math.cos(s1), math.sin(s1))  # one sincos call
+
+
+@_inline
+def _step_acrobot(st, l, action, trig):
+    """Acrobot-v1's step of lane l. ``trig[l + i * LANES]``, i = 0..3: cos and sin of the
+    state's two angles, which the observation read (_observe_acrobot): the first stage of RK4
+    takes sin and cos of the second angle from there, and the step leaves those of the new
+    state there, where its end test needs cos of the first angle anyway. The same values as
+    calling the library again: two calls of sixteen saved per step."""
+    L = LANES
     a = -1.0 if action == 0 else (0.0 if action == 1 else 1.0)
     dt = 0.2
     dt2 = dt / 2.0
     s0, s1, s2, s3 = st[l, 0], st[l, 1], st[l, 2], st[l, 3]
-    k10, k11, k12, k13 = _acrobot_dsdt(s0, s1, s2, s3, a)
-    k20, k21, k22, k23 = _acrobot_dsdt(s0 + dt2 * k10, s1 + dt2 * k11, s2 + dt2 * k12, s3 + dt2 * k13, a)
-    k30, k31, k32, k33 = _acrobot_dsdt(s0 + dt2 * k20, s1 + dt2 * k21, s2 + dt2 * k22, s3 + dt2 * k23, a)
-    k40, k41, k42, k43 = _acrobot_dsdt(s0 + dt * k30, s1 + dt * k31, s2 + dt * k32, s3 + dt * k33, a)
+    k10, k11, k12, k13 = _acrobot_dsdt(s0, s1, s2, s3, a, trig[2 * L + l], trig[3 * L + l])
+    k20, k21, k22, k23 = _acrobot_stage(s0 + dt2 * k10, s1 + dt2 * k11, s2 + dt2 * k12, s3 + dt2 * k13, a)
+    k30, k31, k32, k33 = _acrobot_stage(s0 + dt2 * k20, s1 + dt2 * k21, s2 + dt2 * k22, s3 + dt2 * k23, a)
+    k40, k41, k42, k43 = _acrobot_stage(s0 + dt * k30, s1 + dt * k31, s2 + dt * k32, s3 + dt * k33, a)
     h = dt / 6.0
     n0 = s0 + h * (k10 + 2 * k20 + 2 * k30 + k40)
     n1 = s1 + h * (k11 + 2 * k21 + 2 * k31 + k41)
@@ -156,7 +168,9 @@ def _step_acrobot(st, l, action):
     n2 = min(max(n2, -4 * pi), 4 * pi)
     n3 = min(max(n3, -9 * pi), 9 * pi)
     st[l, 0], st[l, 1], st[l, 2], st[l, 3] = n0, n1, n2, n3
-    terminated = -math.cos(n0) - math.cos(n1 + n0) > 1.0
+    c0, c1 = math.cos(n0), math.cos(n1)
+    trig[l], trig[L + l], trig[2 * L + l], trig[3 * L + l] = c0, math.sin(n0), c1, math.sin(n1)
+    terminated = -c0 - math.cos(n1 + n0) > 1.0
     return (0.0 if terminated else -1.0), terminated
 
 
@@ -369,10 +383,12 @@ def _mcc_lanes(st, acts, old, three, gravity, exact, reward, done):
             reward[l], done[l] = r, f32(1.0) if ended else f32(0.0)
 
 
-# Per port, what the episode kernel calls as ``_observe(st, l, obs, sin_th)`` (lane l's
-# observation into ``obs[:, l]``) and ``_physics(st, l, ai, af, work, sin_th)`` (lane l's step on
-# the integer action ai or the float one af: (reward, terminated)). _kernel binds the port's
-# pair as the kernel's globals, so that a kernel holds one port's code: a third less to compile.
+# Per port, what the episode kernel calls as ``_observe(st, l, obs, trig)`` (lane l's
+# observation into ``obs[:, l]``) and ``_physics(st, l, ai, af, work, trig)`` (lane l's step on
+# the integer action ai or the float one af: (reward, terminated)); ``trig`` (4 * LANES float64,
+# lane l's first one NaN at an episode's start) carries sines and cosines between the two.
+# _kernel binds the port's pair as the kernel's globals, so that a kernel holds one port's
+# code: a third less to compile.
 @_inline
 def _mountaincar_lanes(st, acts, discrete, cos3, reward, done):
     """_step_mountaincar for every lane (lanes without an episode compute what is never
@@ -404,10 +420,16 @@ def _observe_state(st, l, obs, sin_th):  # cartpole, mountain cars, double pole:
 
 
 @_inline
-def _observe_acrobot(st, l, obs, sin_th):
+def _observe_acrobot(st, l, obs, trig):
+    """The observation from ``trig`` (see _step_acrobot), which it computes first where it is
+    NaN: at an episode's start."""
     f32 = np.float32
-    th1, th2 = st[l, 0], st[l, 1]  # loaded once: the sine and cosine of each, one call
-    c1, s1, c2, s2 = math.cos(th1), math.sin(th1), math.cos(th2), math.sin(th2)
+    L = LANES
+    if np.isnan(trig[l]):
+        th1, th2 = st[l, 0], st[l, 1]  # loaded once: the sine and cosine of each, one call
+        trig[l], trig[L + l], trig[2 * L + l], trig[3 * L + l] = math.cos(th1), math.sin(th1), math.cos(th2), \
+            math.sin(th2)
+    c1, s1, c2, s2 = trig[l], trig[L + l], trig[2 * L + l], trig[3 * L + l]
     obs[0, l], obs[1, l], obs[2, l], obs[3, l] = f32(c1), f32(s1), f32(c2), f32(s2)
     obs[4, l], obs[5, l] = f32(st[l, 2]), f32(st[l, 3])
 
@@ -431,7 +453,7 @@ _OBSERVE = {_CARTPOLE: _observe_state, _ACROBOT: _observe_acrobot, _MOUNTAINCAR:
             _PENDULUM: _observe_pendulum, _DP: _observe_state, _DPNV: _observe_dpnv}
 _PHYSICS = {  # (st, l, ai, af, work, sin_th) -> the port's step
     _CARTPOLE: _inline(lambda st, l, ai, af, work, sin_th: _step_cartpole(st, l, ai)),
-    _ACROBOT: _inline(lambda st, l, ai, af, work, sin_th: _step_acrobot(st, l, ai)),
+    _ACROBOT: _inline(lambda st, l, ai, af, work, trig: _step_acrobot(st, l, ai, trig)),
     _MOUNTAINCAR: _inline(lambda st, l, ai, af, work, sin_th: _step_mountaincar(st, l, ai)),
     _MCC: _inline(lambda st, l, ai, af, work, sin_th: _step_mcc(st, l, af)),
     _PENDULUM: _inline(lambda st, l, ai, af, work, sin_th: _step_pendulum(st, l, af, sin_th[l])),
@@ -583,7 +605,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         f32 = np.float32
         NB = (N + BLOCK - 1) // BLOCK * BLOCK                    # neurons in blocks: N and padding that never
         NL, C = NB * L, max(n_out, 2) * L                        # spikes; every buffer in one block, each on
-        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, L, L, L)     # a 64-byte line (see _block): float64
+        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, 4 * L, L, L)  # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
                     L, 4 * L, L, L, L, L)                        # and int64 buffers, then float32 ones
         at = np.zeros(len(f8_sizes) + 1, np.int64)               # where each buffer starts, in its items
@@ -608,7 +630,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         acts, scratch = f4[at4[18]:at4[19]], f4[at4[19]:at4[20]]  # _discrete_actions
         mthree, mgrav, mexact, mdone = f4[at4[20]:at4[21]], f4[at4[21]:at4[22]], f4[at4[22]:at4[23]], \
             f4[at4[23]:at4[24]]                                  # _mcc_lanes' float32 lanes
-        mreward, sin_th, cos3 = f8[at[8]:at[9]], f8[at[9]:at[10]], f8[at[10]:at[11]]
+        mreward, trig, cos3 = f8[at[8]:at[9]], f8[at[9]:at[10]], f8[at[10]:at[11]]  # trig: _observe's for _physics
         ended = f8[at[11]:at[12]].view(np.int64)                # 1: the lane's episode ended this step
         lthr[:] = np.inf
         acc = carray(stack_floats(ACC), (ACC,))
@@ -622,12 +644,13 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 _load_network(net[l], l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec, lbias,
                               lbeta, lthr, lfin, alpha, rho, badapt, lalpha, lrho, lbad, NB)
                 _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N)
+                trig[l] = np.nan                                 # the state's sines not known yet
                 nxt += 1
                 live += 1
         while live > 0:
             for l in range(L):
                 if net[l] >= 0:
-                    _observe(st, l, obs, sin_th)
+                    _observe(st, l, obs, trig)
             if population:                                       # Gaussian receptive fields
                 for l in range(L):
                     if net[l] >= 0:
@@ -726,7 +749,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 if port == _MCC or port == _MOUNTAINCAR:               # stepped above
                     reward, terminated = mreward[l], mdone[l] != f32(0.0)
                 else:
-                    reward, terminated = _physics(st, l, ai, af, work, sin_th)
+                    reward, terminated = _physics(st, l, ai, af, work, trig)
                 ret[l] += reward
                 n[l] += 1.0
                 if terminated or n[l] >= max_steps:
@@ -756,6 +779,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     live -= 1
                     continue
                 _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N)
+                trig[l] = np.nan                                 # the state's sines not known yet
 
     port_globals = dict(globals(), _observe=_OBSERVE[port], _physics=_PHYSICS[port])  # port is in the closure:
     _episodes = types.FunctionType(_episodes.__code__, port_globals, _episodes.__name__, None,  # a cache key
