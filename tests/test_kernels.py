@@ -238,6 +238,10 @@ def test_bench_eval_splits_the_time():
     for numpy_row, compiled_row in (rows[:2], rows[2:]):
         assert compiled_row["ratio"] == pytest.approx(compiled_row["env_steps_per_second"]
                                                       / numpy_row["env_steps_per_second"])
+        # and round by round: each round's compiled rate over the same round's numpy rate
+        assert compiled_row["round_ratios"] == pytest.approx([c / n for c, n in zip(compiled_row["rates"],
+                                                                                    numpy_row["rates"])])
+        assert "round_ratios" not in numpy_row
     for r in rows:  # alternating rounds (3 by default); a row is its path's median round
         assert r["rounds"] == 3 and len(r["rates"]) == 3
         assert r["env_steps_per_second"] == sorted(r["rates"])[1]

@@ -372,7 +372,9 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
     Tasks without compiled rollouts (``gym:...``) take the numpy path only.
 
     Rate: network-environment steps per second of evaluation; ``ratio``: the compiled
-    path's rate over the numpy path's, on the same populations. ``early`` and ``late`` are
+    path's rate over the numpy path's, on the same populations, and ``round_ratios`` the
+    same within each round (the two paths timed back to back: a slow spell of the machine
+    that spans a round touches both). ``early`` and ``late`` are
     timed ``rounds`` times, alternating between the paths (the runs are deterministic: each
     round evaluates the same populations); a row is the path's median round, and
     ``rates`` lists every round's rate, so that a slow minute of the machine shows."""
@@ -389,6 +391,8 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
                 by = {r["path"]: r for r in age_rows}
                 if len(by) == 2 and by["numpy"]["env_steps_per_second"] and by["compiled"]["env_steps_per_second"]:
                     by["compiled"]["ratio"] = by["compiled"]["env_steps_per_second"] / by["numpy"]["env_steps_per_second"]
+                    by["compiled"]["round_ratios"] = [c / n if n else None for c, n in
+                                                      zip(by["compiled"]["rates"], by["numpy"]["rates"])]
                 for row in age_rows:
                     rows.append(row)
                     if progress:
@@ -510,7 +514,9 @@ def print_eval_row(r: dict) -> None:
             f"{r['path']} path: {'%.2f M network-environment steps/s' % (rate / 1e6) if rate else 'no closed loop'}"
             + (f" (median of {len(r['rates'])} rounds: {min(r['rates']) / 1e6:.2f}-{max(r['rates']) / 1e6:.2f} M)"
                if rate and len(r.get("rates", ())) > 1 else "")
-            + (f", {r['ratio']:.1f}x the numpy path" if "ratio" in r else ""))
+            + (f", {r['ratio']:.1f}x the numpy path" if "ratio" in r else "")
+            + (f" (each round: {', '.join(f'{x:.1f}x' for x in r['round_ratios'] if x)})"
+               if len(r.get("round_ratios", ())) > 1 else ""))
     if "split_fraction" in r:
         split = "  ".join(f"{k} {100 * v:4.1f}%" for k, v in r["split_fraction"].items())
         head += f", {r['seconds']:.2f} s\n  {split}"
