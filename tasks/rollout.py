@@ -414,7 +414,7 @@ def _mountaincar_lanes(st, acts, discrete, cos3, reward, done):
 
 
 @_inline
-def _observe_state(st, l, obs, sin_th):  # cartpole, mountain cars, double pole: the state's first values
+def _observe_state(st, l, obs, trig):  # cartpole, mountain cars, double pole: the state's first values
     for i in range(obs.shape[0]):
         obs[i, l] = np.float32(st[l, i])
 
@@ -435,30 +435,30 @@ def _observe_acrobot(st, l, obs, trig):
 
 
 @_inline
-def _observe_pendulum(st, l, obs, sin_th):  # keeps sin(th) for the physics: the state does not change in between
+def _observe_pendulum(st, l, obs, trig):  # keeps sin(th) for the physics: the state does not change in between
     f32 = np.float32
     th = st[l, 0]
     sn, cs = math.sin(th), math.cos(th)  # of one value: one call computes both
-    sin_th[l] = sn
+    trig[l] = sn
     obs[0, l], obs[1, l], obs[2, l] = f32(cs), f32(sn), f32(st[l, 1])
 
 
 @_inline
-def _observe_dpnv(st, l, obs, sin_th):
+def _observe_dpnv(st, l, obs, trig):
     f32 = np.float32
     obs[0, l], obs[1, l], obs[2, l] = f32(st[l, 0]), f32(st[l, 2]), f32(st[l, 4])
 
 
 _OBSERVE = {_CARTPOLE: _observe_state, _ACROBOT: _observe_acrobot, _MOUNTAINCAR: _observe_state, _MCC: _observe_state,
             _PENDULUM: _observe_pendulum, _DP: _observe_state, _DPNV: _observe_dpnv}
-_PHYSICS = {  # (st, l, ai, af, work, sin_th) -> the port's step
-    _CARTPOLE: _inline(lambda st, l, ai, af, work, sin_th: _step_cartpole(st, l, ai)),
+_PHYSICS = {  # (st, l, ai, af, work, trig) -> the port's step
+    _CARTPOLE: _inline(lambda st, l, ai, af, work, trig: _step_cartpole(st, l, ai)),
     _ACROBOT: _inline(lambda st, l, ai, af, work, trig: _step_acrobot(st, l, ai, trig)),
-    _MOUNTAINCAR: _inline(lambda st, l, ai, af, work, sin_th: _step_mountaincar(st, l, ai)),
-    _MCC: _inline(lambda st, l, ai, af, work, sin_th: _step_mcc(st, l, af)),
-    _PENDULUM: _inline(lambda st, l, ai, af, work, sin_th: _step_pendulum(st, l, af, sin_th[l])),
-    _DP: _inline(lambda st, l, ai, af, work, sin_th: _step_double_pole(st, l, af, work)),
-    _DPNV: _inline(lambda st, l, ai, af, work, sin_th: _step_double_pole(st, l, af, work))}
+    _MOUNTAINCAR: _inline(lambda st, l, ai, af, work, trig: _step_mountaincar(st, l, ai)),
+    _MCC: _inline(lambda st, l, ai, af, work, trig: _step_mcc(st, l, af)),
+    _PENDULUM: _inline(lambda st, l, ai, af, work, trig: _step_pendulum(st, l, af, trig[l])),
+    _DP: _inline(lambda st, l, ai, af, work, trig: _step_double_pole(st, l, af, work)),
+    _DPNV: _inline(lambda st, l, ai, af, work, trig: _step_double_pole(st, l, af, work))}
 _observe, _physics = _observe_state, _PHYSICS[_CARTPOLE]  # the names the kernel calls; _kernel binds its port's
 
 
