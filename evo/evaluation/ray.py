@@ -1,9 +1,9 @@
 """Evaluation on Ray: actors that build their task once and evaluate chunks of a population.
 
 Local clusters. Without an address (``--address`` or ``RAY_ADDRESS``) the first use starts
-a Ray instance for this process and :func:`shutdown` stops it, even where another process
-on the machine runs one (``ray.init()`` without an address would join the instance started
-last, and fail there for its ``num_cpus``), so runs side by side each have their own. It listens on 127.0.0.1
+a Ray instance for this process and :func:`shutdown` stops it, also where the machine runs a
+cluster that ``ray start`` began (plain ``ray.init()`` would join that one, and fail there
+for its ``num_cpus``): runs side by side each have their own. It listens on 127.0.0.1
 only, with the dashboard and usage reporting off. ``ray.init(_node_ip_address="127.0.0.1")``
 alone is not enough: Ray replaces a loopback node address with the host's outward address
 unless ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, which makes it keep the loopback address, and
@@ -144,10 +144,10 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
                                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}"
                                    ) from None
             return True
-        loopback_only()  # "local": a new instance even where another process's runs (ray.init would join it)
+        loopback_only()
+        # address "local": an instance of our own, not the cluster that `ray start` recorded
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                 _node_ip_address="127.0.0.1",
-                 runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
+                 _node_ip_address="127.0.0.1", runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
         return True
     finally:
         for sig, handler in handlers.items():
