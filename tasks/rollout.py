@@ -546,9 +546,11 @@ def _load_network(p, l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, 
 
 
 @_inline
-def _start_episode(l, e, start, st, v, s, isyn, adapt, N):
+def _start_episode(l, e, start, st, v, s, isyn, adapt, N, trig):
+    """Lane l starts episode e: its start state, neurons at rest, its sines not known yet."""
     for i in range(start.shape[1]):
         st[l, i] = start[e, i]
+    trig[l] = np.nan
     for j in range(N):
         v[j * LANES + l] = 0.0
         s[j * LANES + l] = 0.0
@@ -561,7 +563,7 @@ _kernels: dict = {}
 
 @_inline
 def _pad(n, per_line):
-    """n items rounded up to whole 64-byte lines of ``per_line`` items."""
+    """n rounded up to a multiple of ``per_line`` (items of a 64-byte line, or a block)."""
     return (n + per_line - 1) // per_line * per_line
 
 
@@ -603,7 +605,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         d = scale.shape[0]
         L = LANES
         f32 = np.float32
-        NB = (N + BLOCK - 1) // BLOCK * BLOCK                    # neurons in blocks: N and padding that never
+        NB = _pad(N, BLOCK)                                      # neurons in blocks: N and padding that never
         NL, C = NB * L, max(n_out, 2) * L                        # spikes; every buffer in one block, each on
         f8_sizes = (L * S, 30, L, L, L, L, L, N, L, 4 * L, L, L)  # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
@@ -643,8 +645,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 net[l], episode[l] = nxt // E, nxt % E
                 _load_network(net[l], l, w_in, w_rec, bias, beta, thr, thr_fin, subtract, lw_in, lw_rec, lbias,
                               lbeta, lthr, lfin, alpha, rho, badapt, lalpha, lrho, lbad, NB)
-                _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N)
-                trig[l] = np.nan                                 # the state's sines not known yet
+                _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N, trig)
                 nxt += 1
                 live += 1
         while live > 0:
@@ -778,8 +779,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     net[l] = -1
                     live -= 1
                     continue
-                _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N)
-                trig[l] = np.nan                                 # the state's sines not known yet
+                _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N, trig)
 
     port_globals = dict(globals(), _observe=_OBSERVE[port], _physics=_PHYSICS[port])  # port is in the closure:
     _episodes = types.FunctionType(_episodes.__code__, port_globals, _episodes.__name__, None,  # a cache key
