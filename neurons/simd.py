@@ -7,12 +7,31 @@ directly: ``vload``/``vstore`` move eight consecutive floats of a 1-D C-contiguo
 array, and ``vadd``, ``vsub``, ``vmul`` work lane by lane with the same IEEE rounding as
 the scalar operations (no fused multiply-add, no reassociation), so a vector kernel gives
 the same bits as the scalar loop it replaces. Imported only where numba is installed.
+
+numba keys a kernel cached on disk on the kernel's own source file, not on the files of
+the functions it inlines: a kernel made of these intrinsics also holds ``SOURCE_DIGEST``,
+this file's digest, in a closure cell (cells are part of numba's cache key), so that a
+change here compiles it again instead of loading the old machine code.
 """
 from __future__ import annotations
+
+import hashlib
+from pathlib import Path
 
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic, models, register_model
+
+def source_digest(code: bytes) -> int:
+    """A 62-bit number from a source file's bytes (the first bytes of their SHA-256)."""
+    return int.from_bytes(hashlib.sha256(code).digest()[:8], "little") >> 2
+
+
+try:
+    SOURCE_DIGEST = source_digest(Path(__file__).read_bytes())
+except OSError:  # no source file (a frozen or zipped install): nothing to compare against
+    SOURCE_DIGEST = 0
+
 
 def _family(lanes: int) -> tuple:
     """The vector type of ``lanes`` float32 and its load, store, arithmetic, splat and

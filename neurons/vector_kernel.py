@@ -22,7 +22,7 @@ from numba import uint64
 from numba.np.numpy_support import carray
 
 from .blocks import BLOCK_ELEMENTS
-from .simd import lowest_bit, stack_floats, vadd, vbits, vgreater, vload, vmul, vsplat, vstore, vsub
+from .simd import SOURCE_DIGEST, lowest_bit, stack_floats, vadd, vbits, vgreater, vload, vmul, vsplat, vstore, vsub
 
 __all__ = ["vector_kernel"]
 
@@ -38,9 +38,11 @@ def vector_kernel(NV: int, subtract: bool, record: bool, binary: bool = False):
         return _compiled[key]
     CW = 8 * NV  # neurons per chunk
     SUB, REC, BIN = subtract, record, binary
+    SIMD = SOURCE_DIGEST
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def vector_run(x, x_idx, x_n, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, v, s, counts, first, spikes):
+        SIMD  # noqa: B018  a closure cell, so in numba's cache key: a change of neurons.simd recompiles
         P, B, N = v.shape
         X, K = x.shape[1], x.shape[3]
         n_first = first.shape[2]

@@ -28,7 +28,7 @@ from numba import uint64
 from numba.np.numpy_support import carray
 
 from . import simd
-from .simd import WIDE_LANES, address, lowest_bit, stack_floats
+from .simd import SOURCE_DIGEST, WIDE_LANES, address, lowest_bit, stack_floats
 from .simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload, vmul16 as vmul
 from .simd import vpushbit16 as vpushbit, vsplat16 as vsplat, vstore16 as vstore, vsub16 as vsub
 from .simd import vtestadd16 as vtestadd, vtestbits16 as vtestbits, vunbits16 as vunbits
@@ -59,11 +59,13 @@ def vector_model_kernel(lanes: int, NV: int, CUBA: bool, ALIF: bool, SUB: bool):
     if key in _compiled:
         return _compiled[key]
     L, CW = lanes, lanes * NV
+    SIMD = SOURCE_DIGEST
 
     def vector_model_run(x, x_idx, x_n, hold, T, t0, w_in0, in0_rows, in_ptr, in_off, in_w, pull, w_in, in_bit,
                          in_mask, in_hist, in_one, w_rec, rec_rows, delayed, rec_bit, rec_mask, hist, bit, ring, R,
                          ring_read, bias, beta, thr, thr_fin, alpha, rho, badapt, v, s, counts, isyn, a, first,
                          spikes, group):
+        SIMD  # noqa: B018  a closure cell, so in numba's cache key: a change of neurons.simd recompiles
         P, B, N = v.shape
         X, K = x.shape[1], x.shape[3]
         n_first = first.shape[2]

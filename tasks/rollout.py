@@ -61,7 +61,7 @@ from neurons.encoders import field_centres
 from neurons.lif import _finite_thresholds
 from neurons.network import MODELS  # lif, alif, cuba: the kernel's numbering
 from neurons.simd import WIDE_LANES as LANES
-from neurons.simd import stack_floats
+from neurons.simd import SOURCE_DIGEST, stack_floats
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vselect16 as vselect, vsplat16 as vsplat, vstore16 as vstore
 from neurons.simd import vsub16 as vsub
@@ -587,6 +587,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         return _kernels[key]
     BLOCK = block  # neurons updated together
     ACC = BLOCK * LANES  # the block's sums, on the stack: in registers
+    SIMD = SOURCE_DIGEST
 
     def _episodes(start, max_steps, sim_steps, w_in, w_rec, bias, beta, thr, thr_fin, alpha, rho, badapt, n_out,
                   scale, offset, centres, widths, action_scale, returns, steps, spikes, final, keep_final):
@@ -600,6 +601,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         jobs (p, e) are taken in the order p * E + e, each by the next lane free, so that
         lanes mostly hold one network (its neurons then spike together, and rows no lane
         spiked are skipped) and idle only at the end of the call."""
+        SIMD  # noqa: B018  a closure cell, so in numba's cache key: a change of neurons.simd recompiles
         P, n_in, N = w_in.shape
         E, S = start.shape
         d = scale.shape[0]
