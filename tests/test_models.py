@@ -270,10 +270,14 @@ def test_closed_loops_play_delays_on_the_numpy_path_and_compiled_refuses(task_na
 
 def test_bench_models_times_every_variant_on_the_same_networks():
     from evo.app.bench_speed import MODEL_VARIANTS, model_networks, models
-    result = models(shape=(8, 16, 1), rates=(0.15,), max_delay=4, rounds=1, min_seconds=0.01)
+    result = models(shape=(8, 16, 1), rates=(0.15,), max_delay=4, rounds=2, min_seconds=0.01)
     rows = {r["variant"]: r for r in result["rows"]}
     assert list(rows) == list(MODEL_VARIANTS)
     assert rows["lif"]["cost_vs_lif"] == 1.0 and rows["lif+delays"]["max_delay"] == 4
+    assert rows["lif"]["round_costs"] == [1.0, 1.0]
+    for r in rows.values():  # two rounds: the ratio of the mean times lies between the rounds' ratios
+        assert len(r["round_costs"]) == 2
+        assert min(r["round_costs"]) * (1 - 1e-9) <= r["cost_vs_lif"] <= max(r["round_costs"]) * (1 + 1e-9)
     assert all(r["seconds"] > 0 and 0 < r["firing_rate"] < 1 for r in rows.values())
     nets = model_networks(random_net(np.random.default_rng(0), 3, 2, 8, 1), max_delay=4)
     assert [n.model for n in nets.values()] == ["lif", "alif", "cuba", "lif"]

@@ -259,7 +259,10 @@ def models(shape: tuple[int, int, int] = (256, 64, 1), rates=RATES, max_delay: i
            min_seconds: float = 0.2, progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
     """Time the simulator on each neuron model and with delays (:func:`model_networks`)
     against plain LIF on the same networks and input, in this process with one BLAS thread;
-    each figure is the median of ``rounds`` rounds that alternate between the variants."""
+    each figure is the median of ``rounds`` rounds that alternate between the variants.
+    ``cost_vs_lif``: the variant's median time over plain LIF's; ``round_costs``: the same
+    within each round (the variants timed back to back, so that a slow spell of the machine
+    that spans a round touches both)."""
     setting = current_kernel()
     P, N, B = shape
     rows: list[dict] = []
@@ -278,7 +281,8 @@ def models(shape: tuple[int, int, int] = (256, 64, 1), rates=RATES, max_delay: i
             row = {"P": P, "N": N, "B": B, "T": STEPS, "target_rate": rate, "variant": k,
                    "max_delay": max_delay if k == "lif+delays" else 0, "firing_rate": float(buffers[k].mean()),
                    "kernel": kernel_for(setting, B), "seconds": t, "updates_per_s": STEPS * P * B * N / t,
-                   "cost_vs_lif": t / plain}
+                   "cost_vs_lif": t / plain,
+                   "round_costs": [a / b for a, b in zip(times[k], times["lif"])]}
             rows.append(row)
             if progress:
                 progress(row)
@@ -289,7 +293,9 @@ def models(shape: tuple[int, int, int] = (256, 64, 1), rates=RATES, max_delay: i
 def print_models_row(r: dict) -> None:
     print(f"P {r['P']:4d} N {r['N']:3d} B {r['B']:3d} target firing {100 * r['target_rate']:4.0f}%  "
           f"{r['variant']:<11s} firing {100 * r['firing_rate']:5.1f}%  {r['kernel']} "
-          f"{r['updates_per_s'] / 1e6:7.1f} M/s  {r['cost_vs_lif']:5.2f}x the plain LIF time", flush=True)
+          f"{r['updates_per_s'] / 1e6:7.1f} M/s  {r['cost_vs_lif']:5.2f}x the plain LIF time"
+          + (f" (each round: {', '.join(f'{x:.2f}x' for x in r['round_costs'])})"
+             if len(r.get("round_costs", ())) > 1 and r["variant"] != "lif" else ""), flush=True)
 
 
 def print_sim_row(r: dict) -> None:
