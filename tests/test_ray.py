@@ -168,6 +168,27 @@ def test_chunks_follow_the_measured_cost(local_ray):
         ev.close()
 
 
+def test_small_chunks_travel_inside_the_calls_and_large_ones_through_the_object_store(local_ray, monkeypatch):
+    from evo.evaluation import SerialEvaluator
+    from evo.training.api import problem_of
+    problem = problem_of(config(Path("/tmp"), "x"))
+    pop = np.random.default_rng(0).normal(size=(40, problem.build()[1].dim))
+    serial = SerialEvaluator(problem, 0).evaluate(pop, 3)[0].fitness
+    ev = distributed.RayEvaluator(problem, 0, workers=2, measure_wire=True)
+    try:
+        assert distributed._inline_limit == distributed.INLINE_BYTES  # the instance evospike started
+        np.testing.assert_array_equal(ev.evaluate(pop, 3)[0].fitness, serial)
+        wire = ev.last_wire
+        assert wire["put_bytes"] == 0 and wire["calls"] == 2
+        assert pop.nbytes < wire["arg_bytes"] < pop.nbytes + 4096  # each call its own 20 genomes
+        monkeypatch.setattr(distributed, "_inline_limit", pop.nbytes // 2 - 1)  # half the population: too big
+        np.testing.assert_array_equal(ev.evaluate(pop, 3)[0].fitness, serial)
+        wire = ev.last_wire
+        assert pop.nbytes < wire["put_bytes"] < pop.nbytes + 1024 and wire["arg_bytes"] < 4096
+    finally:
+        ev.close()
+
+
 def test_a_worker_whose_task_fails_to_build_is_a_one_line_error(local_ray):
     from evo.errors import ClusterError
     from evo.evaluation import Problem

@@ -27,16 +27,21 @@ early closed-loop population does not hold up the rest. A chunk's fitness depend
 the generation seed and its genomes, never on which actor or how many ran it, so the
 chunking never changes results.
 
-The wire. What goes to the object store is the population as the strategy asked it: a
-(P, D) float64 matrix for CMA-ES and the GA, node and connection genes for NEAT, and for
-the Gaussian strategies (openes, pgpe, snes) a SeededPopulation: the float32 center (4D
+The wire. A population that its chunks divide, a (P, D) float64 matrix (CMA-ES, the GA)
+or NEAT's node and connection genes, travels inside the calls when each chunk's genomes
+fit Ray's limit for arguments sent with a call (``INLINE_BYTES``, 1 MiB, on the local
+instance that evospike starts; Ray's default 100 KiB on other clusters): each call carries
+its own chunk's genomes and the seed, and nothing goes to the object store. That saves the
+store's write and each actor's read of it, 1-2 ms per generation here. Otherwise the
+population goes to the object store once (``ray.put``) and each call carries a
+reference, its chunk's row indices and the seed; so does the Gaussian strategies'
+(openes, pgpe, snes) SeededPopulation, which every chunk shares: the float32 center (4D
 bytes), the float32 deviation (4D for pgpe and snes, one number for openes) and 8 bytes
 per noise vector, from which each actor makes its chunk's genomes (evo.genomes.seeded).
-Each call carries a reference, its chunk's row indices and the seed; each reply the
-chunk's fitness, metrics and network sizes. With ``measure_wire``, ``last_wire`` holds the
+Each reply carries the chunk's fitness, metrics and network sizes. With ``measure_wire``, ``last_wire`` holds the
 bytes of the last generation as Ray serializes them: ``put_bytes``, ``arg_bytes``,
 ``return_bytes`` (``evospike bench scale``). (On a
-multi-node cluster each node that runs an actor also fetches one copy of the put object.)
+multi-node cluster each node that runs an actor also fetches one copy of a put object.)
 
 Start. The evaluator waits for every actor to start before the first generation: an actor
 whose task fails to build, or one still waiting for a CPU after ``START_TIMEOUT`` seconds
@@ -72,6 +77,7 @@ from neurons import current_kernel, kernels
 from tasks import Evaluation, TaskError
 
 from ..errors import ClusterError, EvaluationTimeout
+from ..genomes.neat.population import NeatPopulation
 from ..seeding import derive_seed
 from .base import EvaluatorBase, Sizes, evaluate_chunks
 from .problem import Problem
@@ -103,6 +109,9 @@ def loopback_only() -> None:
 MAX_RESTARTS = 3        # restarts of an actor whose process died; the next death fails the run
 COST_PER_CALL = 20      # a chunk's compute is at least this many times one call's measured overhead
 MAX_CHUNKS_PER_WORKER = 4
+INLINE_BYTES = 1 << 20   # the local instance sends call arguments up to this size with the call
+RAY_INLINE_BYTES = 100 * 1024  # Ray's default limit (max_direct_call_object_size), on other clusters
+_inline_limit = RAY_INLINE_BYTES  # call arguments sent with the call, on the instance init_ray last joined or started
 CONNECT_TIMEOUT = 10.0   # seconds to reach a cluster's address
 START_TIMEOUT = 300.0    # seconds for every actor to start (a CPU to free up, its task to build)
 
@@ -126,6 +135,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Connect to the cluster at ``address`` (or ``RAY_ADDRESS``), or start a local one bound
     to 127.0.0.1. Does nothing if Ray is already initialized. Returns True if this call
     started or connected Ray (the caller then owns it and shuts it down)."""
+    global _inline_limit
     ray = _ray()
     if ray.is_initialized():
         return False
@@ -137,6 +147,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     try:
         if address:
             check_address(address)
+            _inline_limit = RAY_INLINE_BYTES
             try:
                 ray.init(address=address, runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
             except Exception as exc:
@@ -147,7 +158,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         loopback_only()
         # address "local": an instance of our own, not the cluster that `ray start` recorded
         ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                 _node_ip_address="127.0.0.1", runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
+                 _node_ip_address="127.0.0.1", runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False,
+                 _system_config={"max_direct_call_object_size": INLINE_BYTES})
+        _inline_limit = INLINE_BYTES
         return True
     finally:
         for sig, handler in handlers.items():
@@ -158,7 +171,25 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
 def shutdown() -> None:
     """Disconnect from Ray (and stop a local instance this process started)."""
     import ray
+    global _inline_limit
+    _inline_limit = RAY_INLINE_BYTES
     ray.shutdown()
+
+
+def _chunk_bytes(population: Any, n_chunks: int) -> float:
+    """Bytes of one chunk's genomes of a population that chunks divide (a matrix, NEAT's
+    genes); infinite for others (a SeededPopulation: every chunk needs its whole description)."""
+    if isinstance(population, np.ndarray):
+        return population.nbytes / n_chunks
+    if isinstance(population, NeatPopulation):  # its gene rows; the column layout travels with each chunk
+        return sum(v.nbytes for v in vars(population).values() if isinstance(v, np.ndarray)) / n_chunks
+    return math.inf
+
+
+def _chunk_of(population: Any, rows: tuple[int, int, int]) -> Any:
+    """The genomes of an interleaved chunk (start, stop, step), as a population of their own."""
+    index = np.arange(*rows)
+    return population[index] if isinstance(population, np.ndarray) else population.take(index)
 
 
 class _Worker:
@@ -172,8 +203,9 @@ class _Worker:
 
     def evaluate(self, population: Any, rows: np.ndarray | tuple, seed: int, pad_to: int | None,
                  task_state: Any = None) -> tuple:
-        """``rows``: the chunk's genome indices, or (start, stop, step) of an interleaved chunk;
-        ``task_state``: the task's state for this generation (Task.set_state), or None."""
+        """``rows``: the chunk's genome indices, (start, stop, step) of an interleaved chunk, or
+        None: all of ``population`` (a chunk sent with the call); ``task_state``: the task's
+        state for this generation (Task.set_state), or None."""
         t0 = time.perf_counter()
         if isinstance(rows, tuple):
             rows = np.arange(*rows)
@@ -273,11 +305,12 @@ class RayEvaluator(EvaluatorBase):
         P = len(population)
         pad_to = self.problem.padded_size(population)
         start = time.perf_counter()
-        ref = ray.put(population)
-        ctx = ray._private.worker.global_worker.get_serialization_context() if self.measure_wire else None
-        wire = {"put_bytes": ctx.serialize(population).total_bytes if ctx else 0, "arg_bytes": 0,
-                "return_bytes": 0, "calls": 0}
         chunks = self._chunks(P)
+        inline = _chunk_bytes(population, len(chunks)) <= _inline_limit  # each call carries its chunk
+        ref = None if inline else ray.put(population)
+        ctx = ray._private.worker.global_worker.get_serialization_context() if self.measure_wire else None
+        wire = {"put_bytes": ctx.serialize(population).total_bytes if ctx and not inline else 0, "arg_bytes": 0,
+                "return_bytes": 0, "calls": 0}
         todo = list(enumerate(chunks))[::-1]
         running: dict[Any, tuple[int, int]] = {}  # object ref -> (chunk index, actor index)
         results: dict[int, tuple] = {}
@@ -287,7 +320,8 @@ class RayEvaluator(EvaluatorBase):
             while todo and free:
                 a = free.pop(0)
                 k, rows = todo.pop()
-                call = (ref, rows, seed, pad_to, self.task_state)
+                call = ((_chunk_of(population, rows), None) if inline else (ref, rows)) + (
+                    seed, pad_to, self.task_state)
                 running[self.actors[a].evaluate.remote(*call)] = (k, a)
                 wire["arg_bytes"] += ctx.serialize(call).total_bytes if ctx else 0
                 wire["calls"] += 1
