@@ -189,6 +189,24 @@ def test_small_chunks_travel_inside_the_calls_and_large_ones_through_the_object_
         ev.close()
 
 
+def test_a_chunks_bytes_are_those_of_the_genomes_it_carries():
+    from evo.genomes.neat import NeatSpace
+    from evo.strategies.neat import NEAT
+    es = NEAT(NeatSpace(3, 1), seed=0, population=60, add_node=0.5, add_connection=0.5)
+    for g in range(4):
+        pop = es.ask()
+        es.tell(pop, np.random.default_rng(g).random(len(pop)))
+    pop = es.ask()
+    for n in (1, 3, 4):
+        part = distributed._chunk_of(pop, (0, len(pop), n))
+        carried = sum(v.nbytes for v in vars(part).values() if isinstance(v, np.ndarray))
+        assert distributed._chunk_bytes(pop, n) == carried
+    matrix = np.zeros((40, 7))
+    assert distributed._chunk_bytes(matrix, 4) == distributed._chunk_of(matrix, (1, 40, 4)).nbytes == 10 * 7 * 8
+    from evo.genomes.seeded import SeededPopulation
+    assert distributed._chunk_bytes(SeededPopulation.__new__(SeededPopulation), 2) == float("inf")
+
+
 def test_a_worker_whose_task_fails_to_build_is_a_one_line_error(local_ray):
     from evo.errors import ClusterError
     from evo.evaluation import Problem

@@ -77,7 +77,7 @@ from neurons import current_kernel, kernels
 from tasks import Evaluation, TaskError
 
 from ..errors import ClusterError, EvaluationTimeout
-from ..genomes.neat.population import NeatPopulation
+from ..genomes.neat.population import ROW_FIELDS, NeatPopulation
 from ..seeding import derive_seed
 from .base import EvaluatorBase, Sizes, evaluate_chunks
 from .problem import Problem
@@ -181,8 +181,10 @@ def _chunk_bytes(population: Any, n_chunks: int) -> float:
     genes); infinite for others (a SeededPopulation: every chunk needs its whole description)."""
     if isinstance(population, np.ndarray):
         return population.nbytes / n_chunks
-    if isinstance(population, NeatPopulation):  # its gene rows; the column layout travels with each chunk
-        return sum(v.nbytes for v in vars(population).values() if isinstance(v, np.ndarray)) / n_chunks
+    if isinstance(population, NeatPopulation):  # a share of the gene rows, and the whole column layout
+        arrays = {k: v for k, v in vars(population).items() if isinstance(v, np.ndarray)}
+        rows = sum(arrays[k].nbytes for k in ROW_FIELDS)
+        return rows / n_chunks + sum(v.nbytes for v in arrays.values()) - rows
     return math.inf
 
 
