@@ -38,10 +38,10 @@ reference, its chunk's row indices and the seed; so does the Gaussian strategies
 (openes, pgpe, snes) SeededPopulation, which every chunk shares: the float32 center (4D
 bytes), the float32 deviation (4D for pgpe and snes, one number for openes) and 8 bytes
 per noise vector, from which each actor makes its chunk's genomes (evo.genomes.seeded).
-Each reply carries the chunk's fitness, metrics and network sizes. With ``measure_wire``, ``last_wire`` holds the
-bytes of the last generation as Ray serializes them: ``put_bytes``, ``arg_bytes``,
-``return_bytes`` (``evospike bench scale``). (On a
-multi-node cluster each node that runs an actor also fetches one copy of a put object.)
+Each reply carries the chunk's fitness, metrics and network sizes. With ``measure_wire``,
+``last_wire`` holds the bytes of the last generation as Ray serializes them: ``put_bytes``,
+``arg_bytes``, ``return_bytes`` (``evospike bench scale``). (On a multi-node cluster each
+node that runs an actor also fetches one copy of a put object.)
 
 Start. The evaluator waits for every actor to start before the first generation: an actor
 whose task fails to build, or one still waiting for a CPU after ``START_TIMEOUT`` seconds
