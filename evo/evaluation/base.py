@@ -11,7 +11,7 @@ from tasks import Evaluation, TaskError
 
 from ..genomes.seeded import SeededPopulation
 
-__all__ = ["Evaluator", "Sizes", "check_count", "evaluate_chunks", "CHUNK_BYTES"]
+__all__ = ["Evaluator", "Sizes", "check_count", "evaluate_chunks", "take_rows", "CHUNK_BYTES"]
 
 CHUNK_BYTES = 256 << 20  # genomes and networks compiled at a time, at most (seed-described or large populations)
 
@@ -64,6 +64,11 @@ def chunk_size(space: Any, population: Any, n: int) -> int:
     return max(n, 1)
 
 
+def take_rows(population: Any, rows: np.ndarray) -> Any:
+    """Genomes ``rows`` of a population: a matrix's rows, or the population's own ``take``."""
+    return population[rows] if isinstance(population, np.ndarray) else population.take(rows)
+
+
 def evaluate_chunks(space: Any, task: Any, population: Any, rows: np.ndarray | None, seed: int,
                     pad_to: int | None = None) -> tuple[Evaluation, np.ndarray, np.ndarray, dict[str, float]]:
     """The task's evaluation of genomes ``rows`` of ``population`` (None: all), compiled and
@@ -78,7 +83,7 @@ def evaluate_chunks(space: Any, task: Any, population: Any, rows: np.ndarray | N
             chunk = population
         else:
             sub = np.arange(lo, min(n, lo + k)) if rows is None else np.asarray(rows)[lo:lo + k]
-            chunk = population[sub] if isinstance(population, np.ndarray) else population.take(sub)
+            chunk = take_rows(population, sub)
         nets = space.compile(chunk, pad_to=pad_to) if pad_to is not None else space.compile(chunk)
         t1 = time.perf_counter()
         ev = task.evaluate(nets, seed)

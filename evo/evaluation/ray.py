@@ -79,7 +79,7 @@ from tasks import Evaluation, TaskError
 from ..errors import ClusterError, EvaluationTimeout
 from ..genomes.neat.population import ROW_FIELDS, NeatPopulation
 from ..seeding import derive_seed
-from .base import EvaluatorBase, Sizes, evaluate_chunks
+from .base import EvaluatorBase, Sizes, evaluate_chunks, take_rows
 from .problem import Problem
 
 __all__ = ["RayEvaluator", "ray_map", "init_ray", "shutdown", "loopback_only", "THREAD_ENV"]
@@ -190,8 +190,7 @@ def _chunk_bytes(population: Any, n_chunks: int) -> float:
 
 def _chunk_of(population: Any, rows: tuple[int, int, int]) -> Any:
     """The genomes of an interleaved chunk (start, stop, step), as a population of their own."""
-    index = np.arange(*rows)
-    return population[index] if isinstance(population, np.ndarray) else population.take(index)
+    return take_rows(population, np.arange(*rows))
 
 
 class _Worker:
