@@ -22,6 +22,7 @@ from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic, models, register_model
 
+
 def source_digest(code: bytes) -> int:
     """A 62-bit number from a source file's bytes (the first bytes of their SHA-256)."""
     return int.from_bytes(hashlib.sha256(code).digest()[:8], "little") >> 2
