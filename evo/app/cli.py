@@ -420,9 +420,9 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--name", help="run directory name (default: TASK-STRATEGY-sSEED-TIMESTAMP)")
     _backend_args(r)
     r.add_argument("--kernel", choices=["auto", "numba", "numpy"],
-                   help="LIF simulator kernel: numba (compiled, event-driven), numpy, or auto: numba for "
-                        "at most 4 samples per network when installed, numpy otherwise (default: auto; "
-                        "the run records the setting)")
+                   help="simulator kernel: numba (compiled), numpy, or auto: numba when installed (for "
+                        "closed loops stepped one call per step, only up to 4 samples per network), numpy "
+                        "otherwise (default: auto; the run records the setting)")
     r.add_argument("--config", metavar="FILE.toml", help="config file with [run], [task], [genome], [strategy]")
     r.add_argument("--quiet", action="store_true", help="no per-generation lines")
     r.add_argument("--dump-config", action="store_true",
@@ -435,7 +435,8 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_cmd_run)
 
     rs = sub.add_parser("resume", help="continue a run from its last checkpoint",
-                        description="Continue RUN_DIR from its last checkpoint (written after every generation). "
+                        description="Continue RUN_DIR from its last checkpoint (written every run.checkpoint_every "
+                                    "generations, in the last one, and on Ctrl-C or SIGTERM). "
                                     "The continued run ends with the same metrics as an undisturbed run.")
     rs.add_argument("run_dir", metavar="RUN_DIR")
     rs.add_argument("--generations", type=int, help="new total number of generations (extends a finished run)")
@@ -480,7 +481,7 @@ def parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser("export", help="write a run's best network in NIR",
                         description="Write the best network of RUN_DIR as NIR (read by snnTorch, Norse, Spyx, Lava "
-                                    "and neuromorphic tool chains); see evo/export.py for the parameter mapping.")
+                                    "and neuromorphic tool chains); see evo/app/export.py for the parameter mapping.")
     ex.add_argument("run_dir", metavar="RUN_DIR")
     ex.add_argument("out", metavar="OUT.nir")
     ex.add_argument("--format", choices=["nir"], default="nir", help="output format (default: nir)")
@@ -531,7 +532,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--backends", help="scale: some of serial,ray,cluster (default: all three)")
     b.add_argument("--seeds", type=int, default=None,
                    help="independent runs (default: 30 for neat-xor, 5 for tasks)")
-    b.add_argument("--tasks", help="tasks: comma-separated task names (default: every task with a recommended setting)")
+    b.add_argument("--tasks", help="tasks: comma-separated task names (default: every task with a preset except "
+                                   "lunarlander, mnist, shd and nmnist)")
     b.add_argument("--task", help="eval: comma-separated tasks, or 'ports' for the six built-in ports "
                                   "(default: cartpole)")
     b.add_argument("--late", type=int, default=20,

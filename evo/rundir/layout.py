@@ -7,6 +7,7 @@ runs/NAME/
                        ``pandas.read_parquet`` reads the folder as one table
   best.json            the best genome so far, its fitness and generation
   solved.json          the first network that solved the task (tasks that define solving), if any
+  center.json          the search center at its last validation (openes, pgpe, snes)
   pareto.parquet       the Pareto front of every generation (multi-objective strategies)
   pareto.json          the last generation's front, with genomes
   checkpoints/         strategy state (JSON + npz) and the loop's state (loop.json)
