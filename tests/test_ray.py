@@ -228,10 +228,8 @@ def test_workers_that_cannot_get_a_cpu_are_an_error_not_a_hang(local_ray, monkey
     ray.get(hog.ping.remote())  # two of the three CPUs are held
     monkeypatch.setattr(distributed, "START_TIMEOUT", 3.0)
     try:
-        t0 = time.monotonic()
         with pytest.raises(ClusterError, match=r"2 of 3 Ray workers did not start within 3 s \(the cluster has 0 of 3 CPUs free\)"):
             distributed.RayEvaluator(problem_of(config(Path("/tmp"), "x")), 0, workers=3)
-        assert time.monotonic() - t0 < 30
     finally:
         ray.kill(hog)
     deadline = time.time() + 30

@@ -180,10 +180,32 @@ def test_load_runs_stacks_metrics_for_groupby(tmp_path, capsys):
     assert out[1].split()[:5] == ["s0", "cartpole", "cma", "finished", "4"]
 
 
+def _git(*args: str) -> str:
+    """git's output for the checkout that holds the evo package, or "" where there is none."""
+    import evo
+    try:
+        return subprocess.run(["git", "-C", str(Path(evo.__file__).parent), *args], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
 def test_config_records_the_git_revision(tmp_path):
     r = load_run(quick(tmp_path, "g").path)
     rev = r.config["meta"]["git_revision"]
-    assert rev == "" or len(rev.split("-")[0]) == 40
+    head = _git("rev-parse", "HEAD")
+    if not head:  # an installed copy, not a checkout
+        assert rev == ""
+        return
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    assert rev == head + ("-dirty" if dirty else "")
+    assert len(head) == 40 and all(c in "0123456789abcdef" for c in head)
+
+
+def test_the_git_revision_is_empty_outside_a_checkout(tmp_path, monkeypatch):
+    from evo.training import api
+    monkeypatch.setattr(api, "__file__", str(tmp_path / "api.py"))
+    assert api._git_revision() == ""
 
 
 def test_progress_bar_on_request_and_plain_lines_otherwise(tmp_path, capsys):
