@@ -18,7 +18,8 @@ class RunDirError(ValueError):
 
 
 class RunError(RuntimeError):
-    """A run stopped because its task failed; the message names the generation."""
+    """A run stopped because its task failed (the message names the generation), or a
+    benchmark's case failed in its own process (the message names the case)."""
 
 
 class ClusterError(RuntimeError):

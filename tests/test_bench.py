@@ -76,3 +76,19 @@ def test_bench_tasks_runs_a_row_per_neuron_model_variant(monkeypatch):
         [("plain", 2, 30, 4), ("short", 1, 12, 2)]
     assert [r["runs"][0]["evaluations"] for r in rows] == [16, 4]
     assert "membrane" in [v[0] for v in bench.VARIANTS["double-pole-nv"]]
+
+
+def test_bench_name_options_without_a_name_or_with_an_unsupported_one_are_refused(capsys, monkeypatch):
+    from evo.app import bench, bench_scale, bench_speed
+    started = []
+    for module, name in ((bench, "task_suite"), (bench_scale, "scale"), (bench_speed, "evaluation")):
+        monkeypatch.setattr(module, name, lambda *a, _n=name, **k: started.append(_n))
+    cases = [(["tasks", "--tasks", ","], "--tasks: ','; expected comma-separated names"),
+             (["eval", "--task", " , "], "--task: ' , '; expected comma-separated names"),
+             (["scale", "--strategies", ","], "--strategies: ','; expected comma-separated names"),
+             (["scale", "--strategies", "cma"], "--strategies: 'cma'; expected some of openes, pgpe, snes"),
+             (["scale", "--backends", "serial,gpu"], "--backends: 'gpu'; expected some of serial, ray, cluster")]
+    for args, message in cases:
+        assert main(["bench", *args]) == 2
+        assert capsys.readouterr().err.strip().splitlines() == [f"evospike: error: {message}"]
+    assert started == []

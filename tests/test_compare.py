@@ -131,3 +131,38 @@ def test_compare_other_metric_on_seconds(runs, capsys, tmp_path):
                  str(png)]) == 0
     assert "final validation per strategy" in capsys.readouterr().out
     assert png.stat().st_size > 2000
+
+
+def test_a_run_without_a_finished_generation_adds_no_rows(runs, tmp_path, capsys):
+    import json
+    import shutil
+    root = tmp_path / "mixed"
+    shutil.copytree(runs / "cma-0", root / "cma-0")
+    shutil.copytree(runs / "neat-0", root / "neat-0")
+    failed = root / "failed"  # a run that failed in its first generation: config and summary only
+    failed.mkdir()
+    shutil.copy(runs / "cma-1" / "config.toml", failed / "config.toml")
+    summary = json.loads((runs / "cma-1" / "summary.json").read_text())
+    (failed / "summary.json").write_text(json.dumps({**summary, "status": "failed", "generations": 0}))
+    assert load_run(failed).metrics.dtypes.to_dict() == load_run(runs / "cma-1").metrics.dtypes.to_dict()
+    df = load_runs(root)
+    assert set(df["run"]) == {"cma-0", "neat-0"}
+    assert df.dtypes.to_dict() == load_runs([runs / "cma-0", runs / "neat-0"]).dtypes.to_dict()
+    assert main(["compare", str(root)]) == 0
+    assert "cma" in capsys.readouterr().out
+
+
+def test_a_metrics_column_of_the_wrong_type_names_the_file(runs, tmp_path, capsys):
+    import shutil
+    path = tmp_path / "r"
+    shutil.copytree(runs / "cma-0", path)
+    m = pd.read_parquet(path / "metrics.parquet")
+    m["best_ever"] = m["best_ever"].astype(str)
+    m.to_parquet(path / "metrics.parquet")
+    for args in (["compare", str(path)], ["resume", str(path), "--generations", "4", "--backend", "serial"]):
+        before = (path / "metrics.parquet").read_bytes()
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err[-1].startswith(f"evospike: error: {str(path / 'metrics.parquet')!r}: column best_ever holds ")
+        assert err[-1].endswith(" values; expected numbers")
+        assert (path / "metrics.parquet").read_bytes() == before

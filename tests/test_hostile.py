@@ -201,13 +201,27 @@ def test_f05_leftovers_are_cleaned_and_a_run_killed_in_its_first_generation_resu
 
 
 # ---- paths ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["../../escape1", "ABSOLUTE", "a" * 300, "..", "x\0y"])
+@pytest.mark.parametrize("name", ["../../escape1", "ABSOLUTE", "a" * 300, "..", "x\0y", " ", "a\nb", "tab\there"])
 def test_f06_a_run_name_is_one_folder_name(tmp_path, capsys, name):
     out = tmp_path / "deep" / "runs"
     name = str(tmp_path / "elsewhere" / "abs") if name == "ABSOLUTE" else name
     assert main(["run", "xor", "--backend", "serial", "--out", str(out), "--name", name]) == 2
     assert "run.name" in one_line_error(capsys.readouterr().err)
     assert not (tmp_path / "escape1").exists() and not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("out", "", "run.out: ''; expected a folder (default: runs)"),
+    ("stop_fitness", float("nan"), "run.stop_fitness: nan; expected a number (inf: no such stop) or \"task\""),
+])
+def test_f06_run_out_and_numbers_that_cannot_work_are_refused(tmp_path, monkeypatch, key, value, message):
+    from evo.errors import ConfigError
+    from evo.training import config as cfg
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        cfg.resolve({"task": {"name": "xor"}, "run": {key: value}})
+    assert str(err.value) == message
+    assert not list(tmp_path.iterdir())
 
 
 def test_f07_plots_replace_a_symlink_instead_of_writing_through_it(tmp_path):
@@ -448,3 +462,47 @@ def test_f24_a_run_in_use_is_refused(tmp_path, capsys):
         assert main(["resume", str(path), "--generations", "8"]) == 2
         assert "in use by another evospike process (pid 12345)" in one_line_error(capsys.readouterr().err)
         assert frozen(path) == before
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_sigterm_ends_a_benchmark_with_the_process_it_started():
+    proc = subprocess.Popen([sys.executable, "-m", "evo", "bench", "scale", "--dims", "300000", "--strategies", "pgpe",
+                             "--backends", "serial", "--population", "64", "--generations", "200"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, case = time.time() + 60, []
+    while not case and time.time() < deadline and proc.poll() is None:
+        case = _children(proc.pid)  # the case's own process
+        time.sleep(0.05)
+    try:
+        assert case, "the benchmark's case process did not start"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130 and "evospike: interrupted" in err
+        deadline = time.time() + 15
+        while any(_alive(pid) for pid in case) and time.time() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in case)
+    finally:
+        for pid in [proc.pid, *case]:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -116,6 +116,16 @@ def test_resume_extends_a_finished_run(tmp_path):
     assert load_run(short).config["run"]["generations"] == 4  # the file records how the run began
 
 
+def test_resume_to_fewer_generations_than_finished_is_refused(tmp_path, capsys):
+    path = undisturbed(tmp_path, "cma", generations=3)
+    before = {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    assert main(["resume", str(path), "--generations", "2", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"evospike: error: run.generations: 2 is fewer than the 3 generations {str(path)!r} has finished; "
+        f"give a total of at least 3, nothing was changed"]
+    assert {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} == before
+
+
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "empty" / "checkpoints").mkdir(parents=True)
     assert main(["resume", str(tmp_path / "nope")]) == 2

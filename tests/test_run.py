@@ -95,6 +95,9 @@ def cli(*args, cwd=None):
     (["run", "cartpole", "--population", "1"], "strategy.population: 1"),
     (["run"], "no task given"),
     (["replay", "does/not/exist"], "run directory 'does/not/exist' does not exist"),
+    (["replay", __file__], f"run directory {__file__!r} is not a folder"),
+    (["ls", "does/not/exist"], "folder 'does/not/exist' does not exist"),
+    (["ls", __file__], f"folder {__file__!r} is not a folder"),
 ])
 def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, message):
     p = cli(*args, "--out", str(tmp_path)) if args[0] == "run" else cli(*args)
@@ -125,6 +128,30 @@ def test_corrupt_run_directory_is_a_clear_error(tmp_path, capsys):
     (path / "summary.json").unlink()
     assert main(["replay", str(path)]) == 2
     assert "summary.json is missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("key,value,message", [
+    ("fitness", "abc", "fitness: 'abc'; expected a number"),
+    ("fitness", None, "fitness: None; expected a number"),
+    ("generation", -1, "generation: -1; expected an integer >= 0"),
+])
+def test_a_best_json_field_of_the_wrong_type_names_the_file(tmp_path, capsys, key, value, message):
+    path = quick(tmp_path, "a").path
+    best = json.loads((path / "best.json").read_text())
+    (path / "best.json").write_text(json.dumps({**best, key: value}))
+    for args in (["replay", str(path)], ["show", str(path)], ["export", str(path), str(tmp_path / "x.nir")]):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"evospike: error: {str(path / 'best.json')!r}: {message}"]
+
+
+def test_replay_of_a_task_with_a_fixed_validation_set(tmp_path, capsys):
+    assert main(["run", "xor", "--generations", "2", "--population", "8", "--backend", "serial", "--quiet",
+                 "--out", str(tmp_path), "--name", "x"]) == 0
+    capsys.readouterr()
+    assert main(["replay", str(tmp_path / "x")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("xor: validation score ") and " over its validation set (seed " in out
 
 
 def test_config_file_and_flags_layer(tmp_path, capsys):

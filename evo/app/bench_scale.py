@@ -34,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import __version__, strategies
+from ..errors import RunError
 from ..evaluation import Problem, make_evaluator
 from ..evaluation.ray import RayEvaluator, init_ray, loopback_only, shutdown
 from ..genomes import FixedTopology
@@ -142,6 +143,25 @@ def run_case(dim: int, strategy: str, population: int, generations: int, backend
     return row
 
 
+def _run_case_process(args: str) -> subprocess.CompletedProcess:
+    """:func:`run_case` in a process of its own; the process is ended (and with it the Ray
+    instance it started) when this one is interrupted (Ctrl-C, or SIGTERM from the CLI)."""
+    proc = subprocess.Popen([sys.executable, "-m", "evo.app.bench_scale", args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
 def scale(dims: tuple[int, ...] = DIMS, names: tuple[str, ...] = STRATEGIES, population: int = 256,
           generations: int = 5, backends: tuple[str, ...] = BACKENDS,
           progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
@@ -150,10 +170,9 @@ def scale(dims: tuple[int, ...] = DIMS, names: tuple[str, ...] = STRATEGIES, pop
     for dim in dims:
         for name in names:
             args = json.dumps([int(dim), name, int(population), int(generations), list(backends)])
-            out = subprocess.run([sys.executable, "-m", "evo.app.bench_scale", args], capture_output=True, text=True,
-                                 env={**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"})
+            out = _run_case_process(args)
             if out.returncode != 0:
-                raise RuntimeError(f"bench scale: case D={dim} {name} failed: "
+                raise RunError(f"bench scale: case D={dim} {name} failed: "
                                    f"{(out.stderr.strip().splitlines() or ['?'])[-1]}")
             row = json.loads(out.stdout.strip().splitlines()[-1])
             rows.append(row)

@@ -124,6 +124,9 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
+    if not any(c in args.dir for c in "*?[") and not Path(args.dir).is_dir():
+        raise RunDirError(f"folder {args.dir!r} " + ("is not a folder" if os.path.lexists(args.dir)
+                                                      else "does not exist"))
     rows = []
     for path in find_runs(args.dir):
         try:
@@ -253,7 +256,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"{out['task']}: validation score {out['score']:.2f} over {episodes} episodes "
+        over = "its validation set" if episodes is None else f"{episodes} episodes"
+        print(f"{out['task']}: validation score {out['score']:.2f} over {over} "
               f"(seed {seed}; best genome of generation {out['generation']}, training fitness "
               f"{out['training_fitness']:.2f})")
     return 0
@@ -267,6 +271,20 @@ def _int_list(text: str, flag: str) -> list[int]:
     if not values or min(values) < 1:
         raise ConfigError(f"{flag}: {text!r}; expected comma-separated integers >= 1")
     return values
+
+
+def _name_list(text: str | None, flag: str, valid: tuple[str, ...] = ()) -> list[str] | None:
+    """The names of a comma-separated option (None where the option was not given), each one
+    of ``valid`` when that is given; an option without a name is a ConfigError, not the default."""
+    if text is None:
+        return None
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"{flag}: {text!r}; expected comma-separated names")
+    bad = [n for n in names if valid and n not in valid]
+    if bad:
+        raise ConfigError(f"{flag}: {bad[0]!r}; expected some of {', '.join(valid)}")
+    return names
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -315,7 +333,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     elif args.name == "eval":
         show = None if args.json else bench_speed.print_eval_row
         paths = {None: ("numpy", "compiled"), "numpy": ("numpy",)}.get(args.kernel, ("compiled",))
-        names = [n for n in (args.task or "cartpole").split(",") if n]
+        names = _name_list(args.task, "--task") or ["cartpole"]
         names = list(bench_speed.PORTS) if names == ["ports"] else names
         workers = (1, args.workers) if args.workers and args.workers > 1 else ()
         result = bench_speed.evaluation(tuple(names), args.population, args.generations, paths=paths,
@@ -323,17 +341,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     elif args.name == "scale":
         show = None if args.json else bench_scale.print_scale_row
         dims = tuple(_int_list(args.dims, "--dims")) if args.dims else bench_scale.DIMS
-        names = tuple(n for n in (args.strategies or "").split(",") if n) or bench_scale.STRATEGIES
-        for n in names:
-            strategies.get(n)
-        backends = tuple(n for n in (args.backends or "").split(",") if n) or bench_scale.BACKENDS
-        bad = [b for b in backends if b not in bench_scale.BACKENDS]
-        if bad:
-            raise ConfigError(f"--backends: {bad[0]!r}; expected some of {', '.join(bench_scale.BACKENDS)}")
+        names = tuple(_name_list(args.strategies, "--strategies", bench_scale.STRATEGIES) or bench_scale.STRATEGIES)
+        backends = tuple(_name_list(args.backends, "--backends", bench_scale.BACKENDS) or bench_scale.BACKENDS)
         result = bench_scale.scale(dims, names, args.population, args.generations, backends, progress=show)
     elif args.name == "tasks":
         show = None if args.json else bench.print_task_row
-        names = [n for n in args.tasks.split(",") if n] if args.tasks else None
+        names = _name_list(args.tasks, "--tasks")
         result = bench.task_suite(names, args.seeds if args.seeds_given else 5, args.first_seed, progress=show)
     else:  # argparse restricts the choices
         raise ConfigError(f"unknown benchmark {args.name!r}")
@@ -465,7 +478,7 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, folders of runs or globs")
     _comparison_args(cp)
     cp.add_argument("--plot", action="store_true", help="write median curves with interquartile bands")
-    cp.add_argument("--output", default="compare.png", metavar="FILE.png", help="where --plot writes (default: compare.png)")
+    cp.add_argument("--output", default="compare.png", metavar="FILE.png", help="where --plot writes, replacing a file there (default: compare.png)")
     cp.set_defaults(func=_cmd_compare)
 
     rep = sub.add_parser("report", help="one self-contained HTML page of a run, or comparing runs",
@@ -475,7 +488,8 @@ def parser() -> argparse.ArgumentParser:
                                      "`compare`'s tables and curves.")
     rep.add_argument("dirs", nargs="+", metavar="RUN_DIR", help="run directories, folders of runs or globs")
     rep.add_argument("-o", "--output", metavar="FILE.html",
-                     help="where to write (default: RUN_DIR/report.html for one run, report.html for several)")
+                     help="where to write, replacing a file there (default: RUN_DIR/report.html for one run, "
+                          "report.html for several)")
     _comparison_args(rep, "several runs: ")
     rep.set_defaults(func=_cmd_report)
 
@@ -483,7 +497,7 @@ def parser() -> argparse.ArgumentParser:
                         description="Write the best network of RUN_DIR as NIR (read by snnTorch, Norse, Spyx, Lava "
                                     "and neuromorphic tool chains); see evo/app/export.py for the parameter mapping.")
     ex.add_argument("run_dir", metavar="RUN_DIR")
-    ex.add_argument("out", metavar="OUT.nir")
+    ex.add_argument("out", metavar="OUT.nir", help="the NIR file to write (a file there is replaced)")
     ex.add_argument("--format", choices=["nir"], default="nir", help="output format (default: nir)")
     ex.set_defaults(func=_cmd_export)
 
@@ -553,7 +567,7 @@ def parser() -> argparse.ArgumentParser:
                    help="scaling: Ray with 1..N workers (default: 2); sim: also run on N Ray workers (default: none); "
                         "eval: also time the first population in-process and on N Ray workers")
     b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
-    b.add_argument("--output", metavar="FILE.json", help="also write the JSON result to this file")
+    b.add_argument("--output", metavar="FILE.json", help="also write the JSON result to this file (a file there is replaced)")
     b.set_defaults(func=_cmd_bench)
 
     t = sub.add_parser("tasks", help="list the tasks that `run` accepts, with each preset's strategy and budget")
@@ -567,9 +581,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         p.print_help()
         return EXIT_USAGE
-    if args.command in ("run", "resume"):
-        def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C: status "interrupted"
-            raise KeyboardInterrupt
+    if args.command in ("run", "resume", "bench"):
+        def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C (status "interrupted"), and a
+            raise KeyboardInterrupt     # benchmark with the processes it started
         signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)

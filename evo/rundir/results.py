@@ -91,6 +91,9 @@ def check_summary(summary: Any, where: str) -> dict:
     return summary
 
 
+_INT_COLUMNS = ("generation", "evaluations", "n_species")
+
+
 def _exists(path: Path) -> bool:
     return os.path.lexists(path)
 
@@ -100,7 +103,7 @@ def load_run(path: str | Path) -> Run:
     is a RunDirError naming it."""
     path = Path(path)
     if not path.is_dir():
-        raise RunDirError(f"run directory {str(path)!r} does not exist")
+        raise RunDirError(f"run directory {str(path)!r} " + ("is not a folder" if _exists(path) else "does not exist"))
     config = check_config(_read(path / CONFIG, "config", _toml), str(path / CONFIG))
     summary = check_summary(_read(path / SUMMARY, "summary", read_json), str(path / SUMMARY))
     if _exists(path / METRICS):
@@ -108,12 +111,23 @@ def load_run(path: str | Path) -> Run:
         missing = [c for c in METRIC_COLUMNS if c not in metrics.columns]
         if missing:
             raise RunDirError(f"{str(path / METRICS)!r}: columns {', '.join(missing)} are missing")
-    else:
-        metrics = pd.DataFrame(columns=METRIC_COLUMNS)
+        for c in METRIC_COLUMNS:
+            if not pd.api.types.is_numeric_dtype(metrics[c]):
+                raise RunDirError(f"{str(path / METRICS)!r}: column {c} holds {metrics[c].dtype} values; "
+                                  f"expected numbers")
+    else:  # no generation finished: no rows, the columns' types as a run writes them
+        metrics = pd.DataFrame({c: pd.Series(dtype="int64" if c in _INT_COLUMNS else "float64")
+                                for c in METRIC_COLUMNS})
     individuals = _read(path / INDIVIDUALS, "individuals", read_individuals) if _exists(path / INDIVIDUALS) else None
     best = _read(path / BEST, "best genome", read_json) if _exists(path / BEST) else None
     if best is not None and not isinstance(best, dict):
         raise RunDirError(f"{str(path / BEST)!r}: expected a JSON object")
+    if best is not None:
+        if not _is_number(best.get("fitness")):
+            raise RunDirError(f"{str(path / BEST)!r}: fitness: {best.get('fitness')!r}; expected a number")
+        generation = best.get("generation")
+        if not (isinstance(generation, int) and not isinstance(generation, bool) and generation >= 0):
+            raise RunDirError(f"{str(path / BEST)!r}: generation: {generation!r}; expected an integer >= 0")
     return Run(path, config, metrics, individuals, best, summary)
 
 
@@ -167,13 +181,18 @@ def load_runs(paths_or_glob) -> pd.DataFrame:
 
 
 def stack_runs(runs) -> pd.DataFrame:
-    """:func:`load_runs`' frame of runs already loaded (a non-empty list of ``Run``)."""
+    """:func:`load_runs`' frame of runs already loaded (a non-empty list of ``Run``); runs
+    without a finished generation add no rows."""
     frames = []
     for r in runs:
+        if frames and r.metrics.empty:
+            continue
         m = r.metrics.copy()
         m.insert(0, "seed", r.config.get("run", {}).get("seed"))
         m.insert(0, "strategy", r.config.get("strategy", {}).get("name"))
         m.insert(0, "task", r.config.get("task", {}).get("name"))
         m.insert(0, "run", r.path.name)
         frames.append(m)
+    if len(frames) > 1 and frames[0].empty:  # the first run had no rows: the others have their types
+        frames = frames[1:]
     return pd.concat(frames, ignore_index=True)

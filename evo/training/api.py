@@ -318,6 +318,9 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
     except Exception as exc:  # json, zip and numpy raise several types for a damaged file
         raise RunDirError(f"{str(current)!r}: corrupt checkpoint ({type(exc).__name__}: {exc})") from None
     k = state.generation
+    if config["run"]["generations"] < k:
+        raise ConfigError(f"run.generations: {config['run']['generations']} is fewer than the {k} generations "
+                          f"{str(path)!r} has finished; give a total of at least {k}, nothing was changed")
     if strategy.generation != k:
         raise RunDirError(f"{str(ckpt)!r}: the strategy state is at generation {strategy.generation} but "
                           f"{LOOP} at {k}")

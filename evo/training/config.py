@@ -88,11 +88,11 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
     if default is None:
         return value
     if where == "run.stop_fitness":  # a number, or "task"
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
             return float(value)
         if isinstance(value, str):
             return value
-        raise ConfigError(f"{where}: {value!r}; expected a number or \"task\"")
+        raise ConfigError(f"{where}: {value!r}; expected a number (inf: no such stop) or \"task\"")
     if isinstance(default, bool):
         ok = isinstance(value, bool)
         want = "true or false"
@@ -245,9 +245,11 @@ def _check_name(name: str) -> None:
     """run.name is one path component: no "/", no "." or "..", no NUL, at most MAX_NAME_BYTES."""
     if not name:
         return
-    if "/" in name or "\0" in name or name in (".", "..") or len(name.encode()) > MAX_NAME_BYTES:
+    if ("/" in name or name in (".", "..") or len(name.encode()) > MAX_NAME_BYTES or not name.strip()
+            or any(ord(c) < 32 or ord(c) == 127 for c in name)):
         raise ConfigError(f"run.name: {name[:60]!r}{'...' if len(name) > 60 else ''}; expected one folder name "
-                          f"(no '/', '.', '..' or NUL, at most {MAX_NAME_BYTES} bytes), created inside run.out")
+                          f"(no '/', '.', '..', control characters or only spaces, at most {MAX_NAME_BYTES} "
+                          f"bytes), created inside run.out")
 
 
 def memory_limit() -> int:
@@ -307,6 +309,8 @@ def check_run(table: dict) -> dict:
         raise ConfigError(f"run.ray_after: {run['ray_after']}; expected seconds >= 0")
     if run["eval_timeout"] < 0:
         raise ConfigError(f"run.eval_timeout: {run['eval_timeout']}; expected seconds >= 0 (0: no limit)")
+    if not run["out"].strip():
+        raise ConfigError(f"run.out: {run['out']!r}; expected a folder (default: runs)")
     run["trackers"] = check_trackers(run["trackers"])
     _check_name(run["name"])
     return run
