@@ -6,13 +6,14 @@ run's own genome space. Importing it loads no strategy library (pycma, DEAP).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from .rundir import results as _results
 from .rundir.results import Run, find_runs, load_run, load_runs, read_individuals
 from .training.api import build
 
-__all__ = ["Run", "load_run", "load_runs", "find_runs", "load_best_genome", "read_individuals"]
+__all__ = ["Run", "load_run", "load_runs", "find_runs", "load_best_genome", "best_network", "read_individuals"]
 
 
 def load_best_genome(run: Run, space: Any = None) -> Any:
@@ -21,3 +22,12 @@ def load_best_genome(run: Run, space: Any = None) -> Any:
     if space is None:
         _, space = build(run.config)
     return _results.load_best_genome(run, space)
+
+
+def best_network(run: Run | str | Path) -> Any:
+    """The best network of a run (a loaded Run or its directory), compiled in the run's own
+    genome space: a batch of one network (``NetworkBatch``, or ``LayeredBatch`` for layered
+    genomes), ready for :func:`neurons.simulate`."""
+    run = run if isinstance(run, Run) else load_run(run)
+    _, space = build(run.config)
+    return space.compile(_results.load_best_genome(run, space))

@@ -5,6 +5,7 @@ Built-in tasks are registered by "module:Class" strings and imported on first us
 """
 from .base import Evaluation, Task, TaskError
 from .preset import Preset
+from . import registry
 from .registry import ENTRY_POINT_GROUP, UnknownTaskError, make, names, register, spec
 
 register("cartpole", "tasks.control:CartPole", "CartPole-v1 balance, population-vectorized Gymnasium physics")
@@ -35,6 +36,8 @@ register("double-pole", "tasks.double_pole:DoublePole",
 register("double-pole-nv", "tasks.double_pole:DoublePoleNV",
          "double-pole cart without velocities (x, theta1, theta2), a decision per 0.02 s")
 register("xor", "tasks.xor:XOR", "XOR of two spike trains (rate code with a bias input); fitness 4 - squared error")
+
+registry._builtins_registered()
 
 __all__ = ["Evaluation", "Task", "TaskError", "Preset", "UnknownTaskError", "make", "names", "register", "spec",
            "ENTRY_POINT_GROUP"]

@@ -77,6 +77,7 @@ class TaskSpec:
 
 _registry: dict[str, TaskSpec] = {}
 _entry_points_loaded = False
+_everywhere: set[str] = set()  # names that every process knows: the built-ins and the entry points
 
 
 def register(name: str, factory: Callable[..., Task] | str, description: str = "", *, replace: bool = False) -> None:
@@ -106,6 +107,19 @@ def _load_entry_points() -> None:
                           f"{ENTRY_POINT_GROUP!r} failed to load ({type(exc).__name__}: {exc})", stacklevel=2)
             continue
         register(ep.name, factory)
+        _everywhere.add(ep.name)
+
+
+def everywhere(name: str) -> bool:
+    """Whether every process knows task ``name`` (a built-in, an entry point or gym:<EnvId>), not
+    only one that called ``register`` for it; ``evospike replay`` or ``resume`` needs such a name."""
+    _load_entry_points()
+    return name in _everywhere or (name.startswith("gym:") and name not in _registry)
+
+
+def _builtins_registered() -> None:
+    """Called by the package once its built-in tasks are registered."""
+    _everywhere.update(_registry)
 
 
 def names() -> list[str]:

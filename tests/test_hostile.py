@@ -447,6 +447,8 @@ def test_f23_a_broken_plugin_is_one_warning_and_everything_else_works(tmp_path):
     listed = cli(["tasks"], env=env)
     assert listed.returncode == 0 and "xor" in listed.stdout and "sleepy" in listed.stdout
     assert listed.stderr.count("skipped task 'broken'") == 1
+    warning = [line for line in listed.stderr.splitlines() if line.strip()]
+    assert len(warning) == 1 and warning[0].startswith("evospike: warning: skipped task 'broken'")
     ran = cli(["run", "xor", "--backend", "serial", "--quiet", "--generations", "2", "--out", str(tmp_path)], env=env)
     assert ran.returncode == 0 and ran.stderr.count("skipped task 'broken'") == 1
 

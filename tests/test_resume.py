@@ -238,10 +238,17 @@ def test_a_callback_raising_mid_generation_leaves_a_run_that_resumes_to_the_same
     calm = undisturbed(tmp_path, "cma")
     layer = {**CASES["cma"], "run": {**CASES["cma"]["run"], "out": str(tmp_path), "name": "raised", "quiet": True,
                                      "backend": "serial", "checkpoint_every": 3}}
-    with pytest.raises(error):
+    with pytest.raises(error) as raised:
         run(cfg.resolve(layer), callbacks=[Raises()], log=None)
+    if error is RuntimeError:  # one line naming the generation, the callback and where it raised
+        line = str(raised.value)
+        assert line.startswith("generation 4: callback ") and ".Raises, at test_resume.py:" in line
+        assert line.count("\n") == 0 and ": RuntimeError: from a callback (finished generations are saved" in line
     # generation 4 was told to the strategy but not recorded: no checkpoint may hold it
     loop = json.loads((tmp_path / "raised" / "checkpoints" / "loop.json").read_text())
     assert loop["generation"] == 3 and len(load_run(tmp_path / "raised").metrics) == 4
+    # and the summary counts the 4 generations recorded, not the one half recorded
+    summary = load_run(tmp_path / "raised").summary
+    assert summary["generations"] == 4 and summary["evaluations"] == 4 * CASES["cma"]["strategy"]["population"]
     assert main(["resume", str(tmp_path / "raised"), "--backend", "serial", "--quiet"]) == 0
     pd.testing.assert_frame_equal(metrics(tmp_path / "raised"), metrics(calm))

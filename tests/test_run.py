@@ -154,12 +154,72 @@ def test_replay_of_a_task_with_a_fixed_validation_set(tmp_path, capsys):
     assert out.startswith("xor: validation score ") and " over its validation set (seed " in out
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    quick(tmp_path, "a")
+    proc = subprocess.Popen([sys.executable, "-m", "evo", "ls", str(tmp_path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # as `evospike ls | head -0` would
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and err == ""
+
+
+def test_the_summary_says_why_a_run_stopped_early(tmp_path):
+    from evo.training.trainer import Callback
+
+    class Enough(Callback):
+        def on_generation(self, trainer, result):
+            return False if result.generation == 1 else None
+
+    layer = {**QUICK, "run": {**QUICK["run"], "out": str(tmp_path), "name": "cb"}}
+    run(cfg.resolve(layer), callbacks=[Enough()], log=None)
+    summary = load_run(tmp_path / "cb").summary
+    assert (summary["status"], summary["reason"], summary["generations"]) == ("finished", "Enough stopped the run", 2)
+    layer = {**QUICK, "run": {**QUICK["run"], "out": str(tmp_path), "name": "target", "stop_fitness": 1.0}}
+    run(cfg.resolve(layer), log=None)
+    summary = load_run(tmp_path / "target").summary
+    assert (summary["status"], summary["reason"], summary["generations"]) == ("finished", "reached stop_fitness 1", 1)
+
+
+def test_a_task_registered_in_process_only_is_named_in_the_other_commands(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from evo.training.api import _resume_hint
+    from tasks import registry
+    monkeypatch.setitem(registry._registry, "xor-here", registry.TaskSpec("xor-here", "tasks.xor:XOR"))
+    assert not registry.everywhere("xor-here") and registry.everywhere("xor")
+    assert _resume_hint("xor-here", tmp_path / "r") == f"evo.resume({str(tmp_path / 'r')!r}), after registering task 'xor-here',"
+    assert _resume_hint("xor", tmp_path / "r") == f"evospike resume {tmp_path / 'r'}"
+    layer = {"task": {"name": "xor-here"}, "strategy": {"name": "cma", "population": 8},
+             "run": {"generations": 2, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "r"}}
+    run(cfg.resolve(layer), log=None)
+    replay = cli("replay", str(tmp_path / "r"))  # another process: it does not know the task
+    assert replay.returncode == 2 and "task 'xor-here' is not registered in this process" in replay.stderr
+    assert len(replay.stderr.strip().splitlines()) == 1
+    show = cli("show", str(tmp_path / "r"), "--plot")  # the curves need only the metrics
+    assert show.returncode == 0, show.stderr
+    assert (tmp_path / "r" / "fitness.png").is_file()
+    assert "(no pictures of the best network: " in show.stdout
+
+
+def test_best_network_scores_the_runs_validation(tmp_path):
+    from evo.results import best_network
+    from evo.seeding import validation_seed
+    path = quick(tmp_path, "b").path
+    r = load_run(path)
+    net = best_network(path)
+    assert net.n_networks == 1
+    task, _ = build(r.config)
+    assert task.validate(net, validation_seed(int(r.config["run"]["seed"]))).fitness[0] == r.summary["validation"]
+
+
 def test_config_file_and_flags_layer(tmp_path, capsys):
     f = tmp_path / "c.toml"
     f.write_text('[task]\nname = "cartpole"\nepisodes = 7\n[run]\nseed = 4\ngenerations = 9\n')
     assert main(["run", "--config", str(f), "--generations", "2", "--dump-config"]) == 0
     import tomllib
-    dumped = tomllib.loads(capsys.readouterr().out)
+    text = capsys.readouterr().out
+    dumped = tomllib.loads(text)
+    assert "stop_fitness = 500.0  # default: the task's target\n" in text
+    assert "episodes = 7  # file\n" in text and "generations = 2  # flag\n" in text
     assert dumped["task"]["episodes"] == 7 and dumped["run"]["seed"] == 4
     assert dumped["run"]["generations"] == 2
     assert dumped["run"]["stop_fitness"] == 500.0

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -76,6 +77,12 @@ def _rebuild(r) -> tuple:
     cannot be built from is a RunDirError."""
     try:
         task, space = build(r.config)
+    except tasks.UnknownTaskError:
+        name = r.config["task"].get("name")
+        raise RunDirError(f"{str(r.path / 'config.toml')!r}: task {name!r} is not registered in this process "
+                          f"(a task that tasks.register() added exists only in the process that registered it; "
+                          f"make it a plugin, tasks/README.md, or call evo's Python API after registering it)"
+                          ) from None
     except (TypeError, ValueError, KeyError) as exc:
         raise RunDirError(f"{str(r.path / 'config.toml')!r}: cannot rebuild the run's task and genome space "
                           f"({type(exc).__name__}: {exc})") from None
@@ -155,8 +162,13 @@ def write_plots(run_dir: str | Path, say: Callable[[str], None] | None = None) -
     r = load_run(run_dir)
     task = net = None
     if r.best is not None:
-        task, space = _rebuild(r)
-        net = space.compile(load_best_genome(r, space))
+        try:
+            task, space = _rebuild(r)
+        except RunDirError as exc:  # the curves need only the metrics
+            if say is not None:
+                say(f"(no pictures of the best network: {exc})")
+        else:
+            net = space.compile(load_best_genome(r, space))
     written = plots.run_plots(r, task, net, validation_seed(int(r.config["run"]["seed"])))
     if say is not None and task is not None and not task.can_record:
         say(f"(task {r.config['task']['name']!r} cannot record spikes: no raster)")
@@ -575,7 +587,16 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None, _show=warnings.showwarning) -> None:
+    """evospike's own warnings as one line, without the source line that raised them."""
+    if str(message).startswith("evospike: "):
+        print(f"evospike: warning: {str(message)[len('evospike: '):]}", file=file or sys.stderr)
+    else:
+        _show(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning
     p = parser()
     args = p.parse_args(argv)
     if not getattr(args, "command", None):
@@ -586,10 +607,15 @@ def main(argv: list[str] | None = None) -> int:
             raise KeyboardInterrupt     # benchmark with the processes it started
         signal.signal(signal.SIGTERM, _terminate)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, so that a reader gone away is handled below, not at exit
+        return code
     except USER_ERRORS as exc:
         print(f"evospike: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader went away (`evospike ls | head -1`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 128 + signal.SIGPIPE
     except OSError as exc:  # a full disk, a file that cannot be written: one line, not a traceback
         where = f": {exc.filename}" if exc.filename else ""
         print(f"evospike: error: {exc.strerror or exc}{where}", file=sys.stderr)

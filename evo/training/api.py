@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 import neurons
 import pandas as pd
+import tasks
 
 from .. import __version__, strategies
 from ..errors import ConfigError, GenomeError, RunDirError
@@ -105,6 +106,14 @@ def _versions() -> dict:
     return out
 
 
+def _resume_hint(task_name: str, path: Path) -> str:
+    """How to continue the run in ``path``: the CLI, or for a task that only this process
+    registered (``tasks.register``), the Python API in a process that registers it too."""
+    if tasks.registry.everywhere(task_name):
+        return f"evospike resume {path}"
+    return f"evo.resume({str(path)!r}), after registering task {task_name!r},"
+
+
 def _new_run_dir(config: dict) -> Path:
     r = config["run"]
     out = Path(r["out"])
@@ -172,7 +181,7 @@ def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies
     jobs = run_callbacks(config, path, task, space, started, user=callbacks, log=log, progress=progress, rows=rows,
                          pareto=pareto, artifacts=artifacts)
     trainer = Trainer(strategy, evaluator, space, task=task, generations=int(r["generations"]), state=state,
-                      task_name=config["task"]["name"], resume_hint=f"evospike resume {path}")
+                      task_name=config["task"]["name"], resume_hint=_resume_hint(config["task"]["name"], path))
     trainer.run(jobs)
     s = trainer.state
     validation = s.validated[1] if s.validated else math.nan

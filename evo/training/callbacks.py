@@ -258,8 +258,9 @@ class SummaryWriter(Callback):
     def __init__(self, path: Path, config: dict, started: datetime) -> None:
         self.path, self.config, self.started = Path(path), config, started
 
-    def make(self, trainer: Trainer, status: str, reason: str = "") -> dict[str, Any]:
-        s = trainer.state
+    def make(self, trainer: Trainer, status: str, reason: str = "", s: LoopState | None = None) -> dict[str, Any]:
+        """The summary of ``s`` (default: the trainer's state)."""
+        s = trainer.state if s is None else s
         return {"status": status, "reason": reason, "task": self.config["task"]["name"],
                 "strategy": self.config["strategy"]["name"], "seed": int(self.config["run"]["seed"]),
                 "generations": s.generation, "evaluations": s.evaluations,
@@ -267,8 +268,8 @@ class SummaryWriter(Callback):
                 "validation": s.validated[1] if s.validated else None, "solved_generation": s.solved_generation,
                 "wall_seconds": trainer.wall_seconds, "started": self.started.isoformat(timespec="seconds")}
 
-    def _write(self, trainer: Trainer, status: str, reason: str = "") -> None:
-        write_json(self.path / SUMMARY, self.make(trainer, status, reason))
+    def _write(self, trainer: Trainer, status: str, reason: str = "", s: LoopState | None = None) -> None:
+        write_json(self.path / SUMMARY, self.make(trainer, status, reason, s))
 
     def on_start(self, trainer: Trainer) -> None:
         self._write(trainer, "running")
@@ -277,8 +278,8 @@ class SummaryWriter(Callback):
         self._write(trainer, "running")
 
     def on_end(self, trainer: Trainer, status: str, reason: str) -> None:
-        try:
-            self._write(trainer, status, reason)
+        try:  # the generations recorded whole (not one that a callback's error left half recorded)
+            self._write(trainer, status, reason, trainer.recorded)
         except OSError:  # a full disk: the error that ended the run is the one to report
             if status == "finished":
                 raise
@@ -292,7 +293,7 @@ class LineLogger(Callback):
 
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
         row, P = result.row, len(result.evaluation)
-        val = "" if math.isnan(row["validation"]) else f"  validation {row['validation']:.1f}"
+        val = "" if math.isnan(row["validation"]) else f"  validation {row['validation']:.2f}"
         self.log(f"gen {result.generation:4d}  best {row['best']:9.2f}  mean {row['mean']:9.2f}  best_ever "
                  f"{row['best_ever']:9.2f}  {P / max(row['eval_seconds'], 1e-9):8.0f} evals/s{val}")
 

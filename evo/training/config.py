@@ -178,9 +178,10 @@ class Resolved:
     space: Any = field(default=None, repr=False)
 
 
-def _preset_layer(task_name: str, strategy_name: str | None) -> tuple[dict, list[str]]:
+def _preset_layer(task_name: str, strategy_name: str | None, generations: int | None = None) -> tuple[dict, list[str]]:
     """The config layer of task ``task_name``'s preset for the strategy a user chose (None: the
-    preset's own), and a note when the preset names another strategy."""
+    preset's own), and a note when the preset names another strategy; ``generations``: the
+    user's own budget, if given."""
     preset = tasks.spec(task_name).preset
     if preset is None:
         return {}, []
@@ -193,11 +194,27 @@ def _preset_layer(task_name: str, strategy_name: str | None) -> tuple[dict, list
            "task": {**layer["task"], **alt.get("task", {})},
            "genome": {**(layer["genome"] if same_space else {}), **alt.get("genome", {})},
            "strategy": {"name": strategy_name, **alt.get("strategy", {})}}
-    kept = "task options, budget and genome" if same_space and layer["genome"] else "task options and budget"
+    budget = "" if generations is not None else " and budget"
+    kept = f"task options{budget} and genome" if same_space and layer["genome"] else f"task options{budget}"
     how = "the preset's settings for it" if alt else "its own defaults"
+    runs = f"{out['run']['generations']} generations" if generations is None else f"{generations} generations, as given"
     note = (f"task {task_name!r}: the preset names strategy {preset.strategy!r}; {strategy_name!r} runs with "
-            f"{how} and the preset's {kept} ({out['run']['generations']} generations)")
+            f"{how} and the preset's {kept} ({runs})")
     return out, [note]
+
+
+MODEL_OPTIONS = {"alpha": "cuba", "rho": "alif", "b": "alif"}  # genome options of one neuron model
+
+
+def _check_model_options(genome: dict, given: dict) -> None:
+    """A ConfigError for a neuron model's option set to other than its default with another
+    model (a resolved config, as a resume reads it, holds every default)."""
+    neuron = genome.get("neuron", "lif")
+    default = _keyword_defaults(genome_space_class("fixed").__init__)
+    for key, model in MODEL_OPTIONS.items():
+        if key in given and key in genome and neuron != model and genome[key] != default[key]:
+            raise ConfigError(f"genome.{key}: {genome[key]!r} ({given[key]}) applies to genome.neuron = {model!r} "
+                              f"only; genome.neuron is {neuron!r}")
 
 
 def resolve(*layers: dict, preset: bool = True) -> dict:
@@ -226,7 +243,7 @@ def resolve_sources(layers: list[tuple[str, dict]], preset: bool = True) -> Reso
         chosen = raw.get("strategy", {}).get("name")
         if chosen is not None:
             _check_strategy_name(chosen)
-        preset_layer, notes = _preset_layer(task_name, chosen)
+        preset_layer, notes = _preset_layer(task_name, chosen, raw.get("run", {}).get("generations"))
         layers = [("preset", preset_layer)] + list(layers)
         raw = _merge(preset_layer, raw)
     sources: dict[str, dict[str, str]] = {}
@@ -236,8 +253,11 @@ def resolve_sources(layers: list[tuple[str, dict]], preset: bool = True) -> Reso
                 if value is not None:
                     sources.setdefault(section, {})[key] = name
     config, task, space = _resolve(raw)
+    _check_model_options(config["genome"], sources.get("genome", {}))
     out = {section: {key: sources.get(section, {}).get(key, "default") for key in table}
            for section, table in config.items()}
+    if raw.get("run", {}).get("stop_fitness", RUN_DEFAULTS["stop_fitness"]) == "task":
+        out["run"]["stop_fitness"] += ": the task's target"
     return Resolved(config, out, notes, task, space)
 
 

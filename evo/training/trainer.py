@@ -12,7 +12,9 @@ import math
 import signal
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+import traceback
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -199,9 +201,11 @@ class Trainer:
         self.strategy, self.evaluator, self.space, self.task = strategy, evaluator, space, task
         self.generations = int(generations)
         self.state = state or LoopState()
-        # the generations every callback has recorded: a callback that raises leaves the
-        # generation it was handling told to the strategy but not wholly recorded
+        # the generations every callback has recorded, and the state after the last of them: a
+        # callback that raises leaves the generation it was handling told to the strategy but
+        # not wholly recorded
         self.recorded_generations = self.state.generation
+        self.recorded = replace(self.state)
         self.task_name = task_name or getattr(task, "task_name", "?")
         self.resume_hint = resume_hint
         self._t0 = time.perf_counter()
@@ -297,6 +301,18 @@ class Trainer:
                                 s.evaluations, i_best, improved, solved, first_solved, row,
                                 budget_end=s.generation >= self.generations)
 
+    def _on_generation(self, cb: Callback, result: GenerationResult) -> bool | None:
+        """A callback's on_generation; its error (other than a file's, or the loop's own) as a
+        RunError naming the callback and where it was raised."""
+        try:
+            return cb.on_generation(self, result)
+        except (OSError, RunError):
+            raise
+        except Exception as exc:
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            where = f"{type(cb).__module__}.{type(cb).__qualname__}, at {Path(frame.filename).name}:{frame.lineno}"
+            raise self._failed(result.generation, f"callback {where}", exc) from exc
+
     def run(self, callbacks: Iterable[Callback] = ()) -> str:
         """Evolve until the budget is spent or a callback stops the run; returns the status.
 
@@ -325,10 +341,13 @@ class Trainer:
                 with deferred_interrupts():  # a generation is recorded whole or not at all
                     result = self._tell(*evaluated)
                     for cb in callbacks:
-                        if cb.on_generation(self, result) is False:
+                        if self._on_generation(cb, result) is False:
                             result.stopping = True
+                            result.stop_reason = result.stop_reason or f"{type(cb).__name__} stopped the run"
                     self.recorded_generations = self.state.generation
+                    self.recorded = replace(self.state)
                 if result.stopping:
+                    reason = result.stop_reason
                     break
         except KeyboardInterrupt:
             status, reason = "interrupted", "KeyboardInterrupt"
