@@ -166,3 +166,18 @@ def test_a_metrics_column_of_the_wrong_type_names_the_file(runs, tmp_path, capsy
         assert err[-1].startswith(f"evospike: error: {str(path / 'metrics.parquet')!r}: column best_ever holds ")
         assert err[-1].endswith(" values; expected numbers")
         assert (path / "metrics.parquet").read_bytes() == before
+
+
+def test_a_group_of_runs_with_different_settings_is_named(runs, tmp_path, capsys):
+    from evo.app.compare import mixed_settings
+    # the fixture's runs differ only in seed and budget: cma's in generations, neat's too
+    same = [load_run(runs / "cma-0"), load_run(runs / "cma-3")]
+    assert [line.split(":")[0] for line in mixed_settings(same)] == ["group 'cma' mixes runs whose settings differ"]
+    assert "run.generations (2, 3)" in mixed_settings(same)[0]
+    other = xor_run(tmp_path, "cma-x", "cma", 2, 0, 12)  # cma-0 with another population
+    pair = [load_run(runs / "cma-0"), load_run(other)]
+    assert mixed_settings(pair) == ["group 'cma' mixes runs whose settings differ: strategy.population (10, 12)"]
+    assert mixed_settings(pair, by="run") == []  # one run per group
+    assert main(["compare", str(runs / "cma-0"), str(other)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        "note: group 'cma' mixes runs whose settings differ: strategy.population (10, 12)")

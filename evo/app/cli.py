@@ -18,14 +18,14 @@ from tasks.registry import load_attr
 from .. import __version__, strategies
 from ..errors import USER_ERRORS, ConfigError, RunDirError
 from ..rundir.files import atomic_write_bytes
-from ..rundir.results import find_runs, load_best_genome, load_run, load_runs
+from ..rundir.results import find_runs, load_best_genome, load_run, load_runs, stack_runs
 from ..seeding import validation_seed
 from ..training import config as cfg
 from ..training.api import build, resume, run
 from ..training.config import check_fits
 from ..training.trainer import Callback
 from . import bench, bench_scale, bench_speed, plots, report
-from .compare import GROUPS, X_AXES, check_metric, check_x, compare_table, rank_tests
+from .compare import GROUPS, X_AXES, check_metric, check_x, compare_table, mixed_settings, rank_tests
 from .export import write_nir
 from .report import run_status as _status
 
@@ -212,7 +212,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     out = _output(args.output, "--output") if args.plot else None
     check_x(args.x)
-    df = load_runs(args.dirs)
+    runs = [load_run(path) for path in find_runs(args.dirs)]
+    if not runs:
+        raise RunDirError(f"no run directories found in {' '.join(args.dirs)!r}")
+    df = stack_runs(runs)
     check_metric(df, args.metric)
     table = compare_table(df, args.by, args.metric)
     print(f"final {args.metric} per {args.by}: median, quartiles and interquartile range across runs")
@@ -221,6 +224,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if len(tests):
         print(f"\nMann-Whitney U test (two-sided) of the final {args.metric} between groups")
         print(tests.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    for line in mixed_settings(runs, args.by):
+        print(f"note: {line}")
     if out is not None:
         print(f"wrote {plots.compare_curves(df, args.by, out, args.metric, args.x)}")
     return 0

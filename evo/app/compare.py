@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import ConfigError
 
 __all__ = ["X_AXES", "GROUPS", "BEST_SO_FAR", "run_series", "group_curves", "final_values", "compare_table",
-           "rank_tests"]
+           "rank_tests", "mixed_settings"]
 
 X_AXES = ("evaluations", "generation", "seconds")
 GROUPS = ("strategy", "task", "seed", "run")
@@ -130,3 +130,35 @@ def rank_tests(df: pd.DataFrame, by: str = "strategy", metric: str = "best_ever"
         rows.append({"a": a, "b": b, "n_a": len(groups[a]), "n_b": len(groups[b]),
                      "U": float(res.statistic), "p": float(res.pvalue)})
     return pd.DataFrame(rows, columns=["a", "b", "n_a", "n_b", "U", "p"])
+
+
+# run settings that do not change what a run computes (or that vary by design: the seed)
+HOW_RUN = {"seed", "name", "out", "quiet", "backend", "workers", "address", "eval_timeout", "trackers",
+           "tracking_uri", "ray_after", "checkpoint_every", "kernel"}
+
+
+def _flat(config: dict) -> dict[str, str]:
+    """A run's config as {"section.key": value as text}, without [meta] and HOW_RUN."""
+    return {f"{section}.{key}": repr(value) for section, table in config.items() if section != "meta"
+            for key, value in table.items() if not (section == "run" and key in HOW_RUN)}
+
+
+def mixed_settings(runs, by: str = "strategy") -> list[str]:
+    """One line per group (``by``) of loaded runs whose configs differ in more than the seed
+    and how they ran (backend, workers, ...): the settings that differ and their values; a
+    comparison of such a group mixes unlike runs."""
+    groups: dict[str, list[dict[str, str]]] = {}
+    for r in runs:
+        key = r.path.name if by == "run" else (r.config.get("run", {}).get("seed") if by == "seed"
+                                               else r.config.get(by, {}).get("name"))
+        groups.setdefault(str(key), []).append(_flat(r.config))
+    lines = []
+    for group, configs in groups.items():
+        keys = sorted({k for c in configs for k in c})
+        differ = [k for k in keys if len({c.get(k, "(unset)") for c in configs}) > 1]
+        if differ:
+            shown = "; ".join(f"{k} ({', '.join(sorted({c.get(k, '(unset)') for c in configs}))})"
+                              for k in differ[:4])
+            more = f"; and {len(differ) - 4} more" if len(differ) > 4 else ""
+            lines.append(f"group {group!r} mixes runs whose settings differ: {shown}{more}")
+    return lines

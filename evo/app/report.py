@@ -27,7 +27,7 @@ from ..rundir.layout import CONFIG
 from ..rundir.lock import is_locked
 from ..rundir.results import Run, find_runs, load_run, stack_runs
 from . import plots
-from .compare import compare_table, rank_tests
+from .compare import compare_table, mixed_settings, rank_tests
 
 __all__ = ["SECTIONS", "SHOW_KEYS", "PLOT_FILES", "run_status", "summary_rows", "render", "write_report"]
 
@@ -143,6 +143,7 @@ def _compare_html(runs: Sequence[Run], by: str, metric: str, x: str) -> str:
     df = stack_runs(runs)
     out = [f"<h3>Final {html.escape(metric)} per {html.escape(by)}: median, quartiles and interquartile "
            f"range across runs</h3>", _frame(compare_table(df, by, metric))]
+    out += [f'<p class="note">{html.escape(line)}</p>' for line in mixed_settings(runs, by)]
     tests = rank_tests(df, by, metric)
     if len(tests):
         out += [f"<h3>Mann-Whitney U test (two-sided) of the final {html.escape(metric)} between groups</h3>",
