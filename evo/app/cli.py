@@ -18,7 +18,7 @@ from tasks.registry import load_attr
 from .. import __version__, strategies
 from ..errors import USER_ERRORS, ConfigError, RunDirError
 from ..rundir.files import atomic_write_bytes
-from ..rundir.results import find_runs, load_best_genome, load_run, load_runs, stack_runs
+from ..rundir.results import find_runs, load_all, load_best_genome, load_run, load_runs, stack_runs
 from ..seeding import validation_seed
 from ..training import config as cfg
 from ..training.api import build, resume, run
@@ -212,9 +212,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     out = _output(args.output, "--output") if args.plot else None
     check_x(args.x)
-    runs = [load_run(path) for path in find_runs(args.dirs)]
-    if not runs:
-        raise RunDirError(f"no run directories found in {' '.join(args.dirs)!r}")
+    runs = load_all(args.dirs)
     df = stack_runs(runs)
     check_metric(df, args.metric)
     table = compare_table(df, args.by, args.metric)

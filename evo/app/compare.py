@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
+from ..rundir.results import run_labels
 
 __all__ = ["X_AXES", "GROUPS", "BEST_SO_FAR", "run_series", "group_curves", "final_values", "compare_table",
            "rank_tests", "mixed_settings"]
@@ -149,9 +150,7 @@ def mixed_settings(runs, by: str = "strategy") -> list[str]:
     comparison of such a group mixes unlike runs."""
     groups: dict[str, list[dict[str, str]]] = {}
     for r in runs:
-        key = r.path.name if by == "run" else (r.config.get("run", {}).get("seed") if by == "seed"
-                                               else r.config.get(by, {}).get("name"))
-        groups.setdefault(str(key), []).append(_flat(r.config))
+        groups.setdefault(str(run_labels(r)[by]), []).append(_flat(r.config))
     lines = []
     for group, configs in groups.items():
         keys = sorted({k for c in configs for k in c})

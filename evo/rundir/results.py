@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Run", "load_run", "load_runs", "stack_runs", "find_runs", "load_best_genome", "read_individuals"]
+__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "find_runs", "load_best_genome", "read_individuals"]
 
 
 @dataclass
@@ -171,13 +171,25 @@ def find_runs(paths_or_glob) -> list[Path]:
     return found
 
 
-def load_runs(paths_or_glob) -> pd.DataFrame:
-    """The metrics of many runs stacked, with columns ``run``, ``task``, ``strategy`` and
-    ``seed`` added first, ready for ``groupby``. Accepts what :func:`find_runs` accepts."""
+def load_all(paths_or_glob) -> list[Run]:
+    """Every run :func:`find_runs` finds, loaded; a RunDirError when it finds none."""
     runs = [load_run(path) for path in find_runs(paths_or_glob)]
     if not runs:
         raise RunDirError(f"no run directories found in {paths_or_glob!r}")
-    return stack_runs(runs)
+    return runs
+
+
+def load_runs(paths_or_glob) -> pd.DataFrame:
+    """The metrics of many runs stacked, with columns ``run``, ``task``, ``strategy`` and
+    ``seed`` added first, ready for ``groupby``. Accepts what :func:`find_runs` accepts."""
+    return stack_runs(load_all(paths_or_glob))
+
+
+def run_labels(r: Run) -> dict[str, Any]:
+    """The columns that :func:`stack_runs` adds for a run: run (its folder's name), task,
+    strategy and seed."""
+    return {"run": r.path.name, "task": r.config.get("task", {}).get("name"),
+            "strategy": r.config.get("strategy", {}).get("name"), "seed": r.config.get("run", {}).get("seed")}
 
 
 def stack_runs(runs) -> pd.DataFrame:
@@ -188,10 +200,8 @@ def stack_runs(runs) -> pd.DataFrame:
         if frames and r.metrics.empty:
             continue
         m = r.metrics.copy()
-        m.insert(0, "seed", r.config.get("run", {}).get("seed"))
-        m.insert(0, "strategy", r.config.get("strategy", {}).get("name"))
-        m.insert(0, "task", r.config.get("task", {}).get("name"))
-        m.insert(0, "run", r.path.name)
+        for k, (column, value) in enumerate(run_labels(r).items()):
+            m.insert(k, column, value)
         frames.append(m)
     if len(frames) > 1 and frames[0].empty:  # the first run had no rows: the others have their types
         frames = frames[1:]

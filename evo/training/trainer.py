@@ -201,15 +201,18 @@ class Trainer:
         self.strategy, self.evaluator, self.space, self.task = strategy, evaluator, space, task
         self.generations = int(generations)
         self.state = state or LoopState()
-        # the generations every callback has recorded, and the state after the last of them: a
-        # callback that raises leaves the generation it was handling told to the strategy but
-        # not wholly recorded
-        self.recorded_generations = self.state.generation
+        # the state after the last generation that every callback recorded: a callback that
+        # raises leaves the generation it was handling told to the strategy but not wholly recorded
         self.recorded = replace(self.state)
         self.task_name = task_name or getattr(task, "task_name", "?")
         self.resume_hint = resume_hint
         self._t0 = time.perf_counter()
         self._wall_before = self.state.wall_seconds
+
+    @property
+    def recorded_generations(self) -> int:
+        """Generations every callback has recorded."""
+        return self.recorded.generation
 
     @property
     def wall_seconds(self) -> float:
@@ -344,7 +347,6 @@ class Trainer:
                         if self._on_generation(cb, result) is False:
                             result.stopping = True
                             result.stop_reason = result.stop_reason or f"{type(cb).__name__} stopped the run"
-                    self.recorded_generations = self.state.generation
                     self.recorded = replace(self.state)
                 if result.stopping:
                     reason = result.stop_reason
