@@ -18,7 +18,8 @@ from tasks.registry import load_attr
 from .. import __version__, strategies
 from ..errors import USER_ERRORS, ConfigError, RunDirError
 from ..rundir.files import atomic_write_bytes
-from ..rundir.results import find_runs, load_all, load_best_genome, load_run, load_runs, stack_runs
+from ..rundir.results import (find_runs, load_all, load_best_genome, load_run, load_runs, require_folder,
+                               stack_runs)
 from ..seeding import validation_seed
 from ..training import config as cfg
 from ..training.api import build, resume, run
@@ -131,9 +132,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    if not any(c in args.dir for c in "*?[") and not Path(args.dir).is_dir():
-        raise RunDirError(f"folder {args.dir!r} " + ("is not a folder" if os.path.lexists(args.dir)
-                                                      else "does not exist"))
+    if not any(c in args.dir for c in "*?["):
+        require_folder(args.dir, "folder")
     rows = []
     for path in find_runs(args.dir):
         try:

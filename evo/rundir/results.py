@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "find_runs", "load_best_genome", "read_individuals"]
+__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "require_folder", "find_runs", "load_best_genome", "read_individuals"]
 
 
 @dataclass
@@ -98,12 +98,18 @@ def _exists(path: Path) -> bool:
     return os.path.lexists(path)
 
 
+def require_folder(path: str | Path, what: str) -> Path:
+    """``path`` as a Path, or a RunDirError saying that ``what`` does not exist or is not a folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise RunDirError(f"{what} {str(path)!r} " + ("is not a folder" if _exists(path) else "does not exist"))
+    return path
+
+
 def load_run(path: str | Path) -> Run:
     """Load a run directory written by ``evospike run``; a missing, damaged or malformed file
     is a RunDirError naming it."""
-    path = Path(path)
-    if not path.is_dir():
-        raise RunDirError(f"run directory {str(path)!r} " + ("is not a folder" if _exists(path) else "does not exist"))
+    path = require_folder(path, "run directory")
     config = check_config(_read(path / CONFIG, "config", _toml), str(path / CONFIG))
     summary = check_summary(_read(path / SUMMARY, "summary", read_json), str(path / SUMMARY))
     if _exists(path / METRICS):
