@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurons import NetworkBatch, decoders, encoders, input_events, simulate, simulate_outputs
+from neurons import NetworkBatch, decoders, encoders, input_events, portable, simulate, simulate_outputs
 
 from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
 
@@ -85,9 +85,9 @@ class _Classifier(Task):
             return Evaluation(accuracy, metrics)
         z = self.options["temperature"] * counts / x.shape[0]
         z -= z.max(axis=-1, keepdims=True)
-        p = np.exp(z)
+        p = portable.exp(z)  # the same bits on every CPU, as np.exp is not
         if self.options.get("fitness", "probability") == "log_probability":
-            log_p = np.take_along_axis(z, y[None, :, None], axis=-1)[..., 0] - np.log(p.sum(axis=-1))
+            log_p = np.take_along_axis(z, y[None, :, None], axis=-1)[..., 0] - portable.log(p.sum(axis=-1))
             return Evaluation(log_p.mean(axis=1), metrics)
         p_true = np.take_along_axis(p, y[None, :, None], axis=-1)[..., 0] / p.sum(axis=-1)
         return Evaluation(p_true.mean(axis=1), metrics)
