@@ -82,19 +82,30 @@ class DelayGroups:
         longest = int(delay[w != 0].max()) if self.rec_delayed else 0
         self.hist_type, self.rec_bit, self.rec_mask = self._history_bits("rec", longest)
         self._longest = {"in": self.dmax, "rec": longest}
-        self._narrow: dict = {}
+        self._vector: dict = {}
 
-    def narrow_bits(self, which: str) -> np.ndarray:
-        """``in_bit`` or ``rec_bit`` (``which``) in the narrowest unsigned type that holds the
-        bit of their longest delay (uint8 up to 8 steps, uint16 up to 16, ...): the vector
-        kernel's copy, a quarter of the memory at 8 steps."""
-        if which not in self._narrow:
-            bits = self.in_bit if which == "in" else self.rec_bit
-            longest = self._longest[which]
-            kind = next(k for k, n in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32), (np.uint64, 64))
-                        if longest <= n)
-            self._narrow[which] = line_aligned(np.ascontiguousarray(bits, dtype=kind))
-        return self._narrow[which]
+    def vector_bits(self, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """What the vector kernel reads to tell whether a synapse of ``which`` (in or rec)
+        adds at a step: (bits, shifts), one of them empty. Where the longest delay is at most
+        31, shifts: (P, n_pre, N) uint8 ``32 - delay`` (0 for delay 0 or no synapse), so that
+        the sign bit of the uint32 ``(h & mask) << shift`` is the synapse's bit (``mask``, the
+        row's bits, leaves bit 31 clear; one vector shift per eight synapses, a quarter of
+        the bytes of the weights). Otherwise bits: ``in_bit`` or ``rec_bit`` in the narrowest
+        unsigned type that holds the bit of the longest delay (uint32 up to 32 steps, else
+        uint64)."""
+        if which not in self._vector:
+            longest, delay = self._longest[which], self._delay[which]
+            none = np.zeros((0, 0, 0), np.uint8)
+            if 0 < longest <= 31:
+                late = (self._w[which] != 0) & (delay != 0)
+                got = none, line_aligned(np.ascontiguousarray(np.where(late, 32 - delay, 0), dtype=np.uint8))
+            else:
+                bits = self.in_bit if which == "in" else self.rec_bit
+                kind = next(k for k, n in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32), (np.uint64, 64))
+                            if longest <= n)
+                got = line_aligned(np.ascontiguousarray(bits, dtype=kind)), none
+            self._vector[which] = got
+        return self._vector[which]
 
     def _history_bits(self, which: str, dmax: int) -> tuple:
         """(word type: uint32, uint64 where ``dmax`` exceeds 32; (P, n_pre, N) the bit of
@@ -328,8 +339,8 @@ def model_kernel(st: ModelState, x: np.ndarray, hold: bool, T: int, subtract: bo
         group = max(1, BLOCK_ELEMENTS // net.n_neurons)  # rows whose recorded spikes are written together
         vector_model_kernel(lanes, NV, *flags)(
             x, x_idx, x_n, bool(hold), int(T), int(st.step), c(g.w_in0), g.in0_rows, g.in_ptr, g.in_off, g.in_w,
-            pull, c(net.w_in), g.narrow_bits("in"), g.in_mask, st.in_hist, st.in_hist.dtype.type(1), c(net.w_rec),
-            g.rec_rows, g.rec_delayed, g.narrow_bits("rec"), g.rec_mask, st.hist, st.hist.dtype.type(1),
+            pull, c(net.w_in), *g.vector_bits("in"), g.in_mask, st.in_hist, st.in_hist.dtype.type(1), c(net.w_rec),
+            g.rec_rows, g.rec_delayed, *g.vector_bits("rec"), g.rec_mask, st.hist, st.hist.dtype.type(1),
             st.ring.reshape(-1), R, ring_read, *params, group)
     else:
         _kernel(*flags)(

@@ -150,6 +150,33 @@ def _family(lanes: int) -> tuple:
         return vtype(words, index, h, a, w, windex), codegen
 
     @intrinsic
+    def vshiftadd(typingctx, shifts, index, h, a, w, windex):
+        if not (isinstance(shifts, types.Array) and shifts.ndim == 1 and shifts.layout == "C"
+                and shifts.dtype == types.uint8 and isinstance(index, types.Integer) and isinstance(h, types.Integer)
+                and a == vtype and _is_f32_vector_array(w) and isinstance(windex, types.Integer)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            i32 = ir.IntType(32)
+            ivec, eight = ir.VectorType(i32, lanes), ir.VectorType(ir.IntType(8), 8)
+            data = context.make_array(sig.args[0])(context, builder, args[0]).data
+            parts = []
+            for q in range(lanes // 8):  # eight shifts at a time: one widening load each
+                at = builder.add(args[1], ir.Constant(args[1].type, 8 * q))
+                part = builder.load(builder.bitcast(builder.gep(data, [at]), eight.as_pointer()), align=1)
+                parts.append(builder.zext(part, ir.VectorType(i32, 8)))
+            shift = parts[0] if lanes == 8 else builder.shuffle_vector(
+                parts[0], parts[1], ir.Constant(ir.VectorType(i32, 16), list(range(16))))
+            hw = context.cast(builder, args[2], sig.args[2], types.uint32)
+            hv = builder.insert_element(ir.Constant(ivec, ir.Undefined), hw, ir.Constant(i32, 0))
+            hv = builder.shuffle_vector(hv, hv, ir.Constant(ir.VectorType(i32, lanes), [0] * lanes))
+            hit = builder.icmp_signed("<", builder.shl(hv, shift), ir.Constant(ivec, [0] * lanes))  # the sign bit
+            ptr = lanes_ptr(context, builder, sig.args[4], args[4], args[5])
+            chosen = builder.select(hit, builder.load(ptr, align=4), ir.Constant(vec, [0.0] * lanes))
+            return builder.fadd(args[3], chosen)
+        return vtype(shifts, index, h, a, w, windex), codegen
+
+    @intrinsic
     def vtestbits(typingctx, a, ia, b, ib):
         if not (isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C"
                 and a.dtype in (types.uint32, types.uint64) and b == a
@@ -194,7 +221,7 @@ def _family(lanes: int) -> tuple:
         return types.none(words, index, mask), codegen
 
     return (vtype, vload, vstore, binary("fadd"), binary("fsub"), binary("fmul"), vsplat, vgreater, vbits, vselect,
-            vtestadd, vtestbits, vunbits, vpushbit)
+            vtestadd, vtestbits, vunbits, vpushbit, vshiftadd)
 
 
 def _is_f32_vector_array(arr) -> bool:
@@ -203,7 +230,7 @@ def _is_f32_vector_array(arr) -> bool:
 
 LANES = 8
 (f32x8, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits, vselect, vtestadd, vtestbits,
- vunbits, vpushbit) = _family(LANES)
+ vunbits, vpushbit, vshiftadd) = _family(LANES)
 vload.__doc__ = "arr[index:index + 8] (no bounds check)."
 vstore.__doc__ = "arr[index:index + 8] = value (no bounds check)."
 vadd.__doc__, vsub.__doc__, vmul.__doc__ = "a + b, lane by lane.", "a - b, lane by lane.", "a * b, lane by lane."
@@ -214,6 +241,9 @@ vselect.__doc__ = "a where mask is not 0.0, else b, lane by lane."
 vtestadd.__doc__ = ("a + w[windex:windex + 8], where in lane u w's float is replaced by 0.0 unless "
                     "words[index + u] & h is not 0 (words: a 1-D C-contiguous array of unsigned integers, h cast "
                     "to their type; w is read only where the bit is set; no bounds check).")
+vshiftadd.__doc__ = ("a + w[windex:windex + 8], where in lane u w's float is replaced by 0.0 unless bit 31 of "
+                     "the uint32 h << shifts[index + u] is set (shifts: a 1-D C-contiguous uint8 array of values "
+                     "below 32; no bounds check): vtestadd with one shift per lane instead of a mask and a test.")
 vunbits.__doc__ = "1.0 in lane u where bit u of m (a uint64) is set, else 0.0: the inverse of vbits."
 vpushbit.__doc__ = ("words[index + u] = words[index + u] << 1 | (mask[u] != 0.0): a bit history gains a step "
                     "(words: a 1-D C-contiguous uint32 or uint64 array; no bounds check).")
@@ -222,7 +252,7 @@ vtestbits.__doc__ = ("A uint64 with bit u set where a[ia + u] & b[ib + u] is not
 
 WIDE_LANES = 16  # one AVX-512 register; two AVX2 ones
 (f32x16, vload16, vstore16, vadd16, vsub16, vmul16, vsplat16, vgreater16, vbits16,
- vselect16, vtestadd16, vtestbits16, vunbits16, vpushbit16) = _family(WIDE_LANES)
+ vselect16, vtestadd16, vtestbits16, vunbits16, vpushbit16, vshiftadd16) = _family(WIDE_LANES)
 
 
 @intrinsic

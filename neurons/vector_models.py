@@ -6,6 +6,7 @@ For one network p and sample b (a row), per step, per chunk of up to 64 neurons:
     I = the delay-0 input rows of the non-zero inputs, by channel     # x[t] @ W_in (delay 0)
       + ring[u % R] + ring[u % R + R]                                 # what delayed inputs scheduled
       + the input rows whose history holds a bit they read            # x[t - din] @ W_in (spikes)
+        (each synapse masked by its bit)
       + bias
       + the rows of W_rec: with delays between neurons, each row whose spike history holds a
         bit one of its synapses reads, each synapse masked by its bit; without, the rows of
@@ -15,8 +16,11 @@ For one network p and sample b (a row), per step, per chunk of up to 64 neurons:
     v = beta * v + I;  s = v > A;  v = v - A * s                      # or v - v * s (zero)
 
 These are the scalar kernel's operations in its order, lane by lane, so both give
-bit-identical spikes. A synapse masked out adds 0.0, as in the scalar kernel. One compiled
-kernel per (lanes, vectors per chunk, model, reset), cached on disk.
+bit-identical spikes. A synapse masked out adds 0.0, as in the scalar kernel. With delays of
+at most 31 steps, a synapse's bit is the sign of ``(h & row mask) << (32 - delay)``
+(:meth:`neurons.models.DelayGroups.vector_bits`, ``vshiftadd``), else ``h & bit``
+(``vtestadd``). One compiled kernel per (lanes, vectors per chunk, model, reset), cached on
+disk.
 """
 from __future__ import annotations
 
@@ -31,13 +35,13 @@ from . import simd
 from .simd import SOURCE_DIGEST, WIDE_LANES, address, lowest_bit, stack_floats
 from .simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload, vmul16 as vmul
 from .simd import vpushbit16 as vpushbit, vsplat16 as vsplat, vstore16 as vstore, vsub16 as vsub
-from .simd import vtestadd16 as vtestadd, vtestbits16 as vtestbits, vunbits16 as vunbits
+from .simd import vtestadd16 as vtestadd, vtestbits16 as vtestbits, vunbits16 as vunbits, vshiftadd16 as vshiftadd
 
 __all__ = ["vector_model_kernel"]
 
 _compiled: dict = {}
 _VECTOR_NAMES = ("vadd", "vbits", "vgreater", "vload", "vmul", "vpushbit", "vsplat", "vstore", "vsub", "vtestadd",
-                 "vtestbits", "vunbits")
+                 "vtestbits", "vunbits", "vshiftadd")
 
 
 @numba.njit(inline="always")
@@ -62,7 +66,8 @@ def vector_model_kernel(lanes: int, NV: int, CUBA: bool, ALIF: bool, SUB: bool):
     SIMD = SOURCE_DIGEST
 
     def vector_model_run(x, x_idx, x_n, hold, T, t0, w_in0, in0_rows, in_ptr, in_off, in_w, pull, w_in, in_bit,
-                         in_mask, in_hist, in_one, w_rec, rec_rows, delayed, rec_bit, rec_mask, hist, bit, ring, R,
+                         in_shift, in_mask, in_hist, in_one, w_rec, rec_rows, delayed, rec_bit, rec_shift,
+                         rec_mask, hist, bit, ring, R,
                          ring_read, bias, beta, thr, thr_fin, alpha, rho, badapt, v, s, counts, isyn, a, first,
                          spikes, group):
         SIMD  # noqa: B018  a closure cell, so in numba's cache key: a change of neurons.simd recompiles
@@ -80,6 +85,8 @@ def vector_model_kernel(lanes: int, NV: int, CUBA: bool, ALIF: bool, SUB: bool):
         alf, rhf, baf = alpha.reshape(alpha.size), rho.reshape(rho.size), badapt.reshape(badapt.size)
         w0f, wif, wrf = w_in0.reshape(w_in0.size), w_in.reshape(w_in.size), w_rec.reshape(w_rec.size)
         ibf, rbf, i0f = in_bit.reshape(in_bit.size), rec_bit.reshape(rec_bit.size), in0_rows.reshape(in0_rows.size)
+        ishf, rshf = in_shift.reshape(in_shift.size), rec_shift.reshape(rec_shift.size)
+        in_shifted, rec_shifted = in_shift.size > 0, rec_shift.size > 0  # else in_bit, rec_bit
         imf, rmf = in_mask.reshape(in_mask.size), rec_mask.reshape(rec_mask.size)
         hf, hif = hist.reshape(hist.size), in_hist.reshape(in_hist.size)
         plane = n_rows * N                                   # spikes[t] stride
@@ -111,6 +118,7 @@ def vector_model_kernel(lanes: int, NV: int, CUBA: bool, ALIF: bool, SUB: bool):
                     view(af, r, N)
                 ibp, imp, hin = view(ibf, pk * N, K * N), view(imf, pk, K), view(hif, row * K, K)
                 rbp, rmp, hp = view(rbf, pn * N, N * N), view(rmf, pn, N), view(hf, r, N)
+                ishp, rshp = view(ishf, pk * N, K * N), view(rshf, pn * N, N * N)
                 for w in range(NW):
                     m = uint64(0)
                     for j in range(64 * w, min(N, 64 * w + 64)):
@@ -170,13 +178,18 @@ def vector_model_kernel(lanes: int, NV: int, CUBA: bool, ALIF: bool, SUB: bool):
                                 started = True
                             if in_read:                      # + x[t - din] @ W_in, spike inputs, by channel
                                 for k in range(K):
-                                    h = hin[k]
-                                    if (h & imp[k]) == in_none:
+                                    h = hin[k] & imp[k]
+                                    if h == in_none:
                                         continue
                                     wo = k * N + c
-                                    for u in range(NV):
-                                        vstore(acc, L * u, vtestadd(ibp, wo + L * u, h, vload(acc, L * u),
-                                                                    wip, wo + L * u))
+                                    if in_shifted:
+                                        for u in range(NV):
+                                            vstore(acc, L * u, vshiftadd(ishp, wo + L * u, h, vload(acc, L * u),
+                                                                         wip, wo + L * u))
+                                    else:
+                                        for u in range(NV):
+                                            vstore(acc, L * u, vtestadd(ibp, wo + L * u, h, vload(acc, L * u),
+                                                                        wip, wo + L * u))
                         if started:                          # + bias
                             for u in range(NV):
                                 vstore(acc, L * u, vadd(vload(acc, L * u), vload(bp, c + L * u)))
@@ -189,11 +202,16 @@ def vector_model_kernel(lanes: int, NV: int, CUBA: bool, ALIF: bool, SUB: bool):
                                 while m != uint64(0):
                                     i = 64 * w + np.int64(lowest_bit(m))
                                     m &= m - uint64(1)
-                                    h = hp[i]
+                                    h = hp[i] & rmp[i]
                                     wo = i * N + c
-                                    for u in range(NV):
-                                        vstore(acc, L * u, vtestadd(rbp, wo + L * u, h, vload(acc, L * u),
-                                                                    wrp, wo + L * u))
+                                    if rec_shifted:
+                                        for u in range(NV):
+                                            vstore(acc, L * u, vshiftadd(rshp, wo + L * u, h, vload(acc, L * u),
+                                                                         wrp, wo + L * u))
+                                    else:
+                                        for u in range(NV):
+                                            vstore(acc, L * u, vtestadd(rbp, wo + L * u, h, vload(acc, L * u),
+                                                                        wrp, wo + L * u))
                         else:                                # + s[t-1] @ W_rec, lowest neuron first
                             for w in range(NW):
                                 m = masks[old, w]

@@ -55,10 +55,11 @@ def _run(net, xs, B, subtract, record, vector, hold=False):
 
 
 # (model, N, longest delay, reset, record, inputs): 16 and 8 lanes, chunks of 3 and 4 vectors and
-# two chunks, bit words of 8 to 64 bits, spike inputs (read from a history), other inputs (pushed
+# two chunks, shifts (longest delay up to 31, on 16 and 8 lanes) and bit words of 32 and 64 bits, spike inputs (read from a history), other inputs (pushed
 # into the ring), calls that mix them, inputs held for every step, and no delays; pairs of cases
 # share a compiled kernel (recording is a run-time choice), which keeps CI's compile time down
-CASES = [("lif", 64, 16, "subtract", True, "spikes"), ("alif", 48, 20, "zero", True, "currents"),
+CASES = [("lif", 64, 16, "subtract", True, "spikes"), ("lif", 24, 31, "subtract", False, "spikes"),
+         ("lif", 64, 32, "subtract", False, "spikes"), ("alif", 48, 20, "zero", True, "currents"),
          ("cuba", 128, 5, "subtract", False, "mixed"), ("lif", 24, 40, "subtract", True, "spikes"),
          ("alif", 48, 0, "zero", False, "hold"), ("lif", 24, 0, "subtract", False, "currents")]
 
@@ -113,18 +114,34 @@ def test_chunks_of_the_vector_kernel_divide_the_row_and_never_cross_a_spike_word
         assert width == n if n <= 64 else 64 % width == 0  # one chunk, or chunks inside 64-neuron words
 
 
-def test_the_vector_kernel_keeps_narrow_copies_of_the_delay_bits(rng):
+def test_the_vector_kernel_reads_shifts_up_to_31_steps_and_narrow_bits_beyond(rng):
     P, N, n_in = 2, 16, 3
-    for longest, kind in ((8, np.uint8), (16, np.uint16), (17, np.uint32), (40, np.uint64)):
+    for longest, kind in ((1, None), (8, None), (17, None), (31, None), (32, np.uint32), (40, np.uint64)):
+        delay_in = rng.integers(0, longest + 1, (P, n_in, N))
+        delay_in[0, 0, 0] = longest
         net = NetworkBatch(rng.normal(size=(P, n_in, N)), rng.normal(size=(P, N, N)), np.ones((P, N)),
                            np.full((P, N), 0.5), np.zeros((P, N)), 2,
-                           delay_in=np.full((P, n_in, N), longest), delay_rec=np.full((P, N, N), longest))
+                           delay_in=delay_in, delay_rec=np.full((P, N, N), longest))
+        net.w_in[1, 2] = 0.0  # no synapses: no bit, and shift 0
         g = delay_groups(net)
-        for which, bits in (("in", g.in_bit), ("rec", g.rec_bit)):
-            narrow = g.narrow_bits(which)
-            assert narrow.dtype == kind and narrow.flags.c_contiguous
-            np.testing.assert_array_equal(narrow, bits)  # the same bits: the word only narrows
-            assert (narrow == np.left_shift(kind(1), kind(longest - 1))).all()
+        for which, bits, delay, w in (("in", g.in_bit, net.delay_in, net.w_in),
+                                      ("rec", g.rec_bit, net.delay_rec, net.w_rec)):
+            narrow, shifts = g.vector_bits(which)
+            if which == "rec" and longest == 1:  # every delay 1: no history, nothing to read
+                assert narrow.size == shifts.size == 0 and not g.rec_delayed
+                continue
+            late = (w != 0) & (delay > 0)
+            if kind is None:  # h << shift has the synapse's bit (delay - 1) as its sign bit
+                assert narrow.size == 0 and shifts.dtype == np.uint8 and shifts.flags.c_contiguous
+                np.testing.assert_array_equal(shifts, np.where(late, 32 - delay, 0))
+                np.testing.assert_array_equal(late, bits != 0)
+                h = np.uint32(2**32 - 1) >> np.uint32(32 - longest)  # every bit a row can read
+                sign = (np.left_shift(h, shifts.astype(np.uint32)) >> np.uint32(31)) == 1
+                np.testing.assert_array_equal(sign, late)
+            else:
+                assert shifts.size == 0 and narrow.dtype == kind and narrow.flags.c_contiguous
+                np.testing.assert_array_equal(narrow, bits)  # the same bits: the word only narrows
+                np.testing.assert_array_equal(narrow, np.where(late, np.left_shift(kind(1), (delay - 1).astype(kind)), 0))
 
 
 def test_the_simd_bit_helpers():
@@ -155,3 +172,26 @@ def test_the_simd_bit_helpers():
     np.testing.assert_array_equal(out[16:], ((a & b) != 0).astype(np.float32))
     np.testing.assert_array_equal(hist, (before << np.uint32(1)) | (s != 0).astype(np.uint32))
     assert mask == sum(1 << u for u in range(16) if s[u])
+
+
+def test_the_shift_helper_reads_the_bit_that_each_lane_shifts_into_the_sign():
+    import numba
+
+    from neurons.simd import vload, vload16, vshiftadd, vshiftadd16, vstore, vstore16
+
+    @numba.njit
+    def shifted(shifts, h, w, acc, out):
+        vstore16(out, 0, vshiftadd16(shifts, 0, h, vload16(acc, 0), w, 0))  # 16 lanes
+        vstore(out, 16, vshiftadd(shifts, 16, h, vload(acc, 16), w, 16))     # 8 lanes, at an offset
+
+    rng = np.random.default_rng(4)
+    shifts = rng.integers(0, 32, 24).astype(np.uint8)
+    shifts[:2] = (0, 31)
+    h = np.uint32(0b1010_0110_0101_1001_0110_1100_1011_0101)
+    w, acc = rng.normal(size=24).astype(np.float32), rng.normal(size=24).astype(np.float32)
+    out = np.zeros(24, np.float32)
+    shifted(shifts, h, w, acc, out)
+    hit = np.array([(int(h) >> (31 - int(k))) & 1 for k in shifts], bool)  # bit 31 - shift of h
+    np.testing.assert_array_equal(out, acc + np.where(hit, w, np.float32(0.0)))
+    assert hit.any() and not hit.all() and hit[0] and hit[1]  # bit 31 and bit 0 of h
+
