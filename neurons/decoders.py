@@ -26,8 +26,21 @@ def membrane(v: np.ndarray) -> np.ndarray:
 
 
 def count_then_voltage(counts: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """The output neuron with the most spikes; ties broken by the higher membrane potential.
+    """The output neuron with the most spikes; ties broken by the higher membrane potential
+    (a NaN potential counts as -inf), then by the lower index.
 
-    Spike counts are whole numbers, so the voltage, squashed into (0, 1), only breaks ties.
+    A scan over the outputs, vectorized over the rest: output j replaces the best so far
+    where ``c_j > c_best or (c_j == c_best and v_j > v_best)``. Comparisons only, so the
+    answer is the same on every machine (no transcendental function rounds differently),
+    and the compiled rollouts (``tasks.rollout``) make the same scan lane by lane.
     """
-    return np.argmax(counts + 0.5 + np.arctan(v) / np.pi, axis=-1)
+    counts, v = np.asarray(counts), np.asarray(v)
+    v = np.where(v > -np.inf, v, -np.inf)  # NaN -> -inf
+    best_c, best_v = counts[..., 0], v[..., 0]
+    best = np.zeros(counts.shape[:-1], np.int64)
+    for j in range(1, counts.shape[-1]):
+        c_j, v_j = counts[..., j], v[..., j]
+        better = (c_j > best_c) | ((c_j == best_c) & (v_j > best_v))
+        best = np.where(better, j, best)
+        best_c, best_v = np.where(better, c_j, best_c), np.where(better, v_j, best_v)
+    return best

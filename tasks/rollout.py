@@ -22,9 +22,8 @@ sums are those of the numba kernels in their order, and the physics repeat the n
 ports' operations in their order and dtypes. So a rollout equals the numpy path run with
 the numba kernels bit for bit except where a transcendental function differs in its last
 bit between numpy and the C library: ``exp`` (population encoding, about 5% of values on
-this machine), ``tanh`` (membrane decoding) and ``arctan`` (the voltage tie-break of
-discrete actions, which matters only between equal spike counts). ``sin`` and ``cos`` of
-the physics agree exactly. The tolerance is documented in ``tasks/README.md`` and checked
+one machine) and ``tanh`` (membrane decoding). ``sin`` and ``cos`` of the physics agree
+exactly, and so do discrete actions (count decoding compares counts, then potentials). The tolerance is documented in ``tasks/README.md`` and checked
 by ``tests/test_rollout.py``.
 
 How it runs: ``LANES`` (16) episodes advance together, one per SIMD lane. Every LIF
@@ -466,49 +465,21 @@ _observe, _physics = _observe_state, _PHYSICS[_CARTPOLE]  # the names the kernel
 
 
 @_inline
-def _discrete_actions(cnt, v, n_out, acts, scratch):
-    """``acts[l]``, for every lane l at once: the argmax over outputs of (count + 0.5) +
-    arctan(v) / pi in float32 (first maximum), as neurons.decoders.count_then_voltage
-    computes it.
-
-    Between the best output so far and the next one, the answer is the higher count, then
-    the higher potential, unless float32 rounding could make their scores equal: counts one
-    apart with a potential beyond +-1000, or equal counts with potentials closer than
-    8e-6 pi (count + 2) (1 + v^2), about 70 times what float32 resolves in the scores. Only
-    lanes where that could happen (rare) compute the arctan, one by one. The rest is
-    branch-free arithmetic on 0.0 / 1.0 masks over all lanes; deciding lane by lane took
-    about 30% of a MountainCar rollout."""
-    L = LANES
+def _discrete_actions(cnt, v, n_out, acts):
+    """``acts[l]``, for every lane l at once: neurons.decoders.count_then_voltage's scan,
+    output j replacing the best so far where ``c_j > c_best or (c_j == c_best and v_j >
+    v_best)`` (a NaN potential counts as -inf), in branch-free arithmetic on 0.0 / 1.0
+    masks over all lanes (deciding lane by lane took about 30% of a MountainCar rollout)."""
     f32 = np.float32
-    one, zero, two = vsplat(f32(1.0)), vsplat(f32(0.0)), vsplat(f32(2.0))
-    thousand, margin = vsplat(f32(1000.0)), vsplat(f32(8e-6 * math.pi))
+    one, zero, low = vsplat(f32(1.0)), vsplat(f32(0.0)), vsplat(f32(-np.inf))
     bc, bv, bi = vload(cnt, 0), vload(v, 0), zero           # the best so far: count, potential, index
+    bv = vselect(vgreater(bv, low), bv, low)                # NaN -> -inf
     for j in range(1, n_out):
-        cj, vj = vload(cnt, j * L), vload(v, j * L)
-        gap = vsub(cj, bc)
-        gap = vselect(vgreater(zero, gap), vsub(zero, gap), gap)                 # |cj - cb|
-        aj = vselect(vgreater(zero, vj), vsub(zero, vj), vj)
-        ab = vselect(vgreater(zero, bv), vsub(zero, bv), bv)
-        big = vselect(vgreater(aj, ab), aj, ab)                                   # max(|vj|, |vb|)
-        gap0 = vsub(one, vgreater(gap, zero))                                     # gap == 0
-        gap1 = vmul(vsub(one, vgreater(gap, one)), vsub(one, vgreater(one, gap)))  # gap == 1
-        limit = vmul(vmul(margin, vadd(cj, two)), vadd(one, vmul(big, big)))
-        wide = vselect(vsub(one, vgreater(vj, bv)), one, vgreater(vsub(vj, bv), limit))
-        clear = vselect(vsub(one, vgreater(two, gap)), one,                       # gap >= 2
-                        vselect(vmul(gap1, vsub(one, vgreater(big, thousand))), one, vmul(gap0, wide)))
-        better = vselect(vgreater(cj, bc), one, vmul(gap0, vgreater(vj, bv)))
-        if vbits(vsub(one, clear)) != 0:                     # the arctan, where float32 could tie
-            vstore(scratch, 0, bc)
-            vstore(scratch, L, bv)
-            vstore(scratch, 2 * L, better)
-            vstore(scratch, 3 * L, clear)
-            half, pi32 = f32(0.5), f32(math.pi)
-            for l in range(L):
-                if scratch[3 * L + l] == f32(0.0):
-                    c_j, v_j, c_b, v_b = cnt[j * L + l], v[j * L + l], scratch[l], scratch[L + l]
-                    up = (c_j + half) + f32(np.arctan(v_j)) / pi32 > (c_b + half) + f32(np.arctan(v_b)) / pi32
-                    scratch[2 * L + l] = f32(1.0) if up else f32(0.0)
-            better = vload(scratch, 2 * L)
+        cj, vj = vload(cnt, j * LANES), vload(v, j * LANES)
+        vj = vselect(vgreater(vj, low), vj, low)
+        more = vgreater(cj, bc)
+        same = vsub(vsub(one, more), vgreater(bc, cj))      # counts are whole numbers: equal or not
+        better = vadd(more, vmul(same, vgreater(vj, bv)))
         bc, bv, bi = vselect(better, cj, bc), vselect(better, vj, bv), vselect(better, vsplat(f32(j)), bi)
     vstore(acts, 0, bi)
 
@@ -631,7 +602,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         lalpha, lrho, lbad = f4[at4[11]:at4[12]], f4[at4[12]:at4[13]], f4[at4[13]:at4[14]]
         isyn, adapt = f4[at4[14]:at4[15]], f4[at4[15]:at4[16]]  # cuba's i, alif's a
         cnt, lane_total = f4[at4[16]:at4[17]], f4[at4[17]:at4[18]]
-        acts, scratch = f4[at4[18]:at4[19]], f4[at4[19]:at4[20]]  # _discrete_actions
+        acts, scratch = f4[at4[18]:at4[19]], f4[at4[19]:at4[20]]  # actions, _mcc_lanes' scratch
         mthree, mgrav, mexact, mdone = f4[at4[20]:at4[21]], f4[at4[21]:at4[22]], f4[at4[22]:at4[23]], \
             f4[at4[23]:at4[24]]                                  # _mcc_lanes' float32 lanes
         mreward, trig, cos3 = f8[at[8]:at[9]], f8[at[9]:at[10]], f8[at[10]:at[11]]  # trig: _observe's for _physics
@@ -722,7 +693,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 for f in range(0, NL, L):
                     vstore(s, f, vload(s, NL + f))
             if decoding == 0:
-                _discrete_actions(cnt, v, n_out, acts, scratch)
+                _discrete_actions(cnt, v, n_out, acts)
             if port == _MCC:                                     # the physics of every lane at once
                 if decoding == 1:
                     vstore(acts, 0, vmul(vsub(vload(cnt, 0), vload(cnt, L)), vsplat(action_scale)))

@@ -48,3 +48,9 @@ def test_decoders():
     assert decoders.count_then_voltage(counts, v).tolist() == [2, 0]
     # a voltage never outweighs one spike
     assert decoders.count_then_voltage(np.array([[1.0, 0.0]]), np.array([[-1e6, 1e6]])).tolist() == [0]
+    # potentials one float32 ulp apart, equal ones, infinities, NaN: comparisons, nothing rounded
+    a = np.float32(1e4)
+    b = np.nextafter(a, np.float32(np.inf))
+    v = np.array([[a, b, a], [b, b, a], [-np.inf, -np.inf, -np.inf], [np.nan, a, b], [a, np.nan, a]], np.float32)
+    counts = np.array([[2, 2, 2], [2, 2, 2], [0, 1, 1], [3, 3, 3], [1, 1, 1]], np.float32)
+    assert decoders.count_then_voltage(counts, v).tolist() == [1, 0, 1, 2, 0]
