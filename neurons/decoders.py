@@ -38,9 +38,11 @@ def count_then_voltage(counts: np.ndarray, v: np.ndarray) -> np.ndarray:
     v = np.where(v > -np.inf, v, -np.inf)  # NaN -> -inf
     best_c, best_v = counts[..., 0], v[..., 0]
     best = np.zeros(counts.shape[:-1], np.int64)
-    for j in range(1, counts.shape[-1]):
+    n = counts.shape[-1]
+    for j in range(1, n):
         c_j, v_j = counts[..., j], v[..., j]
         better = (c_j > best_c) | ((c_j == best_c) & (v_j > best_v))
         best = np.where(better, j, best)
-        best_c, best_v = np.where(better, c_j, best_c), np.where(better, v_j, best_v)
+        if j < n - 1:
+            best_c, best_v = np.where(better, c_j, best_c), np.where(better, v_j, best_v)
     return best
