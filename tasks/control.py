@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurons import NetworkBatch, decoders
+from neurons import NetworkBatch, decoders, portable
 
 from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
 from .physics import AcrobotPhysics, CartPolePhysics, ContinuousMountainCarPhysics, MountainCarPhysics, PendulumPhysics
@@ -49,7 +49,7 @@ class MembraneDifference:
         self.action_scale = np.float32(max_action)
 
     def __call__(self, counts: np.ndarray, v: np.ndarray) -> np.ndarray:
-        return np.tanh(v[..., 0] - v[..., 1]) * self.action_scale
+        return portable.tanh((v[..., 0] - v[..., 1]).astype(np.float64)).astype(np.float32) * self.action_scale
 
 
 def rate_difference(max_action: float, sim_steps: int) -> RateDifference:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurons import NetworkBatch, Simulator, decoders
+from neurons import NetworkBatch, Simulator, decoders, portable
 
 from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
 from . import closed_loop
@@ -158,7 +158,7 @@ class GymTask(Task):
             return decoders.count_then_voltage(counts, v) + self._act[1]
         _, low, high = self._act
         if self.options["decoding"] == "membrane":
-            diff = np.tanh(v[..., 0::2].astype(np.float64) - v[..., 1::2])       # in (-1, 1)
+            diff = portable.tanh(v[..., 0::2].astype(np.float64) - v[..., 1::2])  # in (-1, 1)
         else:
             diff = (counts[..., 0::2] - counts[..., 1::2]) / self.options["sim_steps"]  # in [-1, 1]
         return low + (diff + 1.0) * (high - low) / 2.0

@@ -20,11 +20,10 @@ step (the numpy path of :func:`tasks.closed_loop.run_episodes`, step for step)::
 The neuron models are lif, alif and cuba (neurons.models), without synaptic delays. The
 sums are those of the numba kernels in their order, and the physics repeat the numpy
 ports' operations in their order and dtypes. So a rollout equals the numpy path run with
-the numba kernels bit for bit except where a transcendental function differs in its last
-bit between numpy and the C library: ``exp`` (population encoding, about 5% of values on
-one machine) and ``tanh`` (membrane decoding). ``sin`` and ``cos`` of the physics agree
-exactly, and so do discrete actions (count decoding compares counts, then potentials). The tolerance is documented in ``tasks/README.md`` and checked
-by ``tests/test_rollout.py``.
+the numba kernels bit for bit: ``sin`` and ``cos`` of the physics agree between numpy and
+the C library, count decoding compares counts, then potentials, and population encoding's
+``exp`` and membrane decoding's ``tanh`` are neurons.portable's on both paths
+(``tests/test_rollout.py``).
 
 How it runs: ``LANES`` (16) episodes advance together, one per SIMD lane. Every LIF
 quantity of neuron j is one vector over the lanes, and so are the weights, copied
@@ -50,17 +49,18 @@ from __future__ import annotations
 
 import math
 import types
+from pathlib import Path
 
 import numba
 import numpy as np
 from numba.np.numpy_support import carray
 
-from neurons import NetworkBatch
+from neurons import NetworkBatch, portable
 from neurons.encoders import field_centres
 from neurons.lif import _finite_thresholds
 from neurons.network import MODELS  # lif, alif, cuba: the kernel's numbering
 from neurons.simd import WIDE_LANES as LANES
-from neurons.simd import SOURCE_DIGEST, stack_floats
+from neurons.simd import SOURCE_DIGEST, source_digest, stack_floats
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vselect16 as vselect, vsplat16 as vsplat, vstore16 as vstore
 from neurons.simd import vsub16 as vsub
@@ -78,6 +78,8 @@ BLOCKS = (4, 5, 6)  # neurons updated together (their sums are independent chain
 
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 _inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")  # no call, no reference counts
+_exp, _tanh = _inline(portable.exp1), _inline(portable.tanh1)  # numpy's paths use the same arithmetic
+PORTABLE_DIGEST = source_digest(Path(portable.__file__).read_bytes()) if Path(portable.__file__).is_file() else 0
 _CARTPOLE, _ACROBOT, _MOUNTAINCAR, _MCC, _PENDULUM, _DP, _DPNV = range(7)
 
 
@@ -559,6 +561,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
     BLOCK = block  # neurons updated together
     ACC = BLOCK * LANES  # the block's sums, on the stack: in registers
     SIMD = SOURCE_DIGEST
+    PORTABLE = PORTABLE_DIGEST
 
     def _episodes(start, max_steps, sim_steps, w_in, w_rec, bias, beta, thr, thr_fin, alpha, rho, badapt, n_out,
                   scale, offset, centres, widths, action_scale, returns, steps, spikes, final, keep_final):
@@ -573,6 +576,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         lanes mostly hold one network (its neurons then spike together, and rows no lane
         spiked are skipped) and idle only at the end of the call."""
         SIMD  # noqa: B018  a closure cell, so in numba's cache key: a change of neurons.simd recompiles
+        PORTABLE  # noqa: B018  and of neurons.portable (exp, tanh)
         P, n_in, N = w_in.shape
         E, S = start.shape
         d = scale.shape[0]
@@ -632,7 +636,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                             xi = np.float64(obs[i, l])
                             for k in range(fields):
                                 z = (xi - centres[i, k]) / widths[i]
-                                x[(i * fields + k) * L + l] = f32(math.exp(-0.5 * z * z))
+                                x[(i * fields + k) * L + l] = f32(_exp(-0.5 * z * z))
             else:                                                # (obs - offset) / scale
                 for i in range(d):
                     for l in range(L):
@@ -699,7 +703,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     vstore(acts, 0, vmul(vsub(vload(cnt, 0), vload(cnt, L)), vsplat(action_scale)))
                 elif decoding == 2:
                     for l in range(L):
-                        acts[l] = f32(np.tanh(v[l] - v[L + l])) * action_scale
+                        acts[l] = f32(_tanh(np.float64(v[l] - v[L + l]))) * action_scale
                 else:
                     vstore(acts, 0, zero)
                 _mcc_lanes(st, acts, scratch, mthree, mgrav, mexact, mreward, mdone)
@@ -719,7 +723,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 elif decoding == 1:                              # (n0 - n1) * max_action / sim_steps
                     af = (cnt[l] - cnt[L + l]) * action_scale
                 else:                                            # tanh(v0 - v1) * max_action
-                    af = f32(np.tanh(v[l] - v[L + l])) * action_scale
+                    af = f32(_tanh(np.float64(v[l] - v[L + l]))) * action_scale
                 if port == _MCC or port == _MOUNTAINCAR:               # stepped above
                     reward, terminated = mreward[l], mdone[l] != f32(0.0)
                 else:
