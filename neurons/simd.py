@@ -28,10 +28,16 @@ def source_digest(code: bytes) -> int:
     return int.from_bytes(hashlib.sha256(code).digest()[:8], "little") >> 2
 
 
-try:
-    SOURCE_DIGEST = source_digest(Path(__file__).read_bytes())
-except OSError:  # no source file (a frozen or zipped install): nothing to compare against
-    SOURCE_DIGEST = 0
+def file_digest(path: str | Path) -> int:
+    """:func:`source_digest` of a source file, 0 where it cannot be read (a frozen or
+    zipped install: nothing to compare against)."""
+    try:
+        return source_digest(Path(path).read_bytes())
+    except OSError:
+        return 0
+
+
+SOURCE_DIGEST = file_digest(__file__)
 
 
 def _family(lanes: int) -> tuple:

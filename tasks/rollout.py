@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import math
 import types
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -60,7 +59,7 @@ from neurons.encoders import field_centres
 from neurons.lif import _finite_thresholds
 from neurons.network import MODELS  # lif, alif, cuba: the kernel's numbering
 from neurons.simd import WIDE_LANES as LANES
-from neurons.simd import SOURCE_DIGEST, source_digest, stack_floats
+from neurons.simd import SOURCE_DIGEST, file_digest, stack_floats
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vselect16 as vselect, vsplat16 as vsplat, vstore16 as vstore
 from neurons.simd import vsub16 as vsub
@@ -79,7 +78,7 @@ BLOCKS = (4, 5, 6)  # neurons updated together (their sums are independent chain
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 _inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")  # no call, no reference counts
 _exp, _tanh = _inline(portable.exp1), _inline(portable.tanh1)  # numpy's paths use the same arithmetic
-PORTABLE_DIGEST = source_digest(Path(portable.__file__).read_bytes()) if Path(portable.__file__).is_file() else 0
+PORTABLE_DIGEST = file_digest(portable.__file__)
 _CARTPOLE, _ACROBOT, _MOUNTAINCAR, _MCC, _PENDULUM, _DP, _DPNV = range(7)
 
 

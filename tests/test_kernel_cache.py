@@ -59,3 +59,14 @@ def test_every_kernel_made_of_the_intrinsics_holds_their_digest():
                vector_model_kernel(8, 1, True, True, False)] + [_kernel(p, 0, False, True) for p in range(len(PORTS))]
     for k in kernels:  # dispatchers, not compiled yet
         assert SOURCE_DIGEST in [cell.cell_contents for cell in k.py_func.__closure__], k.py_func.__qualname__
+
+
+def test_the_rollout_kernels_hold_the_digest_of_the_portable_functions_they_inline():
+    from neurons.simd import file_digest, source_digest
+    from tasks.rollout import PORTABLE_DIGEST, PORTS, _kernel
+
+    assert PORTABLE_DIGEST == source_digest((ROOT / "neurons" / "portable.py").read_bytes()) != 0
+    assert file_digest(ROOT / "no such file.py") == 0
+    for p in range(len(PORTS)):
+        k = _kernel(p, 2, True, True)  # membrane decoding, population encoding: tanh1 and exp1
+        assert PORTABLE_DIGEST in [cell.cell_contents for cell in k.py_func.__closure__], p
