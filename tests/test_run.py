@@ -226,6 +226,18 @@ def test_config_file_and_flags_layer(tmp_path, capsys):
     assert dumped["strategy"]["name"] == "cma"
 
 
+def test_dump_config_refuses_what_the_run_would_refuse(tmp_path, capsys):
+    f = tmp_path / "c.toml"
+    f.write_text('[strategy]\nname = "cma"\nsigma0 = -1.0\n')
+    assert main(["run", "xor", "--config", str(f), "--dump-config"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "strategy.sigma0: -1.0; expected a finite value > 0" in captured.err
+    f.write_text('[strategy]\nname = "cma"\nsigma0 = 0.25\n')
+    assert main(["run", "xor", "--config", str(f), "--dump-config"]) == 0
+    assert "sigma0 = 0.25  # file\n" in capsys.readouterr().out
+
+
 def test_tasks_lists_cartpole(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out

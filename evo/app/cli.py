@@ -22,7 +22,8 @@ from ..rundir.results import (find_runs, load_all, load_best_genome, load_run, l
                                stack_runs)
 from ..seeding import validation_seed
 from ..training import config as cfg
-from ..training.api import build, resume, run
+from ..training import trackers
+from ..training.api import build, make_strategy_for, resume, run
 from ..training.config import check_fits
 from ..training.trainer import Callback
 from . import bench, bench_scale, bench_speed, plots, report
@@ -112,6 +113,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           f"valid tasks: {', '.join(tasks.names())}")
     resolved = cfg.resolve_sources(layers, preset=not args.no_preset)
     if args.dump_config:
+        make_strategy_for(resolved.config, resolved.space)  # the run's own checks of the strategy options
+        trackers.require(resolved.config)
         sys.stdout.write(cfg.dump_with_sources(resolved))
         return 0
     for note in resolved.notes:

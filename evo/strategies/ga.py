@@ -107,8 +107,8 @@ def check_common(o: dict, min_population: int) -> None:
         if k in o and not 0 <= o[k] <= 1:
             raise StrategyError(f"strategy.{k}: {o[k]}; expected a probability in [0, 1]")
     for k in ("init_std", "eta", "alpha", "mutation_sigma"):
-        if k in o and not o[k] > 0:
-            raise StrategyError(f"strategy.{k}: {o[k]}; expected a value > 0")
+        if k in o and not 0 < o[k] < np.inf:
+            raise StrategyError(f"strategy.{k}: {o[k]}; expected a finite value > 0")
 
 
 def check_population(es, population: np.ndarray) -> None:

@@ -97,10 +97,12 @@ class NEAT(Strategy):
         for k in _RATES:
             if not 0 <= o[k] <= 1:
                 raise StrategyError(f"strategy.{k}: {o[k]}; expected a probability in [0, 1]")
-        for k in ("compatibility_threshold", "weight_power", "weight_limit", "threshold_power", "beta_power",
-                  "bias_power", "split_weight"):
+        for k in ("compatibility_threshold", "weight_limit"):
             if not o[k] > 0:
                 raise StrategyError(f"strategy.{k}: {o[k]}; expected a value > 0")
+        for k in ("weight_power", "threshold_power", "beta_power", "bias_power", "split_weight"):
+            if not 0 < o[k] < np.inf:
+                raise StrategyError(f"strategy.{k}: {o[k]}; expected a finite value > 0")
         for k in ("threshold_step", "c_excess", "c_disjoint", "c_weight", "c_neuron", "c_delay"):
             if not o[k] >= 0:
                 raise StrategyError(f"strategy.{k}: {o[k]}; expected a value >= 0")
