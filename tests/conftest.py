@@ -21,15 +21,21 @@ def random_net(rng, P, n_in, N, n_out, density=0.6) -> NetworkBatch:
 
 # Files whose tests start Ray: they run one after another in one pytest-xdist process, since
 # two Ray instances at once would halve each other's CPUs, and test_ray looks for Ray's worker
-# processes by name. Every other file is a group of its own, so that its tests share one
-# process's compiled kernels.
+# processes by name. A test of theirs marked ``without_ray`` starts no Ray instance and joins
+# its file's own group instead. Every other file is a group of its own, so that its tests
+# share one process's compiled kernels.
 RAY_FILES = {"test_ray.py", "test_hostile.py", "test_mujoco.py", "test_bench.py"}
+RAY_GROUP = "ray"
 
 
+# First: pytest-xdist reads the groups in its own hook of this name, which would otherwise
+# run before this one and see no marker.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         name = item.path.name
-        item.add_marker(pytest.mark.xdist_group("ray" if name in RAY_FILES else name))
+        ray = name in RAY_FILES and item.get_closest_marker("without_ray") is None
+        item.add_marker(pytest.mark.xdist_group(RAY_GROUP if ray else name))
 
 
 @pytest.fixture

@@ -30,6 +30,13 @@ SLOW = {"task": {"name": "cartpole", "episodes": 1500, "max_steps": 200, "valida
         "genome": {"hidden": 4}, "run": {"generations": 5, "quiet": True, "validate_every": 0}}
 
 
+def test_the_files_that_start_ray_share_one_pytest_xdist_group(request):
+    """tests/conftest.py's groups are in effect: this test runs in the process of the "ray" group."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not in a pytest-xdist process of --dist loadgroup (pytest -n 0)")
+    assert request.node.nodeid.endswith("@ray"), request.node.nodeid
+
+
 def config(tmp_path, name, base=QUICK, **run_over):
     layer = {**base, "run": {**base["run"], "out": str(tmp_path), "name": name, **run_over}}
     return cfg.resolve(layer)
