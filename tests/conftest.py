@@ -25,7 +25,6 @@ def random_net(rng, P, n_in, N, n_out, density=0.6) -> NetworkBatch:
 # its file's own group instead. Every other file is a group of its own, so that its tests
 # share one process's compiled kernels.
 RAY_FILES = {"test_ray.py", "test_hostile.py", "test_mujoco.py", "test_bench.py"}
-RAY_GROUP = "ray"
 
 
 # First: pytest-xdist reads the groups in its own hook of this name, which would otherwise
@@ -35,7 +34,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         name = item.path.name
         ray = name in RAY_FILES and item.get_closest_marker("without_ray") is None
-        item.add_marker(pytest.mark.xdist_group(RAY_GROUP if ray else name))
+        item.add_marker(pytest.mark.xdist_group("ray" if ray else name))
 
 
 @pytest.fixture
