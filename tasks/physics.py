@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .pcg64 import uniform_per_seed
+
 __all__ = ["CartPolePhysics", "AcrobotPhysics", "MountainCarPhysics", "ContinuousMountainCarPhysics", "PendulumPhysics"]
 
 pi = math.pi
@@ -38,7 +40,7 @@ class CartPolePhysics:
 
     @staticmethod
     def start_states(seeds) -> np.ndarray:
-        return np.stack([np.random.default_rng(int(s)).uniform(-0.05, 0.05, size=4) for s in seeds])
+        return uniform_per_seed(seeds, -0.05, 0.05, 4)
 
     def step(self, state: np.ndarray, action: np.ndarray):
         x, x_dot, theta, theta_dot = (state[..., i] for i in range(4))
@@ -84,8 +86,7 @@ class AcrobotPhysics:
 
     @staticmethod
     def start_states(seeds) -> np.ndarray:
-        return np.stack([np.random.default_rng(int(s)).uniform(-0.1, 0.1, size=(4,)).astype(np.float32)
-                         for s in seeds]).astype(np.float64)
+        return uniform_per_seed(seeds, -0.1, 0.1, 4).astype(np.float32).astype(np.float64)
 
     def _dsdt(self, s: np.ndarray, a: np.ndarray) -> np.ndarray:
         m1, m2, l1 = self.LINK_MASS_1, self.LINK_MASS_2, self.LINK_LENGTH_1
@@ -134,6 +135,11 @@ def _wrap(x: np.ndarray, m: float, M: float) -> np.ndarray:
     return x
 
 
+def _position_only(position: np.ndarray) -> np.ndarray:
+    """MountainCar's start states (n, 2): the drawn positions, velocity 0."""
+    return np.stack((position, np.zeros_like(position)), axis=-1)
+
+
 class MountainCarPhysics:
     """MountainCar-v0: actions 0, 1, 2 = push left, none, right; reward -1 per step until
     the car reaches position 0.5."""
@@ -147,8 +153,7 @@ class MountainCarPhysics:
 
     @staticmethod
     def start_states(seeds) -> np.ndarray:
-        return np.stack([np.array([np.random.default_rng(int(s)).uniform(low=-0.6, high=-0.4), 0])
-                         for s in seeds])
+        return _position_only(uniform_per_seed(seeds, -0.6, -0.4))
 
     def step(self, state: np.ndarray, action: np.ndarray):
         position, velocity = state[..., 0], state[..., 1]
@@ -178,8 +183,7 @@ class ContinuousMountainCarPhysics:
 
     @staticmethod
     def start_states(seeds) -> np.ndarray:
-        return np.stack([np.array([np.random.default_rng(int(s)).uniform(low=-0.6, high=-0.4), 0])
-                         for s in seeds]).astype(np.float32)
+        return _position_only(uniform_per_seed(seeds, -0.6, -0.4)).astype(np.float32)
 
     def step(self, state: np.ndarray, action: np.ndarray):
         state = state.astype(np.float32)
@@ -213,7 +217,7 @@ class PendulumPhysics:
     @staticmethod
     def start_states(seeds) -> np.ndarray:
         high = np.array([np.pi, 1.0])
-        return np.stack([np.random.default_rng(int(s)).uniform(low=-high, high=high) for s in seeds])
+        return uniform_per_seed(seeds, -high, high)
 
     def step(self, state: np.ndarray, action: np.ndarray):
         th, thdot = state[..., 0], state[..., 1]
