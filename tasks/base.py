@@ -106,6 +106,9 @@ class Task:
 
     - ``target``: a training fitness at which a run may stop (``run.stop_fitness = "task"``);
       default ``inf``, never;
+    - ``metric_names``: the names of the metrics ``evaluate`` reports, so that a run refuses
+      a strategy objective the task lacks before it evaluates anything; default None: not
+      declared (the objectives are checked against the first evaluation);
     - ``solved(ev) -> (P,) bool``: which networks solved the task; default: the task does
       not define solving (``defines_solved`` is False) and ``solved`` returns None;
     - ``record(nets, seed) -> (T, N) spikes`` of the first network on one validation sample
@@ -125,6 +128,7 @@ class Task:
     n_outputs: int
     options: dict[str, Any]
     target: ClassVar[float] = math.inf
+    metric_names: tuple[str, ...] | None = None
     preset: ClassVar[Preset | None] = None
 
     def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:

@@ -68,6 +68,7 @@ class _Classifier(Task):
     n_outputs: int
     options: dict
     spike_input: bool = False  # True where the encoded input is spikes, not currents
+    metric_names = ("accuracy", "spikes", "synaptic_events")
 
     def _score(self, nets: NetworkBatch, x: np.ndarray, y: np.ndarray, soft: bool) -> Evaluation:
         """Accuracy (``soft`` False) or the fitness of the module docstring (``soft`` True)."""

@@ -72,6 +72,7 @@ class ControlTask(Task):
     """A population-vectorized control task over one of the physics ports."""
 
     name = "control"
+    metric_names = ("steps", "spikes")
     physics_cls: type = AcrobotPhysics
     n_actions: int = 0           # discrete actions; 0 for a continuous 1-D action
     max_action: float = 1.0      # continuous: the largest |action|

@@ -130,6 +130,7 @@ class DoublePole(Task):
         self.options = dict(velocities=velocities, max_steps=int(max_steps) or default, sim_steps=int(sim_steps),
                             test_steps=int(test_steps), reset=reset, decoding=decoding)
         self.physics = DoublePolePhysics(velocities)
+        self.metric_names = ("steps", "spikes") if velocities else ("steps", "spikes", "balanced_test")
         scale = (2.4, 1.0, 0.628, 2.0, 0.628, 2.0) if velocities else (2.4, 0.628, 0.628)
         self.encoder = ObservationEncoder("direct", scale)
         self.n_inputs = self.encoder.n_inputs

@@ -85,6 +85,8 @@ def _step_running(copies: list, actions: np.ndarray, running: np.ndarray, obs: n
 class GymTask(Task):
     """A Gymnasium environment as a population-vectorized task."""
 
+    metric_names = ("steps", "spikes")
+
     def __init__(self, env_id: str, *, episodes: int = 10, max_steps: int = 0, sim_steps: int = 5,
                  validation_episodes: int = 100, reset: str = "subtract", decoding: str = "rate",
                  normalize: str = "auto", normalize_episodes: int = 1) -> None:

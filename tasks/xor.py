@@ -33,6 +33,7 @@ class XOR(Task):
     n_inputs = 3
     n_outputs = 1
     target = 4.0
+    metric_names = ("correct", "spikes")
 
     def __init__(self, *, steps: int = 10, rate: float = 1.0, reset: str = "subtract") -> None:
         steps = int_option("steps", steps)

@@ -138,6 +138,7 @@ def test_the_plugin_example_in_the_tasks_readme_works(monkeypatch):
     space = FixedTopology(task.n_inputs, task.n_outputs, hidden=4)
     ev = task.evaluate(space.compile(np.random.default_rng(0).normal(0, 1, (5, space.dim))), 0)
     assert ev.fitness.shape == (5,) and (ev.fitness <= 8).all() and task.solved(ev).dtype == bool
+    assert sorted(ev.metrics) == sorted(task.metric_names)
     assert cfg.defaults("parity3")["task"] == {"name": "parity3", "steps": 10}  # as the README says
 
 

@@ -131,3 +131,25 @@ def test_nsga2_objective_options_are_checked():
         make_strategy("nsga2", 10, seed=0, population=8, minimize="fitness")
     with pytest.raises(StrategyError, match="is also strategy.maximize"):
         make_strategy("nsga2", 10, seed=0, population=8, maximize="spikes")
+
+
+def test_an_objective_the_task_lacks_is_refused_before_anything_is_evaluated(tmp_path, monkeypatch, capsys):
+    from evo.app.cli import main
+    from evo.errors import ConfigError, RunError
+    from tasks.xor import XOR
+    layer = {"task": {"name": "xor"}, "strategy": {"name": "nsga2", "population": 8, "maximize": "accuracy"},
+             "run": {"generations": 2, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "x"}}
+    with pytest.raises(ConfigError, match="optimizes the task metric 'accuracy', which task 'xor' does not report "
+                                          r"\(it reports: correct, spikes\)"):
+        run(cfg.resolve(layer), log=None)
+    assert not (tmp_path / "x").exists()
+    f = tmp_path / "c.toml"
+    f.write_text('[strategy]\nname = "nsga2"\npopulation = 8\nminimize = "synaptic_events"\n')
+    assert main(["run", "xor", "--config", str(f), "--dump-config"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "task metric 'synaptic_events'" in captured.err
+    # a task that declares no metric names: the first evaluation shows what it lacks
+    monkeypatch.setattr(XOR, "metric_names", None)
+    with pytest.raises(RunError, match="task metric 'accuracy', which task 'xor' does not report"):
+        run(cfg.resolve(layer), log=None)
+    assert load_run(tmp_path / "x").summary["status"] == "failed"

@@ -1,8 +1,10 @@
 """Every registered task runs end to end with the fixed-topology strategies and NEAT."""
+import numpy as np
 import pytest
 
 import tasks
 from event_files import write_nmnist, write_shd_dir
+from evo.genomes import FixedTopology
 from evo.training import config as cfg
 from evo.results import load_run
 from evo.training.api import run
@@ -59,3 +61,17 @@ def test_task_runs_with_strategy(tmp_path, data_files, name, strategy):
     r = load_run(tmp_path / "r")
     assert r.summary["status"] == "finished" and len(r.metrics) == 2
     assert r.summary["validation"] is not None
+
+
+@pytest.mark.parametrize("name", tasks.names() + ["gym:CartPole-v1"])
+def test_every_task_declares_the_metrics_it_reports(data_files, name):
+    options = {**SMALL.get(name, {}), **data_files.get(name, {})}
+    if name == "gym:CartPole-v1":
+        options = {"episodes": 2, "max_steps": 20}
+    if not available(name, options):
+        pytest.skip(f"{name} needs an optional extra or data files you download")
+    task = tasks.make(name, **options)
+    space = FixedTopology(task.n_inputs, task.n_outputs, hidden=3)
+    nets = space.compile(np.random.default_rng(0).normal(0, 1.0, (4, space.dim)))
+    assert task.metric_names is not None
+    assert sorted(task.evaluate(nets, 0).metrics) == sorted(task.metric_names)

@@ -22,8 +22,7 @@ from ..rundir.results import (find_runs, load_all, load_best_genome, load_run, l
                                stack_runs)
 from ..seeding import validation_seed
 from ..training import config as cfg
-from ..training import trackers
-from ..training.api import build, make_strategy_for, resume, run
+from ..training.api import build, checked_strategy, resume, run
 from ..training.config import check_fits
 from ..training.trainer import Callback
 from . import bench, bench_scale, bench_speed, plots, report
@@ -113,8 +112,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           f"valid tasks: {', '.join(tasks.names())}")
     resolved = cfg.resolve_sources(layers, preset=not args.no_preset)
     if args.dump_config:
-        make_strategy_for(resolved.config, resolved.space)  # the run's own checks of the strategy options
-        trackers.require(resolved.config)
+        checked_strategy(resolved.config, resolved.task, resolved.space)  # the checks the run makes
         sys.stdout.write(cfg.dump_with_sources(resolved))
         return 0
     for note in resolved.notes:

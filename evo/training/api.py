@@ -36,9 +36,10 @@ from ..seeding import derive_seed, validation_seed
 from . import callbacks as cb
 from . import trackers
 from .config import RUN_DEFAULTS, Resolved, check_run, genome_kind, resolve_sources
-from .trainer import Callback, LoopState, Trainer
+from .trainer import Callback, LoopState, Trainer, check_objectives
 
-__all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_for", "run_callbacks", "serial_trainer"]
+__all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_for", "checked_strategy", "run_callbacks",
+           "serial_trainer"]
 
 
 @dataclass
@@ -69,6 +70,17 @@ def make_strategy_for(config: dict, space: Any) -> strategies.Strategy:
     opts = {k: v for k, v in config["strategy"].items() if k != "name"}
     return strategies.make(config["strategy"]["name"], space, derive_seed(int(config["run"]["seed"]), 0, "strategy"),
                            **opts)
+
+
+def checked_strategy(config: dict, task: Any, space: Any) -> strategies.Strategy:
+    """The strategy a resolved config names, after the checks a run makes before it starts:
+    the strategy's options, its objectives against the metrics the task declares
+    (``Task.metric_names``), and the packages of the trackers."""
+    strategy = make_strategy_for(config, space)
+    if task is not None and getattr(task, "metric_names", None) is not None:
+        check_objectives(strategy, config["task"]["name"], task.metric_names, ConfigError)
+    trackers.require(config)
+    return strategy
 
 
 def serial_trainer(config: dict, generations: int) -> Trainer:
@@ -212,8 +224,7 @@ def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callab
     r = config["run"]
     problem_of(config).use_kernel()
     r["kernel"] = neurons.current_kernel()  # recorded (auto or numpy), so that resumes and workers choose alike
-    strategy = make_strategy_for(config, space)
-    trackers.require(config)
+    strategy = checked_strategy(config, task, space)
     with _evaluator(config, task, space) as evaluator:
         path = _new_run_dir(config)
         with run_lock(path):

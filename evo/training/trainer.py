@@ -186,6 +186,15 @@ def deferred_interrupts() -> Iterator[None]:
             raise KeyboardInterrupt
 
 
+def check_objectives(strategy: Strategy, task_name: str, metrics: Iterable[str], error: type = RunError) -> None:
+    """An ``error`` unless the task reports (``metrics``) every metric the strategy optimizes."""
+    metrics = list(metrics)
+    missing = [m for m in strategy.objectives if m != "fitness" and m not in metrics]
+    if missing:
+        raise error(f"strategy {strategy.name!r} optimizes the task metric {missing[0]!r}, which task "
+                    f"{task_name!r} does not report (it reports: {', '.join(metrics) or 'none'})")
+
+
 class Trainer:
     """Evolves with a strategy and an evaluator; callbacks do everything else.
 
@@ -228,10 +237,7 @@ class Trainer:
         names = self.strategy.objectives
         if len(names) == 1:
             return ev.fitness
-        missing = [m for m in names if m != "fitness" and m not in ev.metrics]
-        if missing:
-            raise RunError(f"strategy {self.strategy.name!r} optimizes the task metric {missing[0]!r}, which task "
-                           f"{self.task_name!r} does not report (it reports: {', '.join(ev.metrics) or 'none'})")
+        check_objectives(self.strategy, self.task_name, list(ev.metrics))
         return np.column_stack([ev.fitness if m == "fitness" else ev.metrics[m] for m in names])
 
     def _failed(self, gen: int, what: str, exc: BaseException) -> RunError:
