@@ -27,6 +27,7 @@ __all__ = ["uniform_per_seed"]
 
 _M32, _M64 = 2**32 - 1, 2**64 - 1
 _MULT = (2549297995355413924 << 64) + 4865540595714422341  # PCG_DEFAULT_MULTIPLIER_128
+_MULT_HL = np.uint64(_MULT >> 64), np.uint64(_MULT & _M64)
 
 
 def _chain(init: int, mult: int, n: int) -> list[int]:
@@ -104,8 +105,6 @@ def _jumps(k: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.
         sums.append(s)
     return _split(powers), _split(sums)
 
-
-_MULT_HL = np.uint64(_MULT >> 64), np.uint64(_MULT & _M64)
 
 
 def _uniforms(seeds: np.ndarray, k: int) -> np.ndarray:
