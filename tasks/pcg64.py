@@ -46,28 +46,37 @@ def _col(values: list[int], dtype: type) -> np.ndarray:
 _A = _chain(0x43B0D7E5, 0x931E8875, 16)
 _B = _chain(0x8B51F9DD, 0x58F38DED, 8)
 _MIX_L, _MIX_R = np.uint32(0xCA01F9DD), np.uint32(0x4973F715)
-# the pool words 1-3 before mixing: hashmix(0) with constants 1-3
-_POOL_REST = [(_A[k] * _A[k + 1] & _M32) ^ ((_A[k] * _A[k + 1] & _M32) >> 16) for k in (1, 2, 3)]
-_MIXING = [(src, [d for d in range(4) if d != src], _col(_A[4 + 3 * src:7 + 3 * src], np.uint32),
-            _col(_A[5 + 3 * src:8 + 3 * src], np.uint32)) for src in range(4)]
-_GEN_X, _GEN_Y = _col(_B[:8], np.uint32), _col(_B[1:9], np.uint32)
 _S16, _S32 = np.uint32(16), np.uint64(32)
 _LOW32 = np.uint64(_M32)
+
+
+def _constants(chain: list[int], ks: range) -> tuple[np.ndarray, np.ndarray]:
+    """The xor and multiply constants of hashmixes ks of ``chain``: (len(ks), 1) uint32 columns."""
+    return _col([chain[k] for k in ks], np.uint32), _col([chain[k + 1] for k in ks], np.uint32)
+
+
+_SEED_XY = _constants(_A, range(0, 1))
+_REST_XY = _constants(_A, range(1, 4))                                   # pool words 1-3: hashmix(0)
+_MIXING = [(src, [d for d in range(4) if d != src], _constants(_A, range(4 + 3 * src, 7 + 3 * src)))
+           for src in range(4)]                                          # src's hashmixes, into the other words
+_GEN_XY = _constants(_B, range(8))
+
+
+def _hashmix(value: np.ndarray, xy: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """SeedSequence's hashmix on uint32, with constants ``xy`` (one row per hashmix)."""
+    v = (value ^ xy[0]) * xy[1]
+    return v ^ (v >> _S16)
 
 
 def _pool_states(seeds: np.ndarray) -> np.ndarray:
     """``SeedSequence(s).generate_state(4, uint64)`` for one-word seeds s: (4, n) uint64."""
     pool = np.empty((4, len(seeds)), np.uint32)
-    v = (seeds.astype(np.uint32) ^ np.uint32(_A[0])) * np.uint32(_A[1])
-    pool[0] = v ^ (v >> _S16)
-    pool[1:] = _col(_POOL_REST, np.uint32)
-    for src, dst, x, y in _MIXING:  # pool[src] is fixed while it mixes into the other three
-        h = (pool[src] ^ x) * y
-        h ^= h >> _S16
-        r = _MIX_L * pool[dst] - _MIX_R * h
+    pool[0] = _hashmix(seeds.astype(np.uint32), _SEED_XY)
+    pool[1:] = _hashmix(np.uint32(0), _REST_XY)
+    for src, dst, xy in _MIXING:  # pool[src] is fixed while it mixes into the other three
+        r = _MIX_L * pool[dst] - _MIX_R * _hashmix(pool[src], xy)
         pool[dst] = r ^ (r >> _S16)
-    v = (pool[[0, 1, 2, 3, 0, 1, 2, 3]] ^ _GEN_X) * _GEN_Y
-    w = (v ^ (v >> _S16)).astype(np.uint64)
+    w = _hashmix(pool[[0, 1, 2, 3, 0, 1, 2, 3]], _GEN_XY).astype(np.uint64)
     return w[0::2] | (w[1::2] << _S32)  # little-endian pairs of 32-bit words
 
 

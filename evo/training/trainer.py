@@ -237,7 +237,7 @@ class Trainer:
         names = self.strategy.objectives
         if len(names) == 1:
             return ev.fitness
-        check_objectives(self.strategy, self.task_name, list(ev.metrics))
+        check_objectives(self.strategy, self.task_name, ev.metrics)
         return np.column_stack([ev.fitness if m == "fitness" else ev.metrics[m] for m in names])
 
     def _failed(self, gen: int, what: str, exc: BaseException) -> RunError:
