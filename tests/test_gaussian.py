@@ -1,11 +1,13 @@
 """The Gaussian strategies (openes, pgpe, snes) and their seed-described populations."""
 import json
+import re
 
 import numpy as np
 import pytest
 
 from evo import strategies
 from evo.errors import StrategyError
+from evo.genomes.neat import NeatSpace
 from evo.genomes.seeded import NoiseTable, SeededPopulation, noise_table, weighted_noise_sum, weighted_noise_sums
 from evo.strategies.gaussian import centered_ranks
 from evo.strategies.snes import snes_utilities
@@ -133,6 +135,21 @@ def test_options_are_checked_with_one_line_errors():
         strategies.make("openes", 10, seed=0, optimizer="lbfgs")
     with pytest.raises(StrategyError, match="strategy.table_size"):
         strategies.make("snes", 1000, seed=0, table_size=10)
+
+
+@pytest.mark.parametrize("name, option, value", [
+    ("openes", "sigma0", 1e31), ("pgpe", "init_std", 1e31), ("snes", "x0", -1e31), ("cma", "sigma0", 1e39),
+    ("cma", "x0", 1e31), ("ga", "mutation_sigma", 1e31), ("nsga2", "init_std", 1e31),
+    ("neat", "bias_power", 1e31), ("neat", "weight_limit", 1e31)])
+def test_scales_and_centres_that_would_overflow_float32_genes_are_refused(name, option, value):
+    space = NeatSpace(2, 1) if name == "neat" else 10
+
+    def make(**options):
+        return strategies.make(name, space, seed=0, **options)
+    with pytest.raises(StrategyError, match=rf"^strategy\.{option}: {re.escape(repr(value))}; expected a number .*1e\+30 "
+                                            r"\(genes become float32 values\)$"):
+        make(**{option: value})
+    make(**{option: 1e30 if value > 0 else -1e30})  # the limit itself is allowed
 
 
 def test_a_run_validates_the_center_and_writes_it(tmp_path):

@@ -57,3 +57,19 @@ def test_bad_options_and_shapes():
         FixedTopology(2, 1, beta=1.0)
     with pytest.raises(GenomeError, match=r"shape \(2, 3\); expected \(P, "):
         FixedTopology(2, 1).compile(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("options", [dict(hidden=3), dict(hidden=[3, 2], recurrent=True)])
+def test_a_weight_or_bias_gene_beyond_float32_is_named(options):
+    g = FixedTopology(2, 1, evolve=["weights", "biases"], **options)
+    x = np.zeros((3, g.dim))
+    x[2, 4] = 4e38
+    with pytest.raises(GenomeError, match=r"^genome matrix: network 2, gene 4 \((w_in_hidden|w0)\): 4e\+38; it "
+                                          r"becomes a float32 value, so expected at most 3\.4e\+38 in magnitude$"):
+        g.compile(x)
+    x[2, 4], x[1, g.segments["biases"].start + 1] = 3e38, -4e38
+    with pytest.raises(GenomeError, match=r"network 1, gene \d+ \(biases\): -4e\+38"):
+        g.compile(x)
+    x[1, g.segments["biases"].start + 1] = -3e38
+    bias = g.compile(x).bias  # layered: one array per layer
+    assert all(np.isfinite(b).all() for b in (bias if isinstance(bias, tuple) else [bias]))

@@ -232,7 +232,7 @@ def test_dump_config_refuses_what_the_run_would_refuse(tmp_path, capsys):
     assert main(["run", "xor", "--config", str(f), "--dump-config"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "strategy.sigma0: -1.0; expected a finite value > 0" in captured.err
+    assert "strategy.sigma0: -1.0; expected a number > 0 and at most 1e+30 (genes become float32 values)" in captured.err
     f.write_text('[strategy]\nname = "cma"\nsigma0 = 0.25\n')
     assert main(["run", "xor", "--config", str(f), "--dump-config"]) == 0
     assert "sigma0 = 0.25  # file\n" in capsys.readouterr().out

@@ -49,6 +49,8 @@ from neurons.layered import dense_offsets
 from ..errors import GenomeError
 from .seeded import SeededPopulation
 
+F32_MAX = float(np.finfo(np.float32).max)
+
 __all__ = ["FixedTopology", "EVOLVABLE", "GenomeError"]
 
 EVOLVABLE = ("weights", "thresholds", "betas", "biases", "alphas", "rhos", "adaptations", "delays")
@@ -144,6 +146,7 @@ class FixedTopology:
             else:
                 segs += [("w_in_out", (self.n_in, O))]
         weight_segs = list(segs)
+        self._direct = [name for name, _ in weight_segs] + (["biases"] if "biases" in self.evolve else [])
         for name in ("thresholds", "betas", "biases", "alphas", "rhos", "adaptations"):
             if name in self.evolve:
                 segs.append((name, (N,)))
@@ -215,6 +218,18 @@ class FixedTopology:
     def _gene(self, X: np.ndarray, name: str) -> np.ndarray:
         return X[:, self.segments[name]].reshape((X.shape[0],) + self._shapes[name])
 
+    def _check_float32(self, X: np.ndarray) -> None:
+        """Weight and bias genes become float32 values as they are (the bias plus bias0): a
+        GenomeError naming the first one beyond float32's range, instead of an infinity."""
+        for name in self._direct:
+            seg = self.segments[name]
+            genes = X[:, seg] + self.bias0 if name == "biases" else X[:, seg]  # a view: no copy of the weights
+            if genes.size and max(genes.max(), -genes.min()) > F32_MAX:
+                p, j = np.argwhere(np.abs(genes) > F32_MAX)[0]
+                raise GenomeError(f"genome matrix: network {p}, gene {seg.start + j} ({name}): "
+                                  f"{float(X[p, seg.start + j]):.6g}; it becomes a float32 value, so "
+                                  f"expected at most {F32_MAX:.3g} in magnitude")
+
     @staticmethod
     def padded_size(X: np.ndarray) -> None:
         """Fixed networks all have the same size: no padding to agree on across chunks."""
@@ -232,6 +247,7 @@ class FixedTopology:
             raise GenomeError(f"genome matrix: shape {X.shape}; expected (P, {self.dim})")
         if not np.isfinite(X).all():
             raise GenomeError("genome matrix: contains NaN or infinity")
+        self._check_float32(X)
         if self.layered:
             return self._compile_layered(X)
         P, H, O, N = X.shape[0], self.hidden, self.n_out, self.n_neurons

@@ -13,7 +13,20 @@ import numpy as np
 
 from ..errors import StrategyError
 
-__all__ = ["Strategy", "StrategyError"]
+__all__ = ["Strategy", "StrategyError", "GENE_LIMIT", "check_gene_option"]
+
+GENE_LIMIT = 1e30  # genes become float32 values (at most 3.4e38): scales and centres beyond this overflow
+
+
+def check_gene_option(name: str, value: Any, *, signed: bool = False, zero: bool = False) -> None:
+    """A StrategyError unless ``strategy.<name>`` is a number that genes can take: a scale in
+    (0, GENE_LIMIT] ([0, ...] with ``zero``), or with ``signed`` a centre in [-GENE_LIMIT, GENE_LIMIT]."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) \
+        and abs(float(value)) <= GENE_LIMIT and (signed or value > 0 or (zero and value == 0))
+    if not ok:
+        want = f"from {-GENE_LIMIT:g} to {GENE_LIMIT:g}" if signed else \
+            f"{'>=' if zero else '>'} 0 and at most {GENE_LIMIT:g}"
+        raise StrategyError(f"strategy.{name}: {value!r}; expected a number {want} (genes become float32 values)")
 
 
 class Strategy:

@@ -40,7 +40,7 @@ from threadpoolctl import ThreadpoolController
 
 from ..errors import StrategyError
 from ..seeding import entropy_seed
-from .base import Strategy
+from .base import Strategy, check_gene_option
 
 __all__ = ["CMAES"]
 
@@ -67,10 +67,8 @@ class CMAES(Strategy):
             raise StrategyError(f"cma: dimension {dim}; expected >= 1")
         if isinstance(population, bool) or int(population) < 0 or int(population) == 1:
             raise StrategyError(f"strategy.population: {population}; expected 0 (pycma's default) or an integer >= 2")
-        if not 0 < float(sigma0) < np.inf:
-            raise StrategyError(f"strategy.sigma0: {sigma0}; expected a finite value > 0")
-        if not np.isfinite(float(x0)):
-            raise StrategyError(f"strategy.x0: {x0}; expected a finite number")
+        check_gene_option("sigma0", sigma0)
+        check_gene_option("x0", x0, signed=True)
         if isinstance(restarts, bool) or not float(restarts).is_integer() or int(restarts) < 0:
             raise StrategyError(f"strategy.restarts: {restarts}; expected an integer >= 0")
         if isinstance(incpopsize, bool) or not float(incpopsize) >= 1:

@@ -22,7 +22,7 @@ from deap import tools
 
 from ..errors import StrategyError
 from ..seeding import stream
-from .base import Strategy
+from .base import Strategy, check_gene_option
 from .deap_support import FitnessMax, individuals, python_random
 
 __all__ = ["GA", "CROSSOVERS"]
@@ -106,7 +106,10 @@ def check_common(o: dict, min_population: int) -> None:
     for k in ("crossover_rate", "mutation_rate", "mutation_indpb"):
         if k in o and not 0 <= o[k] <= 1:
             raise StrategyError(f"strategy.{k}: {o[k]}; expected a probability in [0, 1]")
-    for k in ("init_std", "eta", "alpha", "mutation_sigma"):
+    for k in ("init_std", "mutation_sigma"):
+        if k in o:
+            check_gene_option(k, o[k])
+    for k in ("eta", "alpha"):
         if k in o and not 0 < o[k] < np.inf:
             raise StrategyError(f"strategy.{k}: {o[k]}; expected a finite value > 0")
 

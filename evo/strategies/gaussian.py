@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import StrategyError
 from ..genomes.seeded import SeededPopulation, noise_table, table_size_for, weighted_noise_sums
 from ..seeding import entropy_seed, stream
-from .base import Strategy
+from .base import Strategy, check_gene_option
 
 __all__ = ["GaussianStrategy", "centered_ranks", "Adam", "ClipUp", "check_positive"]
 
@@ -109,10 +109,9 @@ class GaussianStrategy(Strategy):
         if self.mirrored and int(options["population"]) % 2:
             raise StrategyError(f"strategy.population: {options['population']}; {self.name} samples mirrored pairs, "
                                 f"so the population must be even")
-        check_positive("sigma0", options["sigma0"])
-        check_positive("init_std", options["init_std"], strict=False)
-        if not np.isfinite(options["x0"]):
-            raise StrategyError(f"strategy.x0: {options['x0']!r}; expected a finite number")
+        check_gene_option("sigma0", options["sigma0"])
+        check_gene_option("init_std", options["init_std"], zero=True)
+        check_gene_option("x0", options["x0"], signed=True)
         if int(dim) < 1:
             raise StrategyError(f"{self.name}: dimension {dim}; expected >= 1")
         table = int(options.get("table_size") or 0) or table_size_for(dim)

@@ -37,7 +37,7 @@ from ..genomes.neat import InnovationRegistry, NeatPopulation, NeatSpace
 from ..genomes.neat import operators as ops
 from ..genomes.neat.species import align, assign_species
 from ..seeding import stream
-from .base import Strategy
+from .base import Strategy, check_gene_option
 
 __all__ = ["NEAT"]
 
@@ -97,10 +97,11 @@ class NEAT(Strategy):
         for k in _RATES:
             if not 0 <= o[k] <= 1:
                 raise StrategyError(f"strategy.{k}: {o[k]}; expected a probability in [0, 1]")
-        for k in ("compatibility_threshold", "weight_limit"):
-            if not o[k] > 0:
-                raise StrategyError(f"strategy.{k}: {o[k]}; expected a value > 0")
-        for k in ("weight_power", "threshold_power", "beta_power", "bias_power", "split_weight"):
+        if not o["compatibility_threshold"] > 0:
+            raise StrategyError(f"strategy.compatibility_threshold: {o['compatibility_threshold']}; expected a value > 0")
+        for k in ("weight_limit", "weight_power", "bias_power", "split_weight"):  # weights and biases are float32
+            check_gene_option(k, o[k])
+        for k in ("threshold_power", "beta_power"):
             if not 0 < o[k] < np.inf:
                 raise StrategyError(f"strategy.{k}: {o[k]}; expected a finite value > 0")
         for k in ("threshold_step", "c_excess", "c_disjoint", "c_weight", "c_neuron", "c_delay"):
