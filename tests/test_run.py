@@ -114,6 +114,9 @@ def test_bad_config_file_errors(tmp_path):
     bad.write_text('[task]\nname = "cartpole"\nepisodes = "ten"\n')
     p = cli("run", "--config", str(bad))
     assert p.returncode == 2 and "task.episodes: 'ten' is str; expected an integer" in p.stderr
+    bad.write_text('[strategy]\nname = "neat"\nweight_limit = inf\n')
+    p = cli("run", "xor", "--config", str(bad))
+    assert p.returncode == 2 and "strategy.weight_limit: inf; expected a finite number\n" in p.stderr
     bad.write_text('[run\n')
     p = cli("run", "cartpole", "--config", str(bad))
     assert p.returncode == 2 and "is not valid TOML" in p.stderr

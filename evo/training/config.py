@@ -115,7 +115,8 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, str)
         want = "a string"
     if not ok:
-        raise ConfigError(f"{where}: {value!r} is {type(value).__name__}; expected {want}")
+        finite = isinstance(value, float) and not math.isfinite(value)  # the right type, not a finite value
+        raise ConfigError(f"{where}: {value!r}{'' if finite else ' is ' + type(value).__name__}; expected {want}")
     return value
 
 
