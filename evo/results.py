@@ -16,12 +16,13 @@ from .training.api import build
 __all__ = ["Run", "load_run", "load_runs", "find_runs", "load_best_genome", "best_network", "read_individuals"]
 
 
-def load_best_genome(run: Run, space: Any = None) -> Any:
-    """The best genome of a run as a population of one: a (1, D) float64 matrix (fixed
-    topology) or a NeatPopulation; ``space`` defaults to the run's own genome space."""
+def load_best_genome(run: Run, space: Any = None, which: str = "best") -> Any:
+    """The best genome of a run (``which="center"``: the search center of an openes, pgpe or
+    snes run, the network it validated) as a population of one: a (1, D) float64 matrix
+    (fixed topology) or a NeatPopulation; ``space`` defaults to the run's own genome space."""
     if space is None:
         _, space = build(run.config)
-    return _results.load_best_genome(run, space)
+    return _results.load_best_genome(run, space, which)
 
 
 def best_network(run: Run | str | Path) -> Any:

@@ -152,6 +152,13 @@ def test_scales_and_centres_that_would_overflow_float32_genes_are_refused(name, 
     make(**{option: 1e30 if value > 0 else -1e30})  # the limit itself is allowed
 
 
+def center_run(tmp_path):
+    return {"task": {"name": "cartpole", "episodes": 4, "max_steps": 100, "validation_episodes": 4},
+            "genome": {"hidden": 4}, "strategy": {"name": "pgpe", "population": 10, "sigma0": 0.5},
+            "run": {"generations": 6, "validate_every": 3, "backend": "serial", "quiet": True, "out": str(tmp_path),
+                    "name": "r", "stop_fitness": float("inf")}}
+
+
 def test_a_run_validates_the_center_and_writes_it(tmp_path):
     import tasks
     from evo.genomes import FixedTopology
@@ -159,10 +166,7 @@ def test_a_run_validates_the_center_and_writes_it(tmp_path):
     from evo.seeding import validation_seed
     from evo.training.api import run
     from evo.training.config import resolve
-    layer = {"task": {"name": "cartpole", "episodes": 4, "max_steps": 100, "validation_episodes": 4},
-             "genome": {"hidden": 4}, "strategy": {"name": "pgpe", "population": 10, "sigma0": 0.5},
-             "run": {"generations": 6, "validate_every": 3, "backend": "serial", "quiet": True, "out": str(tmp_path),
-                     "name": "r", "stop_fitness": float("inf")}}
+    layer = center_run(tmp_path)
     run(resolve(layer), log=None)
     r = load_run(tmp_path / "r")
     center = json.loads((tmp_path / "r" / "center.json").read_text())
@@ -172,6 +176,46 @@ def test_a_run_validates_the_center_and_writes_it(tmp_path):
     again = task.validate(space.compile(np.array(center["genome"])[None]), validation_seed(0)).fitness[0]
     assert again == center["validation"] == r.metrics.validation.iloc[-1]
     assert r.metrics.validation.notna().sum() == 2
+
+
+def test_replay_and_export_take_the_network_the_run_validated(tmp_path, capsys):
+    import tasks
+    from evo.app.cli import main
+    from evo.app.export import read_nir
+    from evo.genomes import FixedTopology
+    from evo.results import load_run
+    from evo.seeding import validation_seed
+    from evo.training.api import run
+    from evo.training.config import resolve
+    pytest.importorskip("nir")
+    layer = center_run(tmp_path)
+    run(resolve(layer), log=None)
+    r = load_run(tmp_path / "r")
+    center = json.loads((tmp_path / "r" / "center.json").read_text())
+    task = tasks.make("cartpole", **{k: v for k, v in layer["task"].items() if k != "name"})
+    space = FixedTopology(4, 2, **center["genome_config"])
+    networks = {"center": space.compile(np.array(center["genome"])[None]),
+                "best": space.compile(np.array(r.best["genome"])[None])}
+    scores = {k: task.validate(net, validation_seed(0)).fitness[0] for k, net in networks.items()}
+    assert scores["center"] != scores["best"]
+    for flag, which in ((None, "center"), ("center", "center"), ("best", "best")):
+        extra = [] if flag is None else ["--network", flag]
+        assert main(["replay", str(r.path), "--json", *extra]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert (out["network"], out["score"]) == (which, scores[which])
+        assert out["generation"] == (center if which == "center" else r.best)["generation"]
+        assert out["training_fitness"] == (None if which == "center" else r.best["fitness"])
+        assert main(["export", str(r.path), str(tmp_path / "n.nir"), *extra]) == 0
+        assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 'n.nir'}: "
+                                                  f"{'search center' if which == 'center' else 'best network'} of")
+        back, _ = read_nir(tmp_path / "n.nir")
+        np.testing.assert_array_equal(back.w_in, networks[which].w_in)
+    assert r.summary["validation"] == scores["center"]
+    (tmp_path / "r" / "center.json").unlink()  # a run without a center: the best network, and no --network center
+    assert main(["replay", str(r.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["network"] == "best"
+    assert main(["replay", str(r.path), "--network", "center"]) == 2
+    assert "center.json' does not exist: only openes, pgpe and snes runs have a search center" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", GAUSSIAN)

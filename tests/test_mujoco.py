@@ -102,17 +102,22 @@ def test_a_run_keeps_the_normalizer_in_its_checkpoint_and_best_json(tmp_path):
     from evo.app.cli import main
     _run_and_score(tmp_path)
     pytest.importorskip("nir")
-    assert main(["export", str(tmp_path / "r"), str(tmp_path / "r.nir")]) == 0
+    assert main(["export", str(tmp_path / "r"), str(tmp_path / "r.nir"), "--network", "best"]) == 0
     side = json.loads((tmp_path / "r.nir.json").read_text())  # export keeps what the inputs went through
     assert side["task_state"] == load_run(tmp_path / "r").best["task_state"]
+    assert main(["export", str(tmp_path / "r"), str(tmp_path / "r.nir")]) == 0  # the center the run validated
+    center = json.loads((tmp_path / "r" / "center.json").read_text())
+    assert json.loads((tmp_path / "r.nir.json").read_text())["task_state"] == center["task_state"] != side["task_state"]
 
 
 def test_replay_uses_the_normalizer_of_best_json(tmp_path, capsys):
     from evo.app.cli import main
     want = _run_and_score(tmp_path)
     capsys.readouterr()
-    assert main(["replay", str(tmp_path / "r"), "--json"]) == 0
+    assert main(["replay", str(tmp_path / "r"), "--json", "--network", "best"]) == 0
     assert json.loads(capsys.readouterr().out)["score"] == pytest.approx(want, abs=0, rel=0)
+    assert main(["replay", str(tmp_path / "r"), "--json"]) == 0  # the center, with center.json's normalizer
+    assert json.loads(capsys.readouterr().out)["score"] == load_run(tmp_path / "r").summary["validation"]
 
 
 def test_resume_and_ray_give_the_undisturbed_serial_run(tmp_path, capsys):

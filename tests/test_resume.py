@@ -113,7 +113,50 @@ def test_resume_extends_a_finished_run(tmp_path):
     assert a.loc[3, "validation"] == a.loc[3, "validation"] and pd.isna(b.loc[3, "validation"])
     a.loc[3, "validation"] = float("nan")
     pd.testing.assert_frame_equal(a, b)
-    assert load_run(short).config["run"]["generations"] == 4  # the file records how the run began
+    config = load_run(short).config  # the new total, for a later resume, and the one before it
+    assert config["run"]["generations"] == 7 and config["meta"]["earlier_generations"] == [4]
+
+
+def test_a_run_killed_while_extended_resumes_to_the_new_total(tmp_path):
+    short = undisturbed(tmp_path, "cma", generations=4)
+    longer = undisturbed(tmp_path, "cma", generations=9)
+    proc = subprocess.Popen([sys.executable, "-m", "evo", "resume", str(short), "--generations", "9", "--backend",
+                             "serial", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for_generation(short, 6, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert len(load_run(short).metrics) < 9  # it really died mid-run
+    assert main(["resume", str(short), "--backend", "serial", "--quiet"]) == 0  # no --generations: 9, as recorded
+    a, b = metrics(short), metrics(longer)
+    a.loc[3, "validation"] = float("nan")  # the first run's last validation, as above
+    pd.testing.assert_frame_equal(a, b)
+    assert load_run(short).config["meta"]["earlier_generations"] == [4]
+
+
+@pytest.mark.parametrize("raise_at, why", [(4, "4 generations recorded"), (3, "generation 2 was not validated")])
+def test_a_total_that_ends_a_run_at_a_checkpoint_it_went_past_is_refused(tmp_path, capsys, raise_at, why):
+    from evo.training.trainer import Callback
+
+    class Raises(Callback):
+        def on_generation(self, trainer, result):
+            if result.generation == raise_at:
+                raise RuntimeError("from a callback")
+
+    layer = {**CASES["cma"], "run": {**CASES["cma"]["run"], "out": str(tmp_path), "name": "r", "quiet": True,
+                                     "backend": "serial", "checkpoint_every": 3, "validate_every": 2}}
+    with pytest.raises(RuntimeError):
+        run(cfg.resolve(layer), callbacks=[Raises()], log=None)
+    path = tmp_path / "r"
+    before = {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    # generation 2 was not the run's last: a run of 3 would have validated it, and cut nothing
+    assert main(["resume", str(path), "--generations", "3", "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"evospike: error: run.generations: 3 would end {str(path)!r} at its checkpoint, but the run went on past "
+        f"it ({why}); give a total above 3, nothing was changed"]
+    assert {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} == before
+    assert main(["resume", str(path), "--generations", "5", "--backend", "serial", "--quiet"]) == 0
+    layer["run"]["name"], layer["run"]["generations"] = "calm", 5
+    pd.testing.assert_frame_equal(metrics(path), metrics(run(cfg.resolve(layer), log=None).path))
 
 
 def test_resume_to_fewer_generations_than_finished_is_refused(tmp_path, capsys):
@@ -124,6 +167,49 @@ def test_resume_to_fewer_generations_than_finished_is_refused(tmp_path, capsys):
         f"evospike: error: run.generations: 2 is fewer than the 3 generations {str(path)!r} has finished; "
         f"give a total of at least 3, nothing was changed"]
     assert {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} == before
+
+
+KILL_AT_REPLACE = """
+import os, signal, sys
+k, real, n = int(sys.argv[1]), os.replace, [0]
+def replace(src, dst, *a, **kw):
+    real(src, dst, *a, **kw)
+    n[0] += 1
+    if n[0] == k:  # dies right after its k-th file lands in the run directory
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace
+from evo.app.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_a_run_killed_while_it_starts_resumes_to_the_same_files(tmp_path, k):
+    """Killed after its k-th file (config.toml, the generation-0 checkpoint's strategy files
+    and loop.json, then summary.json): no generation is recorded, and resume starts it again."""
+    calm = undisturbed(tmp_path, "cma", generations=3)
+    args = ["run", "--config", str(write_config(tmp_path, "cma")), "--generations", "3", "--backend", "serial",
+            "--quiet", "--out", str(tmp_path), "--name", "killed"]
+    proc = subprocess.run([sys.executable, "-c", KILL_AT_REPLACE, str(k), *args], capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    path = tmp_path / "killed"
+    assert (path / "config.toml").exists() and not (path / "summary.json").exists()
+    assert main(["resume", str(path), "--backend", "serial", "--quiet"]) == 0
+    pd.testing.assert_frame_equal(metrics(path), metrics(calm))
+    assert load_run(path).best == load_run(calm).best and load_run(path).summary["status"] == "finished"
+    assert not list(path.rglob("*.tmp"))
+
+
+def test_a_run_folder_with_no_file_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "bare").mkdir()
+    assert main(["resume", str(tmp_path / "bare")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"evospike: error: {str(tmp_path / 'bare')!r} holds no run: it was killed before it wrote config.toml; "
+        f"remove the folder and start the run again")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")  # not a run folder: not called one killed
+    assert main(["resume", str(tmp_path / "other")]) == 2
+    assert "is not a run directory: config.toml is missing" in capsys.readouterr().err
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):

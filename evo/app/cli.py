@@ -18,8 +18,9 @@ from tasks.registry import load_attr
 from .. import __version__, strategies
 from ..errors import USER_ERRORS, ConfigError, RunDirError
 from ..rundir.files import atomic_write_bytes
-from ..rundir.results import (find_runs, load_all, load_best_genome, load_run, load_runs, require_folder,
-                               stack_runs)
+from ..rundir.layout import BEST, CENTER
+from ..rundir.results import (find_runs, load_all, load_best_genome, load_network_doc, load_run, load_runs,
+                               require_folder, stack_runs)
 from ..seeding import validation_seed
 from ..training import config as cfg
 from ..training.api import build, checked_strategy, resume, run
@@ -72,10 +73,10 @@ def _output(path: str, flag: str) -> Path:
     return out
 
 
-def _rebuild(r) -> tuple:
-    """The task and genome space of a loaded run, the task with the state its best network was
-    evaluated with (best.json's ``task_state``, e.g. an observation normalizer); a config they
-    cannot be built from is a RunDirError."""
+def _rebuild(r, which: str = "best") -> tuple:
+    """The task and genome space of a loaded run, the task with the state its best network
+    (``which="center"``: its search center) was evaluated with (the file's ``task_state``, e.g.
+    an observation normalizer); a config they cannot be built from is a RunDirError."""
     try:
         task, space = build(r.config)
     except tasks.UnknownTaskError:
@@ -87,12 +88,13 @@ def _rebuild(r) -> tuple:
     except (TypeError, ValueError, KeyError) as exc:
         raise RunDirError(f"{str(r.path / 'config.toml')!r}: cannot rebuild the run's task and genome space "
                           f"({type(exc).__name__}: {exc})") from None
-    state = (r.best or {}).get("task_state")
+    doc = (r.best or {}) if which == "best" else load_network_doc(r, which)[1]
+    state = doc.get("task_state")
     if state is not None:
         try:
             task.set_state(state)
         except ValueError as exc:
-            raise RunDirError(f"{str(r.path / 'best.json')!r}: task_state: {exc}") from None
+            raise RunDirError(f"{str(r.path / (BEST if which == 'best' else CENTER))!r}: task_state: {exc}") from None
     return task, space
 
 
@@ -230,14 +232,23 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _network_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--network", choices=["best", "center"],
+                   help="best: the best network sampled (best.json); center: the search center of openes, pgpe "
+                        "and snes (center.json); default: the one the run validated, the center where it has one")
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     out = _output(args.out, "OUT.nir")
     r = load_run(args.run_dir)
-    task, space = _rebuild(r)
-    net = space.compile(load_best_genome(r, space))
+    which, doc = load_network_doc(r, args.network)
+    task, space = _rebuild(r, which)
+    net = space.compile(load_best_genome(r, space, which))
     reset = r.config.get("task", {}).get("reset", "subtract")
     path = write_nir(net, out, reset)
-    print(f"wrote {path}: best network of {args.run_dir} ({int(net.neuron_counts()[0])} neurons, "
+    name = "best network" if which == "best" else "search center"
+    print(f"wrote {path}: {name} of {args.run_dir} (generation {doc['generation']}; "
+          f"{int(net.neuron_counts()[0])} neurons, "
           f"{int(net.synapse_counts()[0])} synapses, reset {reset})")
     state = task.state()
     if state is not None:  # what the network's inputs went through (e.g. an observation normalizer)
@@ -252,8 +263,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise ConfigError(f"--seed: {args.seed}; expected an integer in [0, 2**63)")
     r = load_run(args.run_dir)
-    task, space = _rebuild(r)
-    genome = load_best_genome(r, space)
+    which, doc = load_network_doc(r, args.network)
+    task, space = _rebuild(r, which)
+    genome = load_best_genome(r, space, which)
     seed = validation_seed(int(r.config["run"]["seed"])) if args.seed is None else args.seed
     kwargs = {}
     if args.episodes is not None:
@@ -266,16 +278,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     ev = task.validate(space.compile(genome), seed, **kwargs)
     episodes = args.episodes if args.episodes is not None else r.config["task"].get("validation_episodes")
     out = {"task": r.config["task"]["name"], "run": str(r.path), "score": float(ev.fitness[0]),
-           "episodes": episodes, "seed": seed, "generation": r.best.get("generation"),
-           "training_fitness": r.best.get("fitness"),
+           "episodes": episodes, "seed": seed, "network": which, "generation": doc.get("generation"),
+           "training_fitness": doc.get("fitness"),  # the center is not evaluated in training: None
            "metrics": {k: float(v[0]) for k, v in ev.metrics.items()}}
     if args.json:
         print(json.dumps(out))
     else:
         over = "its validation set" if episodes is None else f"{episodes} episodes"
-        print(f"{out['task']}: validation score {out['score']:.2f} over {over} "
-              f"(seed {seed}; best genome of generation {out['generation']}, training fitness "
-              f"{out['training_fitness']:.2f})")
+        what = (f"best genome of generation {out['generation']}, training fitness {out['training_fitness']:.2f}"
+                if which == "best" else f"search center after generation {out['generation']}")
+        print(f"{out['task']}: validation score {out['score']:.2f} over {over} (seed {seed}; {what})")
     return 0
 
 
@@ -509,23 +521,25 @@ def parser() -> argparse.ArgumentParser:
     _comparison_args(rep, "several runs: ")
     rep.set_defaults(func=_cmd_report)
 
-    ex = sub.add_parser("export", help="write a run's best network in NIR",
-                        description="Write the best network of RUN_DIR as NIR (read by snnTorch, Norse, Spyx, Lava "
+    ex = sub.add_parser("export", help="write the network a run validated in NIR",
+                        description="Write the network RUN_DIR validated (see --network) as NIR (read by snnTorch, Norse, Spyx, Lava "
                                     "and neuromorphic tool chains); see evo/app/export.py for the parameter mapping.")
     ex.add_argument("run_dir", metavar="RUN_DIR")
     ex.add_argument("out", metavar="OUT.nir", help="the NIR file to write (a file there is replaced)")
     ex.add_argument("--format", choices=["nir"], default="nir", help="output format (default: nir)")
+    _network_arg(ex)
     ex.set_defaults(func=_cmd_export)
 
     ls = sub.add_parser("ls", help="a table of the runs in a folder")
     ls.add_argument("dir", nargs="?", default="runs", metavar="DIR", help="folder of runs or a glob (default: runs)")
     ls.set_defaults(func=_cmd_ls)
 
-    rp = sub.add_parser("replay", help="re-evaluate a run's best genome on held-out episodes")
+    rp = sub.add_parser("replay", help="re-evaluate the network a run validated on held-out episodes")
     rp.add_argument("run_dir", metavar="RUN_DIR")
     rp.add_argument("--episodes", type=int, help="validation episodes (default: the task's)")
     rp.add_argument("--seed", type=int, help="validation seed (default: the run's own)")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
+    _network_arg(rp)
     rp.set_defaults(func=_cmd_replay)
 
     b = sub.add_parser("bench", help="run a benchmark and report its figures (JSON with --json)",

@@ -14,14 +14,14 @@ import pandas as pd
 
 from ..errors import GenomeError, RunDirError
 from .files import check_folder, read_bytes, read_json, read_parquet
-from .layout import BEST, CONFIG, INDIVIDUALS, METRIC_COLUMNS, METRICS, SUMMARY
+from .layout import BEST, CENTER, CONFIG, INDIVIDUALS, METRIC_COLUMNS, METRICS, SUMMARY
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "require_folder", "find_runs", "load_best_genome", "read_individuals"]
+__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "require_folder", "find_runs", "load_best_genome", "load_network_doc", "read_config", "read_individuals"]
 
 
 @dataclass
@@ -106,11 +106,17 @@ def require_folder(path: str | Path, what: str) -> Path:
     return path
 
 
+def read_config(path: str | Path) -> dict:
+    """A run directory's ``config.toml``, checked as :func:`load_run` checks it."""
+    path = Path(path)
+    return check_config(_read(path / CONFIG, "config", _toml), str(path / CONFIG))
+
+
 def load_run(path: str | Path) -> Run:
     """Load a run directory written by ``evospike run``; a missing, damaged or malformed file
     is a RunDirError naming it."""
     path = require_folder(path, "run directory")
-    config = check_config(_read(path / CONFIG, "config", _toml), str(path / CONFIG))
+    config = read_config(path)
     summary = check_summary(_read(path / SUMMARY, "summary", read_json), str(path / SUMMARY))
     if _exists(path / METRICS):
         metrics = _read(path / METRICS, "metrics", read_parquet)
@@ -148,17 +154,42 @@ def read_individuals(path: Path) -> pd.DataFrame:
     return read_parquet(path)
 
 
-def load_best_genome(run: Run, space):
-    """The best genome of a run as a population of one for its genome space ``space``: a (1, D)
-    float64 matrix (fixed topology) or a NeatPopulation."""
-    if run.best is None:
-        raise RunDirError(f"{str(run.path)!r} has no best.json yet: no generation finished")
-    if "genome" not in run.best:
-        raise RunDirError(f"{str(run.path / 'best.json')!r}: no 'genome' field")
+def load_best_genome(run: Run, space, which: str = "best"):
+    """The best genome of a run (``which="center"``: its search center, see
+    :func:`load_network_doc`) as a population of one for its genome space ``space``: a
+    (1, D) float64 matrix (fixed topology) or a NeatPopulation."""
+    which, doc = load_network_doc(run, which)
+    where = str(run.path / (BEST if which == "best" else CENTER))
+    if "genome" not in doc:
+        raise RunDirError(f"{where!r}: no 'genome' field")
     try:
-        return space.decode_genome(run.best["genome"], where=str(run.path / "best.json"))
+        return space.decode_genome(doc["genome"], where=where)
     except GenomeError as exc:
         raise RunDirError(str(exc)) from None
+
+
+def load_network_doc(run: Run, which: str | None = None) -> tuple[str, dict[str, Any]]:
+    """(``which``, its JSON document) for a network of a run: "best" (best.json, the best
+    network sampled) or "center" (center.json: the search center of openes, pgpe and snes,
+    the network such runs validate). ``which=None``: the one the run validated, the center
+    where the run has one. Each document holds ``genome`` and ``generation``."""
+    if which is None:
+        which = "center" if _exists(run.path / CENTER) else "best"
+    if which == "best":
+        if run.best is None:
+            raise RunDirError(f"{str(run.path)!r} has no best.json yet: no generation finished")
+        return which, run.best
+    if which != "center":
+        raise ValueError(f"which: {which!r}; expected 'best', 'center' or None")
+    path = run.path / CENTER
+    if not _exists(path):
+        raise RunDirError(f"{str(path)!r} does not exist: only openes, pgpe and snes runs have a search center "
+                          f"(it is written at the first validation)")
+    doc = _read(path, "search center", read_json)
+    generation = doc.get("generation") if isinstance(doc, dict) else None
+    if not (isinstance(generation, int) and not isinstance(generation, bool) and generation >= 0):
+        raise RunDirError(f"{str(path)!r}: generation: {generation!r}; expected an integer >= 0")
+    return which, doc
 
 
 def find_runs(paths_or_glob) -> list[Path]:

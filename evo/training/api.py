@@ -30,8 +30,8 @@ from ..errors import ConfigError, GenomeError, RunDirError
 from ..evaluation import Problem, SerialEvaluator, make_evaluator
 from ..rundir.files import TMP_SUFFIX, check_folder, read_json, read_npz, read_parquet, write_parquet, write_toml
 from ..rundir.lock import run_lock
-from ..rundir.layout import CHECKPOINTS, CONFIG, INDIVIDUALS, LOOP, METRICS, PARETO, SUMMARY, individuals_part
-from ..rundir.results import load_run, read_individuals
+from ..rundir.layout import CHECKPOINTS, CONFIG, INDIVIDUALS, LOCK, LOOP, METRICS, PARETO, SUMMARY, individuals_part
+from ..rundir.results import load_run, read_config, read_individuals
 from ..seeding import derive_seed, validation_seed
 from . import callbacks as cb
 from . import trackers
@@ -245,6 +245,11 @@ def _start(config: dict, path: Path, task: Any, space: Any, strategy: strategies
                   artifacts=artifacts)
 
 
+def _not_validated(metrics: pd.DataFrame, generation: int) -> bool:
+    rows = metrics[metrics["generation"] == generation]
+    return bool(rows["validation"].isna().any()) if len(rows) else True
+
+
 def _truncate_individuals(path: Path, k: int) -> None:
     """Keep generations < k of ``individuals.parquet`` (a folder of parts, or an older run's
     single file, which becomes parts)."""
@@ -302,10 +307,9 @@ def resume(path: str | Path, generations: int | None = None, callbacks: Iterable
         return _resume(path, generations, callbacks, log, progress, run_overrides, artifacts)
 
 
-def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], log: Callable[[str], None] | None,
-            progress: bool, run_overrides: dict, artifacts: Callable[[Path], list[Path]] | None = None) -> RunResult:
-    old = load_run(path)
-    config = {k: v for k, v in old.config.items() if k != "meta"}
+def _resumed_config(recorded: dict, generations: int | None, run_overrides: dict) -> dict:
+    """The config a resume runs with: the recorded one, less ``meta``, with the overrides."""
+    config = {k: copy.deepcopy(v) for k, v in recorded.items() if k != "meta"}
     config["run"].setdefault("kernel", "numpy")  # runs from before run.kernel existed simulated with numpy
     if generations is not None:
         run_overrides = {**run_overrides, "generations": generations}
@@ -317,6 +321,56 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
     config["run"] = check_run({**RUN_DEFAULTS, **config["run"],
                                **{k: v for k, v in run_overrides.items() if v is not None}})
     trackers.require(config)
+    return config
+
+
+def _record_total(path: Path, recorded: dict, total: int) -> None:
+    """config.toml with run.generations = ``total`` (for a later resume), the earlier totals
+    appended to ``[meta] earlier_generations``."""
+    before = recorded["run"].get("generations")
+    if total != before:
+        meta = dict(recorded.get("meta", {}))
+        meta["earlier_generations"] = [*meta.get("earlier_generations", []), before]
+        write_toml(path / CONFIG, {**recorded, "run": {**recorded["run"], "generations": total}, "meta": meta})
+
+
+def _killed_while_starting(path: Path) -> bool:
+    """Whether ``path`` is a run killed before its first generation's checkpoint and summary
+    were both written (config.toml is the run's first file; summary.json follows loop.json)."""
+    if not path.is_dir() or os.path.lexists(path / METRICS) or \
+            (os.path.lexists(path / SUMMARY) and os.path.lexists(path / CHECKPOINTS / LOOP)):
+        return False
+    return os.path.lexists(path / CONFIG) or all(p.name == LOCK or p.name.endswith(TMP_SUFFIX)
+                                                 for p in path.iterdir())  # a run folder with no file yet
+
+
+def _start_over(path: Path, generations: int | None, callbacks: Iterable[Callback],
+                log: Callable[[str], None] | None, progress: bool, run_overrides: dict,
+                artifacts: Callable[[Path], list[Path]] | None) -> RunResult:
+    """A run killed while it started holds no generation: it starts again in its directory
+    from config.toml, which is all a run depends on, so it equals the run left alone."""
+    if not os.path.lexists(path / CONFIG):
+        raise RunDirError(f"{str(path)!r} holds no run: it was killed before it wrote {CONFIG}; remove the folder "
+                          f"and start the run again")
+    recorded = read_config(path)
+    config = _resumed_config(recorded, generations, run_overrides)
+    task, space = build(config)
+    strategy = checked_strategy(config, task, space)
+    check_folder(path / CHECKPOINTS)
+    with _evaluator(config, task, space) as evaluator:
+        _remove_temporaries(path)
+        _record_total(path, recorded, config["run"]["generations"])
+        (log or (lambda _m: None))(f"resume {path}: killed before its first generation, so it starts again")
+        return _train(config, path, task, space, strategy, LoopState(), datetime.now(timezone.utc), callbacks, log,
+                      progress, evaluator, artifacts=artifacts)
+
+
+def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], log: Callable[[str], None] | None,
+            progress: bool, run_overrides: dict, artifacts: Callable[[Path], list[Path]] | None = None) -> RunResult:
+    if _killed_while_starting(path):
+        return _start_over(path, generations, callbacks, log, progress, run_overrides, artifacts)
+    old = load_run(path)
+    config = _resumed_config(old.config, generations, run_overrides)
     ckpt = path / CHECKPOINTS
     check_folder(ckpt)
     check_folder(path / INDIVIDUALS, file_ok=True)
@@ -329,10 +383,8 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
         current = _state_file(ckpt, loop, "strategy_npz")
         strategy = strategies.from_state(meta_s, read_npz(current))
     except FileNotFoundError:
-        hint = (" (it was killed before its first checkpoint; start it again)"
-                if old.summary.get("status") == "running" and not old.metrics.size else "")
         raise RunDirError(f"{str(path)!r} has no complete checkpoint to resume from ({str(current)!r} "
-                          f"is missing){hint}") from None
+                          f"is missing)") from None
     except RunDirError:
         raise
     except Exception as exc:  # json, zip and numpy raise several types for a damaged file
@@ -349,6 +401,12 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
         raise RunDirError(f"{str(path / METRICS)!r} holds {len(have)} generations "
                           f"({', '.join(map(str, have[:5]))}{'...' if len(have) > 5 else ''}) but the checkpoint is "
                           f"at generation {k}; the run's files do not agree, nothing was changed")
+    if config["run"]["generations"] == k and k and (len(have) > k or _not_validated(old.metrics, k - 1)):
+        # a total that ends the run at a checkpoint its run went past: nothing would cut the later
+        # generations' rows and best network, or validate generation k - 1 as a last one
+        why = f"{len(have)} generations recorded" if len(have) > k else f"generation {k - 1} was not validated"
+        raise ConfigError(f"run.generations: {k} would end {str(path)!r} at its checkpoint, but the run went on "
+                          f"past it ({why}); give a total above {k}, nothing was changed")
     task, space = build(config)
     if state.best_genome is not None:
         try:
@@ -370,6 +428,7 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
             raise RunDirError(f"{str(path / PARETO)!r}: cannot read the Pareto fronts ({exc})") from None
     with _evaluator(config, task, space) as evaluator:
         _remove_temporaries(path)
+        _record_total(path, old.config, config["run"]["generations"])
         _truncate_individuals(path, k)
         (log or (lambda _m: None))(f"resume {path} at generation {k}")
         return _train(config, path, task, space, strategy, state, started or datetime.now(timezone.utc), callbacks,
