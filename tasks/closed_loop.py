@@ -21,9 +21,10 @@ By default (``rollout=None``) the kernel setting decides: ``numpy`` takes the nu
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
@@ -280,15 +281,47 @@ def _not_compiled(dynamics, encode, decode, record: bool, nets: NetworkBatch | N
     return None
 
 
+def interruptible(call: Callable[[np.ndarray], Any]) -> Any:
+    """``call(stop)``, a compiled call that releases the GIL and returns early once ``stop[0]``
+    (int64) is set, made so that signals still act during it: Python runs signal handlers
+    in the main thread between bytecodes only, so Ctrl-C, SIGTERM and run.eval_timeout's
+    SIGALRM would wait for the call to end. In the main thread the call runs in a thread of
+    its own while this one waits; whatever a handler raises sets ``stop``, waits for the call
+    to return (within a simulation step) and goes on. Elsewhere the call runs here."""
+    stop = np.zeros(1, np.int64)
+    if threading.current_thread() is not threading.main_thread():
+        return call(stop)
+    result: list = []
+
+    def target() -> None:
+        try:
+            result.append((True, call(stop)))
+        except BaseException as exc:  # raised again in the waiting thread
+            result.append((False, exc))
+    worker = threading.Thread(target=target, name="evospike-compiled-call", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.25)
+    except BaseException:
+        stop[0] = 1
+        worker.join()
+        raise
+    ok, value = result[0]
+    if not ok:
+        raise value
+    return value
+
+
 def _compiled_episodes(nets: NetworkBatch, dynamics, start: np.ndarray, encode: ObservationEncoder, decode,
                        max_steps: int, sim_steps: int, reset: str, final_state: bool) -> Episodes:
     from .rollout import rollout
     clock = _Clock(_timer)
     decoding = "count_then_voltage" if decode is decoders.count_then_voltage else decode.rollout_decoding
-    returns, steps, spikes, final = rollout(
+    returns, steps, spikes, final = interruptible(lambda stop: rollout(
         nets, dynamics.port, start, encoding=encode.kind, scale=encode.scale, offset=encode.offset,
         fields=encode.fields, decoding=decoding, action_scale=getattr(decode, "action_scale", 1.0),
-        max_steps=max_steps, sim_steps=sim_steps, reset=reset, final_state=final_state)
+        max_steps=max_steps, sim_steps=sim_steps, reset=reset, final_state=final_state, stop=stop))
     clock.mark("rollout")
     if clock.times is not None:
         clock.times.env_steps += int(steps.sum())

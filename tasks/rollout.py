@@ -563,9 +563,11 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
     PORTABLE = PORTABLE_DIGEST
 
     def _episodes(start, max_steps, sim_steps, w_in, w_rec, bias, beta, thr, thr_fin, alpha, rho, badapt, n_out,
-                  scale, offset, centres, widths, action_scale, returns, steps, spikes, final, keep_final):
+                  scale, offset, centres, widths, action_scale, returns, steps, spikes, final, keep_final, stop):
         """All episodes of every network: ``start`` (E, S) float64 start states; results written
         to ``returns``, ``steps``, ``spikes`` (P, E) and, with ``keep_final``, ``final`` (P, E, S).
+        ``stop[0] != 0``, set by another thread, ends the call within a simulation step (the
+        results are then incomplete).
 
         LANES episodes run at once, one per SIMD lane: every LIF quantity of neuron j is one
         vector of LANES floats at ``[j * LANES]`` of a flat array (the weights too, copied
@@ -625,6 +627,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 nxt += 1
                 live += 1
         while live > 0:
+            if stop[0] != 0:
+                return
             for l in range(L):
                 if net[l] >= 0:
                     _observe(st, l, obs, trig)
@@ -652,6 +656,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
             for j in range(n_out):
                 vstore(cnt, j * L, zero)
             for t in range(sim_steps):
+                if stop[0] != 0:
+                    return
                 old = (t % 2) * NL                               # s[t-1] at old, s[t] at new
                 new = NL - old
                 spiked = zero
@@ -766,13 +772,15 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
 
 def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, scale, offset, fields: int,
             decoding: str, action_scale: float, max_steps: int, sim_steps: int, reset: str,
-            final_state: bool = False):
+            final_state: bool = False, stop: np.ndarray | None = None):
     """Play every network's episodes from ``start`` (E, S) on ``port`` in compiled code.
 
     Returns (returns, steps, total spikes, final states or None), each (P, E) (final: (P, E, S)).
     ``encoding``: direct or population (``fields`` per variable over offset +- scale);
     ``decoding``: count_then_voltage, rate or membrane, with ``action_scale`` the factor of
-    the last two (max_action / sim_steps for rate, max_action for membrane)."""
+    the last two (max_action / sim_steps for rate, max_action for membrane). ``stop``: an
+    int64 array of one element that another thread may set to 1 to end the call early, its
+    results then incomplete (see ``tasks.closed_loop``)."""
     if port not in PORTS:
         raise ValueError(f"port: {port!r}; compiled rollouts exist for {', '.join(PORTS)}")
     if encoding not in ENCODINGS or decoding not in DECODINGS:
@@ -796,5 +804,6 @@ def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, 
     kernel(start, int(max_steps), int(sim_steps), nets.w_in, nets.w_rec, nets.bias, nets.beta, nets.threshold,
            _finite_thresholds(nets), none if nets.alpha is None else nets.alpha,
            none if nets.rho is None else nets.rho, none if nets.b is None else nets.b, nets.n_out, scale32, offset32, np.ascontiguousarray(centres),
-           np.ascontiguousarray(widths), np.float32(action_scale), returns, steps, spikes, final, bool(final_state))
+           np.ascontiguousarray(widths), np.float32(action_scale), returns, steps, spikes, final, bool(final_state),
+           np.zeros(1, np.int64) if stop is None else stop)
     return returns, steps, spikes, (final if final_state else None)

@@ -304,6 +304,29 @@ def test_f13_eval_timeout_fails_resumably(tmp_path, backend):
     assert resumed.returncode == 0, resumed.stderr
 
 
+def test_f13b_eval_timeout_and_sigterm_stop_a_long_compiled_rollout(tmp_path):
+    """A compiled rollout holds no Python bytecode for as long as it runs: it runs beside the
+    main thread, which handles the signals and stops it."""
+    pytest.importorskip("numba")
+    config = tmp_path / "long.toml"
+    config.write_text('[task]\nname = "cartpole"\nsim_steps = 100000000\n')  # hours per generation
+    args = ["run", "--config", str(config), "--generations", "1", "--population", "4", "--backend", "serial",
+            "--kernel", "auto", "--quiet", "--out", str(tmp_path / "runs")]
+    began = time.monotonic()
+    out = cli([*args, "--name", "t", "--eval-timeout", "2"], timeout=120)
+    assert out.returncode == 2 and "run.eval_timeout = 2 s" in one_line_error(out)
+    assert time.monotonic() - began < 60
+    proc = subprocess.Popen([sys.executable, "-m", "evo", *args, "--name", "s"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "runs" / "s" / "summary.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # inside generation 0's rollout
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 130, proc.stderr.read()
+    assert load_run(tmp_path / "runs" / "s").summary["status"] == "interrupted"
+
+
 def test_f15_ls_does_not_block_on_a_fifo(tmp_path):
     quick_run(tmp_path, "good")
     fifo = quick_run(tmp_path, "fifo")  # a whole run whose summary.json is a FIFO

@@ -7,6 +7,7 @@ the comparisons skip and say why), and both paths take population encoding's exp
 membrane decoding's tanh from neurons.portable.
 """
 import math
+import time
 
 import numpy as np
 import pytest
@@ -312,3 +313,37 @@ def test_the_vector_mountaincar_continuous_step_equals_the_scalar_one_in_every_l
             assert (st[l, 0], st[l, 1], reward[l], bool(done[l])) == (ref[l, 0], ref[l, 1], r, ended), (b, l)
         flagged += int(buffers[3].sum())
     assert flagged >= 4  # the exact path ran
+
+
+def test_a_compiled_call_runs_beside_the_main_thread_and_stops_when_a_signal_handler_raises():
+    import signal
+    import threading
+    from tasks.closed_loop import interruptible
+    seen = []
+
+    def call(stop):  # stands for a compiled call: it checks stop, as the kernel does
+        seen.append(threading.current_thread() is threading.main_thread())
+        while not stop[0]:
+            time.sleep(0.001)
+        return "stopped"
+
+    def expired(signum, frame):
+        raise TimeoutError("alarm")
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, 0.2)
+    try:
+        with pytest.raises(TimeoutError, match="alarm"):
+            interruptible(call)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert seen == [False] and not [t for t in threading.enumerate()
+                                    if t.name == "evospike-compiled-call" and t.is_alive()]  # it has ended
+    assert interruptible(lambda stop: int(stop[0]) + 41) == 41
+    with pytest.raises(ZeroDivisionError):
+        interruptible(lambda stop: 1 // int(stop[0]))
+    out = []
+    worker = threading.Thread(target=lambda: out.append(interruptible(lambda stop: threading.current_thread().name)))
+    worker.start()
+    worker.join()
+    assert out == [worker.name]  # outside the main thread the call runs where it is made
