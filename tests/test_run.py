@@ -106,6 +106,23 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, message):
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
 
 
+def test_no_output_replaces_a_file_of_a_run(tmp_path, capsys):
+    path = quick(tmp_path, "a").path
+    before = {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    for args, own in ((["export", str(path), str(path / "best.json")], "best.json"),
+                      (["export", str(path), str(path / "checkpoints" / "loop.json")], "checkpoints"),
+                      (["compare", str(path), "--plot", "--output", str(path / "metrics.parquet")], "metrics.parquet"),
+                      (["report", str(path), "-o", str(path / "config.toml")], "config.toml"),
+                      (["report", str(path), "-o", str(path / "." / "summary.json")], "summary.json")):
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("evospike: error: ") and err.endswith(
+            f"is part of the run directory {str(path.resolve())!r} ({own}); choose another file (nothing was "
+            f"written)") and "\n" not in err
+    assert {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} == before
+    assert main(["report", str(path), "-o", str(path / "report.html")]) == 0  # its own pictures and report: yes
+
+
 def test_bad_config_file_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[run]\ngenerashuns = 3\n')

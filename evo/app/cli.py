@@ -18,7 +18,7 @@ from tasks.registry import load_attr
 from .. import __version__, strategies
 from ..errors import USER_ERRORS, ConfigError, RunDirError
 from ..rundir.files import atomic_write_bytes
-from ..rundir.layout import BEST, CENTER
+from ..rundir.layout import BEST, CENTER, CHECKPOINTS, CONFIG, RUN_FILES, SUMMARY
 from ..rundir.results import (find_runs, load_all, load_best_genome, load_network_doc, load_run, load_runs,
                                require_folder, stack_runs)
 from ..seeding import validation_seed
@@ -62,6 +62,14 @@ def _output(path: str, flag: str) -> Path:
         raise ConfigError(f"{flag} {path!r} is a folder; expected a file path")
     if not out.parent.is_dir():
         raise ConfigError(f"{flag} {path!r}: the folder {str(out.parent)!r} does not exist")
+    inside = out.parent.resolve() / out.name
+    for run_dir in inside.parents:  # a run's own file, or one in its checkpoints: never replaced
+        if (run_dir / SUMMARY).is_file() or ((run_dir / CONFIG).is_file() and (run_dir / CHECKPOINTS).is_dir()):
+            own = inside.relative_to(run_dir).parts[0]
+            if own in RUN_FILES:
+                raise ConfigError(f"{flag} {path!r} is part of the run directory {str(run_dir)!r} ({own}); "
+                                  f"choose another file (nothing was written)")
+            break
     existed = out.exists()
     try:
         with open(out, "ab"):

@@ -19,7 +19,7 @@ after a kill) sees each file either complete or as it was.
 from __future__ import annotations
 
 __all__ = ["METRIC_COLUMNS", "TIMING_COLUMNS", "CONFIG", "METRICS", "INDIVIDUALS", "BEST", "SOLVED", "CENTER", "PARETO",
-           "PARETO_JSON", "CHECKPOINTS", "LOOP", "SUMMARY", "LOCK", "individuals_part"]
+           "PARETO_JSON", "CHECKPOINTS", "LOOP", "SUMMARY", "LOCK", "RUN_FILES", "individuals_part"]
 
 METRIC_COLUMNS = ["generation", "evaluations", "best", "mean", "median", "std", "best_ever", "validation",
                   "n_species", "mean_neurons", "mean_synapses", "mean_spikes", "eval_seconds", "gen_seconds"]
@@ -37,6 +37,10 @@ CHECKPOINTS = "checkpoints"
 LOCK = ".lock"
 LOOP = "loop.json"
 SUMMARY = "summary.json"
+# what a run's own code writes and reads back (the MLflow tracker's link and local store too):
+# no output of another command may replace one (pictures and report.html are made again)
+RUN_FILES = (CONFIG, METRICS, INDIVIDUALS, BEST, SOLVED, CENTER, PARETO, PARETO_JSON, CHECKPOINTS, LOCK, SUMMARY,
+             "mlflow.json", "mlflow.db", "mlartifacts")
 
 
 def individuals_part(generation: int) -> str:
