@@ -117,6 +117,9 @@ class Task:
       (``can_record`` is False);
     - ``preset``: the recommended setting, a :class:`Preset` (strategy, genome, options,
       budget) that ``evospike run TASK`` uses; default None: the global defaults;
+    - ``episode_bytes``: for tasks with ``episodes`` and ``validation_episodes`` options,
+      about the memory one episode of one network takes while it is played, so that a run
+      refuses, before it starts, episode counts the machine cannot hold; default 0: unknown;
     - ``state() -> dict | None``, ``set_state(state)``, ``update_state(ev)``: what the task
       learns while a run goes on (an observation normalizer). The run keeps the state in
       its checkpoint and with ``best.json``, sets it on every evaluating process before
@@ -130,6 +133,7 @@ class Task:
     target: ClassVar[float] = math.inf
     metric_names: tuple[str, ...] | None = None
     preset: ClassVar[Preset | None] = None
+    episode_bytes: ClassVar[int] = 0
 
     def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
         raise NotImplementedError(f"{type(self).__name__}.evaluate")

@@ -80,6 +80,7 @@ class ControlTask(Task):
     offset: tuple | float = 0.0
     time_limit: int = 500
     target = float("inf")
+    episode_bytes = 512  # one (network, episode) row on the numpy path: states, results, a small network's state
 
     def __init__(self, *, episodes: int = 20, max_steps: int = 0, sim_steps: int = 5, encoding: str = "direct",
                  fields: int = 5, validation_episodes: int = 100, reset: str = "subtract",

@@ -86,6 +86,7 @@ class GymTask(Task):
     """A Gymnasium environment as a population-vectorized task."""
 
     metric_names = ("steps", "spikes")
+    episode_bytes = 16384  # an environment copy per episode, and the row of network state
 
     def __init__(self, env_id: str, *, episodes: int = 10, max_steps: int = 0, sim_steps: int = 5,
                  validation_episodes: int = 100, reset: str = "subtract", decoding: str = "rate",

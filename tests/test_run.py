@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import tasks
+
 from evo.training import config as cfg
 from evo.app.cli import main
 from evo.results import load_run
@@ -104,6 +106,21 @@ def test_bad_input_gets_one_line_and_exit_2(tmp_path, args, message):
     assert p.returncode == 2
     assert message in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("task, key, networks", [("cartpole", "episodes", 4), ("pendulum", "validation_episodes", 1),
+                                                 ("gym:CartPole-v1", "episodes", 4)])
+def test_episode_counts_the_machine_cannot_hold_are_refused_before_the_run(task, key, networks):
+    from evo.training.config import memory_limit
+    layer = {"task": {"name": task}, "strategy": {"name": "cma", "population": 4}}
+    per = tasks.make(task).episode_bytes
+    too_many = memory_limit() // (networks * per) + 1
+    layer["task"][key] = too_many
+    with pytest.raises(cfg.ConfigError, match=rf"^task\.{key} = {too_many} for {networks} networks? \(about {per} "
+                                              rf"bytes per episode\) need about [\d.]+ GiB; this machine has"):
+        cfg.resolve(layer)
+    layer["task"][key] = too_many // 4
+    cfg.resolve(layer)
 
 
 def test_no_output_replaces_a_file_of_a_run(tmp_path, capsys):

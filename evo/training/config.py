@@ -373,6 +373,12 @@ def _resolve(raw: dict) -> tuple[dict, Any, Any]:
     population = strategies.get(strat_name).expected_population(strategy, getattr(space, "dim", 0))
     check_fits(population * space.bytes_per_network(), f"a generation of {population} networks "
                f"({space.bytes_per_network()} bytes each, genome and network)")
+    per = int(getattr(task, "episode_bytes", 0) or 0)  # each network plays its episodes at once
+    for key, networks in (("episodes", population), ("validation_episodes", 1)):
+        count = task_resolved.get(key)
+        if per and isinstance(count, int):
+            check_fits(networks * count * per, f"task.{key} = {count} for {networks} network{'s' * (networks > 1)} "
+                       f"(about {per} bytes per episode)")
     config = {"run": run, "task": task_resolved, "genome": genome, "strategy": {"name": strat_name, **strategy}}
     return config, task, space
 
