@@ -1,4 +1,7 @@
 """`evospike compare`: curves carried forward on a common x axis, final values and rank tests."""
+import json
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -181,3 +184,31 @@ def test_a_group_of_runs_with_different_settings_is_named(runs, tmp_path, capsys
     assert main(["compare", str(runs / "cma-0"), str(other)]) == 0
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
         "note: group 'cma' mixes runs whose settings differ: strategy.population (10, 12)")
+
+
+def test_a_comparison_names_the_runs_it_leaves_out_and_a_mix_of_tasks(runs, tmp_path, capsys):
+    from evo.app.compare import mixed_settings
+    layer = {"task": {"name": "cartpole", "episodes": 2, "max_steps": 20, "validation_episodes": 2},
+             "strategy": {"name": "cma", "population": 6},
+             "run": {"generations": 1, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "cp"}}
+    cartpole = run(cfg.resolve(layer), log=None).path
+    empty = tmp_path / "empty"  # a run whose first generation never finished
+    shutil.copytree(cartpole, empty)
+    (empty / "metrics.parquet").unlink()
+    summary = json.loads((empty / "summary.json").read_text())
+    (empty / "summary.json").write_text(json.dumps({**summary, "generations": 0, "status": "killed"}))
+    lines = mixed_settings([load_run(runs / "cma-0"), load_run(cartpole), load_run(empty)])
+    assert lines[:2] == [f"run {str(empty)!r} has no finished generation: it is left out",
+                         "the runs are of different tasks (cartpole, xor): their strategy groups compare values on "
+                         "different scales (--by task separates them)"]
+    assert len(lines) == 3 and lines[2].startswith("group 'cma' mixes runs whose settings differ: ")
+    assert mixed_settings([load_run(runs / "cma-0"), load_run(cartpole)], by="task") == []
+    assert main(["compare", str(runs / "cma-0"), str(cartpole), str(empty)]) == 0
+    out = capsys.readouterr().out
+    assert f"note: run {str(empty)!r} has no finished generation: it is left out" in out
+    assert "note: the runs are of different tasks (cartpole, xor)" in out
+    (cartpole / "metrics.parquet").unlink()  # rows the summary counts are gone: an error, not a silent drop
+    assert main(["compare", str(runs / "cma-0"), str(cartpole)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"evospike: error: {str(cartpole)!r}: metrics.parquet is missing, but summary.json records 1 finished "
+        f"generations")

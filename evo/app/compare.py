@@ -145,13 +145,20 @@ def _flat(config: dict) -> dict[str, str]:
 
 
 def mixed_settings(runs, by: str = "strategy") -> list[str]:
-    """One line per group (``by``) of loaded runs whose configs differ in more than the seed
-    and how they ran (backend, workers, ...): the settings that differ and their values; a
-    comparison of such a group mixes unlike runs."""
+    """What a comparison of loaded runs by ``by`` should say about them: each run without a
+    finished generation (it adds nothing), runs of different tasks compared by anything but
+    the task (values on different scales), and one line per group whose configs differ in
+    more than the seed and how they ran (backend, workers, ...): the settings that differ
+    and their values; a comparison of such a group mixes unlike runs."""
+    lines = [f"run {str(r.path)!r} has no finished generation: it is left out" for r in runs if r.metrics.empty]
+    runs = [r for r in runs if not r.metrics.empty]
+    names = sorted({str(run_labels(r)["task"]) for r in runs})
+    if by != "task" and len(names) > 1:
+        lines.append(f"the runs are of different tasks ({', '.join(names)}): their {by} groups compare values on "
+                     f"different scales (--by task separates them)")
     groups: dict[str, list[dict[str, str]]] = {}
     for r in runs:
         groups.setdefault(str(run_labels(r)[by]), []).append(_flat(r.config))
-    lines = []
     for group, configs in groups.items():
         keys = sorted({k for c in configs for k in c})
         differ = [k for k in keys if len({c.get(k, "(unset)") for c in configs}) > 1]

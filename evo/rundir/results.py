@@ -127,6 +127,9 @@ def load_run(path: str | Path) -> Run:
             if not pd.api.types.is_numeric_dtype(metrics[c]):
                 raise RunDirError(f"{str(path / METRICS)!r}: column {c} holds {metrics[c].dtype} values; "
                                   f"expected numbers")
+    elif summary.get("generations"):  # the summary counts generations whose rows are gone
+        raise RunDirError(f"{str(path)!r}: {METRICS} is missing, but {SUMMARY} records {summary['generations']:g} "
+                          f"finished generations")
     else:  # no generation finished: no rows, the columns' types as a run writes them
         metrics = pd.DataFrame({c: pd.Series(dtype="int64" if c in _INT_COLUMNS else "float64")
                                 for c in METRIC_COLUMNS})
