@@ -87,7 +87,10 @@ def test_bench_name_options_without_a_name_or_with_an_unsupported_one_are_refuse
              (["eval", "--task", " , "], "--task: ' , '; expected comma-separated names"),
              (["scale", "--strategies", ","], "--strategies: ','; expected comma-separated names"),
              (["scale", "--strategies", "cma"], "--strategies: 'cma'; expected some of openes, pgpe, snes"),
-             (["scale", "--backends", "serial,gpu"], "--backends: 'gpu'; expected some of serial, ray, cluster")]
+             (["scale", "--backends", "serial,gpu"], "--backends: 'gpu'; expected some of serial, ray, cluster"),
+             (["eval", "--population", "0"], "--population: 0; expected an integer >= 1"),
+             (["events", "--workers", "-1"], "--workers: -1; expected an integer >= 1"),
+             (["neat-xor", "--first-seed", "-5"], "--first-seed: -5; expected an integer in [0, 2**63)")]
     for args, message in cases:
         assert main(["bench", *args]) == 2
         assert capsys.readouterr().err.strip().splitlines() == [f"evospike: error: {message}"]

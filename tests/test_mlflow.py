@@ -98,8 +98,11 @@ def test_the_tracking_uri_selects_another_store_and_untracked_runs_are_unchanged
 
 def test_unknown_trackers_and_a_missing_mlflow_are_one_line_errors(tmp_path, monkeypatch, capsys):
     assert main([*RUN, "--out", str(tmp_path), "--track", "wandb"]) == 2
-    assert capsys.readouterr().err.splitlines()[-1] == "evospike: error: run.trackers: 'wandb'; expected a list of " \
-                                                       "tracker names, valid: mlflow"
+    assert capsys.readouterr().err.splitlines()[-1] == "evospike: error: run.trackers (--track): unknown tracker " \
+                                                       "'wandb'; valid trackers: mlflow"
+    assert main([*RUN, "--out", str(tmp_path), "--track", "MLflow"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "evospike: error: run.trackers (--track): unknown tracker " \
+                                                       "'MLflow' (did you mean 'mlflow'?); valid trackers: mlflow"
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
     assert main([*RUN, "--out", str(tmp_path), "--track", "mlflow"]) == 2

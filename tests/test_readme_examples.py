@@ -75,3 +75,18 @@ def test_third_party_strategy_runs_and_resumes_through_the_cli(tmp_path):
     assert len(a) == 6 and a["best_ever"].is_monotonic_increasing
     listed = subprocess.run(base + ["run", "cartpole", "--help"], env=env, capture_output=True, text=True, timeout=60)
     assert "oneplus" in listed.stdout
+
+
+def test_a_callback_that_is_not_one_gets_one_line_naming_why(tmp_path, monkeypatch, capsys):
+    from evo.app.cli import main
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cbmod.py").write_text("number = 3\nclass NotOne:\n    pass\n")
+    (tmp_path / "exits.py").write_text("raise SystemExit(7)\n")
+    for spec, why in ((":Good", "expected MODULE:CLASS, e.g. mycallbacks:Plateau"),
+                      ("cbmod:number", "number is of type int, not an evo.Callback subclass"),
+                      ("cbmod:NotOne", "NotOne is class NotOne, not an evo.Callback subclass"),
+                      ("exits:Anything", "SystemExit: 7")):
+        assert main(["run", "xor", "--callback", spec, "--out", str(tmp_path / "runs")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"evospike: error: --callback {spec!r}") and err.endswith(why) and "\n" not in err
+    assert not (tmp_path / "runs").exists()

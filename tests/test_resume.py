@@ -277,6 +277,16 @@ def test_a_damaged_file_is_a_clear_error_naming_it(tmp_path, capsys, victim):
     assert {p.name: p.read_bytes() for p in path.rglob("*") if p.is_file()} == before  # nothing else touched
 
 
+def test_a_strategy_state_that_does_not_fit_names_its_json_file(tmp_path, capsys):
+    path = undisturbed(tmp_path, "cma", generations=3)
+    state = next((path / "checkpoints").glob("strategy-*.json"))
+    state.write_text(json.dumps({**json.loads(state.read_text()), "dim": 5}))  # valid JSON, wrong content
+    assert main(["resume", str(path), "--generations", "5", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"evospike: error: '{state} with {state.with_suffix('.npz').name}': corrupt checkpoint (")
+    assert "\n" not in err
+
+
 def test_sparse_checkpoints_and_a_checkpoint_on_sigterm(tmp_path):
     calm = undisturbed(tmp_path, "cma")
     cfg_path = write_config(tmp_path, "cma")

@@ -94,6 +94,7 @@ def cli(*args, cwd=None):
     (["run", "cartpol"], "unknown task 'cartpol' (did you mean 'cartpole'?); valid tasks: acrobot, "),
     (["run", "cartpole", "--strategy", "nes"], "unknown strategy 'nes' (did you mean 'snes'?); valid strategies: cma, ga, neat, nsga2, openes, pgpe, snes"),
     (["run", "cartpole", "--generations", "0"], "run.generations: 0"),
+    (["run", "xor", "--address", "garbage", "--backend", "serial"], "run.address: 'garbage'; expected auto or HOST:PORT"),
     (["run", "cartpole", "--population", "1"], "strategy.population: 1"),
     (["run"], "no task given"),
     (["replay", "does/not/exist"], "run directory 'does/not/exist' does not exist"),
@@ -158,6 +159,12 @@ def test_bad_config_file_errors(tmp_path):
 
 def test_corrupt_run_directory_is_a_clear_error(tmp_path, capsys):
     path = quick(tmp_path, "a").path
+    best = json.loads((path / "best.json").read_text())
+    best["genome"][3] = float("nan")
+    (path / "best.json").write_text(json.dumps(best))
+    assert main(["replay", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == (f"evospike: error: {str(path / 'best.json')}: gene 3 is nan; "
+                                               f"expected a list of {len(best['genome'])} finite numbers")
     (path / "best.json").write_text("{not json")
     assert main(["replay", str(path)]) == 2
     err = capsys.readouterr().err

@@ -42,14 +42,20 @@ def _user_callbacks(specs: list[str] | None) -> list:
     if specs and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as `python -m evo` does
     for spec in specs or []:
-        if ":" not in spec:
+        module, _, name = spec.partition(":")
+        if not module or not name:
             raise ConfigError(f"--callback {spec!r}; expected MODULE:CLASS, e.g. mycallbacks:Plateau")
         try:
-            callback = load_attr(spec, "--callback")()
-        except Exception as exc:
+            cls = load_attr(spec, "--callback")
+        except (Exception, SystemExit) as exc:  # importing the module runs its code, which may exit
             raise ConfigError(f"--callback {spec!r}: {type(exc).__name__}: {exc}") from None
-        if not isinstance(callback, Callback):
-            raise ConfigError(f"--callback {spec!r}: {type(callback).__name__} is not an evo.Callback subclass")
+        if not (isinstance(cls, type) and issubclass(cls, Callback)):
+            what = f"class {cls.__name__}" if isinstance(cls, type) else f"of type {type(cls).__name__}"
+            raise ConfigError(f"--callback {spec!r}: {name} is {what}, not an evo.Callback subclass")
+        try:
+            callback = cls()
+        except Exception as exc:
+            raise ConfigError(f"--callback {spec!r}: {name}() failed: {type(exc).__name__}: {exc}") from None
         out.append(callback)
     return out
 
@@ -330,8 +336,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         args.seeds = 30
     if args.seeds < 1:
         raise ConfigError(f"--seeds: {args.seeds}; expected an integer >= 1")
-    if args.population < 1 or args.generations < 1 or (args.workers is not None and args.workers < 1):
-        raise ConfigError("--population, --generations and --workers must be integers >= 1")
+    for flag, value in (("--population", args.population), ("--generations", args.generations),
+                        ("--workers", args.workers)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{flag}: {value}; expected an integer >= 1")
+    if not 0 <= args.first_seed < 2**63:
+        raise ConfigError(f"--first-seed: {args.first_seed}; expected an integer in [0, 2**63)")
     if args.kernel:
         try:
             neurons.use_kernel(args.kernel)
@@ -415,9 +425,10 @@ def _backend_args(p: argparse.ArgumentParser, default: str = "auto") -> None:
     p.add_argument("--backend", choices=["auto", "ray", "serial"],
                    help=f"evaluator: auto (serial, then Ray once a generation's evaluation takes 1 s or more), "
                         f"ray (a local instance on 127.0.0.1 unless --address) or serial (default: {default})")
-    p.add_argument("--workers", type=int, help="Ray actors (default: 0, one per CPU of the cluster)")
-    p.add_argument("--address", help="join this Ray cluster (e.g. auto or HOST:6379; default: $RAY_ADDRESS, "
-                                      "else start a local instance)")
+    own = "the run's own" if default == "the run's own" else ""  # resume keeps what the run had
+    p.add_argument("--workers", type=int, help=f"Ray actors (0: one per CPU of the cluster; default: {own or 0})")
+    p.add_argument("--address", help=f"join this Ray cluster (e.g. auto or HOST:6379; default: "
+                                     f"{own + ', else ' if own else ''}$RAY_ADDRESS, else start a local instance)")
 
 
 def _timeout_arg(p: argparse.ArgumentParser, default: str) -> None:

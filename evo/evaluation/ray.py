@@ -116,14 +116,23 @@ CONNECT_TIMEOUT = 10.0   # seconds to reach a cluster's address
 START_TIMEOUT = 300.0    # seconds for every actor to start (a CPU to free up, its task to build)
 
 
+ADDRESS_FORM = "auto or HOST:PORT of a cluster's head (e.g. 127.0.0.1:6379; ray:// client addresses are not supported)"
+
+
+def address_has_form(address: str) -> bool:
+    """Whether ``address`` is "auto" or HOST:PORT (nothing is contacted)."""
+    host, sep, port = address.rpartition(":")
+    return address == "auto" or ("://" not in address and bool(sep and host) and port.isdigit()
+                                 and 0 < int(port) < 65536)
+
+
 def check_address(address: str) -> None:
     """A ClusterError unless ``address`` is "auto" or a HOST:PORT that accepts a connection."""
     if address == "auto":
         return
-    host, sep, port = address.rpartition(":")
-    if "://" in address or not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ClusterError(f"Ray address {address!r}; expected auto or HOST:PORT of a cluster's head "
-                           f"(e.g. 127.0.0.1:6379; ray:// client addresses are not supported)")
+    if not address_has_form(address):
+        raise ClusterError(f"Ray address {address!r}; expected {ADDRESS_FORM}")
+    host, _, port = address.rpartition(":")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:

@@ -210,9 +210,12 @@ class FixedTopology:
             x = np.asarray(obj, dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise GenomeError(f"{where}: expected a list of {self.dim} numbers ({exc})") from None
-        if x.shape != (self.dim,) or not np.isfinite(x).all():
+        if x.shape != (self.dim,):
             raise GenomeError(f"{where}: expected a list of {self.dim} finite numbers for this genome space, "
                               f"got shape {x.shape}")
+        if not np.isfinite(x).all():
+            bad = int(np.flatnonzero(~np.isfinite(x))[0])
+            raise GenomeError(f"{where}: gene {bad} is {x[bad]}; expected a list of {self.dim} finite numbers")
         return x[None]
 
     def _gene(self, X: np.ndarray, name: str) -> np.ndarray:

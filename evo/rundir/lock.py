@@ -19,7 +19,8 @@ def run_lock(path: Path) -> Iterator[None]:
     writes the run; a second process gets a RunDirError at once."""
     path = Path(path)
     if not path.is_dir():
-        raise RunDirError(f"run directory {str(path)!r} does not exist")
+        raise RunDirError(f"run directory {str(path)!r} " + ("is not a folder" if os.path.lexists(path)
+                                                             else "does not exist"))
     try:
         fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as exc:

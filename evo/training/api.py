@@ -380,8 +380,10 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
         state = LoopState.from_json(loop, str(current))
         current = _state_file(ckpt, loop, "strategy_json")
         meta_s = read_json(current)
-        current = _state_file(ckpt, loop, "strategy_npz")
-        strategy = strategies.from_state(meta_s, read_npz(current))
+        json_file, current = current, _state_file(ckpt, loop, "strategy_npz")
+        arrays = read_npz(current)
+        current = Path(f"{json_file} with {current.name}")  # the state is both files: name both
+        strategy = strategies.from_state(meta_s, arrays)
     except FileNotFoundError:
         raise RunDirError(f"{str(path)!r} has no complete checkpoint to resume from ({str(current)!r} "
                           f"is missing)") from None

@@ -26,6 +26,7 @@ from neurons import KERNELS
 
 from .. import strategies
 from ..errors import ConfigError
+from ..evaluation.ray import ADDRESS_FORM, address_has_form
 from ..genomes import space_class as genome_space_class
 from ..rundir.files import toml_ready
 from .trackers import check_trackers
@@ -324,6 +325,8 @@ def check_run(table: dict) -> dict:
         raise ConfigError(f"run.kernel: {run['kernel']!r}; expected one of auto, {', '.join(KERNELS)}")
     if run["backend"] not in BACKENDS:
         raise ConfigError(f"run.backend: {run['backend']!r}; expected one of {', '.join(BACKENDS)}")
+    if run["address"] and not address_has_form(run["address"]):  # checked whichever backend runs
+        raise ConfigError(f"run.address: {run['address']!r}; expected {ADDRESS_FORM}, or \"\" for a local instance")
     if not (0 <= run["seed"] < 2**63):
         raise ConfigError(f"run.seed: {run['seed']}; expected an integer in [0, 2**63)")
     if run["ray_after"] < 0:

@@ -45,7 +45,9 @@ def check_trackers(names: Any) -> list[str]:
     """``run.trackers`` checked: a list of known tracker names."""
     for name in names:
         if not isinstance(name, str) or name not in TRACKERS:
-            raise ConfigError(f"run.trackers: {name!r}; expected a list of tracker names, valid: "
+            close = [t for t in TRACKERS if isinstance(name, str) and t == name.lower()]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"run.trackers (--track): unknown tracker {name!r}{hint}; valid trackers: "
                               f"{', '.join(TRACKERS)}")
     return list(dict.fromkeys(names))
 
