@@ -99,7 +99,8 @@ def test_sigterm_marks_the_run_interrupted_and_it_resumes(tmp_path):
     wait_for_generation(tmp_path / "term", 2, proc)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 130
-    assert load_run(tmp_path / "term").summary["status"] == "interrupted"
+    summary = load_run(tmp_path / "term").summary
+    assert (summary["status"], summary["reason"]) == ("interrupted", "SIGTERM")
     assert main(["resume", str(tmp_path / "term"), "--backend", "serial", "--quiet"]) == 0
     pd.testing.assert_frame_equal(metrics(tmp_path / "term"), metrics(calm))
 

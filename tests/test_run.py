@@ -157,6 +157,18 @@ def test_bad_config_file_errors(tmp_path):
     assert p.returncode == 2 and "is not valid TOML" in p.stderr
 
 
+def test_run_files_get_the_mode_a_plain_open_gives(tmp_path):
+    import os
+    import stat
+    from evo.rundir import files
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert files.FILE_MODE == 0o666 & ~umask  # e.g. 0o644: others in a lab can read the runs
+    path = quick(tmp_path, "a").path
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert {"summary.json", "best.json", "loop.json"} <= set(modes) and set(modes.values()) == {files.FILE_MODE}
+
+
 def test_corrupt_run_directory_is_a_clear_error(tmp_path, capsys):
     path = quick(tmp_path, "a").path
     best = json.loads((path / "best.json").read_text())

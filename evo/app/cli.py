@@ -641,7 +641,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.command in ("run", "resume", "bench"):
         def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C (status "interrupted"), and a
-            raise KeyboardInterrupt     # benchmark with the processes it started
+            raise KeyboardInterrupt("SIGTERM")  # benchmark with the processes it started
         signal.signal(signal.SIGTERM, _terminate)
     try:
         code = args.func(args)

@@ -1,7 +1,8 @@
 """The run directory's file I/O: atomic writes, and reads of regular files only.
 
 Writes go to a temporary file created in the same folder with ``O_CREAT | O_EXCL |
-O_NOFOLLOW`` (``tempfile.mkstemp``), then renamed over the target; renaming replaces a
+O_NOFOLLOW`` (``tempfile.mkstemp``), given the mode a plain ``open`` would give it under the
+umask, then renamed over the target; renaming replaces a
 symbolic link at the target instead of following it. A folder that is a symbolic link is
 refused for writing, so a run writes only inside its own directory. Reads open only
 regular files, never following a symbolic link (nor blocking on a FIFO).
@@ -28,6 +29,17 @@ __all__ = ["atomic_write_bytes", "write_json", "write_toml", "write_parquet", "w
 TMP_SUFFIX = ".tmp"  # temporary files are ".NAME.XXXX.tmp"
 
 
+def _file_mode() -> int:
+    """The mode ``open`` gives a new file under this process's umask (0o644 under 022);
+    mkstemp's files are 0o600, readable by their owner alone."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+FILE_MODE = _file_mode()
+
+
 def check_folder(path: Path, file_ok: bool = False) -> Path:
     """A RunDirError if ``path`` is a symbolic link, or something other than a folder (or a
     regular file, with ``file_ok``); a missing path is fine."""
@@ -51,6 +63,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), FILE_MODE)  # as a plain open would: others in a lab may read runs
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

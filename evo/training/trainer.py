@@ -183,7 +183,7 @@ def deferred_interrupts() -> Iterator[None]:
         for sig, handler in old.items():
             signal.signal(sig, handler)
         if pending:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt(*(("SIGTERM",) if pending[0] == signal.SIGTERM else ()))
 
 
 def check_objectives(strategy: Strategy, task_name: str, metrics: Iterable[str], error: type = RunError) -> None:
@@ -357,8 +357,8 @@ class Trainer:
                 if result.stopping:
                     reason = result.stop_reason
                     break
-        except KeyboardInterrupt:
-            status, reason = "interrupted", "KeyboardInterrupt"
+        except KeyboardInterrupt as exc:
+            status, reason = "interrupted", ("SIGTERM" if exc.args == ("SIGTERM",) else "KeyboardInterrupt")
             raise
         except OSError as exc:
             full = exc.errno in (errno.ENOSPC, errno.EDQUOT)  # resumable once there is space again
