@@ -94,6 +94,8 @@ def cli(*args, cwd=None):
     (["run", "cartpol"], "unknown task 'cartpol' (did you mean 'cartpole'?); valid tasks: acrobot, "),
     (["run", "cartpole", "--strategy", "nes"], "unknown strategy 'nes' (did you mean 'snes'?); valid strategies: cma, ga, neat, nsga2, openes, pgpe, snes"),
     (["run", "cartpole", "--generations", "0"], "run.generations: 0"),
+    (["run", "xor", "--population", "abc"], "argument --population: invalid int value: 'abc' (see `evospike run --help`)"),
+    (["frob"], "argument COMMAND: invalid choice: 'frob' (choose from 'run', "),
     (["run", "xor", "--address", "garbage", "--backend", "serial"], "run.address: 'garbage'; expected auto or HOST:PORT"),
     (["run", "cartpole", "--population", "1"], "strategy.population: 1"),
     (["run"], "no task given"),

@@ -9,7 +9,7 @@ import signal
 import sys
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 import neurons
 import tasks
@@ -460,8 +460,15 @@ def _callback_arg(p: argparse.ArgumentParser) -> None:
                         "from the current folder or PYTHONPATH); repeatable")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, its usage errors as one line like every other error (subcommands inherit it)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"evospike: error: {message} (see `{self.prog} --help`)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="evospike", description="Evolve spiking neural networks on CPUs.")
+    p = _Parser(prog="evospike", description="Evolve spiking neural networks on CPUs.")
     p.add_argument("--version", action="version", version=f"evospike {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
