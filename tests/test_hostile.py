@@ -169,7 +169,8 @@ def test_f03_resume_refuses_files_that_disagree_with_the_checkpoint(tmp_path, ca
     (path / "metrics.parquet").unlink()
     before = frozen(path)
     assert main(["resume", str(path), "--generations", "8"]) == 2
-    assert "holds 0 generations" in one_line_error(capsys.readouterr().err)
+    assert one_line_error(capsys.readouterr().err) == (f"evospike: error: {str(path)!r}: metrics.parquet is missing, "
+                                                       f"but summary.json records 4 finished generations")
     assert frozen(path) == before
 
 
