@@ -113,6 +113,7 @@ def test_a_run_without_an_address_starts_its_own_instance_beside_another_cluster
         own = subprocess.run([sys.executable, "-c", OWN_INSTANCE], capture_output=True, text=True, env=env,
                              timeout=120)
         assert own.returncode == 0, own.stderr
+        assert "Token authentication" not in own.stderr  # Ray's notice that it is on: it stays on, unsaid
         address, cpus = own.stdout.split()
         assert address.startswith("127.0.0.1:") and address != held and int(cpus) == 2
     finally:

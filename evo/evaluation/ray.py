@@ -61,6 +61,7 @@ More workers than the cluster has CPUs are capped at its CPUs, with a warning.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import re
@@ -140,6 +141,11 @@ def check_address(address: str) -> None:
                            f"({exc.strerror or exc}); start one with `ray start --head` or unset RAY_ADDRESS") from None
 
 
+def _token_auth_enabled_notice(record: logging.LogRecord) -> bool:
+    """A logging filter: False for Ray's notice that token authentication is on (it stays on)."""
+    return not record.getMessage().startswith("Token authentication is enabled")
+
+
 def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Connect to the cluster at ``address`` (or ``RAY_ADDRESS``), or start a local one bound
     to 127.0.0.1. Does nothing if Ray is already initialized. Returns True if this call
@@ -165,10 +171,16 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
                                    ) from None
             return True
         loopback_only()
-        # address "local": an instance of our own, not the cluster that `ray start` recorded
-        ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                 _node_ip_address="127.0.0.1", runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False,
-                 _system_config={"max_direct_call_object_size": INLINE_BYTES})
+        # address "local": an instance of our own, not the cluster that `ray start` recorded. Ray
+        # turns its token authentication on for it and says so at every start: not a warning here
+        notices = logging.getLogger("ray._private.authentication.authentication_token_setup")
+        notices.addFilter(_token_auth_enabled_notice)
+        try:
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
+                     _node_ip_address="127.0.0.1", runtime_env=runtime_env, logging_level="WARNING",
+                     log_to_driver=False, _system_config={"max_direct_call_object_size": INLINE_BYTES})
+        finally:
+            notices.removeFilter(_token_auth_enabled_notice)
         _inline_limit = INLINE_BYTES
         return True
     finally:
