@@ -205,12 +205,21 @@ def test_a_run_folder_with_no_file_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "bare").mkdir()
     assert main(["resume", str(tmp_path / "bare")]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"evospike: error: {str(tmp_path / 'bare')!r} holds no run: it was killed before it wrote config.toml; "
-        f"remove the folder and start the run again")
+        f"evospike: error: {str(tmp_path / 'bare')!r} holds no run (no config.toml); a run killed as it began leaves "
+        f"such a folder: remove it and start the run again")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")  # not a run folder: not called one killed
     assert main(["resume", str(tmp_path / "other")]) == 2
     assert "is not a run directory: config.toml is missing" in capsys.readouterr().err
+    assert main(["run", "xor", "--dump-config"]) == 0  # a config a user keeps in a folder: not a run's
+    (tmp_path / "other" / "config.toml").write_text(capsys.readouterr().out)
+    before = {p: p.read_bytes() for p in sorted((tmp_path / "other").rglob("*")) if p.is_file() and p.name != ".lock"}
+    assert main(["resume", str(tmp_path / "other")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"evospike: error: {str(tmp_path / 'other')!r} is not a run directory: summary.json is missing, and "
+        f"config.toml has no [meta] with the time the run was created")
+    assert {p: p.read_bytes() for p in sorted((tmp_path / "other").rglob("*"))
+            if p.is_file() and p.name != ".lock"} == before
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):

@@ -139,6 +139,10 @@ def test_no_output_replaces_a_file_of_a_run(tmp_path, capsys):
         assert err.startswith("evospike: error: ") and err.endswith(
             f"is part of the run directory {str(path.resolve())!r} ({own}); choose another file (nothing was "
             f"written)") and "\n" not in err
+    link = tmp_path / "elsewhere.nir"  # a link outside the run that leads to one of its files
+    link.symlink_to(path / "summary.json")
+    assert main(["export", str(path), str(link)]) == 2
+    assert "(summary.json); choose another file (nothing was written)" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} == before
     assert main(["report", str(path), "-o", str(path / "report.html")]) == 0  # its own pictures and report: yes
 

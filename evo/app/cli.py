@@ -68,14 +68,14 @@ def _output(path: str, flag: str) -> Path:
         raise ConfigError(f"{flag} {path!r} is a folder; expected a file path")
     if not out.parent.is_dir():
         raise ConfigError(f"{flag} {path!r}: the folder {str(out.parent)!r} does not exist")
-    inside = out.parent.resolve() / out.name
-    for run_dir in inside.parents:  # a run's own file, or one in its checkpoints: never replaced
-        if (run_dir / SUMMARY).is_file() or ((run_dir / CONFIG).is_file() and (run_dir / CHECKPOINTS).is_dir()):
-            own = inside.relative_to(run_dir).parts[0]
-            if own in RUN_FILES:
-                raise ConfigError(f"{flag} {path!r} is part of the run directory {str(run_dir)!r} ({own}); "
-                                  f"choose another file (nothing was written)")
-            break
+    for inside in {out.parent.resolve() / out.name, out.resolve()}:  # the path, and where a link there leads
+        for run_dir in inside.parents:  # a run's own file, or one in its checkpoints: never replaced
+            if (run_dir / SUMMARY).is_file() or ((run_dir / CONFIG).is_file() and (run_dir / CHECKPOINTS).is_dir()):
+                own = inside.relative_to(run_dir).parts[0]
+                if own in RUN_FILES:
+                    raise ConfigError(f"{flag} {path!r} is part of the run directory {str(run_dir)!r} ({own}); "
+                                      f"choose another file (nothing was written)")
+                break
     existed = out.exists()
     try:
         with open(out, "ab"):

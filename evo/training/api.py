@@ -350,9 +350,12 @@ def _start_over(path: Path, generations: int | None, callbacks: Iterable[Callbac
     """A run killed while it started holds no generation: it starts again in its directory
     from config.toml, which is all a run depends on, so it equals the run left alone."""
     if not os.path.lexists(path / CONFIG):
-        raise RunDirError(f"{str(path)!r} holds no run: it was killed before it wrote {CONFIG}; remove the folder "
-                          f"and start the run again")
+        raise RunDirError(f"{str(path)!r} holds no run (no {CONFIG}); a run killed as it began leaves such a "
+                          f"folder: remove it and start the run again")
     recorded = read_config(path)
+    if not isinstance(recorded.get("meta"), dict) or "created" not in recorded["meta"]:  # not a run's own file
+        raise RunDirError(f"{str(path)!r} is not a run directory: {SUMMARY} is missing, and {CONFIG} has no "
+                          f"[meta] with the time the run was created")
     config = _resumed_config(recorded, generations, run_overrides)
     task, space = build(config)
     strategy = checked_strategy(config, task, space)
