@@ -89,7 +89,7 @@ def _run_and_score(tmp_path):
     # replay rebuilds the task with best.json's normalizer, which changes the score
     from evo.app import cli
     from evo.seeding import validation_seed
-    task, space = cli._rebuild(r)
+    task, space, *_ = cli._rebuild(r)
     genome = space.compile(space.decode_genome(r.best["genome"]))
     with_state = task.validate(genome, validation_seed(int(r.config["run"]["seed"]))).fitness[0]
     plain = make(ENV, **{k: v for k, v in r.config["task"].items() if k != "name"})

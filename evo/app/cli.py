@@ -19,7 +19,7 @@ from .. import __version__, strategies
 from ..errors import USER_ERRORS, ConfigError, RunDirError
 from ..rundir.files import atomic_write_bytes
 from ..rundir.layout import BEST, CENTER, CHECKPOINTS, CONFIG, RUN_FILES, SUMMARY
-from ..rundir.results import (find_runs, load_all, load_best_genome, load_network_doc, load_run, load_runs,
+from ..rundir.results import (decode_network, find_runs, load_all, load_network_doc, load_run, load_runs,
                                require_folder, stack_runs)
 from ..seeding import validation_seed
 from ..training import config as cfg
@@ -87,10 +87,12 @@ def _output(path: str, flag: str) -> Path:
     return out
 
 
-def _rebuild(r, which: str = "best") -> tuple:
-    """The task and genome space of a loaded run, the task with the state its best network
-    (``which="center"``: its search center) was evaluated with (the file's ``task_state``, e.g.
-    an observation normalizer); a config they cannot be built from is a RunDirError."""
+def _rebuild(r, which: str | None = "best") -> tuple:
+    """(task, space, genome, which, doc) of a loaded run: its task and genome space, and its
+    network ``which`` (:func:`load_network_doc`; None: the one the run validated) as a genome
+    of one and its document, the task with the state that network was evaluated with (the
+    file's ``task_state``, e.g. an observation normalizer); a config they cannot be built
+    from is a RunDirError."""
     try:
         task, space = build(r.config)
     except tasks.UnknownTaskError:
@@ -102,14 +104,14 @@ def _rebuild(r, which: str = "best") -> tuple:
     except (TypeError, ValueError, KeyError) as exc:
         raise RunDirError(f"{str(r.path / 'config.toml')!r}: cannot rebuild the run's task and genome space "
                           f"({type(exc).__name__}: {exc})") from None
-    doc = (r.best or {}) if which == "best" else load_network_doc(r, which)[1]
+    which, doc = load_network_doc(r, which)
     state = doc.get("task_state")
     if state is not None:
         try:
             task.set_state(state)
         except ValueError as exc:
             raise RunDirError(f"{str(r.path / (BEST if which == 'best' else CENTER))!r}: task_state: {exc}") from None
-    return task, space
+    return task, space, decode_network(r, space, which, doc), which, doc
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -180,12 +182,12 @@ def write_plots(run_dir: str | Path, say: Callable[[str], None] | None = None) -
     task = net = None
     if r.best is not None:
         try:
-            task, space = _rebuild(r)
+            task, space, genome, _, _ = _rebuild(r)
         except RunDirError as exc:  # the curves need only the metrics
             if say is not None:
                 say(f"(no pictures of the best network: {exc})")
         else:
-            net = space.compile(load_best_genome(r, space))
+            net = space.compile(genome)
     written = plots.run_plots(r, task, net, validation_seed(int(r.config["run"]["seed"])))
     if say is not None and task is not None and not task.can_record:
         say(f"(task {r.config['task']['name']!r} cannot record spikes: no raster)")
@@ -255,9 +257,8 @@ def _network_arg(p: argparse.ArgumentParser) -> None:
 def _cmd_export(args: argparse.Namespace) -> int:
     out = _output(args.out, "OUT.nir")
     r = load_run(args.run_dir)
-    which, doc = load_network_doc(r, args.network)
-    task, space = _rebuild(r, which)
-    net = space.compile(load_best_genome(r, space, which))
+    task, space, genome, which, doc = _rebuild(r, args.network)
+    net = space.compile(genome)
     reset = r.config.get("task", {}).get("reset", "subtract")
     path = write_nir(net, out, reset)
     name = "best network" if which == "best" else "search center"
@@ -277,9 +278,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if args.seed is not None and not 0 <= args.seed < 2**63:
         raise ConfigError(f"--seed: {args.seed}; expected an integer in [0, 2**63)")
     r = load_run(args.run_dir)
-    which, doc = load_network_doc(r, args.network)
-    task, space = _rebuild(r, which)
-    genome = load_best_genome(r, space, which)
+    task, space, genome, which, doc = _rebuild(r, args.network)
     seed = validation_seed(int(r.config["run"]["seed"])) if args.seed is None else args.seed
     kwargs = {}
     if args.episodes is not None:

@@ -21,7 +21,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "require_folder", "find_runs", "load_best_genome", "load_network_doc", "read_config", "read_individuals"]
+__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "require_folder", "find_runs", "load_best_genome", "load_network_doc", "decode_network", "read_config",
+           "read_individuals"]
 
 
 @dataclass
@@ -161,7 +162,12 @@ def load_best_genome(run: Run, space, which: str = "best"):
     """The best genome of a run (``which="center"``: its search center, see
     :func:`load_network_doc`) as a population of one for its genome space ``space``: a
     (1, D) float64 matrix (fixed topology) or a NeatPopulation."""
-    which, doc = load_network_doc(run, which)
+    return decode_network(run, space, *load_network_doc(run, which))
+
+
+def decode_network(run: Run, space, which: str, doc: dict[str, Any]):
+    """The genome in ``doc``, the document :func:`load_network_doc` gave for ``which``, as a
+    population of one for ``space``; a missing or malformed genome is a RunDirError."""
     where = str(run.path / (BEST if which == "best" else CENTER))
     if "genome" not in doc:
         raise RunDirError(f"{where!r}: no 'genome' field")

@@ -377,23 +377,24 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
     ckpt = path / CHECKPOINTS
     check_folder(ckpt)
     check_folder(path / INDIVIDUALS, file_ok=True)
-    current = ckpt / LOOP
+    where = str(ckpt / LOOP)  # the file being read, named in an error
     try:
-        loop = read_json(current)
-        state = LoopState.from_json(loop, str(current))
-        current = _state_file(ckpt, loop, "strategy_json")
-        meta_s = read_json(current)
-        json_file, current = current, _state_file(ckpt, loop, "strategy_npz")
-        arrays = read_npz(current)
-        current = Path(f"{json_file} with {current.name}")  # the state is both files: name both
+        loop = read_json(ckpt / LOOP)
+        state = LoopState.from_json(loop, where)
+        json_file, npz_file = _state_file(ckpt, loop, "strategy_json"), _state_file(ckpt, loop, "strategy_npz")
+        where = str(json_file)
+        meta_s = read_json(json_file)
+        where = str(npz_file)
+        arrays = read_npz(npz_file)
+        where = f"{json_file} with {npz_file.name}"  # the state is both files
         strategy = strategies.from_state(meta_s, arrays)
     except FileNotFoundError:
-        raise RunDirError(f"{str(path)!r} has no complete checkpoint to resume from ({str(current)!r} "
+        raise RunDirError(f"{str(path)!r} has no complete checkpoint to resume from ({where!r} "
                           f"is missing)") from None
     except RunDirError:
         raise
     except Exception as exc:  # json, zip and numpy raise several types for a damaged file
-        raise RunDirError(f"{str(current)!r}: corrupt checkpoint ({type(exc).__name__}: {exc})") from None
+        raise RunDirError(f"{where!r}: corrupt checkpoint ({type(exc).__name__}: {exc})") from None
     k = state.generation
     if config["run"]["generations"] < k:
         raise ConfigError(f"run.generations: {config['run']['generations']} is fewer than the {k} generations "
@@ -415,7 +416,7 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
     task, space = build(config)
     if state.best_genome is not None:
         try:
-            space.decode_genome(state.best_genome, where=f"{current.parent / LOOP}: best_genome")
+            space.decode_genome(state.best_genome, where=f"{ckpt / LOOP}: best_genome")
         except GenomeError as exc:
             raise RunDirError(str(exc)) from None
     try:
