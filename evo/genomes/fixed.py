@@ -223,7 +223,8 @@ class FixedTopology:
 
     def _check_float32(self, X: np.ndarray) -> None:
         """Weight and bias genes become float32 values as they are (the bias plus bias0): a
-        GenomeError naming the first one beyond float32's range, instead of an infinity."""
+        GenomeError naming the first one beyond float32's range (compile calls it when a cast
+        overflowed)."""
         for name in self._direct:
             seg = self.segments[name]
             genes = X[:, seg] + self.bias0 if name == "biases" else X[:, seg]  # a view: no copy of the weights
@@ -250,9 +251,14 @@ class FixedTopology:
             raise GenomeError(f"genome matrix: shape {X.shape}; expected (P, {self.dim})")
         if not np.isfinite(X).all():
             raise GenomeError("genome matrix: contains NaN or infinity")
-        self._check_float32(X)
-        if self.layered:
-            return self._compile_layered(X)
+        try:
+            with np.errstate(over="raise"):  # a gene beyond float32's range: found only then, at no cost before
+                return self._compile_layered(X) if self.layered else self._compile_dense(X)
+        except FloatingPointError:
+            self._check_float32(X)
+            raise
+
+    def _compile_dense(self, X: np.ndarray) -> NetworkBatch:
         P, H, O, N = X.shape[0], self.hidden, self.n_out, self.n_neurons
         w_in = np.zeros((P, self.n_in, N), np.float32)
         w_rec = np.zeros((P, N, N), np.float32)
