@@ -5,8 +5,13 @@ from __future__ import annotations
 from neurons import NetworkError
 from tasks import TaskError
 
-__all__ = ["ConfigError", "RunDirError", "RunError", "ClusterError", "EvaluationTimeout", "StrategyError",
+__all__ = ["Terminated", "ConfigError", "RunDirError", "RunError", "ClusterError", "EvaluationTimeout", "StrategyError",
            "GenomeError", "USER_ERRORS"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that a run ends the same way (its
+    summary's reason tells the two apart)."""
 
 
 class ConfigError(ValueError):

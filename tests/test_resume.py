@@ -42,6 +42,11 @@ def write_config(tmp_path, case):
     return path
 
 
+def files_of(path, lock: bool = True):
+    """Every file under ``path`` with its bytes (``lock=False``: the lock file aside)."""
+    return {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file() and (lock or p.name != ".lock")}
+
+
 def metrics(path):
     return load_run(path).metrics.drop(columns=TIMING_COLUMNS)
 
@@ -148,13 +153,13 @@ def test_a_total_that_ends_a_run_at_a_checkpoint_it_went_past_is_refused(tmp_pat
     with pytest.raises(RuntimeError):
         run(cfg.resolve(layer), callbacks=[Raises()], log=None)
     path = tmp_path / "r"
-    before = {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    before = files_of(path)
     # generation 2 was not the run's last: a run of 3 would have validated it, and cut nothing
     assert main(["resume", str(path), "--generations", "3", "--quiet"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"evospike: error: run.generations: 3 would end {str(path)!r} at its checkpoint, but the run went on past "
         f"it ({why}); give a total above 3, nothing was changed"]
-    assert {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} == before
+    assert files_of(path) == before
     assert main(["resume", str(path), "--generations", "5", "--backend", "serial", "--quiet"]) == 0
     layer["run"]["name"], layer["run"]["generations"] = "calm", 5
     pd.testing.assert_frame_equal(metrics(path), metrics(run(cfg.resolve(layer), log=None).path))
@@ -162,12 +167,12 @@ def test_a_total_that_ends_a_run_at_a_checkpoint_it_went_past_is_refused(tmp_pat
 
 def test_resume_to_fewer_generations_than_finished_is_refused(tmp_path, capsys):
     path = undisturbed(tmp_path, "cma", generations=3)
-    before = {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+    before = files_of(path)
     assert main(["resume", str(path), "--generations", "2", "--quiet"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         f"evospike: error: run.generations: 2 is fewer than the 3 generations {str(path)!r} has finished; "
         f"give a total of at least 3, nothing was changed"]
-    assert {p: p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()} == before
+    assert files_of(path) == before
 
 
 KILL_AT_REPLACE = """
@@ -213,13 +218,12 @@ def test_a_run_folder_with_no_file_is_a_clear_error(tmp_path, capsys):
     assert "is not a run directory: config.toml is missing" in capsys.readouterr().err
     assert main(["run", "xor", "--dump-config"]) == 0  # a config a user keeps in a folder: not a run's
     (tmp_path / "other" / "config.toml").write_text(capsys.readouterr().out)
-    before = {p: p.read_bytes() for p in sorted((tmp_path / "other").rglob("*")) if p.is_file() and p.name != ".lock"}
+    before = files_of(tmp_path / "other", lock=False)
     assert main(["resume", str(tmp_path / "other")]) == 2
     assert capsys.readouterr().err.strip() == (
         f"evospike: error: {str(tmp_path / 'other')!r} is not a run directory: summary.json is missing, and "
         f"config.toml has no [meta] with the time the run was created")
-    assert {p: p.read_bytes() for p in sorted((tmp_path / "other").rglob("*"))
-            if p.is_file() and p.name != ".lock"} == before
+    assert files_of(tmp_path / "other", lock=False) == before
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):

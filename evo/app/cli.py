@@ -16,7 +16,7 @@ import tasks
 from tasks.registry import load_attr
 
 from .. import __version__, strategies
-from ..errors import USER_ERRORS, ConfigError, RunDirError
+from ..errors import USER_ERRORS, ConfigError, RunDirError, Terminated
 from ..rundir.files import atomic_write_bytes
 from ..rundir.layout import BEST, CENTER, CHECKPOINTS, CONFIG, RUN_FILES, SUMMARY
 from ..rundir.results import (decode_network, find_runs, load_all, load_network_doc, load_run, load_runs,
@@ -647,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.command in ("run", "resume", "bench"):
         def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C (status "interrupted"), and a
-            raise KeyboardInterrupt("SIGTERM")  # benchmark with the processes it started
+            raise Terminated  # benchmark with the processes it started
         signal.signal(signal.SIGTERM, _terminate)
     try:
         code = args.func(args)

@@ -21,7 +21,7 @@ import numpy as np
 
 from tasks import Evaluation
 
-from ..errors import RunDirError, RunError, StrategyError
+from ..errors import RunDirError, RunError, StrategyError, Terminated
 from ..evaluation import Evaluator, Sizes
 from ..strategies import Strategy
 
@@ -183,7 +183,7 @@ def deferred_interrupts() -> Iterator[None]:
         for sig, handler in old.items():
             signal.signal(sig, handler)
         if pending:
-            raise KeyboardInterrupt(*(("SIGTERM",) if pending[0] == signal.SIGTERM else ()))
+            raise Terminated if pending[0] == signal.SIGTERM else KeyboardInterrupt
 
 
 def check_objectives(strategy: Strategy, task_name: str, metrics: Iterable[str], error: type = RunError) -> None:
@@ -358,7 +358,7 @@ class Trainer:
                     reason = result.stop_reason
                     break
         except KeyboardInterrupt as exc:
-            status, reason = "interrupted", ("SIGTERM" if exc.args == ("SIGTERM",) else "KeyboardInterrupt")
+            status, reason = "interrupted", ("SIGTERM" if isinstance(exc, Terminated) else "KeyboardInterrupt")
             raise
         except OSError as exc:
             full = exc.errno in (errno.ENOSPC, errno.EDQUOT)  # resumable once there is space again
