@@ -190,9 +190,10 @@ sys.exit(main(sys.argv[2:]))
 
 
 @pytest.mark.parametrize("k", [1, 2, 3, 4])
-def test_a_run_killed_while_it_starts_resumes_to_the_same_files(tmp_path, k):
+def test_a_run_killed_while_it_starts_resumes_to_the_same_files(tmp_path, k, capsys):
     """Killed after its k-th file (config.toml, the generation-0 checkpoint's strategy files
-    and loop.json, then summary.json): no generation is recorded, and resume starts it again."""
+    and loop.json, then summary.json): no generation is recorded, ls lists it as killed at
+    start, and resume starts it again."""
     calm = undisturbed(tmp_path, "cma", generations=3)
     args = ["run", "--config", str(write_config(tmp_path, "cma")), "--generations", "3", "--backend", "serial",
             "--quiet", "--out", str(tmp_path), "--name", "killed"]
@@ -200,6 +201,12 @@ def test_a_run_killed_while_it_starts_resumes_to_the_same_files(tmp_path, k):
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     path = tmp_path / "killed"
     assert (path / "config.toml").exists() and not (path / "summary.json").exists()
+    capsys.readouterr()
+    assert main(["ls", str(tmp_path)]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[:5] for line in listed[1:3]] == [["calm-cma-3", "cartpole", "cma", "finished", "3"],
+                                                          ["killed", "cartpole", "cma", "killed", "at"]]
+    assert listed[3].startswith("killed at start: the run was stopped before its first generation finished")
     assert main(["resume", str(path), "--backend", "serial", "--quiet"]) == 0
     pd.testing.assert_frame_equal(metrics(path), metrics(calm))
     assert load_run(path).best == load_run(calm).best and load_run(path).summary["status"] == "finished"
@@ -218,6 +225,8 @@ def test_a_run_folder_with_no_file_is_a_clear_error(tmp_path, capsys):
     assert "is not a run directory: config.toml is missing" in capsys.readouterr().err
     assert main(["run", "xor", "--dump-config"]) == 0  # a config a user keeps in a folder: not a run's
     (tmp_path / "other" / "config.toml").write_text(capsys.readouterr().out)
+    assert main(["ls", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == f"no runs in {tmp_path}\n"
     before = files_of(tmp_path / "other", lock=False)
     assert main(["resume", str(tmp_path / "other")]) == 2
     assert capsys.readouterr().err.strip() == (

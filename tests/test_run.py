@@ -147,6 +147,23 @@ def test_no_output_replaces_a_file_of_a_run(tmp_path, capsys):
     assert main(["report", str(path), "-o", str(path / "report.html")]) == 0  # its own pictures and report: yes
 
 
+def test_an_output_name_must_end_as_what_is_written_there(tmp_path, capsys):
+    path = quick(tmp_path, "a").path
+    for args, flag, ends in ((["compare", str(path), "--plot", "--output"], "--output", ".png, .svg or .pdf"),
+                             (["report", str(path), "-o"], "--output", ".html or .htm"),
+                             (["export", str(path)], "OUT.nir", ".nir, .h5 or .hdf5"),
+                             (["bench", "eval", "--output"], "--output", ".json")):
+        wrong = tmp_path / "out.txt"
+        assert main(args + [str(wrong)]) == 2
+        assert capsys.readouterr().err == (f"evospike: error: {flag} {str(wrong)!r}: expected a file name ending in "
+                                           f"{ends} (the kind of file written there)\n")
+        assert not wrong.exists()
+    pytest.importorskip("matplotlib")
+    for name, head in (("c.svg", b"<?xml"), ("c.pdf", b"%PDF"), ("c.PNG", b"\x89PNG")):
+        assert main(["compare", str(path), "--plot", "--output", str(tmp_path / name)]) == 0
+        assert (tmp_path / name).read_bytes().startswith(head)
+
+
 def test_bad_config_file_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[run]\ngenerashuns = 3\n')
@@ -406,3 +423,39 @@ def test_solved_network_and_generation_are_recorded(tmp_path):
     no_task_rule = load_run(quick(tmp_path, "c").path)  # cartpole defines no solved(): null, no file
     assert no_task_rule.summary["solved_generation"] is None
     assert not (no_task_rule.path / "solved.json").exists()
+
+
+def test_ray_settings_with_the_serial_backend_are_named_once(tmp_path, capsys):
+    args = ["run", "xor", "--generations", "1", "--quiet", "--out", str(tmp_path), "--backend", "serial"]
+    assert main(args + ["--name", "plain"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(args + ["--name", "w", "--workers", "2"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "evospike: warning: run.workers = 2 is not used: run.backend = 'serial' evaluates in this process "
+        "(it applies to the ray and auto backends)"]
+    assert main(args + ["--name", "wa", "--workers", "3", "--address", "auto"]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "evospike: warning: run.workers = 3 and run.address = 'auto' are not used: run.backend = 'serial' "
+        "evaluates in this process (they apply to the ray and auto backends)"]
+
+
+@pytest.mark.parametrize("field, key, value, name", [
+    ("genome_config", "hidden", 3, "genome_config.hidden is 3, but config.toml's [genome] gives 4"),
+    ("genome_config", "beta", 0.5, "genome_config.beta is 0.5, but config.toml's [genome] gives 0.9"),
+    ("task", "name", "acrobot", "task.name is \"acrobot\", but config.toml's [task] gives \"cartpole\""),
+    ("genome_space", None, "neat", "genome_space is \"neat\", but the genome space of config.toml gives \"fixed\""),
+])
+def test_a_network_file_written_for_another_config_is_refused(tmp_path, capsys, field, key, value, name):
+    path = quick(tmp_path, "a").path
+    best = json.loads((path / "best.json").read_text())
+    assert main(["replay", str(path)]) == 0
+    if key is None:
+        best[field] = value
+    else:
+        best[field][key] = value
+    (path / "best.json").write_text(json.dumps(best))
+    capsys.readouterr()
+    for args in (["replay", str(path)], ["export", str(path), str(tmp_path / "x.nir")]):
+        assert main(args) == 2
+        assert capsys.readouterr().err == (f"evospike: error: {str(path / 'best.json')!r}: {name}; the file was not "
+                                           f"written for this run's config\n")

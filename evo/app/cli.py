@@ -19,8 +19,9 @@ from .. import __version__, strategies
 from ..errors import USER_ERRORS, ConfigError, RunDirError, Terminated
 from ..rundir.files import atomic_write_bytes
 from ..rundir.layout import BEST, CENTER, CHECKPOINTS, CONFIG, RUN_FILES, SUMMARY
-from ..rundir.results import (decode_network, find_runs, load_all, load_network_doc, load_run, load_runs,
-                               require_folder, stack_runs)
+from ..rundir.lock import is_locked
+from ..rundir.results import (decode_network, find_runs, find_unstarted, load_all, load_network_doc, load_run, load_runs,
+                               read_config, require_folder, stack_runs)
 from ..seeding import validation_seed
 from ..training import config as cfg
 from ..training.api import build, checked_strategy, resume, run
@@ -60,8 +61,9 @@ def _user_callbacks(specs: list[str] | None) -> list:
     return out
 
 
-def _output(path: str, flag: str) -> Path:
-    """An output file path checked before any work: not a folder, in a folder that exists, and
+def _output(path: str, flag: str, suffixes: tuple[str, ...]) -> Path:
+    """An output file path checked before any work: not a folder, in a folder that exists, not
+    a file of a run, ending in one of ``suffixes`` (the kinds of file the command writes), and
     writable (probed by opening it to append, which leaves an existing file unchanged)."""
     out = Path(path)
     if out.is_dir():
@@ -76,6 +78,10 @@ def _output(path: str, flag: str) -> Path:
                     raise ConfigError(f"{flag} {path!r} is part of the run directory {str(run_dir)!r} ({own}); "
                                       f"choose another file (nothing was written)")
                 break
+    if out.suffix.lower() not in suffixes:
+        raise ConfigError(f"{flag} {path!r}: expected a file name ending in "
+                          f"{' or '.join(filter(None, (', '.join(suffixes[:-1]), suffixes[-1])))} "
+                          f"(the kind of file written there)")
     existed = out.exists()
     try:
         with open(out, "ab"):
@@ -153,25 +159,39 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _cmd_ls(args: argparse.Namespace) -> int:
     if not any(c in args.dir for c in "*?["):
         require_folder(args.dir, "folder")
-    rows = []
+    rows = []  # (path, row)
+    fmt = lambda v: "" if v is None else f"{v:.4g}"  # noqa: E731
     for path in find_runs(args.dir):
         try:
-            r = load_run(path)
+            s = load_run(path).summary
         except RunDirError as exc:
-            rows.append((path.name, "?", "?", "unreadable", "", "", "", str(exc)[:40]))
+            rows.append((path, (path.name, "?", "?", "unreadable", "", "", "", str(exc)[:40])))
             continue
-        s = r.summary
-        fmt = lambda v: "" if v is None else f"{v:.4g}"  # noqa: E731
-        rows.append((path.name, str(s.get("task", "")), str(s.get("strategy", "")), _status(path, s),
-                     str(s.get("generations", "")), fmt(s.get("best")), fmt(s.get("validation")),
-                     f"{s.get('wall_seconds', 0):.1f} s"))
+        rows.append((path, (path.name, str(s.get("task", "")), str(s.get("strategy", "")), _status(path, s),
+                            str(s.get("generations", "")), fmt(s.get("best")), fmt(s.get("validation")),
+                            f"{s.get('wall_seconds', 0):.1f} s")))
+    killed = False
+    for path in find_unstarted(args.dir):  # no summary yet: starting now, or killed as it started
+        try:
+            c = read_config(path)
+        except RunDirError as exc:
+            rows.append((path, (path.name, "?", "?", "unreadable", "", "", "", str(exc)[:40])))
+            continue
+        status = "starting" if is_locked(path) else "killed at start"
+        killed |= status != "starting"
+        rows.append((path, (path.name, str(c["task"].get("name", "")), str(c["strategy"].get("name", "")), status,
+                            "0", "", "", "")))
     if not rows:
         print(f"no runs in {args.dir}")
         return 0
     head = ("name", "task", "strategy", "status", "generations", "best", "validation", "wall")
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
-    for row in (head, *rows):
+    table = [row for _, row in sorted(rows, key=lambda r: str(r[0]))]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *table)]
+    for row in (head, *table):
         print("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
+    if killed:
+        print("killed at start: the run was stopped before its first generation finished; "
+              "`evospike resume RUN_DIR` starts it over")
     return 0
 
 
@@ -220,7 +240,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if not paths:
         raise RunDirError(f"no run directories found in {' '.join(args.dirs)!r}")
     default = paths[0] / "report.html" if len(paths) == 1 else Path("report.html")
-    out = _output(args.output or str(default), "--output")
+    out = _output(args.output or str(default), "--output", (".html", ".htm"))
     check_x(args.x)
     if len(paths) > 1:
         check_metric(load_runs(paths), args.metric)
@@ -229,7 +249,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    out = _output(args.output, "--output") if args.plot else None
+    out = _output(args.output, "--output", plots.PICTURE_SUFFIXES) if args.plot else None
     check_x(args.x)
     runs = load_all(args.dirs)
     df = stack_runs(runs)
@@ -255,7 +275,7 @@ def _network_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    out = _output(args.out, "OUT.nir")
+    out = _output(args.out, "OUT.nir", (".nir", ".h5", ".hdf5"))
     r = load_run(args.run_dir)
     task, space, genome, which, doc = _rebuild(r, args.network)
     net = space.compile(genome)
@@ -329,7 +349,7 @@ def _name_list(text: str | None, flag: str, valid: tuple[str, ...] = ()) -> list
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    out = _output(args.output, "--output") if args.output else None
+    out = _output(args.output, "--output", (".json",)) if args.output else None
     args.seeds_given = args.seeds is not None
     if args.seeds is None:
         args.seeds = 30
@@ -531,7 +551,9 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, folders of runs or globs")
     _comparison_args(cp)
     cp.add_argument("--plot", action="store_true", help="write median curves with interquartile bands")
-    cp.add_argument("--output", default="compare.png", metavar="FILE.png", help="where --plot writes, replacing a file there (default: compare.png)")
+    cp.add_argument("--output", default="compare.png", metavar="FILE.png",
+                    help="where --plot writes, replacing a file there: a PNG picture, or SVG or PDF for a name ending in "
+                         ".svg or .pdf (default: compare.png)")
     cp.set_defaults(func=_cmd_compare)
 
     rep = sub.add_parser("report", help="one self-contained HTML page of a run, or comparing runs",
@@ -550,7 +572,8 @@ def parser() -> argparse.ArgumentParser:
                         description="Write the network RUN_DIR validated (see --network) as NIR (read by snnTorch, Norse, Spyx, Lava "
                                     "and neuromorphic tool chains); see evo/app/export.py for the parameter mapping.")
     ex.add_argument("run_dir", metavar="RUN_DIR")
-    ex.add_argument("out", metavar="OUT.nir", help="the NIR file to write (a file there is replaced)")
+    ex.add_argument("out", metavar="OUT.nir", help="the NIR file to write, ending in .nir, .h5 or .hdf5 "
+                                                  "(a file there is replaced)")
     ex.add_argument("--format", choices=["nir"], default="nir", help="output format (default: nir)")
     _network_arg(ex)
     ex.set_defaults(func=_cmd_export)

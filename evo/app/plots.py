@@ -23,6 +23,7 @@ from .compare import group_curves
 __all__ = ["pareto_fronts", "fitness_curves", "species_areas", "spike_raster", "topology", "compare_curves",
            "run_plots"]
 
+PICTURE_SUFFIXES = (".png", ".svg", ".pdf")  # what a picture named by the user may be (PNG otherwise)
 MAX_INCHES = 16.0        # a figure's longest side (1600 px at dpi 100)
 MAX_INPUT_NODES = 20     # more inputs are drawn as a weight image, not as nodes
 MAX_GRAPH_NEURONS = 60   # more neurons are drawn as weight images, not as a graph
@@ -47,10 +48,12 @@ def _plt():
 
 
 def _save(plt, fig, path: Path) -> Path:
-    """Write the figure as PNG atomically (a symbolic link at ``path`` is replaced, not followed)."""
+    """Write the figure atomically (a symbolic link at ``path`` is replaced, not followed), as
+    SVG or PDF where ``path`` ends so, otherwise as PNG (:data:`PICTURE_SUFFIXES`)."""
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
+    kind = Path(path).suffix.lower().lstrip(".")
+    fig.savefig(buf, format=kind if kind in ("svg", "pdf") else "png", dpi=100)
     plt.close(fig)
     atomic_write_bytes(Path(path), buf.getvalue())
     return path

@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "require_folder", "find_runs", "load_best_genome", "load_network_doc", "decode_network", "read_config",
+__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "require_folder", "find_runs", "find_unstarted", "load_best_genome", "load_network_doc", "decode_network", "read_config",
            "read_individuals"]
 
 
@@ -171,10 +171,30 @@ def decode_network(run: Run, space, which: str, doc: dict[str, Any]):
     where = str(run.path / (BEST if which == "best" else CENTER))
     if "genome" not in doc:
         raise RunDirError(f"{where!r}: no 'genome' field")
+    _check_agrees(doc, where, "genome_space", space.kind, "the genome space of config.toml")
+    _check_agrees(doc, where, "genome_config", json.loads(json.dumps(space.config())), "config.toml's [genome]")
+    _check_agrees(doc, where, "task", run.config.get("task", {}), "config.toml's [task]")
     try:
         return space.decode_genome(doc["genome"], where=where)
     except GenomeError as exc:
         raise RunDirError(str(exc)) from None
+
+
+def _check_agrees(doc: dict[str, Any], where: str, field: str, expected: Any, source: str) -> None:
+    """A RunDirError where a network's document records a setting (``field``; for a table,
+    each key that both hold) other than the run's config gives: the network was made for
+    another config, and decoding it with this one would give another network, or none."""
+    if field not in doc:
+        return
+    got = doc[field]
+    if isinstance(expected, dict) and isinstance(got, dict):
+        pairs = [(f"{field}.{k}", got[k], expected[k]) for k in got if k in expected]
+    else:
+        pairs = [(field, got, expected)]
+    for name, value, want in pairs:
+        if value != want:
+            raise RunDirError(f"{where!r}: {name} is {json.dumps(value)}, but {source} gives {json.dumps(want)}; "
+                              f"the file was not written for this run's config")
 
 
 def load_network_doc(run: Run, which: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -201,20 +221,45 @@ def load_network_doc(run: Run, which: str | None = None) -> tuple[str, dict[str,
     return which, doc
 
 
-def find_runs(paths_or_glob) -> list[Path]:
-    """Run directories from a glob pattern, a folder of runs, a run directory, or a list of these."""
+def _given_paths(paths_or_glob) -> list[Path]:
+    """The paths a glob pattern, a path, or a list of these name (patterns expanded, sorted)."""
     items = [paths_or_glob] if isinstance(paths_or_glob, (str, Path)) else list(paths_or_glob)
     found: list[Path] = []
-    for item in items:
-        item = str(item)
-        matches = sorted(globmod.glob(item)) if any(c in item for c in "*?[") else [item]
-        for m in matches:
-            p = Path(m)
-            if (p / SUMMARY).is_file():
-                found.append(p)
-            elif p.is_dir():
-                found += sorted(q.parent for q in p.glob("*/summary.json"))
+    for item in map(str, items):
+        found += map(Path, sorted(globmod.glob(item)) if any(c in item for c in "*?[") else [item])
     return found
+
+
+def find_runs(paths_or_glob) -> list[Path]:
+    """Run directories from a glob pattern, a folder of runs, a run directory, or a list of these."""
+    found: list[Path] = []
+    for p in _given_paths(paths_or_glob):
+        if (p / SUMMARY).is_file():
+            found.append(p)
+        elif p.is_dir():
+            found += sorted(q.parent for q in p.glob(f"*/{SUMMARY}"))
+    return found
+
+
+def find_unstarted(paths_or_glob) -> list[Path]:
+    """Run directories that :func:`find_runs` leaves out because no summary was written yet:
+    ``config.toml`` with the ``[meta] created`` a run records, and no ``summary.json`` (a run
+    starting now, or one killed before its first generation finished). Accepts what
+    :func:`find_runs` accepts."""
+    found: list[Path] = []
+    for p in _given_paths(paths_or_glob):
+        candidates = [p] if (p / CONFIG).is_file() else sorted(q.parent for q in p.glob(f"*/{CONFIG}"))
+        found += [c for c in candidates if not os.path.lexists(c / SUMMARY) and _run_config(c)]
+    return found
+
+
+def _run_config(path: Path) -> bool:
+    """Whether ``path``'s config.toml is one that a run wrote (it has ``[meta] created``)."""
+    try:
+        meta = _toml(path / CONFIG).get("meta")
+    except (OSError, ValueError, RunDirError):
+        return False
+    return isinstance(meta, dict) and "created" in meta
 
 
 def load_all(paths_or_glob) -> list[Run]:

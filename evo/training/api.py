@@ -15,6 +15,7 @@ import re
 import socket
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -176,6 +177,12 @@ def _evaluator(config: dict, task: Any, space: Any) -> Any:
     """The evaluator the config's backend names (made before anything is written, so that an
     unreachable cluster changes nothing)."""
     r = config["run"]
+    unused = [f"run.{k} = {r[k]!r}" for k in ("workers", "address") if r.get("backend") == "serial" and r.get(k)]
+    if unused:
+        one = len(unused) == 1
+        warnings.warn(f"evospike: {' and '.join(unused)} {'is' if one else 'are'} not used: run.backend = 'serial' "
+                      f"evaluates in this process ({'it applies' if one else 'they apply'} to the ray and auto "
+                      f"backends)", stacklevel=2)
     return make_evaluator(problem_of(config), int(r["seed"]), backend=r.get("backend", "serial"),
                           workers=int(r.get("workers", 0)), address=r.get("address") or None, task=task, space=space,
                           timeout=float(r.get("eval_timeout", 0.0)), ray_after=float(r.get("ray_after", 1.0)))
