@@ -33,6 +33,15 @@ def reset_option(reset: Any) -> str:
         raise TaskError(f"task option reset: {reset!r}; expected one of {', '.join(map(repr, RESETS))}") from None
 
 
+def _reals(values: Any, what: str) -> np.ndarray:
+    """``values`` as float64, where they are real numbers (bool, integer or float); anything
+    else (strings, complex numbers, objects) is a TaskError naming ``what``."""
+    array = np.asarray(values)
+    if array.dtype.kind not in "biuf":
+        raise TaskError(f"{what}: {array.dtype} values; expected real numbers (float, integer or bool)")
+    return array.astype(np.float64, copy=False)
+
+
 @dataclass
 class Evaluation:
     """The result of evaluating P networks.
@@ -48,7 +57,7 @@ class Evaluation:
     extras: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.fitness = np.asarray(self.fitness, dtype=np.float64)
+        self.fitness = _reals(self.fitness, "Evaluation.fitness")
         if self.fitness.ndim != 1:
             raise TaskError(f"Evaluation.fitness: shape {self.fitness.shape}; expected (P,)")
         if not np.isfinite(self.fitness).all():
@@ -58,14 +67,16 @@ class Evaluation:
         P = self.fitness.shape[0]
         metrics = {}
         for name, value in self.metrics.items():
-            value = np.asarray(value, dtype=np.float64)
+            if not isinstance(name, str):
+                raise TaskError(f"Evaluation.metrics: the name {name!r} is {type(name).__name__}; expected a string")
+            value = _reals(value, f"Evaluation.metrics[{name!r}]")
             if value.shape != (P,):
                 raise TaskError(f"Evaluation.metrics[{name!r}]: shape {value.shape}; expected ({P},)")
             metrics[name] = value
         self.metrics = metrics
         extras = {}
         for name, value in self.extras.items():
-            value = np.asarray(value, dtype=np.float64)
+            value = _reals(value, f"Evaluation.extras[{name!r}]")
             if value.shape[:1] != (P,):
                 raise TaskError(f"Evaluation.extras[{name!r}]: shape {value.shape}; expected ({P}, ...)")
             extras[name] = value

@@ -12,16 +12,21 @@ import difflib
 import functools
 import importlib
 import inspect
+import math
+import numbers
 import warnings
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any, Callable
 
+import numpy as np
+
 from .base import Task, TaskError
 from .gym_adapter import GYM_PRESETS, GymTask
 from .preset import Preset
 
-__all__ = ["register", "make", "names", "spec", "TaskSpec", "UnknownTaskError", "ENTRY_POINT_GROUP", "load_attr"]
+__all__ = ["register", "make", "check_task", "names", "spec", "TaskSpec", "UnknownTaskError", "ENTRY_POINT_GROUP",
+           "load_attr"]
 
 ENTRY_POINT_GROUP = "evospike.tasks"
 
@@ -98,7 +103,10 @@ def _load_entry_points() -> None:
         return
     _entry_points_loaded = True
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _registry:
+        if ep.name in _registry:  # a built-in, or a task this process registered: it keeps the name
+            taken = "a built-in task" if ep.name in _everywhere else "a task registered in this process"
+            warnings.warn(f"evospike: skipped task {ep.name!r}: entry point {ep.value!r} of group "
+                          f"{ENTRY_POINT_GROUP!r} names it, but {taken} has that name", stacklevel=2)
             continue
         try:
             factory = ep.load()
@@ -157,8 +165,39 @@ def make(name: str, **options: Any) -> Task:
         if unknown:
             raise TaskError(f"task {name!r}: unknown option {unknown[0]!r}; valid options: "
                             f"{', '.join(valid) or '(none)'}")
-    task = s.factory(**options)
+    try:
+        task = s.factory(**options)
+    except TaskError:
+        raise
+    except Exception as exc:  # a task's own check of its options, or a bug it hit with them
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "no options"
+        raise TaskError(f"task {name!r} failed to start with {given}: {type(exc).__name__}: {exc}") from None
     if not isinstance(task, Task):
         raise TaskError(f"task {name!r}: its factory returned {type(task).__name__}, which is not a tasks.Task; "
                         f"subclass tasks.Task (see tasks/README.md)")
+    check_task(name, task)
     return task
+
+
+def check_task(name: str, task: Task) -> None:
+    """A TaskError naming the first attribute of ``task`` that breaks the Task protocol (its
+    ALL and SOME attributes, tasks.base.Task), so that a run refuses it before it starts."""
+    where = f"task {name!r} ({type(task).__name__})"
+    for attr in ("n_inputs", "n_outputs"):
+        value = getattr(task, attr, None)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise TaskError(f"{where}: {attr} = {value!r}; a tasks.Task sets n_inputs and n_outputs to integers >= 1")
+    options = getattr(task, "options", None)
+    if not isinstance(options, dict) or not all(isinstance(k, str) for k in options):
+        raise TaskError(f"{where}: options = {options!r}; expected a dict of the options it was made with, by name")
+    target = getattr(task, "target", math.inf)
+    if isinstance(target, bool) or not isinstance(target, numbers.Real) or math.isnan(target):
+        raise TaskError(f"{where}: target = {target!r}; expected a number (inf: no target)")
+    metric_names = getattr(task, "metric_names", None)
+    if metric_names is not None and (isinstance(metric_names, str) or not isinstance(metric_names, (tuple, list))
+                                     or not all(isinstance(m, str) for m in metric_names)):
+        raise TaskError(f"{where}: metric_names = {metric_names!r}; expected None or a tuple of metric names")
+    if type(task).evaluate is Task.evaluate or type(task).validate is Task.validate:
+        missing = "evaluate" if type(task).evaluate is Task.evaluate else "validate"
+        raise TaskError(f"{where} defines no {missing}(nets, seed); every tasks.Task defines evaluate and validate "
+                        f"(tasks/README.md)")

@@ -90,7 +90,12 @@ def test_bench_name_options_without_a_name_or_with_an_unsupported_one_are_refuse
              (["scale", "--backends", "serial,gpu"], "--backends: 'gpu'; expected some of serial, ray, cluster"),
              (["eval", "--population", "0"], "--population: 0; expected an integer >= 1"),
              (["events", "--workers", "-1"], "--workers: -1; expected an integer >= 1"),
-             (["neat-xor", "--first-seed", "-5"], "--first-seed: -5; expected an integer in [0, 2**63)")]
+             (["neat-xor", "--first-seed", "-5"], "--first-seed: -5; expected an integer in [0, 2**63)"),
+             (["neat-xor", "--dims", "5"], "--dims does not apply to `bench neat-xor`; it is an option of bench scale"),
+             (["models", "--population", "256"], "--population does not apply to `bench models`; it is an option of "
+                                                 "bench scaling, events, eval and scale"),
+             (["eval", "--seeds", "3"], "--seeds does not apply to `bench eval`; it is an option of bench neat-xor "
+                                        "and tasks")]
     for args, message in cases:
         assert main(["bench", *args]) == 2
         assert capsys.readouterr().err.strip().splitlines() == [f"evospike: error: {message}"]

@@ -20,11 +20,11 @@ from ..errors import USER_ERRORS, ConfigError, RunDirError, Terminated
 from ..rundir.files import atomic_write_bytes
 from ..rundir.layout import BEST, CENTER, CHECKPOINTS, CONFIG, RUN_FILES, SUMMARY
 from ..rundir.lock import is_locked
-from ..rundir.results import (decode_network, find_runs, find_unstarted, load_all, load_network_doc, load_run, load_runs,
-                               read_config, require_folder, stack_runs)
+from ..rundir.results import (decode_network, find_runs, find_unstarted, load_all, load_network_doc, load_run,
+                               load_runs, read_config, require_folder, stack_runs)
 from ..seeding import validation_seed
 from ..training import config as cfg
-from ..training.api import build, checked_strategy, resume, run
+from ..training.api import build_recorded, checked_strategy, resume, run
 from ..training.config import check_fits
 from ..training.trainer import Callback
 from . import bench, bench_scale, bench_speed, plots, report
@@ -61,6 +61,11 @@ def _user_callbacks(specs: list[str] | None) -> list:
     return out
 
 
+def _listed(items: tuple[str, ...], last: str) -> str:
+    """``("a", "b", "c"), "or"`` as "a, b or c"."""
+    return f" {last} ".join(filter(None, (", ".join(items[:-1]), items[-1])))
+
+
 def _output(path: str, flag: str, suffixes: tuple[str, ...]) -> Path:
     """An output file path checked before any work: not a folder, in a folder that exists, not
     a file of a run, ending in one of ``suffixes`` (the kinds of file the command writes), and
@@ -79,8 +84,7 @@ def _output(path: str, flag: str, suffixes: tuple[str, ...]) -> Path:
                                       f"choose another file (nothing was written)")
                 break
     if out.suffix.lower() not in suffixes:
-        raise ConfigError(f"{flag} {path!r}: expected a file name ending in "
-                          f"{' or '.join(filter(None, (', '.join(suffixes[:-1]), suffixes[-1])))} "
+        raise ConfigError(f"{flag} {path!r}: expected a file name ending in {_listed(suffixes, 'or')} "
                           f"(the kind of file written there)")
     existed = out.exists()
     try:
@@ -100,13 +104,7 @@ def _rebuild(r, which: str | None = "best") -> tuple:
     file's ``task_state``, e.g. an observation normalizer); a config they cannot be built
     from is a RunDirError."""
     try:
-        task, space = build(r.config)
-    except tasks.UnknownTaskError:
-        name = r.config["task"].get("name")
-        raise RunDirError(f"{str(r.path / 'config.toml')!r}: task {name!r} is not registered in this process "
-                          f"(a task that tasks.register() added exists only in the process that registered it; "
-                          f"make it a plugin, tasks/README.md, or call evo's Python API after registering it)"
-                          ) from None
+        task, space = build_recorded(r.config, r.path)
     except (TypeError, ValueError, KeyError) as exc:
         raise RunDirError(f"{str(r.path / 'config.toml')!r}: cannot rebuild the run's task and genome space "
                           f"({type(exc).__name__}: {exc})") from None
@@ -208,7 +206,7 @@ def write_plots(run_dir: str | Path, say: Callable[[str], None] | None = None) -
                 say(f"(no pictures of the best network: {exc})")
         else:
             net = space.compile(genome)
-    written = plots.run_plots(r, task, net, validation_seed(int(r.config["run"]["seed"])))
+    written = plots.run_plots(r, task, net, validation_seed(int(r.config["run"]["seed"])), say=say)
     if say is not None and task is not None and not task.can_record:
         say(f"(task {r.config['task']['name']!r} cannot record spikes: no raster)")
     return written
@@ -348,8 +346,22 @@ def _name_list(text: str | None, flag: str, valid: tuple[str, ...] = ()) -> list
     return names
 
 
+BENCH_OPTIONS = {  # the options of `bench` that only some benchmarks take (--kernel, --json and --output: all)
+    "dims": ("scale",), "strategies": ("scale",), "backends": ("scale",), "seeds": ("neat-xor", "tasks"),
+    "tasks": ("tasks",), "task": ("eval",), "late": ("eval",), "rounds": ("sim", "models", "events", "eval"),
+    "first_seed": ("neat-xor", "tasks"), "max_generations": ("neat-xor",),
+    "population": ("scaling", "events", "eval", "scale"), "generations": ("scaling", "eval", "scale"),
+    "workers": ("scaling", "sim", "eval"),
+}
+BENCH_DEFAULTS = {"late": 20, "first_seed": 0, "max_generations": 300, "population": 256, "generations": 5}
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     out = _output(args.output, "--output", (".json",)) if args.output else None
+    given = {dest for dest in BENCH_OPTIONS if getattr(args, dest) is not None}
+    for dest, value in BENCH_DEFAULTS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, value)
     args.seeds_given = args.seeds is not None
     if args.seeds is None:
         args.seeds = 30
@@ -372,6 +384,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         args.rounds = 3 if args.name == "eval" else 5
     if args.rounds < 1:
         raise ConfigError(f"--rounds: {args.rounds}; expected an integer >= 1")
+    for dest in sorted(given, key=list(BENCH_OPTIONS).index):
+        if args.name not in BENCH_OPTIONS[dest]:
+            raise ConfigError(f"--{dest.replace('_', '-')} does not apply to `bench {args.name}`; it is an option of "
+                              f"bench {_listed(BENCH_OPTIONS[dest], 'and')}")
     if args.name == "neat-xor":
         show = None if args.json else bench.print_neat_xor_row
         result = bench.neat_xor(args.seeds, args.max_generations, args.first_seed, progress=show)
@@ -552,8 +568,8 @@ def parser() -> argparse.ArgumentParser:
     _comparison_args(cp)
     cp.add_argument("--plot", action="store_true", help="write median curves with interquartile bands")
     cp.add_argument("--output", default="compare.png", metavar="FILE.png",
-                    help="where --plot writes, replacing a file there: a PNG picture, or SVG or PDF for a name ending in "
-                         ".svg or .pdf (default: compare.png)")
+                    help="where --plot writes, replacing a file there: a PNG picture, or SVG or PDF for a name "
+                         "ending in .svg or .pdf (default: compare.png)")
     cp.set_defaults(func=_cmd_compare)
 
     rep = sub.add_parser("report", help="one self-contained HTML page of a run, or comparing runs",
@@ -623,23 +639,23 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--strategies", help="scale: comma-separated strategies (default: openes,pgpe,snes)")
     b.add_argument("--backends", help="scale: some of serial,ray,cluster (default: all three)")
     b.add_argument("--seeds", type=int, default=None,
-                   help="independent runs (default: 30 for neat-xor, 5 for tasks)")
+                   help="neat-xor, tasks: independent runs (default: 30 for neat-xor, 5 for tasks)")
     b.add_argument("--tasks", help="tasks: comma-separated task names (default: every task with a preset except "
                                    "lunarlander, mnist, shd and nmnist)")
     b.add_argument("--task", help="eval: comma-separated tasks, or 'ports' for the six built-in ports "
                                   "(default: cartpole)")
-    b.add_argument("--late", type=int, default=20,
+    b.add_argument("--late", type=int,
                    help="eval: also time the population of this generation (0: no; default: 20)")
     b.add_argument("--kernel", choices=["auto", "numba", "numpy"],
                    help="simulator kernel setting (sim: default auto; eval: numpy times only the numpy "
                         "path, auto or numba only the compiled one; default both)")
     b.add_argument("--rounds", type=int, help="sim, models, eval: alternating timed rounds per case; events: timed "
                                                "rounds (default: 5; eval: 3)")
-    b.add_argument("--first-seed", type=int, default=0, help="seed of the first run (default: 0)")
-    b.add_argument("--max-generations", type=int, default=300,
-                   help="give up on a seed after this many generations (default: 300)")
-    b.add_argument("--population", type=int, default=256, help="scaling, eval, scale, events: population size (default: 256)")
-    b.add_argument("--generations", type=int, default=5,
+    b.add_argument("--first-seed", type=int, help="neat-xor, tasks: seed of the first run (default: 0)")
+    b.add_argument("--max-generations", type=int,
+                   help="neat-xor: give up on a seed after this many generations (default: 300)")
+    b.add_argument("--population", type=int, help="scaling, eval, scale, events: population size (default: 256)")
+    b.add_argument("--generations", type=int,
                    help="scaling: timed rounds per backend; eval: generations; scale: ask/tell rounds (default: 5)")
     b.add_argument("--workers", type=int, default=None,
                    help="scaling: Ray with 1..N workers (default: 2); sim: also run on N Ray workers (default: none); "

@@ -7,12 +7,13 @@ import inspect
 import io
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from neurons import NetworkBatch, dense
+from tasks import TaskError
 
 from ..errors import ConfigError
 from ..rundir.files import atomic_write_bytes, read_json, read_parquet
@@ -500,11 +501,13 @@ def compare_curves(df: pd.DataFrame, by: str, path: Path, metric: str = "best_ev
 
 # ---- one run --------------------------------------------------------------------------------
 
-def run_plots(run: Run, task: Any = None, net: NetworkBatch | None = None, seed: int = 0) -> list[Path]:
+def run_plots(run: Run, task: Any = None, net: NetworkBatch | None = None, seed: int = 0,
+              say: Callable[[str], None] | None = None) -> list[Path]:
     """The pictures of one run, written into its directory: fitness.png, species.png (NEAT,
     or any strategy that records species), pareto.png (multi-objective strategies) and,
     given the best network ``net`` and its ``task``, topology.png and raster.png (the
-    task's ``record`` on ``seed``, with the input where its ``record`` takes ``inputs``)."""
+    task's ``record`` on ``seed``, with the input where its ``record`` takes ``inputs``;
+    where ``record`` fails, ``say`` hears why and there is no raster)."""
     path = Path(run.path)
     title = f"{run.summary.get('task')} / {run.summary.get('strategy')}"
     written = [fitness_curves(run.metrics, path / "fitness.png", title)]
@@ -519,11 +522,21 @@ def run_plots(run: Run, task: Any = None, net: NetworkBatch | None = None, seed:
     if net is not None:
         written.append(topology(net, path / "topology.png", title))
         if task is not None and task.can_record:
-            if "inputs" in inspect.signature(task.record).parameters:
-                spikes, inputs = task.record(net, seed, inputs=True)
-            else:  # a task written before record gave its input
-                spikes, inputs = task.record(net, seed), None
+            try:
+                if "inputs" in inspect.signature(task.record).parameters:
+                    spikes, inputs = task.record(net, seed, inputs=True)
+                else:  # a task written before record gave its input
+                    spikes, inputs = task.record(net, seed), None
+                spikes = np.asarray(spikes, dtype=np.float64)
+                if spikes.ndim != 2 or (inputs is not None and np.ndim(inputs) != 2):
+                    raise TaskError(f"it gave spikes of shape {spikes.shape}"
+                                    f"{'' if inputs is None else f' and inputs of shape {np.shape(inputs)}'}; "
+                                    f"expected (T, N) and (T, n_inputs)")
+            except Exception as exc:  # the task's own code: the other pictures stand
+                if say is not None:
+                    why = exc if isinstance(exc, TaskError) else f"{type(exc).__name__}: {exc}"
+                    say(f"(no raster: task {task.task_name!r}'s record failed: {why})")
+                return written
             real = np.flatnonzero(np.isfinite(dense(net).threshold[0]))
-            written.append(spike_raster(np.asarray(spikes), net.n_out, path / "raster.png", inputs=inputs,
-                                        neurons=real))
+            written.append(spike_raster(spikes, net.n_out, path / "raster.png", inputs=inputs, neurons=real))
     return written

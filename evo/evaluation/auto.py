@@ -8,7 +8,9 @@ slower than the serial backend there. So ``auto`` evaluates in this process, and
 Ray, for the rest of the run, after the first generation whose serial evaluation took at
 least ``ray_after`` seconds, on a machine with more than one CPU (or at once when a
 cluster address or a number of workers is given). Results never depend on the backend, so the move changes
-nothing but time.
+nothing but time. A task that only this process registered (``tasks.register``, not a
+plugin) stays serial, with one note: Ray's workers cannot make it. Where Ray fails to start,
+the run goes on serially with a warning, and the generation just evaluated is kept.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import time
 from typing import Any
 
 from tasks import Evaluation
+from tasks.registry import everywhere
 
 from .base import EvaluatorBase, Sizes
 from .problem import Problem
@@ -42,6 +45,7 @@ class AutoEvaluator(EvaluatorBase):
         self.cpus = (os.cpu_count() or 1) if cpus is None else int(cpus)
         self.inner: Any = SerialEvaluator(problem, seed, task=task, space=space, timeout=timeout)
         self.backend = "serial"
+        self.stay_serial = False  # set once a move to Ray was tried or ruled out
         if address or os.environ.get("RAY_ADDRESS") or self.workers > 0:
             self._to_ray()
 
@@ -62,11 +66,23 @@ class AutoEvaluator(EvaluatorBase):
         start = time.perf_counter()
         out = self.inner.evaluate(population, generation)
         seconds = time.perf_counter() - start
-        if self.backend == "serial" and self.cpus > 1 and seconds >= self.ray_after:
+        if self.backend == "serial" and self.cpus > 1 and seconds >= self.ray_after and not self.stay_serial:
+            self.stay_serial = True  # one try, one note
+            if not everywhere(self.problem.task_name):
+                print(f"evospike: generation {generation} took {seconds:.1f} s serially, but task "
+                      f"{self.problem.task_name!r} is registered only in this process, which Ray's workers cannot "
+                      f"make it from; staying serial (a plugin works everywhere: tasks/README.md)", file=sys.stderr)
+                return out
             print(f"evospike: generation {generation} took {seconds:.1f} s serially; "
                   f"evaluating on Ray from now on (run.backend = 'auto')", file=sys.stderr)
             state = self.inner.task_state
-            self._to_ray()
+            try:
+                self._to_ray()
+            except Exception as exc:  # the finished generation is kept, and the run goes on serially
+                why = (str(exc).splitlines() or [""])[0]
+                print(f"evospike: warning: Ray did not start ({type(exc).__name__}: {why}); evaluating serially",
+                      file=sys.stderr)
+                return out
             self.inner.task_state = state
         return out
 

@@ -49,8 +49,11 @@ class EvaluatorBase:
         pass
 
 
-def check_count(ev: Evaluation, n: int) -> None:
-    """A TaskError unless the task returned one fitness value per network."""
+def check_count(ev: Evaluation, n: int, method: str = "evaluate") -> None:
+    """A TaskError unless the task's ``method`` returned an Evaluation with one fitness value
+    per network."""
+    if not isinstance(ev, Evaluation):
+        raise TaskError(f"{method} returned {type(ev).__name__}; expected tasks.Evaluation(fitness, metrics)")
     if len(ev) != n:
         raise TaskError(f"task returned {len(ev)} fitness values for {n} networks")
 

@@ -76,6 +76,7 @@ import numpy as np
 
 from neurons import current_kernel, kernels
 from tasks import Evaluation, TaskError
+from tasks.registry import everywhere
 
 from ..errors import ClusterError, EvaluationTimeout
 from ..genomes.neat.population import ROW_FIELDS, NeatPopulation
@@ -250,6 +251,10 @@ class RayEvaluator(EvaluatorBase):
     def __init__(self, problem: Problem, seed: int, *, workers: int = 0, address: str | None = None,
                  chunks_per_worker: int = 0, min_chunk: int = 8, in_flight: int = 1,
                  timeout: float = 0.0, measure_wire: bool = False) -> None:
+        if not everywhere(problem.task_name):
+            raise ClusterError(f"task {problem.task_name!r} is registered only in this process (tasks.register), so "
+                               f"Ray's workers cannot make it; make it a plugin (tasks/README.md) or use "
+                               f"run.backend = 'serial'")
         self.owns_ray = init_ray(address)
         import ray
         self.ray = ray

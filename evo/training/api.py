@@ -66,6 +66,20 @@ def build(config: dict) -> tuple[Any, Any]:
     return problem_of(config).build()
 
 
+def build_recorded(config: dict, path: Path) -> tuple[Any, Any]:
+    """:func:`build` for the config of the run at ``path``; a task that this process does not
+    know (one that ``tasks.register`` added in the process that ran it) is a RunDirError that
+    says so."""
+    try:
+        return build(config)
+    except tasks.UnknownTaskError:
+        name = config["task"].get("name")
+        raise RunDirError(f"{str(Path(path) / CONFIG)!r}: task {name!r} is not registered in this process "
+                          f"(a task that tasks.register() added exists only in the process that registered it; "
+                          f"make it a plugin, tasks/README.md, or call evo's Python API after registering it)"
+                          ) from None
+
+
 def make_strategy_for(config: dict, space: Any) -> strategies.Strategy:
     """The strategy a resolved config names, over ``space``, seeded from ``run.seed``."""
     opts = {k: v for k, v in config["strategy"].items() if k != "name"}
@@ -364,7 +378,7 @@ def _start_over(path: Path, generations: int | None, callbacks: Iterable[Callbac
         raise RunDirError(f"{str(path)!r} is not a run directory: {SUMMARY} is missing, and {CONFIG} has no "
                           f"[meta] with the time the run was created")
     config = _resumed_config(recorded, generations, run_overrides)
-    task, space = build(config)
+    task, space = build_recorded(config, path)
     strategy = checked_strategy(config, task, space)
     check_folder(path / CHECKPOINTS)
     with _evaluator(config, task, space) as evaluator:
@@ -420,7 +434,7 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
         why = f"{len(have)} generations recorded" if len(have) > k else f"generation {k - 1} was not validated"
         raise ConfigError(f"run.generations: {k} would end {str(path)!r} at its checkpoint, but the run went on "
                           f"past it ({why}); give a total above {k}, nothing was changed")
-    task, space = build(config)
+    task, space = build_recorded(config, path)
     if state.best_genome is not None:
         try:
             space.decode_genome(state.best_genome, where=f"{ckpt / LOOP}: best_genome")

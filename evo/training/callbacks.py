@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..evaluation import check_count
 from ..rundir.files import read_json, write_json, write_npz, write_parquet
 from ..rundir.layout import (BEST, CENTER, CHECKPOINTS, INDIVIDUALS, LOOP, METRIC_COLUMNS, METRICS, PARETO, PARETO_JSON,
                              SOLVED, SUMMARY, individuals_part)
@@ -68,7 +69,7 @@ class Validator(Callback):
     def score_center(self, trainer: Trainer, result: GenerationResult, center: np.ndarray) -> float:
         """The center's validation, with the task's state of the next generation."""
         nets = self.space.compile(center[None])
-        score = float(self.task.validate(nets, self.seed).fitness[0])
+        score = self._validate(nets)
         trainer.state.validated = (result.generation, score)
         if self.path is not None:
             doc = {"generation": result.generation, "validation": score, "genome_space": self.space.kind,
@@ -79,12 +80,19 @@ class Validator(Callback):
             write_json(self.path / CENTER, doc)
         return score
 
+    def _validate(self, nets: Any) -> float:
+        """The task's validation score of one network; a TaskError naming validate where it
+        returns anything but an Evaluation of one network."""
+        ev = self.task.validate(nets, self.seed)
+        check_count(ev, 1, "validate")
+        return float(ev.fitness[0])
+
     def score(self, state: LoopState) -> float:
         """The best network's validation, with the task's state it was evaluated with."""
         if state.validated is None or state.validated[0] != state.best_generation:
             nets = self.space.compile(self.space.decode_genome(state.best_genome))
             with _task_state(self.task, state.best_task_state):
-                score = float(self.task.validate(nets, self.seed).fitness[0])
+                score = self._validate(nets)
             state.validated = (state.best_generation, score)
         return state.validated[1]
 

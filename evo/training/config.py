@@ -352,7 +352,20 @@ def _resolve(raw: dict) -> tuple[dict, Any, Any]:
     task_defaults = task_spec.option_defaults()
     task_opts = _check_keys("task", task_raw, task_defaults)
     task = tasks.make(task_name, **task_opts)  # validates values
-    task_resolved = {"name": task_name, **getattr(task, "options", task_opts)}
+    made = getattr(task, "options", task_opts)
+    takes = task_spec.option_names()
+    if takes is not None:  # what makes the task again: the factory's options (a plugin's factory may wrap a task
+        made = {k: made.get(k, task_opts.get(k, task_defaults.get(k))) for k in takes}  # that records more)
+    task_resolved = {"name": task_name, **made}
+    for key, value in task_resolved.items():  # config.toml must hold them, to make the task again
+        if value is None:  # left out of config.toml: the factory's default makes it again
+            continue
+        try:
+            tomli_w.dumps({key: toml_ready(value)})
+        except (TypeError, ValueError):
+            raise ConfigError(f"task {task_name!r}: options[{key!r}] is {type(value).__name__} ({value!r:.60}), which "
+                              f"config.toml cannot hold; a task's options are numbers, strings, booleans, lists "
+                              f"and tables") from None
 
     if isinstance(run["stop_fitness"], str):
         if run["stop_fitness"] != "task":

@@ -19,7 +19,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from tasks import Evaluation
+from tasks import Evaluation, TaskError
 
 from ..errors import RunDirError, RunError, StrategyError, Terminated
 from ..evaluation import Evaluator, Sizes
@@ -215,6 +215,7 @@ class Trainer:
         self.recorded = replace(self.state)
         self.task_name = task_name or getattr(task, "task_name", "?")
         self.resume_hint = resume_hint
+        self._metric_names: tuple[str, ...] | None = None  # those of the first evaluation
         self._t0 = time.perf_counter()
         self._wall_before = self.state.wall_seconds
 
@@ -261,13 +262,40 @@ class Trainer:
             self.evaluator.task_state = self.task.state()
         try:
             ev, sizes = self.evaluator.evaluate(population, gen)
+            solved = self._solved(ev)
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # the task's own error, with where it happened
             raise self._failed(gen, f"task {self.task_name!r} failed", exc) from exc
-        return population, ev, sizes, (t0, t1, time.perf_counter())
+        return population, ev, sizes, solved, (t0, t1, time.perf_counter())
 
-    def _tell(self, population: Any, ev: Evaluation, sizes: Sizes, times: tuple) -> GenerationResult:
+    def _solved(self, ev: Evaluation) -> np.ndarray:
+        """(P,) bool: which networks solved the task (none where it does not define solving);
+        a TaskError where ``solved`` gives anything else, where the metrics' names differ from
+        the first evaluation's of this process, or where one the task's ``metric_names``
+        declares is missing."""
+        names = tuple(ev.metrics)
+        declared = tuple(getattr(self.task, "metric_names", None) or ()) if self.task is not None else ()
+        missing = [m for m in declared if m not in names]
+        if missing:
+            raise TaskError(f"evaluate did not report metric {missing[0]!r}, which its metric_names declare "
+                            f"(it reported {', '.join(names) or 'none'})")
+        if self._metric_names is not None and sorted(names) != sorted(self._metric_names):
+            raise TaskError(f"evaluate reported metrics {', '.join(names) or '(none)'}, where it first reported "
+                            f"{', '.join(self._metric_names) or '(none)'}; a task reports the same metrics every "
+                            f"generation")
+        self._metric_names = names
+        P = len(ev)
+        solved = self.task.solved(ev) if self.task is not None else None
+        if solved is None:
+            return np.zeros(P, bool)
+        got = np.asarray(solved)
+        if got.shape != (P,) or got.dtype != bool:
+            raise TaskError(f"solved returned {got.dtype} of shape {got.shape}; expected ({P},) bool, one per network")
+        return got
+
+    def _tell(self, population: Any, ev: Evaluation, sizes: Sizes, solved: np.ndarray,
+              times: tuple) -> GenerationResult:
         s, gen = self.state, self.state.generation
         t0, t1, t2 = times
         values = self.objective_values(ev)
@@ -289,8 +317,6 @@ class Trainer:
                 s.best_task_state = self.task.state()
             self.task.update_state(ev)  # in population order, in this process only
             s.task_state = self.task.state()
-        solved = self.task.solved(ev) if self.task is not None else None
-        solved = np.zeros(P, bool) if solved is None else np.asarray(solved, bool)
         first_solved = None
         if solved.any() and s.solved_generation is None:
             s.solved_generation = gen  # the first network that solved the task (not always the fittest)
