@@ -360,6 +360,22 @@ def test_f16_replay_episodes_are_checked(tmp_path, capsys):
     assert "GiB" in one_line_error(capsys.readouterr().err)
 
 
+def test_f17_a_disk_full_at_the_first_file_leaves_no_run_folder(tmp_path, capsys, monkeypatch):
+    real = files.atomic_write_bytes
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(files, "atomic_write_bytes", full)
+    args = ["run", "xor", "--strategy", "cma", "--backend", "serial", "--quiet", "--generations", "2",
+            "--out", str(tmp_path), "--name", "first"]
+    assert main(args) == 2
+    assert "No space left on device" in one_line_error(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []  # the name stays free: no folder a run never began in
+    monkeypatch.setattr(files, "atomic_write_bytes", real)
+    assert main(args) == 0 and load_run(tmp_path / "first").summary["status"] == "finished"
+
+
 def test_f17_a_full_disk_is_one_line_and_resumes(tmp_path, capsys, monkeypatch):
     calm = quick_run(tmp_path, "calm", "xor", 6)
     real = files.atomic_write_bytes

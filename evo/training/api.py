@@ -7,6 +7,7 @@ files equal an undisturbed run's.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -261,7 +262,14 @@ def _start(config: dict, path: Path, task: Any, space: Any, strategy: strategies
             "population": strategy.population_size}
     if hasattr(space, "dim"):
         meta["genome_dim"] = space.dim
-    write_toml(path / CONFIG, {**config, "meta": meta})
+    try:
+        write_toml(path / CONFIG, {**config, "meta": meta})
+    except BaseException:  # no run began: the new folder goes, so that its name stays free
+        _remove_temporaries(path)
+        with contextlib.suppress(OSError):
+            (path / LOCK).unlink()
+            path.rmdir()  # only where nothing else is in it
+        raise
     return _train(config, path, task, space, strategy, LoopState(), started, callbacks, log, progress, evaluator,
                   artifacts=artifacts)
 
