@@ -165,6 +165,23 @@ def test_a_total_that_ends_a_run_at_a_checkpoint_it_went_past_is_refused(tmp_pat
     pd.testing.assert_frame_equal(metrics(path), metrics(run(cfg.resolve(layer), log=None).path))
 
 
+def test_resume_leaves_a_run_that_a_stop_rule_ended_as_it_is(tmp_path, capsys):
+    layer = {**CASES["cma"], "run": {**CASES["cma"]["run"], "out": str(tmp_path), "name": "stopped", "quiet": True,
+                                     "backend": "serial", "stop_fitness": 20.0}}
+    path = run(cfg.resolve(layer), log=None).path
+    summary = load_run(path).summary
+    assert summary["status"] == "finished" and summary["reason"] == "reached stop_fitness 20"
+    assert summary["generations"] < 10
+    before = files_of(path, lock=False)
+    capsys.readouterr()
+    for _ in range(2):
+        assert main(["resume", str(path), "--backend", "serial", "--quiet"]) == 0
+        assert capsys.readouterr().out.splitlines()[0] == (
+            f"resume {path}: the run is finished (reached stop_fitness 20); nothing to do (a new total of "
+            f"generations runs it further)")
+    assert files_of(path, lock=False) == before
+
+
 def test_resume_to_fewer_generations_than_finished_is_refused(tmp_path, capsys):
     path = undisturbed(tmp_path, "cma", generations=3)
     before = files_of(path)

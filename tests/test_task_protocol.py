@@ -94,7 +94,8 @@ def test_a_faulty_task_fails_its_generation_in_one_line_and_keeps_the_others(tmp
 
 
 def test_a_validate_that_returns_no_evaluation_is_named(tmp_path):
-    with pytest.raises(RunError, match=r"validate returned NoneType; expected tasks.Evaluation"):
+    with pytest.raises(RunError, match=r"^generation 0: task 'proto-toy' failed: TaskError: validate returned "
+                                       r"NoneType; expected tasks.Evaluation\(fitness, metrics\) \(finished"):
         toy_run(tmp_path, "r", "proto-toy", fault="validate none")
 
 

@@ -13,6 +13,8 @@ import warnings
 from importlib import metadata
 from typing import Any
 
+import numpy as np
+
 from tasks.registry import load_attr
 
 from ..errors import StrategyError
@@ -97,7 +99,18 @@ def make(name: str, space: Any, seed: int, **options: Any) -> Strategy:
         raise StrategyError(f"strategy {name!r}: unknown option {unknown[0]!r}; valid options: {', '.join(valid)}")
     if cls.genome_space == "fixed":
         space = getattr(space, "dim", space)
-    return cls(space, seed=seed, **options)
+    try:
+        strategy = cls(space, seed=seed, **options)
+    except StrategyError:
+        raise
+    except Exception as exc:  # the strategy's own check of its options, or a bug they reach
+        given = ", ".join(f"{k}={v!r}" for k, v in options.items()) or "no options"
+        raise StrategyError(f"strategy {name!r} failed to start with {given}: {type(exc).__name__}: {exc}") from None
+    P = getattr(strategy, "population_size", None)
+    if isinstance(P, bool) or not isinstance(P, (int, np.integer)) or P < 1:
+        raise StrategyError(f"strategy {name!r} ({cls.__name__}): population_size = {P!r}; a Strategy sets it to an "
+                            f"integer >= 1 in __init__")
+    return strategy
 
 
 def from_state(meta: dict[str, Any], arrays: dict) -> Strategy:

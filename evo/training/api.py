@@ -41,7 +41,7 @@ from .config import RUN_DEFAULTS, Resolved, check_run, genome_kind, resolve_sour
 from .trainer import Callback, LoopState, Trainer, check_objectives
 
 __all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_for", "checked_strategy", "run_callbacks",
-           "serial_trainer"]
+           "checked_callbacks", "serial_trainer"]
 
 
 @dataclass
@@ -79,6 +79,20 @@ def build_recorded(config: dict, path: Path) -> tuple[Any, Any]:
                           f"(a task that tasks.register() added exists only in the process that registered it; "
                           f"make it a plugin, tasks/README.md, or call evo's Python API after registering it)"
                           ) from None
+    except ConfigError:
+        name = config["strategy"].get("name")
+        if name in strategies.names():
+            raise
+    kind = config.get("meta", {}).get("genome_space")  # what a run's networks need: its genome space, by kind
+    if kind in ("fixed", "neat"):
+        return Problem.from_config(config, kind).build()
+    raise _unregistered_strategy(path, name)
+
+
+def _unregistered_strategy(path: Path, name: Any) -> RunDirError:
+    return RunDirError(f"{str(Path(path) / CONFIG)!r}: strategy {name!r} is not registered in this process (a "
+                       f"strategy that strategies.register() added exists only in the process that registered it; "
+                       f"make it a plugin, or call evo's Python API after registering it)")
 
 
 def make_strategy_for(config: dict, space: Any) -> strategies.Strategy:
@@ -225,6 +239,23 @@ def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies
     return RunResult(path, s.generation, s.evaluations, s.best_ever, validation, trainer.wall_seconds)
 
 
+def checked_callbacks(callbacks: Any) -> list[Callback]:
+    """The user's callbacks as a list, each an object with the three hooks of
+    :class:`~evo.training.trainer.Callback`; anything else is a ConfigError naming it, before
+    a run directory is made or changed."""
+    if isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+        raise ConfigError(f"callbacks: {callbacks!r}; expected a list of callback objects (evo.training.Callback)")
+    out = list(callbacks)
+    for i, item in enumerate(out):
+        if isinstance(item, type):
+            raise ConfigError(f"callbacks[{i}]: the class {item.__name__}; pass an instance, {item.__name__}(...)")
+        missing = [h for h in ("on_start", "on_generation", "on_end") if not callable(getattr(item, h, None))]
+        if missing:
+            raise ConfigError(f"callbacks[{i}]: {item!r:.60} has no {missing[0]}(); a callback subclasses "
+                              f"evo.training.Callback (on_start, on_generation, on_end)")
+    return out
+
+
 def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callable[[str], None] | None = print,
         progress: bool = False, artifacts: Callable[[Path], list[Path]] | None = None) -> RunResult:
     """Evolve as ``config`` says and write the run directory; returns its summary.
@@ -237,6 +268,7 @@ def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callab
     (``evospike run`` passes the plots and the report); best.json, summary.json and
     config.toml are logged anyway.
     """
+    callbacks = checked_callbacks(callbacks)
     if not isinstance(config, Resolved):
         config = resolve_sources([("config", config)])
         for note in config.notes:
@@ -331,7 +363,7 @@ def resume(path: str | Path, generations: int | None = None, callbacks: Iterable
     eval_timeout, trackers or tracking_uri (for this process; ``artifacts`` as for :func:`run`). The
     continued run's metrics equal an undisturbed run's. Every file is checked before anything
     is changed; a run another process is writing is refused."""
-    path = Path(path)
+    path, callbacks = Path(path), checked_callbacks(callbacks)
     with run_lock(path):
         return _resume(path, generations, callbacks, log, progress, run_overrides, artifacts)
 
@@ -402,11 +434,22 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
     if _killed_while_starting(path):
         return _start_over(path, generations, callbacks, log, progress, run_overrides, artifacts)
     old = load_run(path)
+    s = old.summary
+    if generations is None and s.get("status") == "finished":  # a run that ended as it should: left as it is
+        (log or (lambda _m: None))(f"resume {path}: the run is finished ({s.get('reason') or 'its budget spent'}); "
+                                   f"nothing to do (a new total of generations runs it further)")
+        return RunResult(path, int(s.get("generations") or 0), int(s.get("evaluations") or 0),
+                         float(s["best"]) if s.get("best") is not None else math.nan,
+                         float(s["validation"]) if s.get("validation") is not None else math.nan,
+                         float(s.get("wall_seconds") or 0.0))
     config = _resumed_config(old.config, generations, run_overrides)
     ckpt = path / CHECKPOINTS
     check_folder(ckpt)
     check_folder(path / INDIVIDUALS, file_ok=True)
     where = str(ckpt / LOOP)  # the file being read, named in an error
+    if config["strategy"]["name"] not in strategies.names():
+        raise _unregistered_strategy(path, config["strategy"]["name"])
+    strategy_cls = strategies.get(config["strategy"]["name"])  # the run's, not what a state file names
     try:
         loop = read_json(ckpt / LOOP)
         state = LoopState.from_json(loop, where)
@@ -416,7 +459,15 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
         where = str(npz_file)
         arrays = read_npz(npz_file)
         where = f"{json_file} with {npz_file.name}"  # the state is both files
-        strategy = strategies.from_state(meta_s, arrays)
+        named = meta_s.get("strategy") if isinstance(meta_s, dict) else None
+        if named != strategy_cls.name:
+            raise RunDirError(f"{where!r}: a state of strategy {named!r}, but config.toml's strategy "
+                              f"{config['strategy']['name']!r} writes {strategy_cls.name!r}; the checkpoint is not "
+                              f"this run's")
+        strategy = strategy_cls.from_state(meta_s, arrays)
+        if not isinstance(strategy, strategies.Strategy):
+            raise RunDirError(f"{where!r}: {strategy_cls.__name__}.from_state returned {type(strategy).__name__}; "
+                              f"expected a Strategy")
     except FileNotFoundError:
         raise RunDirError(f"{str(path)!r} has no complete checkpoint to resume from ({where!r} "
                           f"is missing)") from None

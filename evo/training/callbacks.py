@@ -11,6 +11,7 @@ generation, after the files it points past), the summary, the logger.
 from __future__ import annotations
 
 import contextlib
+import json
 
 import math
 from datetime import datetime
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..errors import StrategyError
 from ..evaluation import check_count
 from ..rundir.files import read_json, write_json, write_npz, write_parquet
 from ..rundir.layout import (BEST, CENTER, CHECKPOINTS, INDIVIDUALS, LOOP, METRIC_COLUMNS, METRICS, PARETO, PARETO_JSON,
@@ -99,6 +101,10 @@ class Validator(Callback):
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
         if result.last or (self.every and (result.generation + 1) % self.every == 0):
             center = trainer.strategy.center_genome()
+            dim = getattr(self.space, "dim", None)
+            if center is not None and (np.shape(center) != (dim,) or np.asarray(center).dtype.kind not in "iuf"):
+                raise StrategyError(f"center_genome() returned {np.asarray(center).dtype} values of shape "
+                                    f"{np.shape(center)}; expected ({dim},) real numbers, one per gene")
             result.row["validation"] = (self.score(trainer.state) if center is None
                                         else self.score_center(trainer, result, center))
 
@@ -208,7 +214,7 @@ def write_checkpoint(path: Path, trainer: Trainer) -> None:
     complete checkpoint."""
     ckpt = Path(path) / CHECKPOINTS
     done = trainer.state.generation
-    meta, arrays = trainer.strategy.state()
+    meta, arrays = _strategy_state(trainer.strategy)
     names = {"strategy_json": f"strategy-{done:06d}.json", "strategy_npz": f"strategy-{done:06d}.npz"}
     try:
         write_npz(ckpt / names["strategy_npz"], arrays)
@@ -223,6 +229,38 @@ def write_checkpoint(path: Path, trainer: Trainer) -> None:
     for old in ckpt.glob("strategy-*"):
         if old.name not in names.values():
             old.unlink(missing_ok=True)
+
+
+def _strategy_state(strategy: Any) -> tuple[dict, dict]:
+    """The strategy's ``state()``, checked to be what a checkpoint holds without pickle: a JSON
+    object of meta and a dict of numeric (or string) arrays; a StrategyError naming what is not."""
+    name = getattr(strategy, "name", type(strategy).__name__)
+    got = strategy.state()
+    if not (isinstance(got, tuple) and len(got) == 2 and isinstance(got[0], dict) and isinstance(got[1], dict)):
+        raise StrategyError(f"strategy {name!r}: state() returned {type(got).__name__}; expected (meta, arrays), a "
+                            f"dict of JSON values and a dict of arrays")
+    meta, arrays = got
+    try:
+        json.dumps(meta, default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise StrategyError(f"strategy {name!r}: state()'s meta cannot be JSON ({exc})") from None
+    checked = {}
+    for key, value in arrays.items():
+        array = np.asarray(value) if isinstance(key, str) else None
+        if array is None or array.dtype.hasobject:
+            what = f"the key {key!r}" if array is None else f"array {key!r} holds {array.dtype} values"
+            raise StrategyError(f"strategy {name!r}: state()'s {what}; a checkpoint holds arrays of numbers or "
+                                f"strings under string keys (npz, no pickle)")
+        checked[key] = array
+    return meta, checked
+
+
+def _json_default(value: Any) -> Any:
+    """What the run's JSON writer turns into JSON besides JSON's own types (numpy scalars and
+    arrays); anything else is a TypeError."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _current_state_files(ckpt: Path) -> set[str]:

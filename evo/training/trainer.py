@@ -21,11 +21,16 @@ import numpy as np
 
 from tasks import Evaluation, TaskError
 
-from ..errors import RunDirError, RunError, StrategyError, Terminated
+from ..errors import ClusterError, ConfigError, RunDirError, RunError, StrategyError, Terminated
 from ..evaluation import Evaluator, Sizes
+from ..genomes.seeded import SeededPopulation
 from ..strategies import Strategy
 
 __all__ = ["Trainer", "GenerationResult", "LoopState", "Callback", "deferred_interrupts"]
+
+
+def _name(cb: Any) -> str:
+    return f"{type(cb).__module__}.{type(cb).__qualname__}"
 
 
 @dataclass
@@ -253,7 +258,12 @@ class Trainer:
     def _ask_evaluate(self) -> tuple:
         gen = self.state.generation
         t0 = time.perf_counter()
-        population = self.strategy.ask()
+        try:
+            population = self._asked(self.strategy.ask())
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the strategy's own error, or what its ask returned
+            raise self._failed(gen, f"strategy {self.strategy.name!r} ask() failed", exc) from exc
         t1 = time.perf_counter()
         stateful = self.task is not None and self.task.has_state
         if stateful:  # every evaluating process sees the state of this generation
@@ -268,6 +278,27 @@ class Trainer:
         except Exception as exc:  # the task's own error, with where it happened
             raise self._failed(gen, f"task {self.task_name!r} failed", exc) from exc
         return population, ev, sizes, solved, (t0, t1, time.perf_counter())
+
+    def _asked(self, population: Any) -> Any:
+        """What ``ask`` returned, checked: a (population_size, D) matrix of real numbers for a
+        fixed genome space, copied (a strategy may reuse its buffer in ``tell``, and the
+        networks evaluated are the ones recorded); other populations as they are."""
+        P = self.strategy.population_size
+        if isinstance(population, np.ndarray) or (getattr(self.space, "kind", "") == "fixed"
+                                                  and not isinstance(population, SeededPopulation)):
+            got = np.asarray(population) if isinstance(population, (np.ndarray, list, tuple)) else None
+            if got is None or got.ndim != 2 or got.dtype.kind not in "iuf":
+                what = (f"{got.dtype} values of shape {got.shape}" if got is not None
+                        else type(population).__name__)
+                raise StrategyError(f"it returned {what}; expected a (population_size, D) matrix of real numbers")
+            dim = getattr(self.space, "dim", got.shape[1])
+            if got.shape != (P, dim):
+                raise StrategyError(f"it returned {got.shape[0]} genomes of {got.shape[1]} genes; expected "
+                                    f"population_size = {P} genomes of the genome space's {dim}")
+            return np.array(got, dtype=np.float64)
+        if len(population) != P:
+            raise StrategyError(f"it returned {len(population)} genomes; expected population_size = {P}")
+        return population
 
     def _solved(self, ev: Evaluation) -> np.ndarray:
         """(P,) bool: which networks solved the task (none where it does not define solving);
@@ -304,6 +335,10 @@ class Trainer:
         except StrategyError as exc:
             raise self._failed(gen, f"task {self.task_name!r} gave values strategy {self.strategy.name!r} "
                                     f"cannot take", exc) from exc
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the strategy's own error
+            raise self._failed(gen, f"strategy {self.strategy.name!r} tell() failed", exc) from exc
         t3 = time.perf_counter()
         P = len(ev)
         s.evaluations += P
@@ -322,6 +357,10 @@ class Trainer:
             s.solved_generation = gen  # the first network that solved the task (not always the fittest)
             first_solved = int(np.flatnonzero(solved)[np.argmax(ev.fitness[solved])])
         species = self.strategy.last_species
+        if species is not None and (np.shape(species) != (P,) or np.asarray(species).dtype.kind not in "iu"):
+            raise self._failed(gen, f"strategy {self.strategy.name!r} failed", StrategyError(
+                f"last_species holds {np.asarray(species).dtype} values of shape {np.shape(species)}; expected "
+                f"({P},) integer species ids, one per network"))
         species = np.zeros(P, np.int64) if species is None else species
         spikes = ev.metrics.get("spikes", np.full(P, np.nan))
         row = {"generation": gen, "evaluations": s.evaluations, "best": float(ev.fitness[i_best]),
@@ -338,15 +377,40 @@ class Trainer:
 
     def _on_generation(self, cb: Callback, result: GenerationResult) -> bool | None:
         """A callback's on_generation; its error (other than a file's, or the loop's own) as a
-        RunError naming the callback and where it was raised."""
+        RunError naming the callback and where it was raised (:meth:`_callback_failed`)."""
         try:
-            return cb.on_generation(self, result)
+            ret = cb.on_generation(self, result)
         except (OSError, RunError):
             raise
         except Exception as exc:
-            frame = traceback.extract_tb(exc.__traceback__)[-1]
-            where = f"{type(cb).__module__}.{type(cb).__qualname__}, at {Path(frame.filename).name}:{frame.lineno}"
-            raise self._failed(result.generation, f"callback {where}", exc) from exc
+            raise self._callback_failed(cb, "", result.generation, exc) from exc
+        if ret is None or isinstance(ret, (bool, np.bool_)):
+            return None if ret is None else bool(ret)
+        raise self._failed(result.generation, f"callback {_name(cb)}",
+                           TypeError(f"on_generation returned {ret!r}; expected None, True or False (False stops "
+                                     f"the run)"))
+
+    def _hook(self, cb: Callback, hook: str, *args: Any) -> None:
+        """A callback's on_start or on_end; its error (other than a file's, or the loop's own)
+        as a RunError naming the callback, the hook and where it was raised."""
+        try:
+            getattr(cb, hook)(self, *args)
+        except (OSError, RunError, ConfigError, RunDirError, ClusterError):  # one line already (a tracker's)
+            raise
+        except Exception as exc:
+            raise self._callback_failed(cb, f".{hook}", self.state.generation, exc) from exc
+
+    def _callback_failed(self, cb: Callback, hook: str, generation: int, exc: Exception) -> RunError:
+        """The RunError of a callback's error: a TaskError or StrategyError (a task's result or
+        the strategy's state refused, by the validator or the checkpoint, say) as the task's
+        or the strategy's failure; any other naming the callback, its hook and where it was raised."""
+        if isinstance(exc, TaskError):
+            return self._failed(generation, f"task {self.task_name!r} failed", exc)
+        if isinstance(exc, StrategyError):
+            return self._failed(generation, f"strategy {self.strategy.name!r} failed", exc)
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        return self._failed(generation, f"callback {_name(cb)}{hook}, at {Path(frame.filename).name}:{frame.lineno}",
+                            exc)
 
     def run(self, callbacks: Iterable[Callback] = ()) -> str:
         """Evolve until the budget is spent or a callback stops the run; returns the status.
@@ -370,7 +434,7 @@ class Trainer:
         status, reason = "finished", ""
         try:
             for cb in callbacks:
-                cb.on_start(self)
+                self._hook(cb, "on_start")
             while not self.done:
                 evaluated = self._ask_evaluate()
                 with deferred_interrupts():  # a generation is recorded whole or not at all
@@ -394,11 +458,12 @@ class Trainer:
             status, reason = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            first = None  # every callback's on_end runs (the writers record the end); the first error is raised
             for cb in callbacks:
                 try:
-                    cb.on_end(self, status, reason)
-                except Exception:
-                    if status == "finished":
-                        raise
-                    # the run is already ending on an error: that error is the one to report
+                    self._hook(cb, "on_end", status, reason)
+                except Exception as exc:
+                    first = first or exc
+            if first is not None and status == "finished":
+                raise first  # a run already ending on an error reports that error instead
         return status
