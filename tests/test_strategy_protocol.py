@@ -202,3 +202,15 @@ def test_a_run_of_a_strategy_this_process_does_not_know(tmp_path, capsys, monkey
         f"evospike: error: {str(path / 'config.toml')!r}: strategy 'proto-rand' is not registered in this process "
         f"(a strategy that strategies.register() added exists only in the process that registered it; make it a "
         f"plugin, or call evo's Python API after registering it)")
+
+
+def test_a_strategy_option_without_a_default_is_named(tmp_path):
+    class Required(Rand):
+        def __init__(self, dim, *, seed: int = 0, sigma, population: int = 6):
+            super().__init__(dim, seed=seed, population=population)
+
+    strategies.register("proto-required", Required)
+    with pytest.raises(StrategyError, match=r"^strategy 'proto-required': the option 'sigma' of Required.__init__ has "
+                                            r"no default; give every keyword-only option a default$"):
+        rand_run(tmp_path, strategy="proto-required")
+

@@ -9,6 +9,7 @@ with one warning.
 from __future__ import annotations
 
 import difflib
+import inspect
 import warnings
 from importlib import metadata
 from typing import Any
@@ -86,8 +87,14 @@ def get(name: str) -> type:
 
 
 def option_defaults(name: str) -> dict[str, Any]:
-    """The options of strategy ``name`` with their defaults."""
-    return get(name).option_defaults()
+    """The options of strategy ``name`` with their defaults; an option without one is a
+    StrategyError (a config file and ``--dump-config`` show every option with its value)."""
+    defaults = get(name).option_defaults()
+    required = [k for k, v in defaults.items() if v is inspect.Parameter.empty]
+    if required:
+        raise StrategyError(f"strategy {name!r}: the option {required[0]!r} of {get(name).__name__}.__init__ has no "
+                            f"default; give every keyword-only option a default")
+    return defaults
 
 
 def make(name: str, space: Any, seed: int, **options: Any) -> Strategy:
