@@ -434,6 +434,7 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
     if _killed_while_starting(path):
         return _start_over(path, generations, callbacks, log, progress, run_overrides, artifacts)
     old = load_run(path)
+    config = _resumed_config(old.config, generations, run_overrides)  # the overrides checked in any case
     s = old.summary
     if generations is None and s.get("status") == "finished":  # a run that ended as it should: left as it is
         (log or (lambda _m: None))(f"resume {path}: the run is finished ({s.get('reason') or 'its budget spent'}); "
@@ -442,7 +443,6 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
                          float(s["best"]) if s.get("best") is not None else math.nan,
                          float(s["validation"]) if s.get("validation") is not None else math.nan,
                          float(s.get("wall_seconds") or 0.0))
-    config = _resumed_config(old.config, generations, run_overrides)
     ckpt = path / CHECKPOINTS
     check_folder(ckpt)
     check_folder(path / INDIVIDUALS, file_ok=True)
