@@ -154,6 +154,8 @@ class Recorder(Callback):
             raise ValueError("start bug")
 
     def on_generation(self, trainer, result):
+        if self.hook == "on_generation":
+            open("/no/such/folder/log.txt", "a")
         return self.returns
 
     def on_end(self, trainer, status, reason):
@@ -170,6 +172,9 @@ def test_callback_hooks_fail_in_one_line_and_every_on_end_runs(tmp_path):
                                        r"test_strategy_protocol.py:\d+: ValueError: end bug"):
         rand_run(tmp_path, "e", callbacks=[Recorder("on_end")])
     assert load_run(tmp_path / "e").summary["status"] == "finished"  # the writers' on_end ran after it
+    with pytest.raises(RunError, match=r"^generation 0: callback test_strategy_protocol.Recorder, at "
+                                       r"test_strategy_protocol.py:\d+: FileNotFoundError: \[Errno 2\] No such file"):
+        rand_run(tmp_path, "g", callbacks=[Recorder("on_generation")])
 
 
 def test_a_numpy_false_stops_the_run_and_other_returns_are_refused(tmp_path):

@@ -33,6 +33,11 @@ def _name(cb: Any) -> str:
     return f"{type(cb).__module__}.{type(cb).__qualname__}"
 
 
+def _ours(cb: Any) -> bool:
+    """Whether ``cb`` is one of evospike's own callbacks (the writers, the checkpoint)."""
+    return type(cb).__module__.startswith("evo.")
+
+
 @dataclass
 class LoopState:
     """What the loop carries from one generation to the next, and ``loop.json`` saves.
@@ -376,13 +381,16 @@ class Trainer:
                                 budget_end=s.generation >= self.generations)
 
     def _on_generation(self, cb: Callback, result: GenerationResult) -> bool | None:
-        """A callback's on_generation; its error (other than a file's, or the loop's own) as a
-        RunError naming the callback and where it was raised (:meth:`_callback_failed`)."""
+        """A callback's on_generation; its error (other than an OSError of evospike's own
+        callbacks, or the loop's RunError) as a RunError naming the callback and where it was
+        raised (:meth:`_callback_failed`)."""
         try:
             ret = cb.on_generation(self, result)
-        except (OSError, RunError):
+        except RunError:
             raise
         except Exception as exc:
+            if isinstance(exc, OSError) and _ours(cb):  # the run's own files: a full disk ends the run resumably
+                raise
             raise self._callback_failed(cb, "", result.generation, exc) from exc
         if ret is None or isinstance(ret, (bool, np.bool_)):
             return None if ret is None else bool(ret)
@@ -391,13 +399,16 @@ class Trainer:
                                      f"the run)"))
 
     def _hook(self, cb: Callback, hook: str, *args: Any) -> None:
-        """A callback's on_start or on_end; its error (other than a file's, or the loop's own)
-        as a RunError naming the callback, the hook and where it was raised."""
+        """A callback's on_start or on_end; its error (other than an OSError of evospike's own
+        callbacks, or one that is one line already) as a RunError naming the callback, the hook
+        and where it was raised."""
         try:
             getattr(cb, hook)(self, *args)
-        except (OSError, RunError, ConfigError, RunDirError, ClusterError):  # one line already (a tracker's)
+        except (RunError, ConfigError, RunDirError, ClusterError):  # one line already (a tracker's)
             raise
         except Exception as exc:
+            if isinstance(exc, OSError) and _ours(cb):  # the run's own files: a full disk ends the run resumably
+                raise
             raise self._callback_failed(cb, f".{hook}", self.state.generation, exc) from exc
 
     def _callback_failed(self, cb: Callback, hook: str, generation: int, exc: Exception) -> RunError:
