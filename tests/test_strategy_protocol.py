@@ -219,3 +219,38 @@ def test_a_strategy_option_without_a_default_is_named(tmp_path):
                                             r"no default; give every keyword-only option a default$"):
         rand_run(tmp_path, strategy="proto-required")
 
+
+
+class Countdown(Callback):
+    """Stops the run after ``n`` generations it has seen; its count is its state."""
+
+    def __init__(self, n: int = 5):
+        self.n, self.seen = n, 0
+
+    def on_generation(self, trainer, result):
+        self.seen += 1
+        return self.seen < self.n
+
+    def state(self):
+        return {"seen": self.seen}
+
+    def load_state(self, state):
+        self.seen = state["seen"]
+
+
+class Interrupt(Callback):
+    def on_generation(self, trainer, result):
+        if result.generation == 2:
+            raise KeyboardInterrupt
+
+
+def test_a_callback_state_is_checkpointed_so_a_resumed_run_equals_the_undisturbed_one(tmp_path):
+    calm = rand_run(tmp_path, "calm", generations=10, callbacks=[Countdown(5)])
+    assert calm.generations == 5
+    with pytest.raises(KeyboardInterrupt):
+        rand_run(tmp_path, "cut", generations=10, callbacks=[Countdown(5), Interrupt()])
+    loop = json.loads((tmp_path / "cut" / "checkpoints" / "loop.json").read_text())
+    assert loop["generation"] == 2 and loop["callbacks"] == {"test_strategy_protocol.Countdown": {"seen": 2}}
+    assert resume(tmp_path / "cut", callbacks=[Countdown(5)], log=None).generations == 5
+    columns = ["generation", "evaluations", "best", "mean", "validation"]
+    assert load_run(tmp_path / "cut").metrics[columns].equals(load_run(calm.path).metrics[columns])

@@ -220,7 +220,7 @@ def _evaluator(config: dict, task: Any, space: Any) -> Any:
 def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies.Strategy, state: LoopState,
            started: datetime, callbacks: Iterable[Callback], log: Callable[[str], None] | None, progress: bool,
            evaluator: Any, rows: list[dict] | None = None, pareto: list[pd.DataFrame] | None = None,
-           artifacts: Callable[[Path], list[Path]] | None = None) -> RunResult:
+           artifacts: Callable[[Path], list[Path]] | None = None, callback_states: dict | None = None) -> RunResult:
     r = config["run"]
     say = log or (lambda _msg: None)
     shape = f"genome D={space.dim}" if hasattr(space, "dim") else f"genome space {space.kind}"
@@ -230,6 +230,7 @@ def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies
                          pareto=pareto, artifacts=artifacts)
     trainer = Trainer(strategy, evaluator, space, task=task, generations=int(r["generations"]), state=state,
                       task_name=config["task"]["name"], resume_hint=_resume_hint(config["task"]["name"], path))
+    trainer.callback_states = dict(callback_states or {})
     trainer.run(jobs)
     s = trainer.state
     validation = s.validated[1] if s.validated else math.nan
@@ -453,6 +454,9 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
     try:
         loop = read_json(ckpt / LOOP)
         state = LoopState.from_json(loop, where)
+        callback_states = loop.get("callbacks") or {}
+        if not isinstance(callback_states, dict):
+            raise RunDirError(f"{where!r}: callbacks: {callback_states!r:.60}; expected an object of callback states")
         json_file, npz_file = _state_file(ckpt, loop, "strategy_json"), _state_file(ckpt, loop, "strategy_npz")
         where = str(json_file)
         meta_s = read_json(json_file)
@@ -518,4 +522,4 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
         _truncate_individuals(path, k)
         (log or (lambda _m: None))(f"resume {path} at generation {k}")
         return _train(config, path, task, space, strategy, state, started or datetime.now(timezone.utc), callbacks,
-                      log, progress, evaluator, rows, pareto, artifacts)
+                      log, progress, evaluator, rows, pareto, artifacts, callback_states)

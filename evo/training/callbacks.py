@@ -27,7 +27,7 @@ from ..evaluation import check_count
 from ..rundir.files import read_json, write_json, write_npz, write_parquet
 from ..rundir.layout import (BEST, CENTER, CHECKPOINTS, INDIVIDUALS, LOOP, METRIC_COLUMNS, METRICS, PARETO, PARETO_JSON,
                              SOLVED, SUMMARY, individuals_part)
-from .trainer import Callback, GenerationResult, LoopState, Trainer
+from .trainer import Callback, GenerationResult, LoopState, Trainer, callback_keys
 
 __all__ = ["Callback", "StopRules", "Validator", "BestWriter", "SolvedWriter", "ParetoWriter", "MetricsWriter",
            "IndividualsWriter", "Checkpointer", "SummaryWriter", "LineLogger", "ProgressBar", "write_checkpoint"]
@@ -219,7 +219,8 @@ def write_checkpoint(path: Path, trainer: Trainer) -> None:
     try:
         write_npz(ckpt / names["strategy_npz"], arrays)
         write_json(ckpt / names["strategy_json"], meta)
-        write_json(ckpt / LOOP, {**trainer.state.to_json(), **names, "wall_seconds": trainer.wall_seconds})
+        write_json(ckpt / LOOP, {**trainer.state.to_json(), **names, "wall_seconds": trainer.wall_seconds,
+                                 **_callback_states(trainer)})
     except BaseException:  # no orphan state files beside the checkpoint that loop.json still names
         current = _current_state_files(ckpt)
         for key in names.values():
@@ -253,6 +254,20 @@ def _strategy_state(strategy: Any) -> tuple[dict, dict]:
                                 f"strings under string keys (npz, no pickle)")
         checked[key] = array
     return meta, checked
+
+
+def _callback_states(trainer: Trainer) -> dict[str, Any]:
+    """``{"callbacks": {key: state}}`` of the run's callbacks that keep a state
+    (:func:`~evo.training.trainer.callback_keys`), checked to be JSON; empty where none does."""
+    states = {}
+    for key, cb in callback_keys(trainer.callbacks).items():
+        state = cb.state()
+        try:
+            json.dumps(state, default=_json_default)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"callback {key}: state() cannot be JSON ({exc})") from None
+        states[key] = state
+    return {"callbacks": states} if states else {}
 
 
 def _json_default(value: Any) -> Any:

@@ -26,11 +26,25 @@ from ..evaluation import Evaluator, Sizes
 from ..genomes.seeded import SeededPopulation
 from ..strategies import Strategy
 
-__all__ = ["Trainer", "GenerationResult", "LoopState", "Callback", "deferred_interrupts"]
+__all__ = ["Trainer", "GenerationResult", "LoopState", "Callback", "deferred_interrupts", "callback_keys"]
 
 
 def _name(cb: Any) -> str:
     return f"{type(cb).__module__}.{type(cb).__qualname__}"
+
+
+def callback_keys(callbacks: Iterable[Any]) -> dict[str, Any]:
+    """The callbacks that keep a state (they define ``state``), by key: the class's qualified
+    name, with ``#2``, ``#3``... for further callbacks of one class, in their order."""
+    keys: dict[str, Any] = {}
+    for cb in callbacks:
+        if callable(getattr(cb, "state", None)) and callable(getattr(cb, "load_state", None)):
+            key, n = _name(cb), 1
+            while key in keys:
+                n += 1
+                key = f"{_name(cb)}#{n}"
+            keys[key] = cb
+    return keys
 
 
 def _ours(cb: Any) -> bool:
@@ -160,7 +174,12 @@ class Callback:
     """A job around the loop. ``on_start(trainer)`` before the first generation;
     ``on_generation(trainer, result)`` after each one, returning False to stop the run after
     it (later callbacks then see ``result.stopping``); ``on_end(trainer, status, reason)``
-    with status "finished", "interrupted" or "failed". Every method is optional."""
+    with status "finished", "interrupted" or "failed". Every method is optional.
+
+    A callback that keeps state across generations (a patience counter) defines ``state()
+    -> dict`` (JSON values) and ``load_state(state)``: each checkpoint saves the state, and
+    a resumed run gives it back to the callback of the same class (:func:`callback_keys`)
+    before its first generation, so that the resumed run equals the undisturbed one."""
 
     def on_start(self, trainer: "Trainer") -> None:
         pass
@@ -226,6 +245,8 @@ class Trainer:
         self.task_name = task_name or getattr(task, "task_name", "?")
         self.resume_hint = resume_hint
         self._metric_names: tuple[str, ...] | None = None  # those of the first evaluation
+        self.callbacks: list[Callback] = []  # those of run(), for the checkpoint's callback states
+        self.callback_states: dict[str, Any] = {}  # states a resumed run gives its callbacks (callback_keys)
         self._t0 = time.perf_counter()
         self._wall_before = self.state.wall_seconds
 
@@ -411,6 +432,12 @@ class Trainer:
                 raise
             raise self._callback_failed(cb, f".{hook}", self.state.generation, exc) from exc
 
+    def _load_state(self, cb: Callback, state: Any) -> None:
+        try:
+            cb.load_state(state)
+        except Exception as exc:
+            raise self._callback_failed(cb, ".load_state", self.state.generation, exc) from exc
+
     def _callback_failed(self, cb: Callback, hook: str, generation: int, exc: Exception) -> RunError:
         """The RunError of a callback's error: a TaskError or StrategyError (a task's result or
         the strategy's state refused, by the validator or the checkpoint, say) as the task's
@@ -441,9 +468,12 @@ class Trainer:
 
         Stop rules, writers, checkpoints, validation and progress are all callbacks.
         """
-        callbacks = list(callbacks)
+        callbacks = self.callbacks = list(callbacks)
         status, reason = "finished", ""
         try:
+            for key, cb in callback_keys(callbacks).items():
+                if key in self.callback_states:
+                    self._load_state(cb, self.callback_states[key])
             for cb in callbacks:
                 self._hook(cb, "on_start")
             while not self.done:
