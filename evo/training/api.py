@@ -83,10 +83,10 @@ def build_recorded(config: dict, path: Path) -> tuple[Any, Any]:
         name = config["strategy"].get("name")
         if name in strategies.names():
             raise
-    kind = config.get("meta", {}).get("genome_space")  # what a run's networks need: its genome space, by kind
-    if kind in ("fixed", "neat"):
+        kind = config.get("meta", {}).get("genome_space")  # what a run's networks need: its genome space, by kind
+        if kind not in ("fixed", "neat"):
+            raise _unregistered_strategy(path, name) from None
         return Problem.from_config(config, kind).build()
-    raise _unregistered_strategy(path, name)
 
 
 def _unregistered_strategy(path: Path, name: Any) -> RunDirError:
