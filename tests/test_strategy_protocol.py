@@ -1,6 +1,8 @@
 """A user's strategy or callback that breaks its protocol: refused before a run starts, or a
 one-line failure that names it, with the finished generations kept."""
 import json
+import sys
+import tomllib
 
 import numpy as np
 import pytest
@@ -45,6 +47,8 @@ class Rand(Strategy):
     def _tell(self, population, values):
         if self.fault == "tell raises":
             raise RuntimeError("my tell bug")
+        if self.fault == "tell exits":
+            sys.exit(2)
         self.buf *= 0.0  # the buffer ask returned, reused
         if self.fault == "species":
             self.last_species = np.zeros(2, np.int64)
@@ -73,12 +77,37 @@ class Other(Rand):
     name = "proto-other"
 
 
+class Tabled(Rand):
+    """An option whose default is a table."""
+
+    name = "proto-tabled"
+
+    def __init__(self, dim, *, seed: int = 0, population: int = 6, scales: dict = {"a": 1.0, "b": [1, 2]}):
+        super().__init__(dim, seed=seed, population=population)
+        self.scales = scales
+
+
 @pytest.fixture(autouse=True)
 def protocol_strategies(monkeypatch):
     """This module's strategies, registered for each test only."""
     monkeypatch.setattr(registry, "_registry", dict(registry._registry))
     strategies.register("proto-rand", Rand)
     strategies.register("proto-other", Other)
+    strategies.register("proto-tabled", Tabled)
+
+
+def test_an_option_whose_default_is_a_table_takes_a_table(tmp_path):
+    tables = {"a": 0.5, "odd key": {"x": [1, 2]}}
+    resolved = cfg.resolve_sources([("config", {"task": {"name": "xor"},
+                                                "strategy": {"name": "proto-tabled", "scales": tables}})])
+    assert resolved.config["strategy"]["scales"] == tables
+    dumped = cfg.dump_with_sources(resolved)  # --dump-config: one line per option, its source after it
+    assert 'scales = {a = 0.5, "odd key" = {x = [1, 2]}}  # config' in dumped
+    assert tomllib.loads(dumped)["strategy"]["scales"] == tables
+    r = rand_run(tmp_path, strategy="proto-tabled", scales=tables)
+    assert load_run(r.path).config["strategy"]["scales"] == tables
+    with pytest.raises(ConfigError, match=r"^strategy.scales: 3 is int; expected a table$"):
+        rand_run(tmp_path, strategy="proto-tabled", scales=3)
 
 
 def rand_run(tmp_path, name="r", generations=3, callbacks=(), strategy="proto-rand", **options):
@@ -102,6 +131,7 @@ def test_the_networks_recorded_are_those_evaluated_when_a_strategy_reuses_its_bu
     ("ask fewer", "strategy 'proto-rand' ask() failed: StrategyError: it returned 5 genomes of"),
     ("ask complex", "strategy 'proto-rand' ask() failed: StrategyError: it returned complex128 values of shape"),
     ("tell raises", "strategy 'proto-rand' tell() failed: RuntimeError: my tell bug"),
+    ("tell exits", "strategy 'proto-rand' tell() failed: it called sys.exit(2)"),
     ("object state", "strategy 'proto-rand' failed: StrategyError: strategy 'proto-rand': state()'s array 'hist' "
                      "holds object values; a checkpoint holds arrays of numbers or strings under string keys"),
     ("set meta", "strategy 'proto-rand' failed: StrategyError: strategy 'proto-rand': state()'s meta cannot be "
@@ -156,6 +186,8 @@ class Recorder(Callback):
     def on_generation(self, trainer, result):
         if self.hook == "on_generation":
             open("/no/such/folder/log.txt", "a")
+        if self.hook == "exit" and result.generation == 1:
+            sys.exit(0)
         return self.returns
 
     def on_end(self, trainer, status, reason):
@@ -175,6 +207,11 @@ def test_callback_hooks_fail_in_one_line_and_every_on_end_runs(tmp_path):
     with pytest.raises(RunError, match=r"^generation 0: callback test_strategy_protocol.Recorder, at "
                                        r"test_strategy_protocol.py:\d+: FileNotFoundError: \[Errno 2\] No such file"):
         rand_run(tmp_path, "g", callbacks=[Recorder("on_generation")])
+    with pytest.raises(RunError, match=r"^generation 1: callback test_strategy_protocol.Recorder, at "
+                                       r"test_strategy_protocol.py:\d+: it called sys.exit\(0\)"):
+        rand_run(tmp_path, "x", callbacks=[Recorder("exit")])  # not a silent exit with status 0
+    summary = load_run(tmp_path / "x").summary
+    assert (summary["status"], summary["generations"]) == ("failed", 1)
 
 
 def test_a_numpy_false_stops_the_run_and_other_returns_are_refused(tmp_path):

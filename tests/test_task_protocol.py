@@ -47,6 +47,8 @@ class Toy(Task):
             return Evaluation(ev.fitness.astype(str), ev.metrics)
         if fault == "number name":
             return Evaluation(ev.fitness, {3: ev.fitness})
+        if fault == "huge":
+            return Evaluation(np.linspace(1.6e308, 1.7e308, len(ev)), ev.metrics)
         return ev
 
     def validate(self, nets, seed):
@@ -91,6 +93,14 @@ def test_a_faulty_task_fails_its_generation_in_one_line_and_keeps_the_others(tmp
     assert text.startswith("generation 1: task 'proto-toy' failed: ") and message in text and "\n" not in text
     r = load_run(tmp_path / "r")
     assert r.summary["status"] == "failed" and list(r.metrics["generation"]) == [0]
+
+
+def test_fitness_near_the_float_limit_gives_finite_statistics(tmp_path):
+    toy_run(tmp_path, "r", "proto-toy", generations=1, fault="huge")
+    row = load_run(tmp_path / "r").metrics.iloc[0]
+    fitness = np.linspace(1.6e308, 1.7e308, 6)
+    assert row["mean"] == pytest.approx(1.65e308) and row["median"] == pytest.approx(1.65e308)
+    assert row["std"] == pytest.approx(np.std(fitness / 1e308) * 1e308)
 
 
 def test_a_validate_that_returns_no_evaluation_is_named(tmp_path):

@@ -112,6 +112,9 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, (list, tuple))
         want = "a list"
         value = list(value) if ok else value
+    elif isinstance(default, dict):  # a user strategy's table of options
+        ok = isinstance(value, dict)
+        want = "a table"
     else:
         ok = isinstance(value, str)
         want = "a string"
@@ -294,15 +297,24 @@ def _check_strategy_name(name: Any) -> None:
                           f"{', '.join(strategies.names())}")
 
 
+def _inline(value: Any) -> str:
+    """A TOML value on one line: lists and tables inline."""
+    if isinstance(value, list):
+        return f"[{', '.join(_inline(v) for v in value)}]"
+    if isinstance(value, dict):
+        keys = [tomli_w.dumps({k: 0}).split("=", 1)[0].strip() for k in value]
+        return "{" + ", ".join(f"{k} = {_inline(v)}" for k, v in zip(keys, value.values())) + "}"
+    return tomli_w.dumps({"x": value}).split("=", 1)[1].strip()
+
+
 def dump_with_sources(resolved: Resolved) -> str:
     """The resolved config as TOML, each value followed by a comment naming its source."""
     lines = []
     for section, table in toml_ready(resolved.config).items():
         lines.append(f"[{section}]")
         for key, value in table.items():
-            if isinstance(value, list):  # inline, so that the comment follows the value
-                items = [tomli_w.dumps({"x": v}).split("=", 1)[1].strip() for v in value]
-                text = f"{key} = [{', '.join(items)}]"
+            if isinstance(value, (list, dict)):  # inline, so that the comment follows the value
+                text = f"{tomli_w.dumps({key: 0}).split('=', 1)[0].strip()} = {_inline(value)}"
             else:
                 text = tomli_w.dumps({key: value}).strip()
             lines.append(f"{text}  # {resolved.sources.get(section, {}).get(key, 'default')}")

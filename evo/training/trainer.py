@@ -224,6 +224,17 @@ def check_objectives(strategy: Strategy, task_name: str, metrics: Iterable[str],
                     f"{task_name!r} does not report (it reports: {', '.join(metrics) or 'none'})")
 
 
+def _moments(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean, median and standard deviation of the fitness, without overflow near the float
+    limit (the sum of two fitnesses of 1e308 is inf)."""
+    scale = float(np.abs(values).max())
+    if not 1e300 < scale < math.inf:
+        scale = 1.0
+    with np.errstate(invalid="ignore"):  # an infinite fitness: std NaN, without a warning
+        scaled = values / scale if scale != 1.0 else values
+        return (float(scaled.mean() * scale), float(np.median(scaled) * scale), float(scaled.std() * scale))
+
+
 class Trainer:
     """Evolves with a strategy and an evaluator; callbacks do everything else.
 
@@ -274,7 +285,8 @@ class Trainer:
 
     def _failed(self, gen: int, what: str, exc: BaseException) -> RunError:
         hint = f"; {self.resume_hint} continues from generation {gen}" if self.resume_hint else ""
-        return RunError(f"generation {gen}: {what}: {type(exc).__name__}: {exc} (finished generations are "
+        why = f"it called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+        return RunError(f"generation {gen}: {what}: {why} (finished generations are "
                         f"saved{hint})")
 
     def step(self) -> GenerationResult:
@@ -286,9 +298,9 @@ class Trainer:
         t0 = time.perf_counter()
         try:
             population = self._asked(self.strategy.ask())
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             raise
-        except Exception as exc:  # the strategy's own error, or what its ask returned
+        except (Exception, SystemExit) as exc:  # the strategy's own error (sys.exit too), or what its ask returned
             raise self._failed(gen, f"strategy {self.strategy.name!r} ask() failed", exc) from exc
         t1 = time.perf_counter()
         stateful = self.task is not None and self.task.has_state
@@ -299,9 +311,9 @@ class Trainer:
         try:
             ev, sizes = self.evaluator.evaluate(population, gen)
             solved = self._solved(ev)
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             raise
-        except Exception as exc:  # the task's own error, with where it happened
+        except (Exception, SystemExit) as exc:  # the task's own error (sys.exit too), with where it happened
             raise self._failed(gen, f"task {self.task_name!r} failed", exc) from exc
         return population, ev, sizes, solved, (t0, t1, time.perf_counter())
 
@@ -361,9 +373,9 @@ class Trainer:
         except StrategyError as exc:
             raise self._failed(gen, f"task {self.task_name!r} gave values strategy {self.strategy.name!r} "
                                     f"cannot take", exc) from exc
-        except (KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
             raise
-        except Exception as exc:  # the strategy's own error
+        except (Exception, SystemExit) as exc:  # the strategy's own error (sys.exit too)
             raise self._failed(gen, f"strategy {self.strategy.name!r} tell() failed", exc) from exc
         t3 = time.perf_counter()
         P = len(ev)
@@ -389,9 +401,9 @@ class Trainer:
                 f"({P},) integer species ids, one per network"))
         species = np.zeros(P, np.int64) if species is None else species
         spikes = ev.metrics.get("spikes", np.full(P, np.nan))
-        row = {"generation": gen, "evaluations": s.evaluations, "best": float(ev.fitness[i_best]),
-               "mean": float(ev.fitness.mean()), "median": float(np.median(ev.fitness)),
-               "std": float(ev.fitness.std()), "best_ever": s.best_ever, "validation": math.nan,
+        mean, median, std = _moments(ev.fitness)
+        row = {"generation": gen, "evaluations": s.evaluations, "best": float(ev.fitness[i_best]), "mean": mean,
+               "median": median, "std": std, "best_ever": s.best_ever, "validation": math.nan,
                "n_species": int(np.unique(species).size), "mean_neurons": float(sizes["neurons"].mean()),
                "mean_synapses": float(sizes["synapses"].mean()), "mean_spikes": float(np.mean(spikes)),
                "eval_seconds": t2 - t1, "gen_seconds": time.perf_counter() - t0}
@@ -409,7 +421,7 @@ class Trainer:
             ret = cb.on_generation(self, result)
         except RunError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit in a callback too: the run records why it ended
             if isinstance(exc, OSError) and _ours(cb):  # the run's own files: a full disk ends the run resumably
                 raise
             raise self._callback_failed(cb, "", result.generation, exc) from exc
@@ -427,7 +439,7 @@ class Trainer:
             getattr(cb, hook)(self, *args)
         except (RunError, ConfigError, RunDirError, ClusterError):  # one line already (a tracker's)
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             if isinstance(exc, OSError) and _ours(cb):  # the run's own files: a full disk ends the run resumably
                 raise
             raise self._callback_failed(cb, f".{hook}", self.state.generation, exc) from exc
@@ -435,10 +447,10 @@ class Trainer:
     def _load_state(self, cb: Callback, state: Any) -> None:
         try:
             cb.load_state(state)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise self._callback_failed(cb, ".load_state", self.state.generation, exc) from exc
 
-    def _callback_failed(self, cb: Callback, hook: str, generation: int, exc: Exception) -> RunError:
+    def _callback_failed(self, cb: Callback, hook: str, generation: int, exc: BaseException) -> RunError:
         """The RunError of a callback's error: a TaskError or StrategyError (a task's result or
         the strategy's state refused, by the validator or the checkpoint, say) as the task's
         or the strategy's failure; any other naming the callback, its hook and where it was raised."""
@@ -503,7 +515,7 @@ class Trainer:
             for cb in callbacks:
                 try:
                     self._hook(cb, "on_end", status, reason)
-                except Exception as exc:
+                except (Exception, SystemExit) as exc:
                     first = first or exc
             if first is not None and status == "finished":
                 raise first  # a run already ending on an error reports that error instead
