@@ -16,7 +16,7 @@ Why a separate path: the dense form multiplies (N x N) matrices that are mostly 
 blocks. Here a layer without recurrence runs all T steps of its element-wise LIF update
 first; the next layer's input for every step is then one batched matmul
 ``S_{l-1}[:, :-1] @ W_l`` of shape (P, (T-1) B, n_{l-1}) x (n_{l-1}, n_l). An input that is
-the same at every step (a broadcast view, as direct-current encodings give) is projected
+the same at every step (a broadcast view with stride 0 over time) is projected
 once, not once per step. Input spikes (0/1 values that change in time, as rate, latency
 and event encodings give) run instead through the dense form's event-driven kernel when
 numba is in use (it adds only the weight rows of active inputs and spiking neurons; the
@@ -84,6 +84,11 @@ class LayeredBatch:
     bias: tuple
 
     def __post_init__(self) -> None:
+        for field in ("weights", "recurrent", "threshold", "beta", "bias"):
+            value = getattr(self, field)
+            if isinstance(value, np.ndarray) or not isinstance(value, (tuple, list)):
+                raise NetworkError(f"LayeredBatch.{field}: {type(value).__name__}; expected a tuple or list with "
+                                   f"one array per layer")
         L = len(self.weights)
         if L < 1 or not all(len(getattr(self, f)) == L for f in ("recurrent", "threshold", "beta", "bias")):
             raise NetworkError(f"LayeredBatch: {L} weight matrices; expected one (and one recurrent entry, "
@@ -106,14 +111,20 @@ class LayeredBatch:
                 a = getattr(self, field)[l]
                 if a.shape != (P, n):
                     raise NetworkError(f"LayeredBatch.{field}[{l}]: shape {a.shape}; expected ({P}, {n})")
-            if not np.isfinite(w).all() or (r is not None and not np.isfinite(r).all()) \
-                    or not np.isfinite(self.bias[l]).all():
-                raise NetworkError(f"LayeredBatch layer {l}: weights or biases contain NaN or infinity")
-            if not (self.threshold[l] > 0).all() or not np.isfinite(self.threshold[l]).all():
-                raise NetworkError(f"LayeredBatch.threshold[{l}]: thresholds must be finite and > 0")
+            if n < 1:
+                raise NetworkError(f"LayeredBatch.weights[{l}]: shape {w.shape}; a layer has at least one neuron")
+            for field, a in (("weights", w), ("recurrent", r), ("bias", self.bias[l])):
+                if a is not None and not np.isfinite(a).all():
+                    raise NetworkError(f"LayeredBatch.{field}[{l}]: value {a[~np.isfinite(a)].flat[0]}; weights "
+                                       f"and biases must be finite")
+            t = self.threshold[l]
+            if not ((t > 0) & np.isfinite(t)).all():
+                raise NetworkError(f"LayeredBatch.threshold[{l}]: value {t[~((t > 0) & np.isfinite(t))].flat[0]}; "
+                                   f"thresholds must be finite and > 0")
             b = self.beta[l]
             if not ((b >= 0) & (b <= 1)).all():
-                raise NetworkError(f"LayeredBatch.beta[{l}]: beta must lie in [0, 1]")
+                raise NetworkError(f"LayeredBatch.beta[{l}]: value {b[~((b >= 0) & (b <= 1))].flat[0]}; beta must "
+                                   f"lie in [0, 1]")
             fan_in = n
 
     @classmethod

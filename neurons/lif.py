@@ -138,7 +138,13 @@ def _check_input(net: NetworkBatch, x: np.ndarray, time_axis: bool) -> np.ndarra
             f"input x: shape {x.shape}; expected ({lead}B, {net.n_in}) shared by all networks "
             f"or ({lead}{net.n_networks}, B, {net.n_in}) per network"
         )
-    return np.ascontiguousarray(x, dtype=np.float32)
+    if x.shape[-2] == 0:
+        raise ValueError("input x: holds no sample (B = 0); expected B >= 1")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        bad = x[~np.isfinite(x)].flat[0]
+        raise ValueError(f"input x: contains {bad}; inputs must be finite")
+    return x
 
 
 class Simulator:
@@ -248,6 +254,9 @@ class Simulator:
             self.run_constant(current, 1)
             return self.s
         I, v, s = self._current, self.v, self.s
+        if current is not None and np.shape(current) != I.shape:
+            raise ValueError(f"current: shape {np.shape(current)}; expected (P, B, N) = {I.shape} (input_current "
+                             f"gives it)")
         np.matmul(s, self.net.w_rec, out=I)              # s[t-1] @ W_rec
         if current is not None:
             np.add(current, I, out=I)                    # x[t] @ W_in + s[t-1] @ W_rec
@@ -378,14 +387,16 @@ def _constant_in_time(x: np.ndarray) -> bool:
     """True for an input that is the same at every step: a broadcast view (stride 0 over
     time), as direct-current encodings give, or a single step."""
     x = np.asarray(x)
-    return x.ndim >= 3 and (x.shape[0] == 1 or x.strides[0] == 0)
+    return x.ndim >= 3 and (x.shape[0] == 1 or (x.shape[0] > 1 and x.strides[0] == 0))
 
 
 def _sequence(net: NetworkBatch, x: np.ndarray, reset: str, record: bool, out: np.ndarray | None = None,
               constant: bool = False):
     """The numba kernel over a whole input sequence: (spikes or None, counts, first, v).
     ``constant``: x is the same at every step, so its projection ``x[0] @ W_in`` is
-    computed once (a batched matmul) and held."""
+    computed once and held, summed in the order the kernel sums a step's inputs
+    (:func:`kernels.input_current`), so that a constant input gives the same spikes as a
+    view (stride 0 over time) or as a copy."""
     T, B = x.shape[0], _batch_size(x)
     shape = (net.n_networks, B, net.n_neurons)
     finite = _finite_thresholds(net)
@@ -393,7 +404,9 @@ def _sequence(net: NetworkBatch, x: np.ndarray, reset: str, record: bool, out: n
     v, s, counts = np.zeros(shape, np.float32), np.zeros(shape, np.float32), np.zeros(shape, np.float32)
     first = np.full(shape[:2] + (0 if record else net.n_out,), T, np.int32)
     if constant:
-        current = np.matmul(np.ascontiguousarray(x[0], dtype=np.float32), net.w_in)[None]  # (1, P, B, N)
+        x0 = np.ascontiguousarray(x[0], dtype=np.float32)
+        current = np.empty((1,) + shape, np.float32)  # (1, P, B, N)
+        kernels.input_current(x0[None] if x0.ndim == 2 else x0, net.w_in, current[0])
         kernels.run(current, True, True, T, net.w_in, net.w_rec, net.bias, net.beta, net.threshold, finite,
                     reset == "subtract", v, s, counts, first, record, spikes)
     else:

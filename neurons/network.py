@@ -19,6 +19,14 @@ def _as_f32(name: str, value) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype.kind not in "fiub":
         raise NetworkError(f"NetworkBatch.{name}: dtype {arr.dtype} is not numeric; expected float32")
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
+        with np.errstate(over="ignore"):
+            out = np.ascontiguousarray(arr, dtype=np.float32)
+        lost = np.isinf(out) & np.isfinite(arr)
+        if lost.any():
+            raise NetworkError(f"NetworkBatch.{name}: value {float(arr[lost].flat[0])!r} is beyond float32's range "
+                               f"(|x| <= {float(np.finfo(np.float32).max):.4g})")
+        return line_aligned(out)
     return line_aligned(np.ascontiguousarray(arr, dtype=np.float32))
 
 
@@ -57,6 +65,10 @@ class NetworkBatch:
     - ``delay_in``  (P, n_in, N) int32: input synapse delays, 0 .. MAX_DELAY steps (None: 0).
     - ``delay_rec`` (P, N, N) int32: delays of synapses between neurons, 1 .. MAX_DELAY
       (None: 1).
+
+    The arrays are read-only views (an edit in place raises): a batch never changes, so
+    what is derived from it once (delay groups, the kernels' layouts) stays valid. Make a
+    new batch for new values (``dataclasses.replace(net, w_in=...)``).
 
     A padding neuron has zero weights in and out, zero bias and an infinite threshold:
     it never spikes and changes nothing. With every optional field None, the networks
@@ -140,6 +152,12 @@ class NetworkBatch:
                 bad = arr[(arr < low) | (arr > MAX_DELAY)].flat[0]
                 raise NetworkError(f"NetworkBatch.{name}: value {bad}; delays must lie in {low}..{MAX_DELAY}")
             object.__setattr__(self, name, np.ascontiguousarray(arr, dtype=np.int32))
+        for name in ("w_in", "w_rec", "threshold", "beta", "bias") + OPTIONAL:  # read-only: a batch never changes, so what it derives (delay groups) stays valid
+            arr = getattr(self, name)
+            if arr is not None and arr.flags.writeable:
+                view = arr.view()
+                view.flags.writeable = False
+                object.__setattr__(self, name, view)
 
     @property
     def model(self) -> str:

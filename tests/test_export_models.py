@@ -24,7 +24,7 @@ def _network(seed: int, model: str, delays: bool, padding: bool, P: int = 2) -> 
     w_rec = dyadic((P, total, total), 0.6) * (rng.random((P, total, total)) < 0.5)
     threshold = (1 + np.round(rng.random((P, total)) * 64) / 64).astype(np.float32)
     beta = rng.uniform(0.5, 1.0, (P, total)).astype(np.float32)
-    beta[:, 0], beta[:, 1] = 1.0, 0.0  # the ends of the range: tau = inf and tau = dt
+    beta[:, 0], beta[:, 1] = 1.0, 0.0  # the ends of the range: tau = NO_LEAK_TAU (2**30 dt) and tau = dt
     bias = dyadic((P, total), 0.1)
     extra = {}
     if model == "cuba":
@@ -129,7 +129,7 @@ def test_delay_branches_and_cuba_parameters():
     lif = g.nodes["lif"]
     assert isinstance(lif, nir.CubaLIF)
     assert np.array_equal(lif.tau_syn, [2.0, 4.0]) and np.array_equal(lif.w_in, [2.0, 4.0])
-    assert np.array_equal(lif.tau_mem, [8.0, np.inf]) and np.array_equal(lif.r, lif.tau_mem)
+    assert np.array_equal(lif.tau_mem, [8.0, 2.0**30]) and np.array_equal(lif.r, lif.tau_mem)
     assert g.metadata["reset"] == "zero"
 
 

@@ -170,6 +170,10 @@ def test_resume_uses_the_runs_strategy_and_refuses_another_ones_state(tmp_path):
     assert load_run(path).best == load_run(calm).best
     text = (path / "config.toml").read_text().replace('name = "proto-rand"', 'name = "proto-other"')
     (path / "config.toml").write_text(text)
+    with pytest.raises(RunDirError, match=r"strategy.name is \"proto-other\", but summary.json records \"proto-rand\""):
+        resume(path, 4, log=None)
+    summary = (path / "summary.json").read_text().replace('"proto-rand"', '"proto-other"')
+    (path / "summary.json").write_text(summary)  # both edited: the checkpoint still tells
     with pytest.raises(RunDirError, match=r"a state of strategy 'proto-rand', but config.toml's strategy "
                                           r"'proto-other' writes 'proto-other'; the checkpoint is not this run's"):
         resume(path, 4, log=None)

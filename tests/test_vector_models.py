@@ -119,10 +119,11 @@ def test_the_vector_kernel_reads_shifts_up_to_31_steps_and_narrow_bits_beyond(rn
     for longest, kind in ((1, None), (8, None), (17, None), (31, None), (32, np.uint32), (40, np.uint64)):
         delay_in = rng.integers(0, longest + 1, (P, n_in, N))
         delay_in[0, 0, 0] = longest
-        net = NetworkBatch(rng.normal(size=(P, n_in, N)), rng.normal(size=(P, N, N)), np.ones((P, N)),
+        w_in = rng.normal(size=(P, n_in, N))
+        w_in[1, 2] = 0.0  # no synapses: no bit, and shift 0
+        net = NetworkBatch(w_in, rng.normal(size=(P, N, N)), np.ones((P, N)),
                            np.full((P, N), 0.5), np.zeros((P, N)), 2,
                            delay_in=delay_in, delay_rec=np.full((P, N, N), longest))
-        net.w_in[1, 2] = 0.0  # no synapses: no bit, and shift 0
         g = delay_groups(net)
         for which, bits, delay, w in (("in", g.in_bit, net.delay_in, net.w_in),
                                       ("rec", g.rec_bit, net.delay_rec, net.w_rec)):

@@ -22,15 +22,15 @@ from ..rundir.layout import BEST, CENTER, CHECKPOINTS, CONFIG, RUN_FILES, SUMMAR
 from ..rundir.lock import is_locked
 from ..rundir.results import (decode_network, find_runs, find_unstarted, load_all, load_network_doc, load_run,
                                load_runs, read_config, require_folder, stack_runs)
+from ..rundir.results import run_status as _status
 from ..seeding import validation_seed
 from ..training import config as cfg
 from ..training.api import build_recorded, checked_strategy, resume, run
 from ..training.config import check_fits
 from ..training.trainer import Callback
 from . import bench, bench_scale, bench_speed, plots, report
-from .compare import GROUPS, X_AXES, check_metric, check_x, compare_table, mixed_settings, rank_tests
+from .compare import GROUPS, X_AXES, check_metric, check_x, compare_table, left_out, mixed_settings, rank_tests
 from .export import write_nir
-from .report import run_status as _status
 
 EXIT_USAGE = 2
 REPLAY_BYTES_PER_EPISODE = 4096  # about the environment and network state of one validation episode
@@ -158,6 +158,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     if not any(c in args.dir for c in "*?["):
         require_folder(args.dir, "folder")
     rows = []  # (path, row)
+    killed = False  # a run killed before its first generation finished
     fmt = lambda v: "" if v is None else f"{v:.4g}"  # noqa: E731
     for path in find_runs(args.dir):
         try:
@@ -165,10 +166,11 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         except RunDirError as exc:
             rows.append((path, (path.name, "?", "?", "unreadable", "", "", "", str(exc)[:40])))
             continue
-        rows.append((path, (path.name, str(s.get("task", "")), str(s.get("strategy", "")), _status(path, s),
+        status = _status(path, s)
+        killed |= status == "killed at start"
+        rows.append((path, (path.name, str(s.get("task", "")), str(s.get("strategy", "")), status,
                             str(s.get("generations", "")), fmt(s.get("best")), fmt(s.get("validation")),
                             f"{s.get('wall_seconds', 0):.1f} s")))
-    killed = False
     for path in find_unstarted(args.dir):  # no summary yet: starting now, or killed as it started
         try:
             c = read_config(path)
@@ -247,8 +249,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    out = _output(args.output, "--output", plots.PICTURE_SUFFIXES) if args.plot else None
+    plot = args.plot or args.output is not None  # --output FILE asks for the picture
+    out = _output(args.output or "compare.png", "--output", plots.PICTURE_SUFFIXES) if plot else None
     check_x(args.x)
+    if plot:
+        plots.require_matplotlib()  # before the tables are printed
     runs = load_all(args.dirs)
     df = stack_runs(runs)
     check_metric(df, args.metric)
@@ -259,7 +264,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     if len(tests):
         print(f"\nMann-Whitney U test (two-sided) of the final {args.metric} between groups")
         print(tests.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    for line in mixed_settings(runs, args.by):
+    for line in left_out(df, args.metric) + mixed_settings(runs, args.by):
         print(f"note: {line}")
     if out is not None:
         print(f"wrote {plots.compare_curves(df, args.by, out, args.metric, args.x)}")
@@ -567,9 +572,9 @@ def parser() -> argparse.ArgumentParser:
     cp.add_argument("dirs", nargs="+", metavar="DIR", help="run directories, folders of runs or globs")
     _comparison_args(cp)
     cp.add_argument("--plot", action="store_true", help="write median curves with interquartile bands")
-    cp.add_argument("--output", default="compare.png", metavar="FILE.png",
-                    help="where --plot writes, replacing a file there: a PNG picture, or SVG or PDF for a name "
-                         "ending in .svg or .pdf (default: compare.png)")
+    cp.add_argument("--output", default=None, metavar="FILE.png",
+                    help="where --plot writes (giving it implies --plot), replacing a file there: a PNG picture, "
+                         "or SVG or PDF for a name ending in .svg or .pdf (default: compare.png)")
     cp.set_defaults(func=_cmd_compare)
 
     rep = sub.add_parser("report", help="one self-contained HTML page of a run, or comparing runs",

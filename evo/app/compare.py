@@ -14,15 +14,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
-from ..rundir.results import run_labels
+from ..rundir.results import run_labels, run_names, run_status
 
 __all__ = ["X_AXES", "GROUPS", "BEST_SO_FAR", "run_series", "group_curves", "final_values", "compare_table",
-           "rank_tests", "mixed_settings"]
+           "rank_tests", "mixed_settings", "left_out"]
 
 X_AXES = ("evaluations", "generation", "seconds")
 GROUPS = ("strategy", "task", "seed", "run")
 BEST_SO_FAR = ("best_ever", "best_so_far")  # metric names (or name parts) of running maxima
-KEYS = ("run", "task", "strategy", "seed", "generation")
+KEYS = ("run", "task", "strategy", "seed", "status", "generation")
 
 
 def is_best_so_far(metric: str) -> bool:
@@ -105,11 +105,12 @@ def final_values(df: pd.DataFrame, by: str = "strategy", metric: str = "best_eve
 
 
 def compare_table(df: pd.DataFrame, by: str = "strategy", metric: str = "best_ever") -> pd.DataFrame:
-    """Per group: runs, the final ``metric``'s median, quartiles and interquartile range
-    across runs, and the median evaluations and generations, indexed by group."""
+    """Per group: runs (those with a value of ``metric``; :func:`left_out` names the
+    others), the final ``metric``'s median, quartiles and interquartile range across them,
+    and the median evaluations and generations, indexed by group."""
     final = final_values(df, by, metric)
     g = final.groupby(by, sort=True)
-    table = pd.DataFrame({"runs": g["run"].nunique(), "median": g["value"].median(),
+    table = pd.DataFrame({"runs": g["value"].count(), "median": g["value"].median(),
                           "q25": g["value"].quantile(0.25), "q75": g["value"].quantile(0.75)})
     table["iqr"] = table["q75"] - table["q25"]
     table["evaluations"] = g["evaluations"].median()
@@ -133,6 +134,12 @@ def rank_tests(df: pd.DataFrame, by: str = "strategy", metric: str = "best_ever"
     return pd.DataFrame(rows, columns=["a", "b", "n_a", "n_b", "U", "p"])
 
 
+def left_out(df: pd.DataFrame, metric: str = "best_ever") -> list[str]:
+    """A line for each run that has no value of ``metric`` (a comparison leaves it out)."""
+    final = final_values(df, "strategy", metric)
+    return [f"run {run!r} has no value of {metric}: it is left out" for run in final.loc[final["value"].isna(), "run"]]
+
+
 # run settings that do not change what a run computes (or that vary by design: the seed)
 HOW_RUN = {"seed", "name", "out", "quiet", "backend", "workers", "address", "eval_timeout", "trackers",
            "tracking_uri", "ray_after", "checkpoint_every", "kernel"}
@@ -146,22 +153,31 @@ def _flat(config: dict) -> dict[str, str]:
 
 def mixed_settings(runs, by: str = "strategy") -> list[str]:
     """What a comparison of loaded runs by ``by`` should say about them: each run without a
-    finished generation (it adds nothing), runs of different tasks compared by anything but
-    the task (values on different scales), and one line per group whose configs differ in
-    more than the seed and how they ran (backend, workers, ...): the settings that differ
-    and their values; a comparison of such a group mixes unlike runs."""
+    finished generation (it adds nothing), each run that did not finish (its values are
+    those of its last recorded generation), runs of different tasks compared by anything
+    but the task (values on different scales), and one line per group whose configs differ
+    in more than the seed and how they ran (backend, workers, ...): the settings that
+    differ and their values, names first; a comparison of such a group mixes unlike runs."""
+    names = dict(zip((r.path for r in runs), run_names([r.path for r in runs])))
     lines = [f"run {str(r.path)!r} has no finished generation: it is left out" for r in runs if r.metrics.empty]
     runs = [r for r in runs if not r.metrics.empty]
-    names = sorted({str(run_labels(r)["task"]) for r in runs})
-    if by != "task" and len(names) > 1:
-        lines.append(f"the runs are of different tasks ({', '.join(names)}): their {by} groups compare values on "
+    for r in runs:
+        status = run_status(r.path, r.summary)
+        if status not in ("finished",):
+            planned = r.config.get("run", {}).get("generations")
+            lines.append(f"run {names[r.path]!r} is {status}: its values are from {len(r.metrics)} of {planned} "
+                         f"generations")
+    tasks = sorted({str(run_labels(r)["task"]) for r in runs})
+    if by != "task" and len(tasks) > 1:
+        lines.append(f"the runs are of different tasks ({', '.join(tasks)}): their {by} groups compare values on "
                      f"different scales (--by task separates them)")
     groups: dict[str, list[dict[str, str]]] = {}
     for r in runs:
-        groups.setdefault(str(run_labels(r)[by]), []).append(_flat(r.config))
+        groups.setdefault(str(names[r.path] if by == "run" else run_labels(r)[by]), []).append(_flat(r.config))
     for group, configs in groups.items():
         keys = sorted({k for c in configs for k in c})
         differ = [k for k in keys if len({c.get(k, "(unset)") for c in configs}) > 1]
+        differ.sort(key=lambda k: (not k.endswith(".name"), any(k not in c for c in configs), k))
         if differ:
             shown = "; ".join(f"{k} ({', '.join(sorted({c.get(k, '(unset)') for c in configs}))})"
                               for k in differ[:4])

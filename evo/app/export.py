@@ -17,7 +17,8 @@ d - 1 steps plus the cycle's step, and an input synapse of delay d a Delay of d 
 Delay values are times with dt = 1. Without delays the graph is the first three lines.
 
 Neurons, as snnTorch exports ``Leaky`` and ``Synaptic``, with time step dt = 1 and a time
-constant ``dt / (1 - decay)`` (inf for a decay of 1):
+constant ``dt / (1 - decay)`` (``2**30 dt`` for a decay of 1, no leak: finite, so that every
+parameter a tool computes from it is, and ``1 - dt / tau`` rounds to 1 in float32):
 
 - ``lif`` -> NIR ``LIF``: ``tau = dt / (1 - beta)``, ``r = tau / dt`` (the input enters
   with weight 1 per step), ``v_leak = 0``, ``v_threshold = threshold``, ``v_reset = 0``.
@@ -40,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from neurons import NetworkBatch, dense
+from neurons.lif import check_reset
 
 from ..errors import ConfigError, RunDirError
 
@@ -56,15 +58,19 @@ def _nir():
     return nir
 
 
+NO_LEAK_TAU = 2.0**30 * DT  # the time constant written for a decay of 1 (larger than any decay < 1 gives)
+
+
 def _tau(decay: np.ndarray) -> np.ndarray:
-    """The time constant ``dt / (1 - decay)`` of per-step decays (inf for 1), float64."""
+    """The time constant ``dt / (1 - decay)`` of per-step decays (NO_LEAK_TAU for 1), float64."""
     decay = decay.astype(np.float64)
     with np.errstate(divide="ignore"):
-        return np.where(decay < 1.0, DT / (1.0 - decay), np.inf)
+        return np.where(decay < 1.0, DT / (1.0 - decay), NO_LEAK_TAU)
 
 
 def _decay(tau) -> np.ndarray:
-    """The per-step decay ``1 - dt / tau`` of time constants (1 for inf), float32."""
+    """The per-step decay ``1 - dt / tau`` of time constants (1 for NO_LEAK_TAU and for inf,
+    which files written before NO_LEAK_TAU hold), float32."""
     tau = np.asarray(tau, np.float64)
     with np.errstate(divide="ignore"):
         return np.where(np.isinf(tau), 1.0, 1.0 - DT / tau).astype(np.float32)
@@ -80,13 +86,20 @@ def _by_delay(w: np.ndarray, delay: np.ndarray | None, default: int) -> list[tup
 
 
 def to_nir(net: NetworkBatch, reset: str = "subtract"):
-    """The first network of ``net`` (padding neurons dropped) as a ``nir.NIRGraph``."""
+    """The first network of ``net`` (padding neurons dropped) as a ``nir.NIRGraph``. A
+    padding neuron has an infinite threshold, no synapse in or out and no bias; a neuron
+    that never spikes but has them (a membrane read out, an output) is kept."""
     nir = _nir()
     net = dense(net)  # a LayeredBatch in its dense form
+    reset = check_reset(reset)
     if net.model == "alif":
         raise ConfigError("export: the alif neuron model (adaptive threshold) has no NIR node; "
                           "NIR can hold lif and cuba networks")
-    real = np.flatnonzero(np.isfinite(net.threshold[0]))
+    w0 = net.w_rec[0]
+    used = (np.isfinite(net.threshold[0]) | (net.bias[0] != 0) | (net.w_in[0] != 0).any(axis=0)
+            | (w0 != 0).any(axis=0) | (w0 != 0).any(axis=1))
+    used[:net.n_out] = True  # outputs stay neurons 0 .. n_out - 1
+    real = np.flatnonzero(used)
     n = real.size
     w_in = net.w_in[0][:, real]
     w_rec = net.w_rec[0][np.ix_(real, real)]
@@ -193,7 +206,7 @@ def from_nir(graph) -> tuple[NetworkBatch, str]:
             extra["delay_rec"] = delay_rec[None]
         net = NetworkBatch(w_in[None], w_rec[None], np.asarray(lif.v_threshold, np.float32)[None], beta[None],
                            bias[None], int(meta.get("n_out", 1)), **extra)
-        return net, str(meta.get("reset", "subtract"))
+        return net, check_reset(str(meta.get("reset", "subtract")))
     except (KeyError, AttributeError, TypeError, ValueError) as exc:
         raise RunDirError(f"NIR graph: not a network written by evospike ({type(exc).__name__}: {exc})") from None
 
@@ -213,5 +226,6 @@ def read_nir(path: str | Path) -> tuple[NetworkBatch, str]:
     except FileNotFoundError:
         raise RunDirError(f"NIR file {str(path)!r} does not exist") from None
     except Exception as exc:  # h5py raises several types for a damaged file
-        raise RunDirError(f"{str(path)!r}: cannot read NIR ({type(exc).__name__}: {exc})") from None
+        raise RunDirError(f"{str(path)!r}: cannot read NIR ({type(exc).__name__}: {' '.join(str(exc).split())})") \
+            from None
     return from_nir(graph)

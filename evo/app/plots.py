@@ -38,6 +38,11 @@ INCH_PER_UNIT = 0.8      # graph size: inches per data unit (neighbours in a col
 WEIGHT_CMAP = "RdBu"     # red inhibitory, blue excitatory, as the graph's edges
 
 
+def require_matplotlib() -> None:
+    """A ConfigError saying how to install matplotlib where it is missing (before any work)."""
+    _plt()
+
+
 def _plt():
     try:
         import matplotlib

@@ -24,10 +24,9 @@ from .. import __version__
 from ..errors import RunDirError
 from ..rundir.files import atomic_write_bytes, read_bytes
 from ..rundir.layout import CONFIG
-from ..rundir.lock import is_locked
-from ..rundir.results import Run, find_runs, load_run, stack_runs
+from ..rundir.results import Run, find_runs, load_run, run_names, run_status, stack_runs
 from . import plots
-from .compare import compare_table, mixed_settings, rank_tests
+from .compare import compare_table, left_out, mixed_settings, rank_tests
 
 __all__ = ["SECTIONS", "SHOW_KEYS", "PLOT_FILES", "run_status", "summary_rows", "render", "write_report"]
 
@@ -54,16 +53,12 @@ details { margin: 4px 0 10px; } summary { cursor: pointer; font-weight: 600; }
 """
 
 
-def run_status(path: Path, summary: dict) -> str:
-    """The run's status; "running" with no process holding the run's lock is shown as "killed"."""
-    status = str(summary.get("status", ""))
-    return "killed" if status == "running" and not is_locked(path) else status
-
-
 def summary_rows(run: Run, every: bool = False) -> list[tuple[str, Any]]:
     """``evospike show``'s table: (key, value) of summary.json's main fields that are set, the
     status as :func:`run_status` says; ``every``: also the other fields, after them."""
     s = {**run.summary, "status": run_status(run.path, run.summary)}
+    if s.get("best_generation") == -1:  # no generation finished: no best yet
+        s["best_generation"] = None
     keys = list(SHOW_KEYS) + ([k for k in s if k not in SHOW_KEYS] if every else [])
     return [(k, s[k]) for k in keys if s.get(k) not in (None, "")]
 
@@ -115,20 +110,26 @@ def _page(title: str, sections: list[tuple[str, str, str]]) -> str:
 
 # ---- the page -----------------------------------------------------------------------------
 
-def _plots_html(run: Run, plot: Callable[[Path], list[Path]] | None, notes: list[str]) -> str:
-    """The pictures of one run: ``plot(run_dir)`` writes them first (when given); then every
-    picture of PLOT_FILES in the run directory, in that order."""
-    note = ""
+def _plots_html(run: Run, plot: Callable[..., list[Path]] | None, notes: list[str], name: str) -> str:
+    """The pictures of one run. With ``plot``: ``plot(run_dir, say=...)`` writes them, and
+    the page shows those it wrote (never an older picture that it could not redraw), with
+    each reason it gave for leaving one out. Without: every picture of PLOT_FILES in the run
+    directory, in that order."""
+    said: list[str] = []
     if plot is not None:
         try:
-            plot(run.path)
+            written = {Path(p).name for p in plot(run.path, say=said.append)}
         except Exception as exc:  # the page is still worth having without pictures
-            note = f"no new plots: {type(exc).__name__}: {' '.join(str(exc).split())}"
-            notes.append(f"{run.path.name}: {note}")
-    figures = [_figure(read_bytes(run.path / name), name) for name in PLOT_FILES if (run.path / name).is_file()]
-    if not figures:
-        note = note or "no plots in the run directory (evospike show --plot writes them)"
-    return (f'<p class="note">{html.escape(note)}</p>' if note else "") + "".join(figures)
+            said.append(f"no new plots: {type(exc).__name__}: {' '.join(str(exc).split())}")
+            written = set()
+        names = [n for n in PLOT_FILES if n in written]
+        notes += [f"{name}: {line.strip('()')}" for line in said]
+    else:
+        names = [n for n in PLOT_FILES if (run.path / n).is_file()]
+    figures = [_figure(read_bytes(run.path / n), n) for n in names]
+    if not figures and not said:
+        said.append("no plots in the run directory (evospike show --plot writes them)")
+    return "".join(f'<p class="note">{html.escape(line.strip("()"))}</p>' for line in said) + "".join(figures)
 
 
 def _config_html(run: Run) -> str:
@@ -143,7 +144,7 @@ def _compare_html(runs: Sequence[Run], by: str, metric: str, x: str) -> str:
     df = stack_runs(runs)
     out = [f"<h3>Final {html.escape(metric)} per {html.escape(by)}: median, quartiles and interquartile "
            f"range across runs</h3>", _frame(compare_table(df, by, metric))]
-    out += [f'<p class="note">{html.escape(line)}</p>' for line in mixed_settings(runs, by)]
+    out += [f'<p class="note">{html.escape(line)}</p>' for line in left_out(df, metric) + mixed_settings(runs, by)]
     tests = rank_tests(df, by, metric)
     if len(tests):
         out += [f"<h3>Mann-Whitney U test (two-sided) of the final {html.escape(metric)} between groups</h3>",
@@ -160,13 +161,14 @@ def _compare_html(runs: Sequence[Run], by: str, metric: str, x: str) -> str:
     return "\n".join(out)
 
 
-def render(dirs: Sequence[str | Path], plot: Callable[[Path], list[Path]] | None = None, by: str = "strategy",
+def render(dirs: Sequence[str | Path], plot: Callable[..., list[Path]] | None = None, by: str = "strategy",
            metric: str = "best_ever", x: str = "evaluations", notes: list[str] | None = None) -> str:
     """The HTML page of the runs in ``dirs`` (run directories, folders of runs or globs).
 
-    ``plot(run_dir)``, when given, writes a run's pictures before they are embedded (the
-    command line passes ``evospike show --plot``'s); without it the page embeds the
-    pictures already in the run directories. ``by``, ``metric`` and ``x`` shape the
+    ``plot(run_dir, say=...)``, when given, writes a run's pictures and returns their paths
+    (the command line passes ``evospike show --plot``'s); the page embeds those, and ``say``
+    hears why one is left out. Without it the page embeds the pictures already in the run
+    directories. ``by``, ``metric`` and ``x`` shape the
     comparison of several runs as ``evospike compare``'s options do. Problems that leave a
     part out are appended to ``notes``."""
     notes = [] if notes is None else notes
@@ -177,24 +179,24 @@ def render(dirs: Sequence[str | Path], plot: Callable[[Path], list[Path]] | None
         r = runs[0]
         title = f"evospike report: {r.path.name}"
         sections = [("summary", "Summary", _table(None, summary_rows(r, every=True))),
-                    ("plots", "Plots", _plots_html(r, plot, notes)),
+                    ("plots", "Plots", _plots_html(r, plot, notes, r.path.name)),
                     ("config", "Config", _config_html(r))]
         return _page(title, sections)
-    names = [r.path.name for r in runs]
+    names = run_names([r.path for r in runs])
     shown = [dict(summary_rows(r)) for r in runs]
     keys = [k for k in SHOW_KEYS if any(k in s for s in shown)]  # no column that every run leaves empty
-    rows = [[r.path.name, *(s.get(k, "") for k in keys)] for r, s in zip(runs, shown)]
+    rows = [[n, *(s.get(k, "") for k in keys)] for n, s in zip(names, shown)]
     per_run = lambda part: "\n".join(  # noqa: E731
-        f"<details><summary>{html.escape(r.path.name)}</summary>{part(r)}</details>" for r in runs)
+        f"<details><summary>{html.escape(n)}</summary>{part(r, n)}</details>" for r, n in zip(runs, names))
     sections = [("summary", "Summary", _table(["run", *keys], rows)),
                 ("compare", "Compare", _compare_html(runs, by, metric, x)),
-                ("plots", "Plots", per_run(lambda r: _plots_html(r, plot, notes))),
-                ("config", "Config", per_run(_config_html))]
+                ("plots", "Plots", per_run(lambda r, n: _plots_html(r, plot, notes, n))),
+                ("config", "Config", per_run(lambda r, n: _config_html(r)))]
     return _page(f"evospike report: {len(runs)} runs ({', '.join(names[:3])}{', ...' if len(names) > 3 else ''})",
                  sections)
 
 
-def write_report(dirs: Sequence[str | Path], out: str | Path, plot: Callable[[Path], list[Path]] | None = None,
+def write_report(dirs: Sequence[str | Path], out: str | Path, plot: Callable[..., list[Path]] | None = None,
                  **options: Any) -> Path:
     """:func:`render`'s page written to ``out`` (atomically); notes go to stderr, one line each."""
     notes: list[str] = []

@@ -42,7 +42,7 @@ from typing import Sequence
 
 import numpy as np
 
-from neurons import LayeredBatch, NetworkBatch
+from neurons import LayeredBatch, NetworkBatch, NetworkError
 from neurons.network import MAX_DELAY, MODELS
 from neurons.layered import dense_offsets
 
@@ -254,7 +254,7 @@ class FixedTopology:
         try:
             with np.errstate(over="raise"):  # a gene beyond float32's range: found only then, at no cost before
                 return self._compile_layered(X) if self.layered else self._compile_dense(X)
-        except FloatingPointError:
+        except (FloatingPointError, NetworkError):  # NetworkBatch refuses a value beyond float32's range
             self._check_float32(X)
             raise
 

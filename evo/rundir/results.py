@@ -5,7 +5,7 @@ import glob as globmod
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,28 +14,39 @@ import pandas as pd
 
 from ..errors import GenomeError, RunDirError
 from .files import check_folder, read_bytes, read_json, read_parquet
-from .layout import BEST, CENTER, CONFIG, INDIVIDUALS, METRIC_COLUMNS, METRICS, SUMMARY
+from .lock import is_locked
+from .layout import BEST, CENTER, CONFIG, INDIVIDUALS, METRIC_COLUMNS, METRICS, SUMMARY, individuals_part
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "require_folder", "find_runs", "find_unstarted", "load_best_genome", "load_network_doc", "decode_network", "read_config",
+_UNREAD = object()  # Run.individuals before its first use
+
+__all__ = ["Run", "load_run", "load_runs", "load_all", "stack_runs", "run_labels", "run_names", "run_status", "require_folder", "find_runs", "find_unstarted", "load_best_genome", "load_network_doc", "decode_network", "read_config",
            "read_individuals"]
 
 
 @dataclass
 class Run:
-    """One run directory: ``config`` (dict), ``metrics`` and ``individuals`` (DataFrames),
-    ``best`` and ``summary`` (dicts)."""
+    """One run directory: ``config`` (dict), ``metrics`` (DataFrame), ``best`` and ``summary``
+    (dicts), and ``individuals`` (DataFrame, or None without the folder), read at first use:
+    the metrics alone do not need them."""
 
     path: Path
     config: dict[str, Any]
     metrics: pd.DataFrame
-    individuals: pd.DataFrame | None
     best: dict[str, Any] | None
     summary: dict[str, Any]
+    _individuals: Any = field(default=_UNREAD, repr=False, compare=False)
+
+    @property
+    def individuals(self) -> pd.DataFrame | None:
+        if self._individuals is _UNREAD:
+            path = self.path / INDIVIDUALS
+            self._individuals = read_individuals(path, self.summary.get("generations")) if _exists(path) else None
+        return self._individuals
 
 
 def _read(path: Path, what: str, reader):
@@ -119,6 +130,7 @@ def load_run(path: str | Path) -> Run:
     path = require_folder(path, "run directory")
     config = read_config(path)
     summary = check_summary(_read(path / SUMMARY, "summary", read_json), str(path / SUMMARY))
+    _check_recorded(config, summary, path)
     if _exists(path / METRICS):
         metrics = _read(path / METRICS, "metrics", read_parquet)
         missing = [c for c in METRIC_COLUMNS if c not in metrics.columns]
@@ -128,13 +140,13 @@ def load_run(path: str | Path) -> Run:
             if not pd.api.types.is_numeric_dtype(metrics[c]):
                 raise RunDirError(f"{str(path / METRICS)!r}: column {c} holds {metrics[c].dtype} values; "
                                   f"expected numbers")
+        _check_generations(metrics["generation"], summary, str(path / METRICS))
     elif summary.get("generations"):  # the summary counts generations whose rows are gone
         raise RunDirError(f"{str(path)!r}: {METRICS} is missing, but {SUMMARY} records {summary['generations']:g} "
                           f"finished generations")
     else:  # no generation finished: no rows, the columns' types as a run writes them
         metrics = pd.DataFrame({c: pd.Series(dtype="int64" if c in _INT_COLUMNS else "float64")
                                 for c in METRIC_COLUMNS})
-    individuals = _read(path / INDIVIDUALS, "individuals", read_individuals) if _exists(path / INDIVIDUALS) else None
     best = _read(path / BEST, "best genome", read_json) if _exists(path / BEST) else None
     if best is not None and not isinstance(best, dict):
         raise RunDirError(f"{str(path / BEST)!r}: expected a JSON object")
@@ -144,18 +156,56 @@ def load_run(path: str | Path) -> Run:
         generation = best.get("generation")
         if not (isinstance(generation, int) and not isinstance(generation, bool) and generation >= 0):
             raise RunDirError(f"{str(path / BEST)!r}: generation: {generation!r}; expected an integer >= 0")
-    return Run(path, config, metrics, individuals, best, summary)
+    return Run(path, config, metrics, best, summary)
 
 
-def read_individuals(path: Path) -> pd.DataFrame:
+def _check_recorded(config: dict, summary: dict, path: Path) -> None:
+    """A RunDirError where config.toml's seed, task or strategy is not the one summary.json
+    records: the run was made with the recorded one, and reading, replaying or resuming it
+    with another would mix two runs."""
+    for key, value in (("seed", config["run"]["seed"]), ("task", config["task"]["name"]),
+                       ("strategy", config["strategy"]["name"])):
+        recorded = summary.get(key)
+        if recorded is not None and recorded != value:
+            field_name = "run.seed" if key == "seed" else f"{key}.name"
+            raise RunDirError(f"{str(path / CONFIG)!r}: {field_name} is {json.dumps(value)}, but {SUMMARY} records "
+                              f"{json.dumps(recorded)}; the run was made with {json.dumps(recorded)} (was "
+                              f"{CONFIG} edited?)")
+
+
+def _check_generations(generations: pd.Series, summary: dict, where: str) -> None:
+    """The rows of metrics.parquet: generations 0, 1, ... once each, at least as many as
+    summary.json records (a run killed between its writes may hold one more)."""
+    got = generations.to_numpy()
+    if len(got) and not np.array_equal(got, np.arange(len(got))):
+        seen, counts = np.unique(got, return_counts=True)
+        twice = seen[counts > 1]
+        gaps = np.setdiff1d(np.arange(int(got.max()) + 1), seen) if got.min() >= 0 else seen[seen < 0]
+        what = (f"generation {int(twice[0])} appears {int(counts[counts > 1][0])} times" if len(twice) else
+                f"generation {int(gaps[0])} is missing" if len(gaps) else "the generations are out of order")
+        raise RunDirError(f"{where!r}: {what}; expected one row per generation 0, 1, ... in order")
+    recorded = summary.get("generations")
+    if _is_number(recorded) and len(got) < recorded:
+        raise RunDirError(f"{where!r}: holds {len(got)} generation{'s' * (len(got) != 1)}, but {SUMMARY} records "
+                          f"{recorded:g} finished; rows are missing")
+
+
+def read_individuals(path: Path, generations: Any = None) -> pd.DataFrame:
     """``individuals.parquet``: a folder of one file per generation (or, in runs written before
-    that layout, one file), as one table in generation order."""
+    that layout, one file), as one table in generation order. ``generations``: the count that
+    summary.json records, whose files must all be there. A damaged or missing file is a
+    RunDirError naming it."""
     if check_folder(path, file_ok=True).is_dir():
         parts = sorted(path.glob("gen-*.parquet"))
+        names = {p.name for p in parts}
+        missing = [individuals_part(g) for g in range(int(generations or 0)) if individuals_part(g) not in names]
+        if missing:
+            raise RunDirError(f"{str(path / missing[0])!r} is missing, but {SUMMARY} records {generations:g} finished "
+                              f"generations")
         if not parts:
             return pd.DataFrame()
-        return pd.concat([read_parquet(p) for p in parts], ignore_index=True)
-    return read_parquet(path)
+        return pd.concat([_read(p, "individuals", read_parquet) for p in parts], ignore_index=True)
+    return _read(path, "individuals", read_parquet)
 
 
 def load_best_genome(run: Run, space, which: str = "best"):
@@ -231,14 +281,51 @@ def _given_paths(paths_or_glob) -> list[Path]:
 
 
 def find_runs(paths_or_glob) -> list[Path]:
-    """Run directories from a glob pattern, a folder of runs, a run directory, or a list of these."""
+    """Run directories from a glob pattern, a folder of runs, a run directory, or a list of these;
+    each once, where several of these name it."""
     found: list[Path] = []
     for p in _given_paths(paths_or_glob):
         if (p / SUMMARY).is_file():
             found.append(p)
         elif p.is_dir():
             found += sorted(q.parent for q in p.glob(f"*/{SUMMARY}"))
-    return found
+    return _once(found)
+
+
+def _once(paths: list[Path]) -> list[Path]:
+    """``paths`` without the repeats of a folder (compared resolved), in their order."""
+    seen: set[Path] = set()
+    out = []
+    for p in paths:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def run_names(paths: list[Path]) -> list[str]:
+    """A name for each run directory: its folder's name, or where several runs share it, as
+    many of its last path parts as tell them apart (``exp1/s0`` and ``exp2/s0``)."""
+    parts = [p.resolve().parts for p in paths]
+    names = [p.name for p in paths]
+    for k in range(2, max((len(q) for q in parts), default=1) + 1):
+        counts: dict[str, int] = {}
+        for n in names:
+            counts[n] = counts.get(n, 0) + 1
+        if all(c == 1 for c in counts.values()):
+            break
+        names = ["/".join(q[-k:]) if counts[n] > 1 else n for q, n in zip(parts, names)]
+    return names
+
+
+def run_status(path: Path, summary: dict) -> str:
+    """The run's status: summary.json's, where "running" with no process holding the run's
+    lock is "killed" ("killed at start" before its first generation finished)."""
+    status = str(summary.get("status", ""))
+    if status == "running" and not is_locked(path):
+        return "killed" if summary.get("generations") else "killed at start"
+    return status
 
 
 def find_unstarted(paths_or_glob) -> list[Path]:
@@ -271,27 +358,30 @@ def load_all(paths_or_glob) -> list[Run]:
 
 
 def load_runs(paths_or_glob) -> pd.DataFrame:
-    """The metrics of many runs stacked, with columns ``run``, ``task``, ``strategy`` and
-    ``seed`` added first, ready for ``groupby``. Accepts what :func:`find_runs` accepts."""
+    """The metrics of many runs stacked, with columns ``run``, ``task``, ``strategy``,
+    ``seed`` and ``status`` added first, ready for ``groupby``. Accepts what
+    :func:`find_runs` accepts."""
     return stack_runs(load_all(paths_or_glob))
 
 
-def run_labels(r: Run) -> dict[str, Any]:
-    """The columns that :func:`stack_runs` adds for a run: run (its folder's name), task,
-    strategy and seed."""
-    return {"run": r.path.name, "task": r.config.get("task", {}).get("name"),
-            "strategy": r.config.get("strategy", {}).get("name"), "seed": r.config.get("run", {}).get("seed")}
+def run_labels(r: Run, name: str | None = None) -> dict[str, Any]:
+    """The columns that :func:`stack_runs` adds for a run: run (``name``, by default its
+    folder's name), task, strategy, seed and status (:func:`run_status`)."""
+    return {"run": r.path.name if name is None else name, "task": r.config.get("task", {}).get("name"),
+            "strategy": r.config.get("strategy", {}).get("name"), "seed": r.config.get("run", {}).get("seed"),
+            "status": run_status(r.path, r.summary)}
 
 
 def stack_runs(runs) -> pd.DataFrame:
     """:func:`load_runs`' frame of runs already loaded (a non-empty list of ``Run``); runs
-    without a finished generation add no rows."""
+    without a finished generation add no rows. Column ``run`` tells every run apart
+    (:func:`run_names`)."""
     frames = []
-    for r in runs:
+    for r, name in zip(runs, run_names([r.path for r in runs])):
         if frames and r.metrics.empty:
             continue
         m = r.metrics.copy()
-        for k, (column, value) in enumerate(run_labels(r).items()):
+        for k, (column, value) in enumerate(run_labels(r, name).items()):
             m.insert(k, column, value)
         frames.append(m)
     if len(frames) > 1 and frames[0].empty:  # the first run had no rows: the others have their types
