@@ -16,7 +16,10 @@ class NetworkError(ValueError):
 
 
 def _as_f32(name: str, value) -> np.ndarray:
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError as exc:  # a ragged nested list
+        raise NetworkError(f"NetworkBatch.{name}: not an array ({exc}); expected a float32 array") from None
     if arr.dtype.kind not in "fiub":
         raise NetworkError(f"NetworkBatch.{name}: dtype {arr.dtype} is not numeric; expected float32")
     if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
@@ -102,13 +105,16 @@ class NetworkBatch:
             arr = getattr(self, name)
             if arr.shape != (P, N):
                 raise NetworkError(f"NetworkBatch.{name}: shape {arr.shape}; expected (P, N) = ({P}, {N})")
-        if not isinstance(self.n_out, (int, np.integer)) or not 0 < int(self.n_out) <= N:
+        if N < 1:
+            raise NetworkError(f"NetworkBatch.w_rec: shape {w_rec.shape}; a network has at least one neuron")
+        if isinstance(self.n_out, bool) or not isinstance(self.n_out, (int, np.integer)) or not 0 < int(self.n_out) <= N:
             raise NetworkError(f"NetworkBatch.n_out: {self.n_out!r}; expected an int in 1..{N}")
         object.__setattr__(self, "n_out", int(self.n_out))
         for name in ("w_in", "w_rec", "bias"):
             arr = getattr(self, name)
             if not np.isfinite(arr).all():
-                raise NetworkError(f"NetworkBatch.{name}: contains NaN or infinity; weights must be finite")
+                raise NetworkError(f"NetworkBatch.{name}: value {arr[~np.isfinite(arr)].flat[0]}; weights and biases "
+                                   f"must be finite")
         thr = self.threshold
         if np.isnan(thr).any() or (thr <= 0).any():
             bad = thr[np.isnan(thr) | (thr <= 0)].flat[0]

@@ -142,3 +142,18 @@ def test_layered_batches_name_the_bad_value(change, message):
     with pytest.raises(NetworkError) as caught:
         LayeredBatch(**{**fields, **change})
     assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"w_in": [[[1.0, 2.0], [3.0]]]}, "NetworkBatch.w_in: not an array ("),
+    ({"bias": np.array([[0.0, np.nan, 0.0]])}, "NetworkBatch.bias: value nan; weights and biases must be finite"),
+    ({"n_out": True}, "NetworkBatch.n_out: True; expected an int in 1..3"),
+    ({"w_in": np.zeros((1, 2, 0)), "w_rec": np.zeros((1, 0, 0)), "threshold": np.zeros((1, 0)),
+      "beta": np.zeros((1, 0)), "bias": np.zeros((1, 0))}, "NetworkBatch.w_rec: shape (1, 0, 0); a network has at"),
+])
+def test_network_batches_name_the_bad_field_and_value(change, message):
+    fields = {"w_in": np.zeros((1, 2, 3)), "w_rec": np.zeros((1, 3, 3)), "threshold": np.ones((1, 3)),
+              "beta": np.full((1, 3), 0.5), "bias": np.zeros((1, 3)), "n_out": 1}
+    with pytest.raises(NetworkError) as caught:
+        NetworkBatch(**{**fields, **change})
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
