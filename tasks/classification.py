@@ -22,6 +22,8 @@ test split (the fitness of a validation is the accuracy).
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from neurons import NetworkBatch, decoders, encoders, input_events, portable, simulate, simulate_outputs
@@ -30,7 +32,7 @@ from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
 
 FITNESS = ("probability", "log_probability")
 
-__all__ = ["DatasetTask", "Iris", "Wine", "BreastCancer", "Digits", "TemporalPatterns", "load_dataset", "DATASETS", "stratified_split"]
+__all__ = ["DatasetTask", "Iris", "Wine", "BreastCancer", "Digits", "TemporalPatterns", "load_dataset", "DATASETS", "stratified_split", "stratified_subset"]
 
 DATASETS = {"iris": "load_iris", "wine": "load_wine", "breast-cancer": "load_breast_cancer", "digits": "load_digits"}
 
@@ -46,7 +48,8 @@ def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Train and test indices: each class split in the same proportion, seeded."""
+    """Train and test indices: each class split in the same proportion, seeded; a TaskError
+    naming test_fraction where either part would be empty."""
     rng = np.random.default_rng(seed)
     train, test = [], []
     for c in np.unique(y):
@@ -54,7 +57,25 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np
         k = int(round(test_fraction * idx.size))
         test.append(idx[:k])
         train.append(idx[k:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    train, test = np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
+    if not train.size or not test.size:
+        raise TaskError(f"task option test_fraction: {test_fraction!r} leaves {train.size} training and {test.size} "
+                        f"test samples of {len(y)}; expected a fraction that leaves both")
+    return train, test
+
+
+def stratified_subset(y: np.ndarray, k: int, seed: Any) -> np.ndarray:
+    """Sorted indices of k samples (all when k is 0 or >= len(y)), each class in proportion
+    (largest remainders), drawn with ``np.random.default_rng(seed)``."""
+    y = np.asarray(y)
+    if not k or k >= y.size:
+        return np.arange(y.size)
+    classes, counts = np.unique(y, return_counts=True)
+    exact = k * counts / y.size
+    quota = np.floor(exact).astype(np.int64)
+    quota[np.argsort(-(exact - quota), kind="stable")[:k - quota.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:q] for c, q in zip(classes, quota)]))
 
 
 class _Classifier(Task):
@@ -248,6 +269,8 @@ class TemporalPatterns(GeneratedClassifier):
     def __init__(self, *, channels: int = 8, classes: int = 4, steps: int = 30, spikes_per_channel: int = 2,
                  jitter: int = 1, samples: int = 32, validation_samples: int = 100, pattern_seed: int = 0,
                  temperature: float = 2.0, reset: str = "subtract") -> None:
+        if isinstance(temperature, bool) or not (isinstance(temperature, (int, float)) and 0 < temperature < math.inf):
+            raise TaskError(f"task option temperature: {temperature!r}; expected a value > 0")
         self.options = dict(channels=int_option("channels", channels, 1), classes=int_option("classes", classes, 2),
                             steps=int_option("steps", steps, 2),
                             spikes_per_channel=int_option("spikes_per_channel", spikes_per_channel, 1),

@@ -46,7 +46,7 @@ import numpy as np
 from neurons import NetworkBatch
 
 from .base import Evaluation, Preset, TaskError, int_option, reset_option
-from .classification import FITNESS, _Classifier
+from .classification import FITNESS, _Classifier, stratified_subset
 
 __all__ = ["SHD", "NMNIST", "EventSet", "bin_events", "stratified_subset", "data_folder", "load_shd",
            "read_nmnist_file", "nmnist_files", "load_nmnist", "CHUNK"]
@@ -124,20 +124,6 @@ def _join(parts: list[tuple[np.ndarray, np.ndarray]], labels: np.ndarray, steps:
     return EventSet(codes, offsets, np.asarray(labels, np.int64), steps, n_in)
 
 
-def stratified_subset(y: np.ndarray, k: int, seed: Any) -> np.ndarray:
-    """Sorted indices of k samples (all when k is 0 or >= len(y)), each class in proportion
-    (largest remainders), drawn with ``np.random.default_rng(seed)``."""
-    y = np.asarray(y)
-    if not k or k >= y.size:
-        return np.arange(y.size)
-    classes, counts = np.unique(y, return_counts=True)
-    exact = k * counts / y.size
-    quota = np.floor(exact).astype(np.int64)
-    quota[np.argsort(-(exact - quota), kind="stable")[:k - quota.sum()]] += 1
-    rng = np.random.default_rng(seed)
-    return np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:q] for c, q in zip(classes, quota)]))
-
-
 def data_folder(name: str, path: Any) -> Path:
     """The task option ``path``, else ``$EVOSPIKE_DATA/name``, else ``~/data/name``."""
     if not isinstance(path, (str, os.PathLike)):
@@ -194,6 +180,9 @@ def load_shd(file: Path, *, steps: int, dt: float, limit: int = 0, seed: Any = 0
             chunk = rows[lo:lo + CHUNK]
             sel = slice(int(chunk[0]), int(chunk[-1]) + 1) if everything else chunk
             try:
+                if times.dtype.kind != "O" or units.dtype.kind != "O":  # h5py's variable-length arrays read as objects
+                    raise ValueError(f"spikes/times is {times.dtype} and spikes/units {units.dtype}; expected one "
+                                     f"variable-length array per sample")
                 ts, us = times[sel], units[sel]
                 lengths = np.array([np.size(a) for a in ts], np.int64)
                 if not np.array_equal(lengths, [np.size(a) for a in us]):
@@ -203,6 +192,8 @@ def load_shd(file: Path, *, steps: int, dt: float, limit: int = 0, seed: Any = 0
             except (TypeError, ValueError) as exc:
                 raise TaskError(f"{bad}: samples {int(chunk[0])}..{int(chunk[-1])} are not arrays of spike times "
                                 f"and units ({exc})") from None
+            except OSError as exc:  # a damaged file that h5py opened
+                raise TaskError(f"{bad} is damaged ({exc}); download it again from {SHD_URL}") from None
             if not np.isfinite(t).all() or (t < 0).any():
                 raise TaskError(f"{bad}: spikes/times has negative or non-finite times; expected seconds >= 0")
             if u.size and (u.min() < 0 or u.max() >= SHD_CHANNELS):
@@ -216,7 +207,11 @@ def load_shd(file: Path, *, steps: int, dt: float, limit: int = 0, seed: Any = 0
 def read_nmnist_file(file: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x, y, polarity, timestamp in us) int64 arrays of one N-MNIST ``.bin`` file; overflow
     markers (y = 240) are applied to the timestamps and left out."""
-    raw = np.fromfile(file, np.uint8)
+    try:
+        raw = np.fromfile(file, np.uint8)
+    except OSError as exc:  # a folder, or a file that cannot be read
+        raise TaskError(f"nmnist: cannot read '{file}' ({type(exc).__name__}: {exc.strerror or exc}); expected an "
+                        f"N-MNIST .bin file") from None
     if raw.size % 5:
         raise TaskError(f"nmnist: file '{file}' has {raw.size} bytes, not a multiple of 5 (5 bytes per event); "
                         f"is it an N-MNIST .bin file?")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +37,7 @@ import numpy as np
 from neurons import NetworkBatch
 
 from .base import Evaluation, Preset, TaskError, int_option, reset_option
-from .classification import FITNESS, _Classifier, stratified_split
+from .classification import FITNESS, _Classifier, stratified_split, stratified_subset
 
 __all__ = ["MNIST", "read_idx", "load_mnist", "ENCODINGS", "IDX_FILES"]
 
@@ -49,9 +50,12 @@ _VALIDATION_CHUNK = 1000  # test images simulated at a time
 def read_idx(path: Path) -> np.ndarray:
     """An IDX file (gzipped or not) as a uint8 array: images (n, rows, cols) or labels (n,)."""
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise TaskError(f"mnist: cannot read {str(path)!r} ({type(exc).__name__}: {exc}); download it again") from None
     if len(raw) < 8 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
         raise TaskError(f"mnist: {str(path)!r} is not an IDX file of unsigned bytes (magic {raw[:4].hex()!r})")
     dims = raw[3]
@@ -92,9 +96,11 @@ def load_mnist(path: str | os.PathLike | None = None, test_fraction: float = 0.2
     for split, (images, labels) in IDX_FILES.items():
         X = read_idx(_idx_path(folder, images))
         y = read_idx(_idx_path(folder, labels)).astype(np.int64)
-        if X.ndim != 3 or y.ndim != 1 or X.shape[0] != y.shape[0]:
+        if X.ndim != 3 or X.shape[1:] != (28, 28) or y.ndim != 1 or X.shape[0] != y.shape[0]:
             raise TaskError(f"mnist: {images} has shape {X.shape} and {labels} {y.shape}; expected (n, 28, 28) "
                             f"images and (n,) labels")
+        if y.size and y.max() > 9:
+            raise TaskError(f"mnist: {labels} holds the label {int(y.max())}; expected digits 0 to 9")
         out[split] = (X.reshape(X.shape[0], -1).astype(np.float32) / np.float32(255.0), y)
     return out
 
@@ -143,9 +149,9 @@ class MNIST(_Classifier):
         data = load_mnist(path, test_fraction, self.options["split_seed"])
         self._x = {k: v[0] for k, v in data.items()}
         self._y = {k: v[1] for k, v in data.items()}
-        if self.options["validation_limit"]:
-            k = self.options["validation_limit"]
-            self._x["test"], self._y["test"] = self._x["test"][:k], self._y["test"][:k]
+        if self.options["validation_limit"]:  # each class in proportion, not the first k (sorted by class)
+            rows = stratified_subset(self._y["test"], self.options["validation_limit"], [self.options["split_seed"], 1])
+            self._x["test"], self._y["test"] = self._x["test"][rows], self._y["test"][rows]
         self.n_inputs, self.n_outputs = 784, 10
         self.spike_input = encoding != "current"
 

@@ -50,6 +50,8 @@ from ..errors import GenomeError
 from .seeded import SeededPopulation
 
 F32_MAX = float(np.finfo(np.float32).max)
+SCALED_LIMIT = 1e25  # threshold0 and b0: times e^30 (the clip of their genes' exp) they stay below F32_MAX
+GENE_LIMIT = 1e30    # bias0: plus a gene (strategies keep genes within 1e30) it stays a float32 value
 
 __all__ = ["FixedTopology", "EVOLVABLE", "GenomeError"]
 
@@ -76,8 +78,9 @@ class FixedTopology:
         for name, value in (("alpha", alpha), ("rho", rho)):
             if not 0 <= value < 1:
                 raise GenomeError(f"genome.{name}: {value}; expected a value in [0, 1)")
-        if not b > 0 or not np.isfinite(b):
-            raise GenomeError(f"genome.b: {b}; expected a finite value > 0")
+        if not 0 < b <= SCALED_LIMIT:
+            raise GenomeError(f"genome.b: {b}; expected a value > 0 and at most {SCALED_LIMIT:.3g} (b e^30, the "
+                              f"largest an evolved gene makes it, stays a float32 value)")
         self.neuron, self.max_delay = str(neuron), int(max_delay)
         self.alpha0, self.rho0, self.b0 = float(alpha), float(rho), float(b)
         if evolve is None:
@@ -91,6 +94,9 @@ class FixedTopology:
                                   f"genome.neuron is {neuron!r}")
             if name == "delays" and not self.max_delay:
                 raise GenomeError("genome.evolve: 'delays' needs genome.max_delay >= 1")
+        if self.max_delay and "delays" not in evolve:
+            raise GenomeError(f"genome.max_delay: {self.max_delay} without 'delays' in genome.evolve changes nothing "
+                              f"(every synapse keeps its default delay); add 'delays' to evolve, or set max_delay = 0")
         self.layered = isinstance(hidden, (list, tuple))
         if self.layered and (neuron != "lif" or self.max_delay):
             raise GenomeError(f"genome.hidden: {list(hidden)!r}; the {neuron} neuron model"
@@ -111,10 +117,14 @@ class FixedTopology:
         unknown = [e for e in evolve if e not in EVOLVABLE]
         if unknown:
             raise GenomeError(f"genome.evolve: {unknown[0]!r} is not evolvable; expected some of {', '.join(EVOLVABLE)}")
-        if not threshold > 0:
-            raise GenomeError(f"genome.threshold: {threshold}; expected a value > 0")
+        if not 0 < threshold <= SCALED_LIMIT:
+            raise GenomeError(f"genome.threshold: {threshold}; expected a value > 0 and at most {SCALED_LIMIT:.3g} "
+                              f"(threshold e^30, the largest an evolved gene makes it, stays a float32 value)")
         if not 0 < beta < 1:
             raise GenomeError(f"genome.beta: {beta}; expected a value in (0, 1)")
+        if not abs(bias) <= GENE_LIMIT:
+            raise GenomeError(f"genome.bias: {bias}; expected a value from {-GENE_LIMIT:g} to {GENE_LIMIT:g} (it "
+                              f"becomes a float32 value)")
         self.n_in, self.n_out = int(n_in), int(n_out)
         self.hidden = [int(h) for h in layers] if self.layered else int(hidden)
         self.recurrent = bool(recurrent)

@@ -109,9 +109,11 @@ def check_common(o: dict, min_population: int) -> None:
     for k in ("init_std", "mutation_sigma"):
         if k in o:
             check_gene_option(k, o[k])
-    for k in ("eta", "alpha"):
-        if k in o and not 0 < o[k] < np.inf:
-            raise StrategyError(f"strategy.{k}: {o[k]}; expected a finite value > 0")
+    if "eta" in o and not 0 < o["eta"] < np.inf:
+        raise StrategyError(f"strategy.eta: {o['eta']}; expected a finite value > 0")
+    if "alpha" in o and not 0 < o["alpha"] <= 1:
+        raise StrategyError(f"strategy.alpha: {o['alpha']}; expected a value in (0, 1] (blend crossover widens the "
+                            f"parents' interval by alpha times its length on each side)")
 
 
 def check_population(es, population: np.ndarray) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import StrategyError
 from ..genomes.seeded import SeededPopulation
+from .base import check_gene_option
 from .gaussian import Adam, GaussianStrategy, centered_ranks, check_positive
 
 __all__ = ["OpenES", "OPTIMIZERS"]
@@ -59,7 +60,7 @@ class OpenES(GaussianStrategy):
         check_positive("learning_rate_limit", learning_rate_limit, strict=False)
         if not 0 < float(sigma_decay) <= 1:
             raise StrategyError(f"strategy.sigma_decay: {sigma_decay!r}; expected a number in (0, 1]")
-        check_positive("sigma_limit", sigma_limit, strict=False)
+        check_gene_option("sigma_limit", sigma_limit, zero=True)
         self._setup(dim, seed, dict(population=int(population), sigma0=float(sigma0),
                                     learning_rate=float(learning_rate), weight_decay=float(weight_decay),
                                     optimizer=optimizer, momentum=float(momentum),

@@ -401,6 +401,9 @@ def _resolve(raw: dict) -> tuple[dict, Any, Any]:
     population = strategies.get(strat_name).expected_population(strategy, getattr(space, "dim", 0))
     check_fits(population * space.bytes_per_network(), f"a generation of {population} networks "
                f"({space.bytes_per_network()} bytes each, genome and network)")
+    table = strategy.get("table_size")
+    if isinstance(table, int) and table > 0:  # the seed-based strategies' shared noise table, float32
+        check_fits(4 * table, f"the {table} float32 numbers of the noise table (strategy.table_size)")
     per = int(getattr(task, "episode_bytes", 0) or 0)  # each network plays its episodes at once
     for key, networks in (("episodes", population), ("validation_episodes", 1)):
         count = task_resolved.get(key)

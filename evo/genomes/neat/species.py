@@ -39,8 +39,8 @@ def distance(a: NeatPopulation, b: NeatPopulation, coefficients: tuple[float, ..
     L = pa.shape[1]
     match = pa @ pb.T
     idx = np.arange(L)
-    last_a = np.where(a.present.any(1), np.max(np.where(a.present, idx, -1), axis=1), -1)
-    last_b = np.where(b.present.any(1), np.max(np.where(b.present, idx, -1), axis=1), -1)
+    last_a = np.max(np.where(a.present, idx, -1), axis=1, initial=-1)  # -1: no gene (none at all where L = 0)
+    last_b = np.max(np.where(b.present, idx, -1), axis=1, initial=-1)
     cum_a = np.concatenate([np.zeros((len(a), 1)), np.cumsum(pa, axis=1)], axis=1)  # genes in cols < k
     cum_b = np.concatenate([np.zeros((len(b), 1)), np.cumsum(pb, axis=1)], axis=1)
     above_a = na[:, None] - cum_a[:, last_b + 1]          # a's genes beyond b's last gene

