@@ -97,6 +97,9 @@ class ControlTask(Task):
                             reset=reset_option(reset))
         if not self.n_actions:
             self.options["decoding"] = decoding
+        elif decoding != "rate":
+            raise TaskError(f"task option decoding: {decoding!r}; this task has {self.n_actions} discrete actions, "
+                            f"which the output with the most spikes picks: decoding applies to continuous actions")
         self.physics = self.physics_cls()
         self.n_inputs = self.encoder.n_inputs
         self.n_outputs = self.n_actions or 2

@@ -87,6 +87,7 @@ class GymTask(Task):
 
     metric_names = ("steps", "spikes")
     episode_bytes = 16384  # an environment copy per episode, and the row of network state
+    MUJOCO_EPISODE_BYTES = 1_200_000  # a MuJoCo copy: 1.1 MiB measured (HalfCheetah-v5, Ant-v5)
 
     def __init__(self, env_id: str, *, episodes: int = 10, max_steps: int = 0, sim_steps: int = 5,
                  validation_episodes: int = 100, reset: str = "subtract", decoding: str = "rate",
@@ -110,8 +111,13 @@ class GymTask(Task):
         probe.close()
         if not isinstance(obs_space, spaces.Box) or len(obs_space.shape) != 1:
             raise TaskError(f"gym:{env_id}: observation space {obs_space}; only 1-D Box observations are supported")
+        if mujoco:  # what config's memory check multiplies by the episodes of a generation
+            self.episode_bytes = self.MUJOCO_EPISODE_BYTES
         if isinstance(act_space, spaces.Discrete):
             self.n_outputs, self._act = int(act_space.n), ("discrete", int(act_space.start))
+        elif isinstance(act_space, spaces.Box) and len(act_space.shape) == 1 and act_space.dtype.kind != "f":
+            raise TaskError(f"gym:{env_id}: action space {act_space} holds integers; only Discrete and 1-D float Box "
+                            f"actions are supported")
         elif isinstance(act_space, spaces.Box) and len(act_space.shape) == 1:
             low, high = act_space.low.astype(np.float64), act_space.high.astype(np.float64)
             if not (np.isfinite(low).all() and np.isfinite(high).all()):
@@ -121,6 +127,9 @@ class GymTask(Task):
             raise TaskError(f"gym:{env_id}: action space {act_space}; only Discrete and 1-D Box actions are supported")
         if decoding not in ("rate", "membrane"):
             raise TaskError(f"task option decoding: {decoding!r}; expected 'rate' or 'membrane'")
+        if self._act[0] == "discrete" and decoding != "rate":
+            raise TaskError(f"task option decoding: {decoding!r}; gym:{env_id} has discrete actions, which the "
+                            f"output with the most spikes picks: decoding applies to continuous actions only")
         lo, hi = obs_space.low.astype(np.float64), obs_space.high.astype(np.float64)
         bounded = np.isfinite(lo) & np.isfinite(hi) & (hi > lo)
         if normalize not in ("auto", "on", "off"):

@@ -135,3 +135,71 @@ def test_cli_names_the_option(tmp_path, capsys):
 def write(path, text):
     path.write_text(text)
     return path
+
+
+@pytest.mark.parametrize("task, message", [
+    ("acrobot", "task option decoding: 'membrane'; this task has 3 discrete actions"),
+    ("gym:CartPole-v1", "task option decoding: 'membrane'; gym:CartPole-v1 has discrete actions"),
+])
+def test_decoding_is_refused_where_actions_are_discrete(task, message):
+    with pytest.raises(TaskError) as caught:
+        tasks.make(task, decoding="membrane")
+    assert str(caught.value).startswith(message)
+
+
+def test_integer_box_actions_are_refused():
+    import gymnasium as gym
+
+    class IntActions(gym.Env):
+        observation_space = gym.spaces.Box(-1.0, 1.0, (3,), np.float32)
+        action_space = gym.spaces.Box(-3, 3, (2,), np.int64)
+
+        def reset(self, *, seed=None, options=None):
+            return np.zeros(3, np.float32), {}
+
+        def step(self, action):
+            return np.zeros(3, np.float32), 0.0, True, False, {}
+
+    gym.register(id="EvospikeIntActions-v0", entry_point=IntActions, max_episode_steps=10)
+    try:
+        with pytest.raises(TaskError, match=r"^gym:EvospikeIntActions-v0: action space Box\(-3, 3, \(2,\), int64\) "
+                                            r"holds integers; only Discrete and 1-D float Box actions"):
+            tasks.make("gym:EvospikeIntActions-v0")
+    finally:
+        gym.registry.pop("EvospikeIntActions-v0")
+
+
+def test_mujoco_episodes_count_their_memory():
+    pytest.importorskip("mujoco")
+    with pytest.raises(ConfigError, match=r"^task.episodes = 1000 for 32 networks \(about 1200000 bytes per episode\) "
+                                          r"need about 35.8 GiB"):
+        cfg.resolve({"task": {"name": "gym:HalfCheetah-v5", "episodes": 1000},
+                     "strategy": {"name": "openes", "population": 32}})
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--task", "gym:CartPole-v1", "--kernel", "numba"], "--kernel numba: task 'gym:CartPole-v1' has no compiled"),
+    (["--late", "-1"], "--late: -1; expected an integer >= 0"),
+    (["--workers", "1"], "--workers: 1; `bench eval` compares 1 worker with N: expected an integer >= 2"),
+])
+def test_bench_eval_refuses_what_it_cannot_time(argv, message, capsys):
+    pytest.importorskip("numba")
+    assert main(["bench", "eval", "--population", "8", *argv]) == 2
+    assert capsys.readouterr().err.startswith(f"evospike: error: {message}")
+
+
+def test_an_export_without_task_state_removes_an_earlier_ones(tmp_path, capsys):
+    pytest.importorskip("nir")
+    common = {"strategy": {"name": "cma", "population": 6}, "genome": {"hidden": 2},
+              "run": {"generations": 1, "quiet": True, "backend": "serial", "out": str(tmp_path)}}
+    with_state = run(cfg.resolve({**common, "task": {"name": "gym:Pendulum-v1", "normalize": "on", "max_steps": 5,
+                                                     "episodes": 1, "validation_episodes": 1},
+                                  "run": {**common["run"], "name": "p"}}, preset=False), log=None).path
+    without = run(cfg.resolve({**common, "task": {"name": "xor"}, "run": {**common["run"], "name": "x"}},
+                              preset=False), log=None).path
+    out = tmp_path / "net.nir"
+    assert main(["export", str(with_state), str(out)]) == 0
+    assert (tmp_path / "net.nir.json").is_file()
+    assert main(["export", str(without), str(out)]) == 0
+    assert not (tmp_path / "net.nir.json").exists()
+    assert "removed " in capsys.readouterr().out

@@ -47,6 +47,8 @@ class Toy(Task):
             return Evaluation(ev.fitness.astype(str), ev.metrics)
         if fault == "number name":
             return Evaluation(ev.fitness, {3: ev.fitness})
+        if fault == "multiline":
+            raise RuntimeError("boom in step\nsecond line")
         if fault == "huge":
             return Evaluation(np.linspace(1.6e308, 1.7e308, len(ev)), ev.metrics)
         return ev
@@ -85,6 +87,7 @@ def toy_run(tmp_path, name, task, generations=3, **task_options):
     ("solved shape", 1, "TaskError: solved returned bool of shape (1,); expected (6,) bool, one per network"),
     ("solved float", 1, "TaskError: solved returned float64 of shape (6,); expected (6,) bool, one per network"),
     ("solved raises", 1, "KeyError: 'accuracy'"),
+    ("multiline", 1, "RuntimeError: boom in step second line (finished"),
 ])
 def test_a_faulty_task_fails_its_generation_in_one_line_and_keeps_the_others(tmp_path, fault, at, message):
     with pytest.raises(RunError) as caught:

@@ -424,6 +424,11 @@ def _has_port(task: str) -> bool:
     return getattr(getattr(tasks.make(task), "physics", None), "port", None) is not None
 
 
+def has_compiled(task: str) -> bool:
+    """Whether ``bench eval`` can time the task's compiled path here (numba and a port)."""
+    return compiled.AVAILABLE and _has_port(task)
+
+
 def _workers(task: str, population: int, strategy: str, workers: tuple[int, ...]) -> list[dict]:
     """The first generation's population evaluated in-process (1 worker) and on Ray (n > 1)."""
     trainer = _trainer(task, population, 1, strategy, "compiled" if compiled.AVAILABLE else "numpy")

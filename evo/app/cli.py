@@ -289,8 +289,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
           f"{int(net.neuron_counts()[0])} neurons, "
           f"{int(net.synapse_counts()[0])} synapses, reset {reset})")
     state = task.state()
+    side = Path(str(path) + ".json")
+    if state is None and os.path.lexists(side):  # an earlier export's task state does not belong to this network
+        side.unlink()
+        print(f"removed {side}: an earlier export's task state, which this network does not use")
     if state is not None:  # what the network's inputs went through (e.g. an observation normalizer)
-        side = Path(str(path) + ".json")
         atomic_write_bytes(side, json.dumps({"task": r.config["task"]["name"], "task_state": state},
                                             indent=1).encode())
         print(f"wrote {side}: the task's state the network was evaluated with")
@@ -385,6 +388,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             raise ConfigError(f"--{exc}") from None
     if args.max_generations < 1:
         raise ConfigError(f"--max-generations: {args.max_generations}; expected an integer >= 1")
+    if args.late < 0:
+        raise ConfigError(f"--late: {args.late}; expected an integer >= 0 (0: no late population)")
+    if args.name == "eval" and args.workers == 1:
+        raise ConfigError("--workers: 1; `bench eval` compares 1 worker with N: expected an integer >= 2")
     if args.rounds is None:
         args.rounds = 3 if args.name == "eval" else 5
     if args.rounds < 1:
@@ -422,6 +429,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         names = _name_list(args.task, "--task") or ["cartpole"]
         names = list(bench_speed.PORTS) if names == ["ports"] else names
         workers = (1, args.workers) if args.workers and args.workers > 1 else ()
+        if "compiled" in paths and "numpy" not in paths:  # only the compiled path: each task must have one
+            missing = [n for n in names if not bench_speed.has_compiled(n)]
+            if missing:
+                raise ConfigError(f"--kernel {args.kernel}: task {missing[0]!r} has no compiled rollout, the only "
+                                  f"path --kernel {args.kernel} times; use --kernel numpy, or leave --kernel out to "
+                                  f"time both paths")
         result = bench_speed.evaluation(tuple(names), args.population, args.generations, paths=paths,
                                         late=args.late, workers=workers, progress=show, rounds=args.rounds)
     elif args.name == "scale":
@@ -697,8 +710,9 @@ def main(argv: list[str] | None = None) -> int:
         code = args.func(args)
         sys.stdout.flush()  # here, so that a reader gone away is handled below, not at exit
         return code
-    except USER_ERRORS as exc:
-        print(f"evospike: error: {exc}", file=sys.stderr)
+    except USER_ERRORS as exc:  # one line, also where a user's task or environment raised a message of several
+        print(f"evospike: error: {' '.join(line.strip() for line in str(exc).splitlines() if line.strip())}",
+              file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # the reader went away (`evospike ls | head -1`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes

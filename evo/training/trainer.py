@@ -285,7 +285,8 @@ class Trainer:
 
     def _failed(self, gen: int, what: str, exc: BaseException) -> RunError:
         hint = f"; {self.resume_hint} continues from generation {gen}" if self.resume_hint else ""
-        why = f"it called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {exc}"
+        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line
+        why = f"it called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {text}"
         return RunError(f"generation {gen}: {what}: {why} (finished generations are "
                         f"saved{hint})")
 
