@@ -196,7 +196,7 @@ def good_fields(P=2, n_in=3, N=4):
     ("beta", np.full((2, 4), -0.1), "beta must lie in [0, 1]"),
     ("bias", np.zeros((2, 3)), "bias: shape (2, 3)"),
     ("n_out", 9, "n_out: 9"),
-    ("w_in", np.full((2, 3, 4), np.nan), "w_in: contains NaN"),
+    ("w_in", np.full((2, 3, 4), np.nan), "w_in: value nan; weights and biases must be finite"),
 ])
 def test_network_batch_rejects_bad_fields_with_a_clear_error(field, value, message):
     fields = good_fields()
