@@ -5,8 +5,14 @@ from __future__ import annotations
 from neurons import NetworkError
 from tasks import TaskError
 
-__all__ = ["Terminated", "ConfigError", "RunDirError", "RunError", "ClusterError", "EvaluationTimeout", "StrategyError",
+__all__ = ["one_line", "Terminated", "ConfigError", "RunDirError", "RunError", "ClusterError", "EvaluationTimeout", "StrategyError",
            "GenomeError", "USER_ERRORS"]
+
+
+def one_line(text: object) -> str:
+    """``text`` on one line: its lines joined by single spaces, blank ones left out (a
+    message that a user's task, environment or library wrote on several)."""
+    return " ".join(line.strip() for line in str(text).splitlines() if line.strip())
 
 
 class Terminated(KeyboardInterrupt):

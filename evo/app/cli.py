@@ -16,7 +16,7 @@ import tasks
 from tasks.registry import load_attr
 
 from .. import __version__, strategies
-from ..errors import USER_ERRORS, ConfigError, RunDirError, Terminated
+from ..errors import USER_ERRORS, ConfigError, RunDirError, Terminated, one_line
 from ..rundir.files import atomic_write_bytes
 from ..rundir.layout import BEST, CENTER, CHECKPOINTS, CONFIG, RUN_FILES, SUMMARY
 from ..rundir.lock import is_locked
@@ -711,8 +711,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # here, so that a reader gone away is handled below, not at exit
         return code
     except USER_ERRORS as exc:  # one line, also where a user's task or environment raised a message of several
-        print(f"evospike: error: {' '.join(line.strip() for line in str(exc).splitlines() if line.strip())}",
-              file=sys.stderr)
+        print(f"evospike: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # the reader went away (`evospike ls | head -1`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes

@@ -43,7 +43,7 @@ import numpy as np
 from neurons import NetworkBatch, dense
 from neurons.lif import check_reset
 
-from ..errors import ConfigError, RunDirError
+from ..errors import ConfigError, RunDirError, one_line
 
 __all__ = ["to_nir", "from_nir", "write_nir", "read_nir"]
 
@@ -226,6 +226,5 @@ def read_nir(path: str | Path) -> tuple[NetworkBatch, str]:
     except FileNotFoundError:
         raise RunDirError(f"NIR file {str(path)!r} does not exist") from None
     except Exception as exc:  # h5py raises several types for a damaged file
-        raise RunDirError(f"{str(path)!r}: cannot read NIR ({type(exc).__name__}: {' '.join(str(exc).split())})") \
-            from None
+        raise RunDirError(f"{str(path)!r}: cannot read NIR ({type(exc).__name__}: {one_line(exc)})") from None
     return from_nir(graph)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterable, Sequence
 import pandas as pd
 
 from .. import __version__
-from ..errors import RunDirError
+from ..errors import RunDirError, one_line
 from ..rundir.files import atomic_write_bytes, read_bytes
 from ..rundir.layout import CONFIG
 from ..rundir.results import Run, find_runs, load_run, run_names, run_status, stack_runs
@@ -120,7 +120,7 @@ def _plots_html(run: Run, plot: Callable[..., list[Path]] | None, notes: list[st
         try:
             written = {Path(p).name for p in plot(run.path, say=said.append)}
         except Exception as exc:  # the page is still worth having without pictures
-            said.append(f"no new plots: {type(exc).__name__}: {' '.join(str(exc).split())}")
+            said.append(f"no new plots: {type(exc).__name__}: {one_line(exc)}")
             written = set()
         names = [n for n in PLOT_FILES if n in written]
         notes += [f"{name}: {line.strip('()')}" for line in said]

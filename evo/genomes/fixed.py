@@ -51,7 +51,7 @@ from .seeded import SeededPopulation
 
 F32_MAX = float(np.finfo(np.float32).max)
 SCALED_LIMIT = 1e25  # threshold0 and b0: times e^30 (the clip of their genes' exp) they stay below F32_MAX
-GENE_LIMIT = 1e30    # bias0: plus a gene (strategies keep genes within 1e30) it stays a float32 value
+GENE_LIMIT = 1e30    # genes, strategies' scales and centres, bias0: beyond this float32 values overflow
 
 __all__ = ["FixedTopology", "EVOLVABLE", "GenomeError"]
 

@@ -12,10 +12,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import StrategyError
+from ..genomes.fixed import GENE_LIMIT
 
 __all__ = ["Strategy", "StrategyError", "GENE_LIMIT", "check_gene_option"]
-
-GENE_LIMIT = 1e30  # genes become float32 values (at most 3.4e38): scales and centres beyond this overflow
 
 
 def check_gene_option(name: str, value: Any, *, signed: bool = False, zero: bool = False) -> None:

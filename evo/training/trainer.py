@@ -21,7 +21,7 @@ import numpy as np
 
 from tasks import Evaluation, TaskError
 
-from ..errors import ClusterError, ConfigError, RunDirError, RunError, StrategyError, Terminated
+from ..errors import ClusterError, ConfigError, RunDirError, RunError, StrategyError, Terminated, one_line
 from ..evaluation import Evaluator, Sizes
 from ..genomes.seeded import SeededPopulation
 from ..strategies import Strategy
@@ -285,8 +285,8 @@ class Trainer:
 
     def _failed(self, gen: int, what: str, exc: BaseException) -> RunError:
         hint = f"; {self.resume_hint} continues from generation {gen}" if self.resume_hint else ""
-        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())  # one line
-        why = f"it called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else f"{type(exc).__name__}: {text}"
+        why = f"it called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else \
+            f"{type(exc).__name__}: {one_line(exc)}"
         return RunError(f"generation {gen}: {what}: {why} (finished generations are "
                         f"saved{hint})")
 

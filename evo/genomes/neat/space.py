@@ -18,6 +18,7 @@ from neurons import NetworkBatch
 from neurons.network import MAX_DELAY
 
 from ...errors import GenomeError
+from ..fixed import GENE_LIMIT
 from .innovations import InnovationRegistry
 from .population import NeatPopulation
 
@@ -48,14 +49,14 @@ class NeatSpace:
             raise GenomeError(f"genome.initial: {initial!r}; expected one of {', '.join(INITIAL)}")
         if not 0 < initial_fraction <= 1:
             raise GenomeError(f"genome.initial_fraction: {initial_fraction}; expected a value in (0, 1]")
-        if not 0 < weight_std <= 1e30:
-            raise GenomeError(f"genome.weight_std: {weight_std}; expected a value > 0 and at most 1e+30")
+        if not 0 < weight_std <= GENE_LIMIT:
+            raise GenomeError(f"genome.weight_std: {weight_std}; expected a value > 0 and at most {GENE_LIMIT:g}")
         if not 1e-3 <= threshold <= 1e3:
             raise GenomeError(f"genome.threshold: {threshold}; expected a value in [0.001, 1000] (mutation keeps "
                               f"thresholds there)")
-        if not abs(bias) <= 1e30:
-            raise GenomeError(f"genome.bias: {bias}; expected a value from -1e+30 to 1e+30 (it becomes a float32 "
-                              f"value)")
+        if not abs(bias) <= GENE_LIMIT:
+            raise GenomeError(f"genome.bias: {bias}; expected a value from {-GENE_LIMIT:g} to {GENE_LIMIT:g} (it "
+                              f"becomes a float32 value)")
         if not 0 < beta < 1:
             raise GenomeError(f"genome.beta: {beta}; expected a value in (0, 1)")
         if isinstance(max_delay, bool) or not isinstance(max_delay, (int, np.integer)) or \
