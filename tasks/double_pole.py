@@ -124,6 +124,9 @@ class DoublePole(Task):
         if not isinstance(velocities, bool):
             raise TaskError(f"task option velocities: {velocities!r}; expected true or false")
         sim_steps, test_steps = int_option("sim_steps", sim_steps), int_option("test_steps", test_steps)
+        if velocities and test_steps != 100_000:
+            raise TaskError(f"task option test_steps: {test_steps}; only the variant without velocities "
+                            f"(velocities = false) runs the generalization test that it sets")
         max_steps = int_option("max_steps", max_steps, 0, " (0: the variant's default)")
         reset = reset_option(reset)
         default = 100_000 if velocities else 1_000

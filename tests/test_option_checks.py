@@ -203,3 +203,9 @@ def test_an_export_without_task_state_removes_an_earlier_ones(tmp_path, capsys):
     assert main(["export", str(without), str(out)]) == 0
     assert not (tmp_path / "net.nir.json").exists()
     assert "removed " in capsys.readouterr().out
+
+
+def test_the_double_pole_with_velocities_refuses_test_steps():
+    with pytest.raises(TaskError, match=r"^task option test_steps: 30; only the variant without velocities"):
+        tasks.make("double-pole", test_steps=30)
+    assert tasks.make("double-pole-nv", test_steps=30).options["test_steps"] == 30
