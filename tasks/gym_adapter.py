@@ -178,6 +178,15 @@ class GymTask(Task):
     def state(self) -> dict | None:
         return None if self.normalizer is None else {"normalizer": self.normalizer.state()}
 
+    def input_transform(self) -> dict | None:
+        """What the network's input is, for a reader without evospike (``export``'s
+        ``OUT.nir.json``): the observation normalized by ``formula``, or None unnormalized."""
+        if self.normalizer is None:
+            return None
+        n = self.normalizer
+        return {"formula": "clip((observation - mean) / std, -clip, clip)", "mean": n.mean.tolist(),
+                "std": n.std.tolist(), "clip": n.clip}
+
     def set_state(self, state: dict | None) -> None:
         if state is None or self.normalizer is None:
             if state is not None and state.get("normalizer") is not None:

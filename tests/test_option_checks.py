@@ -1,6 +1,7 @@
 """Options and data that cannot work are refused in one line before a run starts; options
 that are documented do run."""
 import gzip
+import json
 
 import numpy as np
 import pytest
@@ -199,7 +200,13 @@ def test_an_export_without_task_state_removes_an_earlier_ones(tmp_path, capsys):
                               preset=False), log=None).path
     out = tmp_path / "net.nir"
     assert main(["export", str(with_state), str(out)]) == 0
-    assert (tmp_path / "net.nir.json").is_file()
+    side = json.loads((tmp_path / "net.nir.json").read_text())
+    state = side["task_state"]["normalizer"]
+    mean = np.asarray(state["sum"]) / state["count"]
+    assert side["input"]["formula"] == "clip((observation - mean) / std, -clip, clip)" and side["input"]["clip"] == 5.0
+    np.testing.assert_allclose(side["input"]["mean"], mean)
+    np.testing.assert_allclose(side["input"]["std"], np.sqrt(np.maximum(np.asarray(state["sumsq"]) / state["count"]
+                                                                        - mean ** 2, 1e-2)))
     assert main(["export", str(without), str(out)]) == 0
     assert not (tmp_path / "net.nir.json").exists()
     assert "removed " in capsys.readouterr().out

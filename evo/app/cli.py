@@ -294,8 +294,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
         side.unlink()
         print(f"removed {side}: an earlier export's task state, which this network does not use")
     if state is not None:  # what the network's inputs went through (e.g. an observation normalizer)
-        atomic_write_bytes(side, json.dumps({"task": r.config["task"]["name"], "task_state": state},
-                                            indent=1).encode())
+        doc = {"task": r.config["task"]["name"], "task_state": state}
+        transform = getattr(task, "input_transform", lambda: None)()
+        if transform is not None:  # the same, as numbers another tool applies directly
+            doc["input"] = transform
+        atomic_write_bytes(side, json.dumps(doc, indent=1).encode())
         print(f"wrote {side}: the task's state the network was evaluated with")
     return 0
 
