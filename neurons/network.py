@@ -158,7 +158,7 @@ class NetworkBatch:
                 bad = arr[(arr < low) | (arr > MAX_DELAY)].flat[0]
                 raise NetworkError(f"NetworkBatch.{name}: value {bad}; delays must lie in {low}..{MAX_DELAY}")
             object.__setattr__(self, name, np.ascontiguousarray(arr, dtype=np.int32))
-        for name in ("w_in", "w_rec", "threshold", "beta", "bias") + OPTIONAL:  # read-only: a batch never changes, so what it derives (delay groups) stays valid
+        for name in ("w_in", "w_rec", "threshold", "beta", "bias") + OPTIONAL:  # read-only (class docstring)
             arr = getattr(self, name)
             if arr is not None and arr.flags.writeable:
                 view = arr.view()

@@ -11,7 +11,7 @@ from neurons import RESETS, NetworkBatch, check_reset
 
 from .preset import Preset
 
-__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "reset_option"]
+__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "positive_option", "reset_option"]
 
 
 class TaskError(ValueError):
@@ -23,6 +23,14 @@ def int_option(name: str, value: Any, low: int = 1, note: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise TaskError(f"task option {name}: {value!r}; expected an integer >= {low}{note}")
     return int(value)
+
+
+def positive_option(name: str, value: Any) -> float:
+    """A task option that must be a finite number > 0; anything else is a TaskError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 < value < math.inf:
+        raise TaskError(f"task option {name}: {value!r}; expected a value > 0")
+    return float(value)
 
 
 def reset_option(reset: Any) -> str:

@@ -22,13 +22,11 @@ test split (the fitness of a validation is the accuracy).
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from neurons import NetworkBatch, decoders, encoders, input_events, portable, simulate, simulate_outputs
 
-from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
+from .base import Evaluation, Preset, Task, TaskError, int_option, positive_option, reset_option
 
 FITNESS = ("probability", "log_probability")
 
@@ -154,8 +152,7 @@ class DatasetTask(_Classifier):
             raise TaskError(f"task option encoding: {encoding!r}; expected 'current' or 'population'")
         if not 0 < test_fraction < 1:
             raise TaskError(f"task option test_fraction: {test_fraction}; expected a value in (0, 1)")
-        if not temperature > 0:
-            raise TaskError(f"task option temperature: {temperature}; expected a value > 0")
+        positive_option("temperature", temperature)
         if fitness not in FITNESS:
             raise TaskError(f"task option fitness: {fitness!r}; expected one of {', '.join(FITNESS)}")
         if not (isinstance(input_noise, (int, float)) and 0 <= input_noise < np.inf):
@@ -269,8 +266,7 @@ class TemporalPatterns(GeneratedClassifier):
     def __init__(self, *, channels: int = 8, classes: int = 4, steps: int = 30, spikes_per_channel: int = 2,
                  jitter: int = 1, samples: int = 32, validation_samples: int = 100, pattern_seed: int = 0,
                  temperature: float = 2.0, reset: str = "subtract") -> None:
-        if isinstance(temperature, bool) or not (isinstance(temperature, (int, float)) and 0 < temperature < math.inf):
-            raise TaskError(f"task option temperature: {temperature!r}; expected a value > 0")
+        positive_option("temperature", temperature)
         self.options = dict(channels=int_option("channels", channels, 1), classes=int_option("classes", classes, 2),
                             steps=int_option("steps", steps, 2),
                             spikes_per_channel=int_option("spikes_per_channel", spikes_per_channel, 1),

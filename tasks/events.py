@@ -45,7 +45,7 @@ import numpy as np
 
 from neurons import NetworkBatch
 
-from .base import Evaluation, Preset, TaskError, int_option, reset_option
+from .base import Evaluation, Preset, TaskError, int_option, positive_option, reset_option
 from .classification import FITNESS, _Classifier, stratified_subset
 
 __all__ = ["SHD", "NMNIST", "EventSet", "bin_events", "stratified_subset", "data_folder", "load_shd",
@@ -280,8 +280,7 @@ class _EventTask(_Classifier):
                split_seed: int, temperature: float, fitness: str, reset: str) -> None:
         if isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (0 < dt < math.inf):
             raise TaskError(f"task option dt: {dt!r}; expected seconds per step, a number > 0")
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise TaskError(f"task option temperature: {temperature!r}; expected a value > 0")
+        positive_option("temperature", temperature)
         if fitness not in FITNESS:
             raise TaskError(f"task option fitness: {fitness!r}; expected one of {', '.join(FITNESS)}")
         reset_option(reset)

@@ -36,7 +36,7 @@ import numpy as np
 
 from neurons import NetworkBatch
 
-from .base import Evaluation, Preset, TaskError, int_option, reset_option
+from .base import Evaluation, Preset, TaskError, int_option, positive_option, reset_option
 from .classification import FITNESS, _Classifier, stratified_split, stratified_subset
 
 __all__ = ["MNIST", "read_idx", "load_mnist", "ENCODINGS", "IDX_FILES"]
@@ -133,8 +133,7 @@ class MNIST(_Classifier):
             raise TaskError(f"task option test_fraction: {test_fraction!r}; expected a value in (0, 1)")
         if not (isinstance(max_rate, (int, float)) and 0 < max_rate <= 1):
             raise TaskError(f"task option max_rate: {max_rate!r}; expected a probability in (0, 1]")
-        if not (isinstance(temperature, (int, float)) and temperature > 0):
-            raise TaskError(f"task option temperature: {temperature!r}; expected a value > 0")
+        positive_option("temperature", temperature)
         if fitness not in FITNESS:
             raise TaskError(f"task option fitness: {fitness!r}; expected one of {', '.join(FITNESS)}")
         if path is not None and not isinstance(path, (str, os.PathLike)):

@@ -231,7 +231,7 @@ def _moments(values: np.ndarray) -> tuple[float, float, float]:
     if not 1e300 < scale < math.inf:
         scale = 1.0
     with np.errstate(invalid="ignore"):  # an infinite fitness: std NaN, without a warning
-        scaled = values / scale if scale != 1.0 else values
+        scaled = values / scale
         return (float(scaled.mean() * scale), float(np.median(scaled) * scale), float(scaled.std() * scale))
 
 
