@@ -6,7 +6,7 @@ from neurons import NetworkError
 from tasks import TaskError
 
 __all__ = ["one_line", "Terminated", "ConfigError", "RunDirError", "RunError", "ClusterError", "EvaluationTimeout", "StrategyError",
-           "GenomeError", "USER_ERRORS"]
+           "StepSizeError", "GenomeError", "USER_ERRORS"]
 
 
 def one_line(text: object) -> str:
@@ -43,6 +43,10 @@ class EvaluationTimeout(RuntimeError):
 
 class StrategyError(ValueError):
     """Bad strategy options, a misuse of ask/tell, or a state that cannot be restored."""
+
+
+class StepSizeError(StrategyError):
+    """A strategy's update left the range that genes can hold: its step sizes are too large."""
 
 
 class GenomeError(ValueError):

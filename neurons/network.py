@@ -29,6 +29,11 @@ def _as_f32(name: str, value) -> np.ndarray:
         if lost.any():
             raise NetworkError(f"NetworkBatch.{name}: value {float(arr[lost].flat[0])!r} is beyond float32's range "
                                f"(|x| <= {float(np.finfo(np.float32).max):.4g})")
+        vanished = (out == 0) & (arr > 0)
+        if name == "threshold" and vanished.any():  # named as given, not as the 0.0 it became
+            tiny = float(np.finfo(np.float32).smallest_subnormal)
+            raise NetworkError(f"NetworkBatch.threshold: value {float(arr[vanished].flat[0])!r} is 0.0 in float32 "
+                               f"(the smallest positive float32 is {tiny:.3g}); thresholds must be > 0")
         return line_aligned(out)
     return line_aligned(np.ascontiguousarray(arr, dtype=np.float32))
 

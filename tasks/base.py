@@ -139,6 +139,10 @@ class Task:
     - ``episode_bytes``: for tasks with ``episodes`` and ``validation_episodes`` options,
       about the memory one episode of one network takes while it is played, so that a run
       refuses, before it starts, episode counts the machine cannot hold; default 0: unknown;
+    - ``input_bytes() -> (bytes, what)``: about the memory of the largest input that one
+      ``evaluate`` or ``validate`` call builds at once (a dense (steps, samples, inputs) array),
+      and the options that set it, so that a run refuses options the machine cannot hold
+      before it starts; default (0, ""): small or unknown;
     - ``state() -> dict | None``, ``set_state(state)``, ``update_state(ev)``: what the task
       learns while a run goes on (an observation normalizer). The run keeps the state in
       its checkpoint and with ``best.json``, sets it on every evaluating process before
@@ -162,6 +166,9 @@ class Task:
 
     def solved(self, ev: Evaluation) -> np.ndarray | None:
         return None
+
+    def input_bytes(self) -> tuple[int, str]:
+        return 0, ""
 
     def state(self) -> dict[str, Any] | None:
         return None

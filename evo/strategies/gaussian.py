@@ -18,10 +18,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import StrategyError
+from ..errors import StepSizeError, StrategyError
 from ..genomes.seeded import SeededPopulation, noise_table, table_size_for, weighted_noise_sums
 from ..seeding import entropy_seed, stream
-from .base import Strategy, check_gene_option
+from .base import GENE_LIMIT, Strategy, check_gene_option
 
 __all__ = ["GaussianStrategy", "centered_ranks", "Adam", "ClipUp", "check_positive"]
 
@@ -101,6 +101,7 @@ class GaussianStrategy(Strategy):
     """
 
     genome_space = "fixed"
+    step_options: ClassVar[tuple[str, ...]] = ("sigma0",)  # the options that set the size of an update
     mirrored: ClassVar[bool] = True
     per_gene_sigma: ClassVar[bool] = True
 
@@ -151,8 +152,23 @@ class GaussianStrategy(Strategy):
                                             and population.generation == asked.generation
                                             and np.array_equal(population.offsets, asked.offsets)):
             raise StrategyError(f"{self.name}: tell() needs the population that ask() returned")
-        self._update(asked, values)
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, in one line
+            self._update(asked, values)
+        self._check_range()
         self._asked = None
+
+    def _check_range(self) -> None:
+        """A StepSizeError naming the step-size options if an update left the center or the
+        deviation outside what genes can hold (finite, at most GENE_LIMIT in magnitude)."""
+        for what, arr in (("center", self.center), ("deviation", np.asarray(self.sigma))):
+            top = max(float(arr.max()), -float(arr.min()))  # NaN stays NaN: not <= GENE_LIMIT
+            if not top <= GENE_LIMIT:
+                raise StepSizeError(f"its update took the search {what} to {top:g}, beyond what genes can hold "
+                                    f"({GENE_LIMIT:g}): lower {' or '.join(self.step_settings())}")
+
+    def step_settings(self) -> list[str]:
+        """The options that set the size of an update, with their values, for messages."""
+        return [f"strategy.{k} ({self.options[k]:g})" for k in self.step_options]
 
     def _update(self, population: SeededPopulation, fitness: np.ndarray) -> None:
         raise NotImplementedError(f"{type(self).__name__}._update")

@@ -27,6 +27,7 @@ as JSON plus npz arrays.
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
@@ -75,6 +76,12 @@ class NEAT(Strategy):
                     enable_rate=enable_rate, disable_rate=disable_rate, disable_inherit=disable_inherit,
                     split_weight=split_weight, delay_rate=delay_rate, c_delay=c_delay)
         self._check(opts)
+        if not space.max_delay:  # the delay options act only on delays; their defaults stay accepted (recorded runs)
+            defaults = inspect.signature(NEAT.__init__).parameters
+            for k in ("delay_rate", "c_delay"):
+                if opts[k] != defaults[k].default:
+                    raise StrategyError(f"strategy.{k}: {opts[k]} changes nothing without delays (genome.max_delay "
+                                        f"is 0); set genome.max_delay to evolve them")
         self.options = opts
         self.space, self.seed = space, int(seed)
         self.population_size = int(population)
@@ -233,7 +240,10 @@ class NEAT(Strategy):
         try:
             sp = dict(meta["space"])
             space = NeatSpace(sp.pop("n_in"), sp.pop("n_out"), **sp)
-            es = cls(space, seed=meta["seed"], **meta["options"])
+            opts = dict(meta["options"])  # delay options a run recorded without delays: inert, kept as recorded
+            inert = {} if space.max_delay else {k: opts.pop(k) for k in ("delay_rate", "c_delay") if k in opts}
+            es = cls(space, seed=meta["seed"], **opts)
+            es.options.update(inert)
             es.generation = int(meta["generation"])
             es.threshold = float(meta["threshold"])
             es.next_species = int(meta["next_species"])

@@ -41,6 +41,7 @@ class OpenES(GaussianStrategy):
     """
 
     name = "openes"
+    step_options = ("learning_rate", "sigma0")
     mirrored = True
     per_gene_sigma = False
 
@@ -51,7 +52,7 @@ class OpenES(GaussianStrategy):
                  table_size: int = 0) -> None:
         if optimizer not in OPTIMIZERS:
             raise StrategyError(f"strategy.optimizer: {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
-        check_positive("learning_rate", learning_rate)
+        check_gene_option("learning_rate", learning_rate)  # a step in gene units
         check_positive("weight_decay", weight_decay, strict=False)
         if not 0 <= float(momentum) < 1:
             raise StrategyError(f"strategy.momentum: {momentum!r}; expected a number in [0, 1)")

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import StrategyError
 from ..genomes.seeded import SeededPopulation
+from .base import check_gene_option
 from .gaussian import ClipUp, GaussianStrategy, centered_ranks, check_positive
 
 __all__ = ["PGPE"]
@@ -36,6 +37,7 @@ class PGPE(GaussianStrategy):
     """
 
     name = "pgpe"
+    step_options = ("center_learning_rate", "max_speed", "stdev_learning_rate", "sigma0")
     mirrored = True
     per_gene_sigma = True
 
@@ -43,8 +45,8 @@ class PGPE(GaussianStrategy):
                  center_learning_rate: float = 0.15, max_speed: float = 0.3, momentum: float = 0.9,
                  stdev_learning_rate: float = 0.1, stdev_max_change: float = 0.2, x0: float = 0.0,
                  init_std: float = 0.0, table_size: int = 0) -> None:
-        check_positive("center_learning_rate", center_learning_rate)
-        check_positive("max_speed", max_speed)
+        check_gene_option("center_learning_rate", center_learning_rate)  # steps in gene units
+        check_gene_option("max_speed", max_speed)
         check_positive("stdev_learning_rate", stdev_learning_rate, strict=False)
         check_positive("stdev_max_change", stdev_max_change)
         if not 0 <= float(momentum) < 1:

@@ -404,6 +404,9 @@ def _resolve(raw: dict) -> tuple[dict, Any, Any]:
     table = strategy.get("table_size")
     if isinstance(table, int) and table > 0:  # the seed-based strategies' shared noise table, float32
         check_fits(4 * table, f"the {table} float32 numbers of the noise table (strategy.table_size)")
+    size, what = task.input_bytes() if callable(getattr(task, "input_bytes", None)) else (0, "")
+    if size:
+        check_fits(size, what)
     per = int(getattr(task, "episode_bytes", 0) or 0)  # each network plays its episodes at once
     for key, networks in (("episodes", population), ("validation_episodes", 1)):
         count = task_resolved.get(key)

@@ -21,7 +21,7 @@ import numpy as np
 
 from tasks import Evaluation, TaskError
 
-from ..errors import ClusterError, ConfigError, RunDirError, RunError, StrategyError, Terminated, one_line
+from ..errors import ClusterError, ConfigError, RunDirError, RunError, StepSizeError, StrategyError, Terminated, one_line
 from ..evaluation import Evaluator, Sizes
 from ..genomes.seeded import SeededPopulation
 from ..strategies import Strategy
@@ -371,6 +371,8 @@ class Trainer:
         values = self.objective_values(ev)
         try:
             self.strategy.tell(population, values)
+        except StepSizeError as exc:
+            raise self._failed(gen, f"strategy {self.strategy.name!r} cannot go on", exc) from exc
         except StrategyError as exc:
             raise self._failed(gen, f"task {self.task_name!r} gave values strategy {self.strategy.name!r} "
                                     f"cannot take", exc) from exc
