@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -272,6 +273,24 @@ def test_f10_a_bad_ray_address_is_one_line_and_quick(tmp_path, address):
     assert out.returncode == 2 and address in one_line_error(out)
     assert time.time() - t0 < 45
     assert not list(tmp_path.iterdir())  # no run directory for a run that could not start
+
+
+def test_f10_an_address_where_something_else_listens_is_one_line_without_rays_log(tmp_path):
+    import http.server
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"127.0.0.1:{server.server_address[1]}"
+    try:
+        t0 = time.time()
+        out = cli(["run", "xor", "--address", address, "--out", str(tmp_path)], timeout=120)
+        assert time.time() - t0 < 45
+    finally:
+        server.shutdown()
+    assert out.returncode == 2
+    assert one_line_error(out).startswith(f"evospike: error: nothing at '{address}' (--address) answers as a Ray "
+                                          f"cluster's head (")
+    assert out.stderr.count("\n") == 1, out.stderr  # none of Ray's retry warnings
+    assert not list(tmp_path.iterdir())
 
 
 def test_f11_more_workers_than_cpus_are_capped_with_a_warning(tmp_path):

@@ -121,6 +121,59 @@ def test_a_run_without_an_address_starts_its_own_instance_beside_another_cluster
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def test_sigterm_while_ray_starts_interrupts_the_run(monkeypatch):
+    """ray.init puts in a SIGTERM handler of its own, which calls sys.exit(15), until init_ray
+    restores ours: a SIGTERM then must still end the run as interrupted, not as a task that
+    called sys.exit."""
+    from evo.errors import Terminated
+
+    def init(**kwargs):
+        raise SystemExit(signal.SIGTERM)  # what Ray's handler does on SIGTERM
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated):
+        distributed.init_ray(num_cpus=1)
+    assert signal.getsignal(signal.SIGTERM) is before
+    monkeypatch.setattr(ray, "init", lambda **kwargs: (_ for _ in ()).throw(SystemExit(3)))
+    with pytest.raises(SystemExit):  # any other exit is not a signal
+        distributed.init_ray(num_cpus=1)
+
+
+def test_joining_a_cluster_that_wants_a_token_says_how_in_one_line(tmp_path):
+    """A head started with token authentication (Ray's default for a new local cluster)
+    refuses a client without the token; Ray's own client retries for about 20 s with a
+    warning per second. evospike asks the head first: one line saying what to set. With
+    the token the run joins."""
+    tmp = tempfile.mkdtemp(prefix="r", dir="/tmp")
+    token = "0123456789abcdef" * 4
+    base = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+    base["RAY_TMPDIR"] = tmp
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_CLUSTER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True,
+                              env=base | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token})
+    try:
+        address = holder.stdout.readline().strip()
+        assert address.startswith("127.0.0.1:"), holder.stderr.read() if holder.poll() is not None else address
+        argv = [sys.executable, "-m", "evo", "run", "xor", "--no-preset", "--generations", "2", "--quiet",
+                "--address", address, "--out", str(tmp_path)]
+        for env, says in ((base, "set RAY_AUTH_MODE=token, with the cluster's token in RAY_AUTH_TOKEN"),
+                          (base | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "f" * 64}, "its token is not this")):
+            t0 = time.time()
+            out = subprocess.run(argv + ["--name", "refused"], capture_output=True, text=True, env=env, timeout=120)
+            assert out.returncode == 2 and time.time() - t0 < 15, out.stderr
+            assert out.stderr.startswith(f"evospike: error: the Ray cluster at '{address}' (--address) requires token "
+                                         f"authentication: {says}") and out.stderr.count("\n") == 1, out.stderr
+        assert not (tmp_path / "refused").exists()
+        out = subprocess.run(argv + ["--name", "joined"], capture_output=True, text=True, timeout=180,
+                             env=base | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token})
+        assert out.returncode == 0, out.stderr
+        assert load_run(tmp_path / "joined").summary["status"] == "finished"
+    finally:
+        holder.communicate(input="", timeout=60)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_metrics_identical_for_serial_and_ray_with_1_2_3_workers(local_ray, tmp_path):
     run(config(tmp_path, "serial", backend="serial"), log=None)
     ref = metrics(tmp_path / "serial")
@@ -153,6 +206,22 @@ def test_auto_backend_moves_to_ray_after_a_long_generation_and_changes_no_result
         assert ev.backend == "ray"
         b, _ = ev.evaluate(pop, 0)
     np.testing.assert_array_equal(a.fitness, b.fitness)
+
+
+def test_auto_backend_does_not_judge_the_processs_first_evaluation(local_ray, tmp_path, capsys):
+    """The first evaluation also loads or compiles the kernels (up to 15 s on a fresh install):
+    a default run must not move to Ray for that one-off cost."""
+    from evo.evaluation import AutoEvaluator
+    from evo.training.api import problem_of
+    problem = problem_of(config(tmp_path, "x"))
+    pop = np.random.default_rng(0).normal(size=(6, problem.build()[1].dim))
+    with AutoEvaluator(problem, 0, ray_after=1e-9) as ev:
+        ev.evaluate(pop, 0)
+        assert ev.backend == "serial"
+        ev.evaluate(pop, 1)
+        assert ev.backend == "ray"
+    err = capsys.readouterr().err
+    assert "generation 1 took" in err and "generation 0 took" not in err
 
 
 def test_chunks_follow_the_measured_cost(local_ray):

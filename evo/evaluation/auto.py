@@ -7,7 +7,9 @@ CartPole generation of 256 networks takes about 20 ms serially, and Ray with 2 w
 slower than the serial backend there. So ``auto`` evaluates in this process, and moves to
 Ray, for the rest of the run, after the first generation whose serial evaluation took at
 least ``ray_after`` seconds, on a machine with more than one CPU (or at once when a
-cluster address or a number of workers is given). Results never depend on the backend, so the move changes
+cluster address or a number of workers is given). The process's first evaluation is not
+judged: it also loads or compiles the numba kernels (up to 15 s on a fresh install), a
+one-off cost that Ray's workers would pay again. Results never depend on the backend, so the move changes
 nothing but time. A task that only this process registered (``tasks.register``, not a
 plugin) stays serial, with one note: Ray's workers cannot make it. Where Ray fails to start,
 the run goes on serially with a warning, and the generation just evaluated is kept.
@@ -46,6 +48,7 @@ class AutoEvaluator(EvaluatorBase):
         self.inner: Any = SerialEvaluator(problem, seed, task=task, space=space, timeout=timeout)
         self.backend = "serial"
         self.stay_serial = False  # set once a move to Ray was tried or ruled out
+        self.judged = False  # whether an evaluation after the first (the warm-up) has been timed
         if address or os.environ.get("RAY_ADDRESS") or self.workers > 0:
             self._to_ray()
 
@@ -66,6 +69,9 @@ class AutoEvaluator(EvaluatorBase):
         start = time.perf_counter()
         out = self.inner.evaluate(population, generation)
         seconds = time.perf_counter() - start
+        first, self.judged = not self.judged, True
+        if first and self.ray_after > 0:  # loads the kernels too: the next generation tells
+            return out
         if self.backend == "serial" and self.cpus > 1 and seconds >= self.ray_after and not self.stay_serial:
             self.stay_serial = True  # one try, one note
             if not everywhere(self.problem.task_name):

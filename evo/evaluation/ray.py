@@ -78,7 +78,7 @@ from neurons import current_kernel, kernels
 from tasks import Evaluation, TaskError
 from tasks.registry import everywhere
 
-from ..errors import ClusterError, EvaluationTimeout
+from ..errors import ClusterError, EvaluationTimeout, Terminated
 from ..genomes.neat.population import ROW_FIELDS, NeatPopulation
 from ..seeding import derive_seed
 from .base import EvaluatorBase, Sizes, evaluate_chunks, take_rows
@@ -115,6 +115,7 @@ INLINE_BYTES = 1 << 20   # the local instance sends call arguments up to this si
 RAY_INLINE_BYTES = 100 * 1024  # Ray's default limit (max_direct_call_object_size), on other clusters
 _inline_limit = RAY_INLINE_BYTES  # call arguments sent with the call, on the instance init_ray last joined or started
 CONNECT_TIMEOUT = 10.0   # seconds to reach a cluster's address
+PROBE_TIMEOUT = 3.0      # seconds for its head to answer as a Ray cluster (Ray's client adds its own ~10 s)
 START_TIMEOUT = 300.0    # seconds for every actor to start (a CPU to free up, its task to build)
 
 
@@ -128,18 +129,65 @@ def address_has_form(address: str) -> bool:
                                  and 0 < int(port) < 65536)
 
 
-def check_address(address: str) -> None:
-    """A ClusterError unless ``address`` is "auto" or a HOST:PORT that accepts a connection."""
+def check_address(address: str, source: str = "") -> None:
+    """A ClusterError unless ``address`` is "auto" or a HOST:PORT that accepts a connection and
+    answers as a Ray cluster's head (GCS) that this process may join; ``source`` names where
+    the address came from, for the message."""
     if address == "auto":
         return
+    where = f" ({source})" if source else ""
     if not address_has_form(address):
-        raise ClusterError(f"Ray address {address!r}; expected {ADDRESS_FORM}")
+        raise ClusterError(f"Ray address {address!r}{where}; expected {ADDRESS_FORM}")
     host, _, port = address.rpartition(":")
+    fix = ("use --address to name another, or --backend serial" if source != "RAY_ADDRESS"
+           else "unset RAY_ADDRESS, or set it to another")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT).close()
     except OSError as exc:
-        raise ClusterError(f"cannot reach a Ray cluster at {address!r} within {CONNECT_TIMEOUT:g} s "
-                           f"({exc.strerror or exc}); start one with `ray start --head` or unset RAY_ADDRESS") from None
+        raise ClusterError(f"cannot reach a Ray cluster at {address!r}{where} within {CONNECT_TIMEOUT:g} s "
+                           f"({exc.strerror or exc}); start one there with `ray start --head`, or {fix}") from None
+    _probe_head(address, where, fix)
+
+
+def _probe_head(address: str, where: str, fix: str) -> None:
+    """Ask the head at ``address`` for its cluster ID (Ray's own client, at most about 15 s),
+    before ``ray.init``, which would retry for minutes with a warning per second where
+    something else listens or where the cluster wants a token this process does not send.
+    Ray's log lines of the attempt are kept off the terminal: the error says what failed."""
+    try:
+        from ray._raylet import InnerGcsClient
+        from ray.exceptions import AuthenticationError
+    except ImportError:  # another Ray version: ray.init alone judges
+        return
+    with _quiet_stderr():
+        try:
+            InnerGcsClient.standalone(address, None, int(PROBE_TIMEOUT * 1000))
+            return
+        except AuthenticationError:
+            mode = os.environ.get("RAY_AUTH_MODE", "")
+            why = ("its token is not this process's (RAY_AUTH_TOKEN, or the file ~/.ray/auth_token)"
+                   if mode.lower() == "token" else
+                   "set RAY_AUTH_MODE=token, with the cluster's token in RAY_AUTH_TOKEN or the file ~/.ray/auth_token "
+                   "(`ray get-auth-token` prints it on the head)")
+            raise ClusterError(f"the Ray cluster at {address!r}{where} requires token authentication: {why}") from None
+        except Exception as exc:  # TimedOut: not a Ray head, or one that does not answer
+            why = _last_line(exc).rstrip(".")
+            raise ClusterError(f"nothing at {address!r}{where} answers as a Ray cluster's head ({why}); {fix}") from None
+
+
+class _quiet_stderr:
+    """Sends file descriptor 2 (where Ray's C++ logs go) to nowhere within the block."""
+
+    def __enter__(self) -> None:
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+
+    def __exit__(self, *exc: Any) -> None:
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
 
 
 def _token_auth_enabled_notice(record: logging.LogRecord) -> bool:
@@ -155,6 +203,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     ray = _ray()
     if ray.is_initialized():
         return False
+    source = "--address" if address else "RAY_ADDRESS"
     address = address or os.environ.get("RAY_ADDRESS") or None
     runtime_env = {"env_vars": dict(THREAD_ENV)}
     # ray.init replaces the SIGTERM handler with its own (which exits): keep ours, and Ctrl-C's
@@ -162,7 +211,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
     try:
         if address:
-            check_address(address)
+            check_address(address, source)
             _inline_limit = RAY_INLINE_BYTES
             try:
                 ray.init(address=address, runtime_env=runtime_env, logging_level="WARNING", log_to_driver=False)
@@ -184,6 +233,12 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
             notices.removeFilter(_token_auth_enabled_notice)
         _inline_limit = INLINE_BYTES
         return True
+    except SystemExit as exc:  # SIGTERM while ray.init's handler was in place: ours would have raised Terminated
+        if exc.code != signal.SIGTERM:
+            raise
+        if ray.is_initialized():
+            ray.shutdown()
+        raise Terminated from None
     finally:
         for sig, handler in handlers.items():
             if callable(handler):
