@@ -16,8 +16,12 @@ def one_line(text: object) -> str:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that a run ends the same way (its
-    summary's reason tells the two apart)."""
+    """SIGTERM (or SIGHUP: the terminal closed), raised like Ctrl-C's KeyboardInterrupt so that
+    a run ends the same way; ``signal_name`` ("SIGTERM", "SIGHUP") is its summary's reason."""
+
+    def __init__(self, signum: int = 15) -> None:
+        super().__init__(signum)
+        self.signal_name = {1: "SIGHUP", 13: "SIGPIPE", 15: "SIGTERM"}.get(int(signum), f"signal {signum}")
 
 
 class ConfigError(ValueError):

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from evo.app.cli import main
 
 
@@ -100,3 +102,11 @@ def test_bench_name_options_without_a_name_or_with_an_unsupported_one_are_refuse
         assert main(["bench", *args]) == 2
         assert capsys.readouterr().err.strip().splitlines() == [f"evospike: error: {message}"]
     assert started == []
+
+
+def test_bench_tasks_names_a_typo_and_a_task_without_a_preset():
+    from evo.app.bench import task_suite
+    from evo.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"^bench tasks: 'cartpol' is not a task \(did you mean 'cartpole'\?\); "
+                                          r"choose from .*cartpole"):
+        task_suite(["cartpol"])

@@ -318,6 +318,9 @@ def test_f13_eval_timeout_fails_resumably(tmp_path, backend):
                "--quiet", "--out", str(tmp_path / "runs"), "--name", "t"], env=env, timeout=240)
     line = one_line_error(out)
     assert out.returncode == 2 and "generation 0" in line and "run.eval_timeout = 1 s" in line
+    assert line.startswith("evospike: error: generation 0: evaluation stopped: EvaluationTimeout: ")
+    assert line.endswith(f"resume {tmp_path / 'runs' / 't'} --eval-timeout SECONDS (0: none) continues from "
+                         f"generation 0)")
     assert load_run(tmp_path / "runs" / "t").summary["status"] == "failed"
     resumed = cli(["resume", str(tmp_path / "runs" / "t"), "--backend", "serial", "--eval-timeout", "0", "--quiet"],
                   env=env, timeout=120)
@@ -344,7 +347,20 @@ def test_f13b_eval_timeout_and_sigterm_stop_a_long_compiled_rollout(tmp_path):
     time.sleep(1.0)  # inside generation 0's rollout
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 130, proc.stderr.read()
+    assert proc.stderr.read().endswith(f"evospike: interrupted; evospike resume {tmp_path / 'runs' / 's'} continues "
+                                       f"from generation 0\n")
     assert load_run(tmp_path / "runs" / "s").summary["status"] == "interrupted"
+    # a closed terminal (SIGHUP) ends it the same way, with its own reason
+    proc = subprocess.Popen([sys.executable, "-m", "evo", *args, "--name", "h"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "runs" / "h" / "summary.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(30) == 130, proc.stderr.read()
+    summary = load_run(tmp_path / "runs" / "h").summary
+    assert (summary["status"], summary["reason"]) == ("interrupted", "SIGHUP")
 
 
 def test_f15_ls_does_not_block_on_a_fifo(tmp_path):

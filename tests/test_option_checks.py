@@ -74,6 +74,8 @@ def test_task_options_that_cannot_work_are_refused(task, options, message):
      "strategy.max_speed: 1e+300; expected a number > 0 and at most 1e+30"),
     ({"strategy": {"name": "pgpe", "center_learning_rate": 1e31}}, StrategyError,
      "strategy.center_learning_rate: 1e+31; expected a number > 0 and at most 1e+30"),
+    ({"strategy": {"name": "cma", "population": 10**20}}, ConfigError,
+     "strategy.population: 100000000000000000000; expected an integer from -2**63 to 2**63 - 1"),
     ({"strategy": {"name": "openes", "table_size": 10**13}}, ConfigError,
      "the 10000000000000 float32 numbers of the noise table (strategy.table_size) need about"),
 ])
@@ -211,6 +213,13 @@ def test_damaged_event_data_is_named(tmp_path):
     (tmp_path / "weird.bin").mkdir()
     with pytest.raises(TaskError, match=r"nmnist: cannot read '.*weird.bin' \(IsADirectoryError: Is a directory\)"):
         read_nmnist_file(tmp_path / "weird.bin")
+
+
+def test_integers_beyond_what_config_toml_holds_are_refused(tmp_path, capsys):
+    for flag in ("--generations", "--workers", "--population"):
+        assert main(["run", "xor", "--out", str(tmp_path), flag, str(10**20), "--quiet"]) == 2
+        assert f": {10**20}; expected an integer from -2**63 to 2**63 - 1" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
 
 
 def test_cli_names_the_option(tmp_path, capsys):

@@ -233,6 +233,15 @@ def test_replay_of_a_task_with_a_fixed_validation_set(tmp_path, capsys):
     assert out.startswith("xor: validation score ") and " over its validation set (seed " in out
 
 
+def test_show_prints_numbers_as_the_report_does(tmp_path, capsys):
+    path = quick(tmp_path, "s").path
+    capsys.readouterr()
+    assert main(["show", str(path)]) == 0
+    rows = dict(line.strip().split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    wall = load_run(path).summary["wall_seconds"]
+    assert rows["wall_seconds"] == f"{wall:.6g}" and rows["generations"] == "4"
+
+
 def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     quick(tmp_path, "a")
     proc = subprocess.Popen([sys.executable, "-m", "evo", "ls", str(tmp_path)], stdout=subprocess.PIPE,
@@ -240,6 +249,26 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
     proc.stdout.close()  # as `evospike ls | head -0` would
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141 and err == ""
+
+
+def test_a_run_whose_reader_goes_away_stops_resumably_with_its_files_agreeing(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[task]\nname = "cartpole"\nepisodes = 3\nmax_steps = 60\nvalidation_episodes = 3\n'
+                      '[run]\nstop_fitness = inf\nbackend = "serial"\n')
+    proc = subprocess.Popen([sys.executable, "-m", "evo", "run", "--config", str(config), "--generations", "40",
+                             "--out", str(tmp_path), "--name", "p"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    proc.stdout.readline(), proc.stdout.readline()  # `| head -2`
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    r = load_run(tmp_path / "p")
+    assert (r.summary["status"], r.summary["reason"]) == ("interrupted", "SIGPIPE")
+    assert r.summary["generations"] == len(r.metrics) < 40
+    assert err == f"evospike: interrupted; evospike resume {tmp_path / 'p'} continues from generation " \
+                  f"{len(r.metrics)}\n"
+    assert main(["resume", str(tmp_path / "p"), "--quiet"]) == 0
+    assert load_run(tmp_path / "p").summary["generations"] == 40
 
 
 def test_the_summary_says_why_a_run_stopped_early(tmp_path):
@@ -253,10 +282,15 @@ def test_the_summary_says_why_a_run_stopped_early(tmp_path):
     run(cfg.resolve(layer), callbacks=[Enough()], log=None)
     summary = load_run(tmp_path / "cb").summary
     assert (summary["status"], summary["reason"], summary["generations"]) == ("finished", "Enough stopped the run", 2)
-    layer = {**QUICK, "run": {**QUICK["run"], "out": str(tmp_path), "name": "target", "stop_fitness": 1.0}}
-    run(cfg.resolve(layer), log=None)
+    layer = {**QUICK, "run": {**QUICK["run"], "out": str(tmp_path), "name": "target", "stop_fitness": 1.0,
+                              "quiet": False}}
+    lines: list[str] = []
+    run(cfg.resolve(layer), log=lines.append)
     summary = load_run(tmp_path / "target").summary
     assert (summary["status"], summary["reason"], summary["generations"]) == ("finished", "reached stop_fitness 1", 1)
+    gen = next(i for i, line in enumerate(lines) if line.startswith("gen    0 "))  # the rule after its generation
+    assert lines[gen + 1] == "stop: generation 0: reached stop_fitness 1"
+    assert lines[gen + 2].startswith("finished 1 generation, ")
 
 
 def test_a_task_registered_in_process_only_is_named_in_the_other_commands(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 """Benchmarks: ``evospike bench NAME``. Each returns a JSON-ready dict and prints a table."""
 from __future__ import annotations
 
+import difflib
 import os
 import platform
 import statistics
@@ -220,8 +221,11 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
     names = names or list(SUITE)
     unknown = [n for n in names if n not in tasks.names() or tasks.spec(n).preset is None]
     if unknown:
-        raise ConfigError(f"bench tasks: task {unknown[0]!r} has no preset; choose from "
-                          f"{', '.join(n for n in tasks.names() if tasks.spec(n).preset)}")
+        with_preset = [n for n in tasks.names() if tasks.spec(n).preset]
+        close = difflib.get_close_matches(unknown[0], with_preset, n=1)
+        why = "has no preset" if unknown[0] in tasks.names() else "is not a task"
+        raise ConfigError(f"bench tasks: {unknown[0]!r} {why}{f' (did you mean {close[0]!r}?)' if close else ''}; "
+                          f"choose from {', '.join(with_preset)}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, (variant, options, genes, *others) in ((n, v) for n in names

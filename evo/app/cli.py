@@ -217,7 +217,7 @@ def write_plots(run_dir: str | Path, say: Callable[[str], None] | None = None) -
 def _cmd_show(args: argparse.Namespace) -> int:
     r = load_run(args.run_dir)
     for key, value in report.summary_rows(r):
-        print(f"{key:>16}: {value}")
+        print(f"{key:>16}: {f'{value:.6g}' if isinstance(value, float) else value}")  # as report's tables
     if not args.plot:
         return 0
     notes: list[str] = []
@@ -668,8 +668,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--late", type=int,
                    help="eval: also time the population of this generation (0: no; default: 20)")
     b.add_argument("--kernel", choices=["auto", "numba", "numpy"],
-                   help="simulator kernel setting (sim: default auto; eval: numpy times only the numpy "
-                        "path, auto or numba only the compiled one; default both)")
+                   help="simulator kernel setting (sim: default auto; eval: default both paths, numpy times only "
+                        "the numpy path, auto or numba only the compiled one)")
     b.add_argument("--rounds", type=int, help="sim, models, eval: alternating timed rounds per case; events: timed "
                                                "rounds (default: 5; eval: 3)")
     b.add_argument("--first-seed", type=int, help="neat-xor, tasks: seed of the first run (default: 0)")
@@ -680,7 +680,7 @@ def parser() -> argparse.ArgumentParser:
                    help="scaling: timed rounds per backend; eval: generations; scale: ask/tell rounds (default: 5)")
     b.add_argument("--workers", type=int, default=None,
                    help="scaling: Ray with 1..N workers (default: 2); sim: also run on N Ray workers (default: none); "
-                        "eval: also time the first population in-process and on N Ray workers")
+                        "eval: also time the first population in-process and on N Ray workers (default: none)")
     b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     b.add_argument("--output", metavar="FILE.json", help="also write the JSON result to this file (a file there is replaced)")
     b.set_defaults(func=_cmd_bench)
@@ -707,8 +707,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.command in ("run", "resume", "bench"):
         def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C (status "interrupted"), and a
-            raise Terminated  # benchmark with the processes it started
+            raise Terminated(signum)  # benchmark with the processes it started; so does a closed terminal
         signal.signal(signal.SIGTERM, _terminate)
+        if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:  # not under nohup, which ignores it
+            signal.signal(signal.SIGHUP, _terminate)
     try:
         code = args.func(args)
         sys.stdout.flush()  # here, so that a reader gone away is handled below, not at exit
@@ -723,9 +725,10 @@ def main(argv: list[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"evospike: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("evospike: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        resume = getattr(exc, "resume", "")
+        print(f"evospike: interrupted{'; ' + resume if resume else ''}", file=sys.stderr)
+        return 128 + signal.SIGPIPE if getattr(exc, "signal_name", "") == "SIGPIPE" else 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -186,7 +186,9 @@ def run_callbacks(config: dict, path: Path, task: Any, space: Any, started: date
     """The callbacks of a run directory, in their order (see :mod:`evo.training.callbacks`);
     the trackers ``run.trackers`` names (:mod:`evo.training.trackers`) follow the summary."""
     r = config["run"]
-    out: list[Callback] = [cb.StopRules(r["stop_fitness"], r.get("stop_on_solved", True), log), *user,
+    lines = not (progress and not r["quiet"]) and not r["quiet"] and log is not None  # a LineLogger, which says why
+    out: list[Callback] = [cb.StopRules(r["stop_fitness"], r.get("stop_on_solved", True), None if lines else log),
+                           *user,
                            cb.Validator(task, space, validation_seed(int(r["seed"])), int(r["validate_every"]), path,
                                         config["task"]),
                            cb.BestWriter(path, space, config["task"]), cb.SolvedWriter(path, space, config["task"])]
@@ -197,7 +199,7 @@ def run_callbacks(config: dict, path: Path, task: Any, space: Any, started: date
     out += trackers.make_trackers(config, path, rows, artifacts)
     if progress and not r["quiet"]:
         out.append(cb.ProgressBar())
-    elif not r["quiet"] and log is not None:
+    elif lines:
         out.append(cb.LineLogger(log))
     return out
 
@@ -231,11 +233,15 @@ def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies
     trainer = Trainer(strategy, evaluator, space, task=task, generations=int(r["generations"]), state=state,
                       task_name=config["task"]["name"], resume_hint=_resume_hint(config["task"]["name"], path))
     trainer.callback_states = dict(callback_states or {})
-    trainer.run(jobs)
+    try:
+        trainer.run(jobs)
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the CLI says how to go on
+        exc.resume = f"{trainer.resume_hint} continues from generation {trainer.state.generation}"
+        raise
     s = trainer.state
     validation = s.validated[1] if s.validated else math.nan
-    say(f"finished {s.generation} generations, {s.evaluations} evaluations in {trainer.wall_seconds:.1f} s; "
-        f"best {s.best_ever:.2f}; validation {validation:.2f}")
+    say(f"finished {s.generation} generation{'s' * (s.generation != 1)}, {s.evaluations} evaluations in "
+        f"{trainer.wall_seconds:.1f} s; best {s.best_ever:.2f}; validation {validation:.2f}")
     say(f"run directory: {path}")
     return RunResult(path, s.generation, s.evaluations, s.best_ever, validation, trainer.wall_seconds)
 

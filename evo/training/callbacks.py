@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-
 import math
+import os
+import signal
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from ..errors import StrategyError
+from ..errors import StrategyError, Terminated
 from ..evaluation import check_count
 from ..rundir.files import read_json, write_json, write_npz, write_parquet
 from ..rundir.layout import (BEST, CENTER, CHECKPOINTS, INDIVIDUALS, LOOP, METRIC_COLUMNS, METRICS, PARETO, PARETO_JSON,
@@ -347,7 +349,10 @@ class SummaryWriter(Callback):
 
 
 class LineLogger(Callback):
-    """A line per generation: best, mean, best so far, evaluations/s, validation."""
+    """A line per generation: best, mean, best so far, evaluations/s, validation; then, in a
+    generation that a stop rule ended, the rule. Each line is flushed; where the reader of
+    standard output went away (``evospike run ... | head``), the run stops after the
+    generation, as a SIGPIPE would stop it, with status "interrupted" (resumable)."""
 
     def __init__(self, log: Callable[[str], None]) -> None:
         self.log = log
@@ -355,8 +360,15 @@ class LineLogger(Callback):
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
         row, P = result.row, len(result.evaluation)
         val = "" if math.isnan(row["validation"]) else f"  validation {row['validation']:.2f}"
-        self.log(f"gen {result.generation:4d}  best {row['best']:9.2f}  mean {row['mean']:9.2f}  best_ever "
-                 f"{row['best_ever']:9.2f}  {P / max(row['eval_seconds'], 1e-9):8.0f} evals/s{val}")
+        try:
+            self.log(f"gen {result.generation:4d}  best {row['best']:9.2f}  mean {row['mean']:9.2f}  best_ever "
+                     f"{row['best_ever']:9.2f}  {P / max(row['eval_seconds'], 1e-9):8.0f} evals/s{val}")
+            if result.stop_reason:
+                self.log(f"stop: generation {result.generation}: {result.stop_reason}")
+            sys.stdout.flush()
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to write there
+            trainer.interrupt = Terminated(signal.SIGPIPE)  # raised once the generation is recorded
 
 
 class ProgressBar(Callback):

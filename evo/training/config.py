@@ -121,6 +121,8 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
     if not ok:
         finite = isinstance(value, float) and not math.isfinite(value)  # the right type, not a finite value
         raise ConfigError(f"{where}: {value!r}{'' if finite else ' is ' + type(value).__name__}; expected {want}")
+    if isinstance(value, int) and not isinstance(value, bool) and not -2**63 <= value < 2**63:
+        raise ConfigError(f"{where}: {value}; expected an integer from -2**63 to 2**63 - 1 (what config.toml holds)")
     return value
 
 
@@ -202,7 +204,8 @@ def _preset_layer(task_name: str, strategy_name: str | None, generations: int | 
     budget = "" if generations is not None else " and budget"
     kept = f"task options{budget} and genome" if same_space and layer["genome"] else f"task options{budget}"
     how = "the preset's settings for it" if alt else "its own defaults"
-    runs = f"{out['run']['generations']} generations" if generations is None else f"{generations} generations, as given"
+    n = out["run"]["generations"] if generations is None else generations
+    runs = f"{n} generation{'s' * (n != 1)}{'' if generations is None else ', as given'}"
     note = (f"task {task_name!r}: the preset names strategy {preset.strategy!r}; {strategy_name!r} runs with "
             f"{how} and the preset's {kept} ({runs})")
     return out, [note]

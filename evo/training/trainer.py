@@ -21,7 +21,8 @@ import numpy as np
 
 from tasks import Evaluation, TaskError
 
-from ..errors import ClusterError, ConfigError, RunDirError, RunError, StepSizeError, StrategyError, Terminated, one_line
+from ..errors import (ClusterError, ConfigError, EvaluationTimeout, RunDirError, RunError, StepSizeError, StrategyError,
+                      Terminated, one_line)
 from ..evaluation import Evaluator, Sizes
 from ..genomes.seeded import SeededPopulation
 from ..strategies import Strategy
@@ -193,7 +194,7 @@ class Callback:
 
 @contextlib.contextmanager
 def deferred_interrupts() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) and SIGTERM handled as KeyboardInterrupt until the block ends,
+    """Hold Ctrl-C (SIGINT), SIGTERM and SIGHUP handled as KeyboardInterrupt until the block ends,
     so a generation is either wholly recorded or not at all. In the main thread only;
     handlers that are not Python callables (SIG_IGN, SIG_DFL) are left alone."""
     if threading.current_thread() is not threading.main_thread():
@@ -201,7 +202,7 @@ def deferred_interrupts() -> Iterator[None]:
         return
     pending: list[int] = []
     old = {}
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         handler = signal.getsignal(sig)
         if callable(handler):
             old[sig] = handler
@@ -212,7 +213,7 @@ def deferred_interrupts() -> Iterator[None]:
         for sig, handler in old.items():
             signal.signal(sig, handler)
         if pending:
-            raise Terminated if pending[0] == signal.SIGTERM else KeyboardInterrupt
+            raise KeyboardInterrupt if pending[0] == signal.SIGINT else Terminated(pending[0])
 
 
 def check_objectives(strategy: Strategy, task_name: str, metrics: Iterable[str], error: type = RunError) -> None:
@@ -253,6 +254,7 @@ class Trainer:
         # the state after the last generation that every callback recorded: a callback that
         # raises leaves the generation it was handling told to the strategy but not wholly recorded
         self.recorded = replace(self.state)
+        self.interrupt: KeyboardInterrupt | None = None  # a callback's request to end the run as interrupted
         self.task_name = task_name or getattr(task, "task_name", "?")
         self.resume_hint = resume_hint
         self._metric_names: tuple[str, ...] | None = None  # those of the first evaluation
@@ -283,8 +285,9 @@ class Trainer:
         check_objectives(self.strategy, self.task_name, ev.metrics)
         return np.column_stack([ev.fitness if m == "fitness" else ev.metrics[m] for m in names])
 
-    def _failed(self, gen: int, what: str, exc: BaseException) -> RunError:
-        hint = f"; {self.resume_hint} continues from generation {gen}" if self.resume_hint else ""
+    def _failed(self, gen: int, what: str, exc: BaseException, flags: str = "") -> RunError:
+        flags = flags if self.resume_hint.startswith("evospike ") else ""
+        hint = f"; {self.resume_hint}{flags} continues from generation {gen}" if self.resume_hint else ""
         why = f"it called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else \
             f"{type(exc).__name__}: {one_line(exc)}"
         return RunError(f"generation {gen}: {what}: {why} (finished generations are "
@@ -314,6 +317,10 @@ class Trainer:
             solved = self._solved(ev)
         except KeyboardInterrupt:
             raise
+        except EvaluationTimeout as exc:
+            raise self._failed(gen, "evaluation stopped", exc, " --eval-timeout SECONDS (0: none)") from exc
+        except ClusterError as exc:
+            raise self._failed(gen, "the Ray cluster failed", exc) from exc
         except (Exception, SystemExit) as exc:  # the task's own error (sys.exit too), with where it happened
             raise self._failed(gen, f"task {self.task_name!r} failed", exc) from exc
         return population, ev, sizes, solved, (t0, t1, time.perf_counter())
@@ -500,11 +507,13 @@ class Trainer:
                             result.stopping = True
                             result.stop_reason = result.stop_reason or f"{type(cb).__name__} stopped the run"
                     self.recorded = replace(self.state)
+                if self.interrupt is not None:  # a callback's: after the generation is recorded
+                    raise self.interrupt
                 if result.stopping:
                     reason = result.stop_reason
                     break
         except KeyboardInterrupt as exc:
-            status, reason = "interrupted", ("SIGTERM" if isinstance(exc, Terminated) else "KeyboardInterrupt")
+            status, reason = "interrupted", (exc.signal_name if isinstance(exc, Terminated) else "KeyboardInterrupt")
             raise
         except OSError as exc:
             full = exc.errno in (errno.ENOSPC, errno.EDQUOT)  # resumable once there is space again
