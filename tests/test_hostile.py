@@ -305,6 +305,9 @@ def test_f12_a_worker_that_always_dies_fails_the_run_which_stays_resumable(tmp_p
     out = cli(["run", "dies", "--workers", "1", "--generations", "2", "--quiet", "--out", str(tmp_path / "runs"),
                "--name", "d"], env=env, timeout=240)
     assert out.returncode == 2 and "died" in one_line_error(out), out.stderr
+    assert "(raylet)" not in out.stdout and "\x1b" not in out.stdout, out.stdout  # Ray's notices: not in the run's lines
+    notes = [line for line in out.stderr.splitlines() if line.startswith("evospike: note: Ray: ")]
+    assert notes and all("retries remaining" not in line for line in notes), out.stderr
     summary = load_run(tmp_path / "runs" / "d").summary
     assert summary["status"] == "failed" and "died" in summary["reason"] and "\n" not in summary["reason"]
     resumed = cli(["resume", str(tmp_path / "runs" / "d"), "--backend", "serial", "--quiet"], env=env)

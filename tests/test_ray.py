@@ -292,7 +292,7 @@ def test_a_worker_whose_task_fails_to_build_is_a_one_line_error(local_ray):
         distributed.RayEvaluator(problem, 0, workers=2)
 
 
-def test_workers_that_cannot_get_a_cpu_are_an_error_not_a_hang(local_ray, monkeypatch):
+def test_workers_that_cannot_get_a_cpu_are_an_error_not_a_hang(local_ray, monkeypatch, capsys):
     from evo.errors import ClusterError
     from evo.training.api import problem_of
 
@@ -304,9 +304,11 @@ def test_workers_that_cannot_get_a_cpu_are_an_error_not_a_hang(local_ray, monkey
     hog = Hog.remote()
     ray.get(hog.ping.remote())  # two of the three CPUs are held
     monkeypatch.setattr(distributed, "START_TIMEOUT", 8.0)  # time for the one worker with a CPU, on a busy machine
+    monkeypatch.setattr(distributed, "WAIT_NOTICE", 0.5)
     try:
         with pytest.raises(ClusterError, match=r"2 of 3 Ray workers did not start within 8 s \(the cluster has 0 of 3 CPUs free\)"):
             distributed.RayEvaluator(problem_of(config(Path("/tmp"), "x")), 0, workers=3)
+        assert "evospike: waiting for " in capsys.readouterr().err  # said while it waited
     finally:
         ray.kill(hog)
     deadline = time.time() + 30

@@ -168,10 +168,18 @@ def test_bad_config_file_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[run]\ngenerashuns = 3\n')
     p = cli("run", "cartpole", "--config", str(bad))
-    assert p.returncode == 2 and "unknown key 'generashuns' (did you mean 'generations'?)" in p.stderr
+    assert p.returncode == 2 and p.stderr.startswith(f"evospike: error: {bad}: [run] unknown key 'generashuns' "
+                                                     f"(did you mean 'generations'?)")
     bad.write_text('[task]\nname = "cartpole"\nepisodes = "ten"\n')
     p = cli("run", "--config", str(bad))
-    assert p.returncode == 2 and "task.episodes: 'ten' is str; expected an integer" in p.stderr
+    assert p.returncode == 2 and f"{bad}: task.episodes: 'ten' is str; expected an integer" in p.stderr
+    bad.write_text('[task]\nname = "pendulum"\ndecoding = "membrane"\n')  # another task's file, on cartpole
+    p = cli("run", "cartpole", "--config", str(bad))
+    assert p.returncode == 2 and p.stderr.endswith(
+        "(its [task] options are for task 'pendulum'; the command line names 'cartpole')\n"), p.stderr
+    bad.write_text('[run]\ngenerations = 0\n')  # a flag's value is the flag's, not the file's
+    p = cli("run", "cartpole", "--config", str(bad), "--generations", "-1")
+    assert p.returncode == 2 and p.stderr == "evospike: error: run.generations: -1; expected an integer >= 1\n"
     bad.write_text('[strategy]\nname = "neat"\nweight_limit = inf\n')
     p = cli("run", "xor", "--config", str(bad))
     assert p.returncode == 2 and "strategy.weight_limit: inf; expected a finite number\n" in p.stderr

@@ -5,6 +5,7 @@ import argparse
 import inspect
 import json
 import os
+import re
 import signal
 import sys
 import warnings
@@ -120,8 +121,11 @@ def _rebuild(r, which: str | None = "best") -> tuple:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     layers = []
+    file_layer: dict = {}
     if args.config:
-        layers.append(("file", cfg.load_toml(args.config)))
+        file_layer = cfg.load_toml(args.config)
+        layers.append(("file", file_layer))
+    file_task = file_layer.get("task", {}).get("name") if isinstance(file_layer.get("task"), dict) else None
     cli = {"run": {"generations": args.generations, "seed": args.seed, "out": args.out, "name": args.name,
                    "quiet": True if args.quiet else None, "backend": args.backend, "workers": args.workers,
                    "address": args.address, "kernel": args.kernel, "eval_timeout": args.eval_timeout,
@@ -132,7 +136,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not any(layer.get("task", {}).get("name") for _, layer in layers):
         raise ConfigError(f"no task given: name one (evospike run TASK) or set [task] name in --config; "
                           f"valid tasks: {', '.join(tasks.names())}")
-    resolved = cfg.resolve_sources(layers, preset=not args.no_preset)
+    other_task = bool(file_task and args.task and file_task != args.task)
+    try:
+        resolved = cfg.resolve_sources(layers, preset=not args.no_preset)
+    except ConfigError as exc:  # a key the file set: name the file (and the task the command line chose over it)
+        raise _in_file(exc, args, file_layer, cli, other_task) from None
+    if other_task:
+        print(f"evospike: task {args.task!r} from the command line, not {args.config}'s {file_task!r}",
+              file=sys.stderr)
     if args.dump_config:
         checked_strategy(resolved.config, resolved.task, resolved.space)  # the checks the run makes
         sys.stdout.write(cfg.dump_with_sources(resolved))
@@ -143,6 +154,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
                  artifacts=_run_artifacts)
     print(f"validation score: {result.validation:.2f}")
     return 0
+
+
+def _in_file(exc: ConfigError, args: argparse.Namespace, file_layer: dict, flags: dict,
+             other_task: bool) -> ConfigError:
+    """``exc`` naming the --config file where the key it names was set there (and not by a flag)."""
+    m = re.match(r"\[(\w+)\] unknown key '([^']*)'|(\w+)\.(\w+): ", str(exc))
+    if not m or not args.config:
+        return exc
+    section, key = (m[1], m[2]) if m[1] else (m[3], m[4])
+    table = file_layer.get(section)
+    if not isinstance(table, dict) or key not in table or flags.get(section, {}).get(key) is not None:
+        return exc
+    why = (f" (its [task] options are for task {file_layer['task']['name']!r}; the command line names "
+           f"{args.task!r})" if other_task and section == "task" else "")
+    return ConfigError(f"{args.config}: {exc}{why}")
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:

@@ -117,6 +117,7 @@ _inline_limit = RAY_INLINE_BYTES  # call arguments sent with the call, on the in
 CONNECT_TIMEOUT = 10.0   # seconds to reach a cluster's address
 PROBE_TIMEOUT = 3.0      # seconds for its head to answer as a Ray cluster (Ray's client adds its own ~10 s)
 START_TIMEOUT = 300.0    # seconds for every actor to start (a CPU to free up, its task to build)
+WAIT_NOTICE = 10.0       # seconds after which a wait for actors to start is announced
 
 
 ADDRESS_FORM = "auto or HOST:PORT of a cluster's head (e.g. 127.0.0.1:6379; ray:// client addresses are not supported)"
@@ -206,6 +207,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
     source = "--address" if address else "RAY_ADDRESS"
     address = address or os.environ.get("RAY_ADDRESS") or None
     runtime_env = {"env_vars": dict(THREAD_ENV)}
+    _raylet_notes()
     # ray.init replaces the SIGTERM handler with its own (which exits): keep ours, and Ctrl-C's
     main = threading.current_thread() is threading.main_thread()
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
@@ -221,6 +223,7 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
                                    ) from None
             return True
         loopback_only()
+        print("evospike: starting a local Ray instance on 127.0.0.1 (a few seconds)", file=sys.stderr, flush=True)
         # address "local": an instance of our own, not the cluster that `ray start` recorded. Ray
         # turns its token authentication on for it and says so at every start: not a warning here
         notices = logging.getLogger("ray._private.authentication.authentication_token_setup")
@@ -243,6 +246,39 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
         for sig, handler in handlers.items():
             if callable(handler):
                 signal.signal(sig, handler)
+
+
+def _raylet_notes() -> None:
+    """Ray's driver prints the errors its raylets publish (a worker that died, a task it
+    retries) to standard output, prefixed with colour codes, where the run's lines go. Say
+    instead, on stderr, in one line each, what is news: a worker that died (its call is
+    retried, MAX_RESTARTS times per actor at most); leave out the retries of our own calls
+    and the tasks that ``ray.kill`` ended at shutdown."""
+    try:
+        from ray._private import worker as ray_worker
+    except ImportError:
+        return
+    original = getattr(ray_worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "evospike", False):
+        return
+
+    def show(data: dict, ignore_prefix: bool) -> None:
+        if data.get("pid") != "raylet":
+            original(data, ignore_prefix)
+            return
+        for message in data.get("lines", ()):
+            text = re.sub(r"\x1b\[[0-9;]*m", "", str(message)).strip()
+            if not text or "retries remaining" in text or "ray.kill" in text:
+                continue
+            first = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0]
+            detail = re.search(r"Worker exit type: (\w+) Worker exit detail: ([^.]*)", text)
+            if detail:
+                first = (f"{first.rstrip('.')} ({detail[1]}: {detail[2]}); its call is retried, with at most "
+                         f"{MAX_RESTARTS} restarts per worker")
+            print(f"evospike: note: Ray: {first[:400]}", file=sys.stderr, flush=True)
+
+    show.evospike = True
+    ray_worker.print_to_stdstream = show
 
 
 def shutdown() -> None:
@@ -341,7 +377,14 @@ class RayEvaluator(EvaluatorBase):
         instead of an evaluation that waits forever."""
         ray = self.ray
         ready = {a.__ray_ready__.remote(): k for k, a in enumerate(self.actors)}
-        done, pending = ray.wait(list(ready), num_returns=len(ready), timeout=START_TIMEOUT)
+        first = min(WAIT_NOTICE, START_TIMEOUT)
+        done, pending = ray.wait(list(ready), num_returns=len(ready), timeout=first)
+        if pending and START_TIMEOUT > first:  # a busy cluster: say so, then wait the rest of START_TIMEOUT
+            free = ray.available_resources().get("CPU", 0.0)
+            print(f"evospike: waiting for {len(pending)} of {len(ready)} Ray workers to start (the cluster has "
+                  f"{free:g} of {cpus} CPUs free; at most {START_TIMEOUT:g} s)", file=sys.stderr, flush=True)
+            more, pending = ray.wait(pending, num_returns=len(pending), timeout=START_TIMEOUT - first)
+            done = list(done) + list(more)
         try:
             for r in done:
                 ray.get(r)
