@@ -158,11 +158,12 @@ def _probe_head(address: str, where: str, fix: str) -> None:
     try:
         from ray._raylet import InnerGcsClient
         from ray.exceptions import AuthenticationError
-    except ImportError:  # another Ray version: ray.init alone judges
+        probe = InnerGcsClient.standalone
+    except (ImportError, AttributeError):  # a Ray version without them: ray.init alone judges
         return
     with _quiet_stderr():
         try:
-            InnerGcsClient.standalone(address, None, int(PROBE_TIMEOUT * 1000))
+            probe(address, None, int(PROBE_TIMEOUT * 1000))
             return
         except AuthenticationError:
             mode = os.environ.get("RAY_AUTH_MODE", "")
