@@ -191,8 +191,10 @@ class Pendulum(ControlTask):
     name, physics_cls, n_actions, max_action = "pendulum", PendulumPhysics, 0, 2.0
     scale = (1.0, 1.0, 8.0)
     time_limit = 200
-    # Gaussian receptive fields for (cos, sin, speed), the torque from the two outputs'
-    # membrane potentials (smooth), 16 hidden neurons; CMA-ES with 64 samples per generation,
-    # which finds the swing-up where pycma's default of 23 settles on a controller that never swings
-    preset = Preset("cma", 300, strategy_options={"population": 64},
-                    task={"encoding": "population", "decoding": "membrane"}, genome={"hidden": 16})
+    # (cos, sin, speed) as input currents, the torque from the two outputs' membrane potentials
+    # (smooth), 16 hidden neurons without recurrent synapses; CMA-ES with 64 samples per
+    # generation, which finds the swing-up where pycma's default of 23 settles on a controller
+    # that never swings. Swung up in 10 of 10 seeds (500 generations: validation median -155
+    # over seeds 0-4; 300: -177); Gaussian receptive fields and recurrent synapses in 2 of 5
+    preset = Preset("cma", 500, strategy_options={"population": 64},
+                    task={"decoding": "membrane"}, genome={"hidden": 16, "recurrent": False})
