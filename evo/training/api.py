@@ -186,7 +186,7 @@ def run_callbacks(config: dict, path: Path, task: Any, space: Any, started: date
     """The callbacks of a run directory, in their order (see :mod:`evo.training.callbacks`);
     the trackers ``run.trackers`` names (:mod:`evo.training.trackers`) follow the summary."""
     r = config["run"]
-    lines = not (progress and not r["quiet"]) and not r["quiet"] and log is not None  # a LineLogger, which says why
+    lines = not r["quiet"] and not progress and log is not None  # a LineLogger, which also says why a run stopped
     out: list[Callback] = [cb.StopRules(r["stop_fitness"], r.get("stop_on_solved", True), None if lines else log),
                            *user,
                            cb.Validator(task, space, validation_seed(int(r["seed"])), int(r["validate_every"]), path,

@@ -320,7 +320,7 @@ class Trainer:
         except EvaluationTimeout as exc:
             raise self._failed(gen, "evaluation stopped", exc, " --eval-timeout SECONDS (0: none)") from exc
         except ClusterError as exc:
-            raise self._failed(gen, "the Ray cluster failed", exc) from exc
+            raise self._failed(gen, "evaluation on Ray failed", exc) from exc
         except (Exception, SystemExit) as exc:  # the task's own error (sys.exit too), with where it happened
             raise self._failed(gen, f"task {self.task_name!r} failed", exc) from exc
         return population, ev, sizes, solved, (t0, t1, time.perf_counter())
