@@ -2,6 +2,8 @@
 it imports no other module of the package."""
 from __future__ import annotations
 
+import signal
+
 from neurons import NetworkError
 from tasks import TaskError
 
@@ -21,7 +23,7 @@ class Terminated(KeyboardInterrupt):
 
     def __init__(self, signum: int = 15) -> None:
         super().__init__(signum)
-        self.signal_name = {1: "SIGHUP", 13: "SIGPIPE", 15: "SIGTERM"}.get(int(signum), f"signal {signum}")
+        self.signal_name = signal.Signals(int(signum)).name
 
 
 class ConfigError(ValueError):

@@ -168,7 +168,10 @@ class GaussianStrategy(Strategy):
 
     def step_settings(self) -> list[str]:
         """The options that set the size of an update, with their values, for messages."""
-        return [f"strategy.{k} ({self.options[k]:g})" for k in self.step_options]
+        return [f"strategy.{k} ({self._setting(k)})" for k in self.step_options]
+
+    def _setting(self, key: str) -> str:
+        return f"{self.options[key]:g}"
 
     def _update(self, population: SeededPopulation, fitness: np.ndarray) -> None:
         raise NotImplementedError(f"{type(self).__name__}._update")

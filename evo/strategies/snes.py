@@ -61,9 +61,10 @@ class SNES(GaussianStrategy):
     def expected_population(cls, options: dict[str, Any], dim: int) -> int:
         return int(options.get("population") or 4 + int(3 * math.log(max(int(dim), 1))))
 
-    def step_settings(self) -> list[str]:
-        return [f"strategy.{k} (0: the paper's rule, {self.lr_sigma:.3g})" if k == "lr_sigma" and not self.options[k]
-                else f"strategy.{k} ({self.options[k]:g})" for k in self.step_options]
+    def _setting(self, key: str) -> str:
+        if key == "lr_sigma" and not self.options[key]:
+            return f"0: the paper's rule, {self.lr_sigma:.3g}"
+        return super()._setting(key)
 
     def _update(self, population: SeededPopulation, fitness: np.ndarray) -> None:
         u = snes_utilities(fitness)
