@@ -163,6 +163,12 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
-    # one thread: run tables are small, and short-lived commands (ls, show) then leave no
-    # Arrow thread pool to tear down at exit
-    return pd.read_parquet(io.BytesIO(read_bytes(path)), use_threads=False)
+    """The table in the parquet file ``path``, read in this thread.
+
+    Run tables are small. ``pandas.read_parquet`` starts Arrow's thread pools even with
+    ``use_threads=False`` (its dataset reader, its pre-buffering); a pool still alive at
+    interpreter exit can abort the process after its work is done (apache/arrow#34314).
+    """
+    import pyarrow.parquet as pq
+    table = pq.ParquetFile(io.BytesIO(read_bytes(path)), pre_buffer=False).read(use_threads=False)
+    return table.to_pandas(use_threads=False)
