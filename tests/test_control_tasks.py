@@ -9,6 +9,7 @@ import tasks
 from evo.training import config as cfg
 from evo.app.cli import main
 from evo.genomes import FixedTopology
+from kernel_variants import shared_hidden
 from evo.results import load_run
 from tasks import registry
 from tasks.physics import AcrobotPhysics, ContinuousMountainCarPhysics, MountainCarPhysics, PendulumPhysics
@@ -41,8 +42,8 @@ def test_port_agrees_with_gymnasium(env_id, physics_cls):
     assert compared >= 200
 
 
-def random_nets(task, P=6, seed=0, hidden=4):
-    space = FixedTopology(task.n_inputs, task.n_outputs, hidden=hidden)
+def random_nets(task, P=6, seed=0, hidden=None):
+    space = FixedTopology(task.n_inputs, task.n_outputs, hidden=shared_hidden(task.n_outputs) if hidden is None else hidden)
     return space.compile(np.random.default_rng(seed).normal(0, 1.0, (P, space.dim)))
 
 

@@ -5,6 +5,7 @@ import pytest
 
 import tasks
 from evo.genomes import FixedTopology
+from kernel_variants import shared_hidden
 from tasks.double_pole import WINDOW, DoublePolePhysics
 
 
@@ -80,7 +81,7 @@ def test_variants_and_their_fitness(velocities, n_in):
     task = tasks.make("double-pole", velocities=velocities, max_steps=300,
                       **({} if velocities else {"test_steps": 400}))  # the test runs without velocities only
     assert (task.n_inputs, task.n_outputs) == (n_in, 2)
-    space = FixedTopology(n_in, 2, hidden=4)
+    space = FixedTopology(n_in, 2, hidden=shared_hidden(2))
     nets = space.compile(np.random.default_rng(1).normal(0, 1, (6, space.dim)))
     ev = task.evaluate(nets, 0)
     steps = ev.metrics["steps"]

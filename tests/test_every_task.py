@@ -8,6 +8,7 @@ from evo.genomes import FixedTopology
 from evo.training import config as cfg
 from evo.results import load_run
 from evo.training.api import run
+from kernel_variants import shared_hidden
 
 SMALL = {
     "cartpole": {"episodes": 2, "max_steps": 20, "validation_episodes": 2},
@@ -40,15 +41,14 @@ def data_files(tmp_path_factory):
 
 
 def available(name, options):
-    """Whether the task can be made here; False only where it lacks an optional extra (the
-    message says what to pip install). Any other TaskError (options this test gives that the
-    task refuses) fails the test."""
+    """The task, made here; None only where it lacks an optional extra (the message says what
+    to pip install). Any other TaskError (options this test gives that the task refuses)
+    fails the test."""
     try:
-        tasks.make(name, **options)
-        return True
+        return tasks.make(name, **options)
     except tasks.TaskError as exc:
         if "pip install" in str(exc):
-            return False
+            return None
         raise
 
 
@@ -56,13 +56,14 @@ def available(name, options):
 @pytest.mark.parametrize("name", tasks.names())
 def test_task_runs_with_strategy(tmp_path, data_files, name, strategy):
     options = {**SMALL.get(name, {}), **data_files.get(name, {})}
-    if not available(name, options):
+    task = available(name, options)
+    if task is None:
         pytest.skip(f"{name} needs an optional extra or data files you download")
     layer = {"task": {"name": name, **options}, "strategy": {"name": strategy, "population": 8},
              "run": {"generations": 2, "quiet": True, "backend": "serial", "out": str(tmp_path), "name": "r",
                      "stop_on_solved": False, "stop_fitness": float("inf")}}
     if strategy != "neat":
-        layer["genome"] = {"hidden": 3}
+        layer["genome"] = {"hidden": shared_hidden(task.n_outputs)}
     run(cfg.resolve(layer), log=None)
     r = load_run(tmp_path / "r")
     assert r.summary["status"] == "finished" and len(r.metrics) == 2
@@ -74,10 +75,10 @@ def test_every_task_declares_the_metrics_it_reports(data_files, name):
     options = {**SMALL.get(name, {}), **data_files.get(name, {})}
     if name == "gym:CartPole-v1":
         options = {"episodes": 2, "max_steps": 20}
-    if not available(name, options):
+    task = available(name, options)
+    if task is None:
         pytest.skip(f"{name} needs an optional extra or data files you download")
-    task = tasks.make(name, **options)
-    space = FixedTopology(task.n_inputs, task.n_outputs, hidden=3)
+    space = FixedTopology(task.n_inputs, task.n_outputs, hidden=shared_hidden(task.n_outputs))
     nets = space.compile(np.random.default_rng(0).normal(0, 1.0, (4, space.dim)))
     assert task.metric_names is not None
     assert sorted(task.evaluate(nets, 0).metrics) == sorted(task.metric_names)
