@@ -32,7 +32,9 @@ def test_bench_tasks_reports_medians(capsys):
 
 def test_bench_scaling_gives_ray_the_serial_fitness():
     from evo.app import bench
-    result = bench.scaling(population=16, generations=1, workers=(1,), stages=("early",))
+    notices = []
+    result = bench.scaling(population=16, generations=1, workers=(1,), stages=("early",), notice=notices.append)
+    assert notices == ["early population: 1 timed round per backend (serial; Ray with 1 worker)"]
     rows = result["rows"]
     assert [(r["backend"], r["workers"]) for r in rows] == [("serial", 1), ("ray", 1)]
     assert all(r["identical_fitness"] and r["population"] == 16 for r in rows)

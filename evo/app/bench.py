@@ -119,7 +119,8 @@ def scaling_population(population: int = 256, stage: str = "late") -> tuple[dict
 
 def scaling(population: int = 256, generations: int = 5, workers: tuple[int, ...] = (1, 2),
             stages: tuple[str, ...] = ("late", "early"),
-            progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
+            progress: Callable[[dict], None] | None = None,
+            notice: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Evaluate one fixed CartPole population serially and on Ray with 1, 2, ... workers.
 
     For each population of :func:`scaling_population`, the backends take turns: each round
@@ -128,12 +129,18 @@ def scaling(population: int = 256, generations: int = 5, workers: tuple[int, ...
     drifts in machine load hit every backend alike. Ray's fitness must equal the serial
     backend's exactly. Overhead per generation: wall time minus the actors' evaluation time
     divided by the number of workers (the time Ray adds, including waiting on the slowest chunk).
+    ``notice`` is told what each stage does before its rows are measured.
     """
     rounds = list(range(generations))  # generation g of run seed 0: the evaluation seeds of a run
     rows: list[dict] = []
     owns = init_ray(num_cpus=max(2, sum(workers)))
     try:
         for stage in stages:
+            if notice:
+                notice(f"{stage} population: " + ("CMA-ES evolving CartPole until a network balances for 500 steps, "
+                                                  "then " if stage == "late" else "")
+                       + f"{generations} timed round{'s' if generations != 1 else ''} per backend (serial; Ray with {', '.join(map(str, workers))} "
+                       f"worker{'s' if workers != (1,) else ''})")
             config, X = scaling_population(population, stage)
             problem = problem_of(config)
             backends = [("serial", 1, make_evaluator(problem, 0))]

@@ -437,7 +437,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     elif args.name == "scaling":
         show = None if args.json else bench.print_scaling_row
         result = bench.scaling(args.population, args.generations, tuple(range(1, (args.workers or 2) + 1)),
-                               progress=show)
+                               progress=show, notice=lambda text: print(f"evospike: {text}", file=sys.stderr, flush=True))
     elif args.name == "sim":
         show = None if args.json else bench_speed.print_sim_row
         result = bench_speed.sim(workers=args.workers or 0, rounds=args.rounds, progress=show)
