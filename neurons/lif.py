@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels, models
+from .extras import install_hint
 from .network import NetworkBatch, dense
 
 __all__ = ["RESETS", "check_reset", "KERNELS", "AUTO_STEPPING_NUMBA_MAX_BATCH", "Simulator", "OutputRecord", "simulate",
@@ -68,7 +69,7 @@ def resolve_kernel(name: str = "auto") -> str:
         raise ValueError(f"kernel: {name!r} is not a simulator kernel; expected auto or one of {', '.join(KERNELS)}")
     if name == "numba" and not kernels.AVAILABLE:
         raise ValueError("kernel: 'numba' needs the numba package, which is not installed "
-                         "(pip install 'evospike[fast]'), or use kernel 'numpy'")
+                         f"({install_hint('fast')}), or use kernel 'numpy'")
     if name == "auto" and not kernels.AVAILABLE:
         return "numpy"
     return name

@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurons import NetworkBatch, decoders, encoders, input_events, portable, simulate, simulate_outputs
+from neurons.extras import install_hint
 
 from .base import Evaluation, Preset, Task, TaskError, int_option, positive_option, reset_option
 
@@ -40,7 +41,7 @@ def load_dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         import sklearn.datasets as skd
     except ImportError:
-        raise TaskError(f"task {name!r} needs scikit-learn: pip install 'evospike[datasets]'") from None
+        raise TaskError(f"task {name!r} needs scikit-learn: {install_hint('datasets')}") from None
     data = getattr(skd, DATASETS[name])()
     return np.asarray(data.data, np.float64), np.asarray(data.target, np.int64)
 

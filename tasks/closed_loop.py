@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterator, Protocol
 import numpy as np
 
 from neurons import NetworkBatch, Simulator, current_kernel, decoders, dense, encoders
+from neurons.extras import install_hint
 from neurons.kernels import AVAILABLE as _COMPILED_AVAILABLE
 
 __all__ = ["Dynamics", "Episodes", "ObservationEncoder", "run_episodes", "episode_seeds", "rollout_path",
@@ -259,7 +260,7 @@ def rollout_path(rollout: str | None = None) -> str:
         if rollout not in ROLLOUTS:
             raise ValueError(f"rollout: {rollout!r}; expected one of {', '.join(ROLLOUTS)}")
         if rollout == "compiled" and not _COMPILED_AVAILABLE:
-            raise ValueError("rollout: 'compiled' needs the numba package (pip install 'evospike[fast]'), "
+            raise ValueError(f"rollout: 'compiled' needs the numba package ({install_hint('fast')}), "
                              "or use rollout 'numpy'")
         return rollout
     return "numpy" if current_kernel() == "numpy" else "compiled"

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from neurons import NetworkBatch
+from neurons.extras import install_hint
 
 from .base import Evaluation, Preset, TaskError, int_option, positive_option, reset_option
 from .classification import FITNESS, _Classifier, stratified_subset
@@ -152,7 +153,7 @@ def load_shd(file: Path, *, steps: int, dt: float, limit: int = 0, seed: Any = 0
     try:
         import h5py
     except ImportError:
-        raise TaskError("task 'shd' needs h5py: pip install 'evospike[datasets]'") from None
+        raise TaskError(f"task 'shd' needs h5py: {install_hint('datasets')}") from None
     bad = f"shd: file '{file}'"
     try:
         f = h5py.File(file, "r")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurons import NetworkBatch, Simulator, decoders, portable
+from neurons.extras import install_hint
 
 from .base import Evaluation, Preset, Task, TaskError, int_option, reset_option
 from . import closed_loop
@@ -269,6 +270,6 @@ def lunarlander(*, episodes: int = 10, max_steps: int = 0, sim_steps: int = 5, v
     try:
         import Box2D  # noqa: F401
     except ImportError:
-        raise TaskError("task 'lunarlander' needs Box2D: pip install 'evospike[box2d]'") from None
+        raise TaskError(f"task 'lunarlander' needs Box2D: {install_hint('box2d')}") from None
     return GymTask("LunarLander-v3", episodes=episodes, max_steps=max_steps, sim_steps=sim_steps,
                    validation_episodes=validation_episodes, reset=reset)

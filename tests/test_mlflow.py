@@ -106,8 +106,10 @@ def test_unknown_trackers_and_a_missing_mlflow_are_one_line_errors(tmp_path, mon
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
     assert main([*RUN, "--out", str(tmp_path), "--track", "mlflow"]) == 2
+    from pathlib import Path
+    clone = Path(__file__).resolve().parents[1]  # the tests run from a clone: the hint installs into it
     assert capsys.readouterr().err.splitlines()[-1] == "evospike: error: run.trackers: 'mlflow' needs MLflow: " \
-                                                       "pip install 'evospike[mlflow]'"
+                                                       f"pip install -e '{clone}[mlflow]'"
     assert not list(tmp_path.iterdir())  # checked before the run directory is made
 
 

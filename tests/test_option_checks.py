@@ -312,3 +312,16 @@ def test_the_double_pole_with_velocities_refuses_test_steps():
     with pytest.raises(TaskError, match=r"^task option test_steps: 30; only the variant without velocities"):
         tasks.make("double-pole", test_steps=30)
     assert tasks.make("double-pole-nv", test_steps=30).options["test_steps"] == 30
+
+
+def test_an_extras_install_hint_names_the_clone_or_the_package(tmp_path, monkeypatch):
+    from pathlib import Path
+    from neurons import extras
+    clone = Path(__file__).resolve().parents[1]
+    assert extras.install_hint("box2d") == f"pip install -e '{clone}[box2d]'"  # README's install: from a clone
+    extras._source_root.cache_clear()
+    monkeypatch.setattr(extras, "__file__", str(tmp_path / "site-packages" / "neurons" / "extras.py"))
+    try:
+        assert extras.install_hint("box2d") == "pip install 'evospike[box2d]'"  # installed as a package
+    finally:
+        extras._source_root.cache_clear()

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from neurons import NetworkBatch, dense
+from neurons.extras import install_hint
 from neurons.lif import check_reset
 
 from ..errors import ConfigError, RunDirError, one_line
@@ -54,7 +55,7 @@ def _nir():
     try:
         import nir
     except ImportError:
-        raise ConfigError("NIR export needs the nir package: pip install 'evospike[nir]'") from None
+        raise ConfigError(f"NIR export needs the nir package: {install_hint('nir')}") from None
     return nir
 
 

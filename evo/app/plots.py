@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from neurons import NetworkBatch, dense
+from neurons.extras import install_hint
 from tasks import TaskError
 
 from ..errors import ConfigError
@@ -47,7 +48,7 @@ def _plt():
     try:
         import matplotlib
     except ImportError:
-        raise ConfigError("plots need matplotlib: pip install 'evospike[plot]'") from None
+        raise ConfigError(f"plots need matplotlib: {install_hint('plot')}") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from neurons.extras import install_hint
+
 from ..errors import ConfigError
 from ..rundir.files import read_json, write_json
 from ..rundir.layout import BEST, CONFIG, SUMMARY
@@ -34,7 +36,7 @@ MLFLOW_JSON = "mlflow.json"  # the MLflow run of this run directory: tracking UR
 EXPERIMENT = "evospike"      # the experiment's name unless $MLFLOW_EXPERIMENT_NAME names another
 MAX_PARAM = 6000             # MLflow's longest parameter value
 MLFLOW_STATUS = {"finished": "FINISHED", "interrupted": "KILLED", "failed": "FAILED"}
-MISSING = "run.trackers: 'mlflow' needs MLflow: pip install 'evospike[mlflow]'"
+MISSING = f"run.trackers: 'mlflow' needs MLflow: {install_hint('mlflow')}"
 
 
 def _warn(message: str) -> None:
@@ -167,7 +169,7 @@ class MlflowTracker(Callback):
             self.started = True
         except ImportError as exc:  # e.g. mlflow-skinny without SQLAlchemy for the local store
             raise ConfigError(f"run.tracking_uri {self.uri!r}: MLflow needs {exc.name or exc}: "
-                              f"pip install 'evospike[mlflow]'") from None
+                              f"{install_hint('mlflow')}") from None
         except Exception as exc:
             raise ConfigError(f"run.tracking_uri {self.uri!r}: MLflow cannot start a run there "
                               f"({type(exc).__name__}: {' '.join(str(exc).split())[:160]})") from None
