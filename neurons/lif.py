@@ -35,8 +35,10 @@ rest of the batch.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -119,6 +121,17 @@ def current_kernel() -> str:
         except ValueError as exc:
             raise ValueError(f"EVOSPIKE_KERNEL: {exc}") from None
     return _default_kernel
+
+
+@contextlib.contextmanager
+def kept_kernel() -> Iterator[str]:
+    """A block after which the kernel setting is what it was before it (yielded): a
+    :func:`use_kernel` inside changes it for the block only."""
+    before = current_kernel()
+    try:
+        yield before
+    finally:
+        use_kernel(before)
 
 
 def _finite_thresholds(net: NetworkBatch) -> np.ndarray:

@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..rundir.results import run_labels, run_names, run_status
 
-__all__ = ["X_AXES", "GROUPS", "BEST_SO_FAR", "run_series", "group_curves", "final_values", "compare_table",
+__all__ = ["X_AXES", "GROUPS", "BEST_SO_FAR", "check_by", "run_series", "group_curves", "final_values", "compare_table",
            "rank_tests", "mixed_settings", "left_out"]
 
 X_AXES = ("evaluations", "generation", "seconds")
@@ -35,6 +35,12 @@ def check_metric(df: pd.DataFrame, metric: str) -> None:
     numeric = [c for c in df.columns if c not in KEYS and pd.api.types.is_numeric_dtype(df[c])]
     if metric not in numeric:
         raise ConfigError(f"--metric {metric!r}: not a numeric metrics column; valid: {', '.join(numeric)}")
+
+
+def check_by(by: str) -> None:
+    """A ConfigError naming --by unless ``by`` is one of GROUPS."""
+    if by not in GROUPS:
+        raise ConfigError(f"--by {by!r}; expected one of {', '.join(GROUPS)}")
 
 
 def check_x(x: str) -> None:
@@ -72,6 +78,7 @@ def group_curves(df: pd.DataFrame, by: str = "strategy", metric: str = "best_eve
     value, so that each quantile is over the same runs and never falls; another metric
     starts at its first value in any run, its quantiles over the runs that have one.
     Columns: ``by``, ``x``, ``q25``, ``median``, ``q75``, ``runs`` (runs with a value at x)."""
+    check_by(by)
     check_x(x)
     check_metric(df, metric)
     out = []
@@ -95,6 +102,7 @@ def final_values(df: pd.DataFrame, by: str = "strategy", metric: str = "best_eve
     """Each run's final ``metric`` (its last value, held from its last row that has one;
     the maximum for a best-so-far metric) with its group, evaluations and generations.
     Columns: ``run``, ``by``, ``value``, ``evaluations``, ``generations``."""
+    check_by(by)
     check_metric(df, metric)
     rows = []
     for run, m in df.groupby("run", sort=True):

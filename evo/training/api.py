@@ -236,7 +236,9 @@ def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies
     try:
         trainer.run(jobs)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the CLI says how to go on
-        exc.resume = f"{trainer.resume_hint} continues from generation {trainer.state.generation}"
+        exc.resume = f"{trainer.resume_hint} continues from generation {trainer.recorded_generations}"
+        if not exc.args:  # what a notebook shows
+            exc.args = (f"run interrupted; {exc.resume}",)
         raise
     s = trainer.state
     validation = s.validated[1] if s.validated else math.nan
@@ -263,6 +265,14 @@ def checked_callbacks(callbacks: Any) -> list[Callback]:
     return out
 
 
+def checked_log(log: Any) -> Callable[[str], None] | None:
+    """``log`` itself: a callable taking one line, or None; anything else is a ConfigError."""
+    if log is not None and not callable(log):
+        raise ConfigError(f"log: {log!r:.60}; expected a function that takes one line of text (print, the "
+                          f"default), or None for no lines")
+    return log
+
+
 def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callable[[str], None] | None = print,
         progress: bool = False, artifacts: Callable[[Path], list[Path]] | None = None) -> RunResult:
     """Evolve as ``config`` says and write the run directory; returns its summary.
@@ -275,7 +285,7 @@ def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callab
     (``evospike run`` passes the plots and the report); best.json, summary.json and
     config.toml are logged anyway.
     """
-    callbacks = checked_callbacks(callbacks)
+    callbacks, log = checked_callbacks(callbacks), checked_log(log)
     if not isinstance(config, Resolved):
         config = resolve_sources([("config", config)])
         for note in config.notes:
@@ -283,13 +293,14 @@ def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callab
     task, space = config.task, config.space  # built while resolving
     config = copy.deepcopy(config.config)
     r = config["run"]
-    problem_of(config).use_kernel()
-    r["kernel"] = neurons.current_kernel()  # recorded (auto or numpy), so that resumes and workers choose alike
-    strategy = checked_strategy(config, task, space)
-    with _evaluator(config, task, space) as evaluator:
-        path = _new_run_dir(config)
-        with run_lock(path):
-            return _start(config, path, task, space, strategy, callbacks, log, progress, evaluator, artifacts)
+    with neurons.kept_kernel():  # the run's kernel setting, the caller's again after it
+        problem_of(config).use_kernel()
+        r["kernel"] = neurons.current_kernel()  # recorded (auto or numpy), so that resumes and workers choose alike
+        strategy = checked_strategy(config, task, space)
+        with _evaluator(config, task, space) as evaluator:
+            path = _new_run_dir(config)
+            with run_lock(path):
+                return _start(config, path, task, space, strategy, callbacks, log, progress, evaluator, artifacts)
 
 
 def _start(config: dict, path: Path, task: Any, space: Any, strategy: strategies.Strategy,
@@ -370,8 +381,8 @@ def resume(path: str | Path, generations: int | None = None, callbacks: Iterable
     eval_timeout, trackers or tracking_uri (for this process; ``artifacts`` as for :func:`run`). The
     continued run's metrics equal an undisturbed run's. Every file is checked before anything
     is changed; a run another process is writing is refused."""
-    path, callbacks = Path(path), checked_callbacks(callbacks)
-    with run_lock(path):
+    path, callbacks, log = Path(path), checked_callbacks(callbacks), checked_log(log)
+    with run_lock(path), neurons.kept_kernel():
         return _resume(path, generations, callbacks, log, progress, run_overrides, artifacts)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import tasks
 import tomli_w
 from neurons import KERNELS
@@ -80,12 +81,27 @@ def space_class(strategy: str) -> type:
 
 
 def _suggest(key: str, valid) -> str:
-    close = difflib.get_close_matches(key, list(valid), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    lowered = {str(v).lower(): v for v in valid}  # 'Run' is close to 'run'
+    close = difflib.get_close_matches(str(key).lower(), list(lowered), n=1)
+    return f" (did you mean {lowered[close[0]]!r}?)" if close else ""
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy scalars (a sweep's ``np.arange`` or ``np.linspace`` values) as the
+    Python int, float, bool or str they hold, in lists and tables too."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
 
 
 def _check_type(where: str, value: Any, default: Any) -> Any:
-    """Check value against the type of its default; ints are accepted for floats."""
+    """Check value against the type of its default; ints are accepted for floats, numpy
+    scalars as the Python values they hold."""
+    value = plain(value)
     if default is None:
         return value
     if where == "run.stop_fitness":  # a number, or "task"
@@ -116,6 +132,7 @@ def _check_type(where: str, value: Any, default: Any) -> Any:
         ok = isinstance(value, dict)
         want = "a table"
     else:
+        value = os.fspath(value) if isinstance(value, os.PathLike) else value  # a pathlib.Path for run.out
         ok = isinstance(value, str)
         want = "a string"
     if not ok:
@@ -240,6 +257,11 @@ def resolve_sources(layers: list[tuple[str, dict]], preset: bool = True) -> Reso
     for name, layer in layers:
         if not isinstance(layer, dict) or any(not isinstance(t, dict) for t in layer.values()):
             raise ConfigError(f"{name}: expected tables {{section: {{key: value}}}}")
+        for key in layer:
+            if key not in SECTIONS and key != "meta":  # meta: what a run recorded about itself
+                raise ConfigError(f"{name}: unknown table {key!r}{_suggest(str(key), SECTIONS)}; valid tables: "
+                                  f"{', '.join(SECTIONS)}")
+    layers = [(name, {k: plain(v) for k, v in layer.items() if k != "meta"}) for name, layer in layers]
     raw: dict = {}
     for _, layer in layers:
         raw = _merge(raw, layer)

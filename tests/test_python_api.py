@@ -1,0 +1,105 @@
+"""The Python API as a notebook uses it: config dicts built in Python, numpy values from a
+sweep, the process's settings around runs and readers."""
+import numpy as np
+import pandas as pd
+import pytest
+
+import neurons
+from evo.app.compare import compare_table
+from evo.errors import ConfigError
+from evo.results import best_network, load_run, load_runs
+from evo.training import config as cfg
+from evo.training.api import resume, run
+
+TIMING = ["eval_seconds", "gen_seconds"]
+
+
+def xor(tmp_path, **run_options):
+    return {"task": {"name": "xor"}, "strategy": {"name": "openes", "population": 8},
+            "run": {"generations": 2, "backend": "serial", "out": str(tmp_path), **run_options}}
+
+
+@pytest.mark.parametrize("layer,message", [
+    ({"task": {"name": "xor"}, "strategie": {"name": "ga"}},
+     "config: unknown table 'strategie' (did you mean 'strategy'?); valid tables: run, task, genome, strategy"),
+    ({"task": {"name": "xor"}, "Runs": {"generations": 1}},
+     "config: unknown table 'Runs' (did you mean 'run'?); valid tables: run, task, genome, strategy"),
+])
+def test_an_unknown_table_in_a_python_config_is_refused_before_a_run(tmp_path, layer, message):
+    with pytest.raises(ConfigError) as exc:
+        run({**layer, "run": {**layer.get("run", {}), "out": str(tmp_path)}}, log=None)
+    assert str(exc.value) == message
+    assert not list(tmp_path.iterdir())
+    assert cfg.resolve({"task": {"name": "xor"}, "meta": {"created": "x"}})["task"]["name"] == "xor"  # a run's own
+
+
+def test_numpy_values_from_a_sweep_are_the_python_values_they_hold(tmp_path):
+    layer = {"task": {"name": "xor", "steps": np.int64(10)},
+             "strategy": {"name": "cma", "population": np.int64(8), "sigma0": np.float32(0.5)},
+             "genome": {"hidden": np.int64(3)},
+             "run": {"generations": np.int64(2), "seed": np.int32(3), "quiet": np.bool_(True), "backend": "serial",
+                     "out": tmp_path, "name": "np"}}  # a pathlib.Path for run.out too
+    a = run(layer, log=None)
+    b = run({"task": {"name": "xor", "steps": 10}, "strategy": {"name": "cma", "population": 8, "sigma0": 0.5},
+             "genome": {"hidden": 3}, "run": {"generations": 2, "seed": 3, "quiet": True, "backend": "serial",
+                                             "out": str(tmp_path), "name": "py"}}, log=None)
+    pd.testing.assert_frame_equal(load_run(a.path).metrics.drop(columns=TIMING),
+                                  load_run(b.path).metrics.drop(columns=TIMING))
+    configs = [load_run(r.path).config for r in (a, b)]
+    for c in configs:
+        c["run"].pop("name"), c.pop("meta")
+    assert configs[0] == configs[1]  # config.toml holds plain values
+    resume(a.path, generations=np.int64(3), log=None)
+    assert len(load_run(a.path).metrics) == 3
+
+
+def test_a_run_and_a_reader_leave_the_callers_kernel_setting_alone(tmp_path):
+    before = neurons.current_kernel()
+    try:
+        neurons.use_kernel("auto")
+        r = run(xor(tmp_path, kernel="numpy", name="k"), log=None)
+        assert neurons.current_kernel() == "auto" and load_run(r.path).config["run"]["kernel"] == "numpy"
+        resume(r.path, generations=3, log=None)
+        assert neurons.current_kernel() == "auto"
+        best_network(r.path)
+        assert neurons.current_kernel() == "auto"
+    finally:
+        neurons.use_kernel(before)
+
+
+def test_log_must_be_a_function_or_none(tmp_path):
+    for log in (False, "x"):
+        with pytest.raises(ConfigError, match=r"^log: .*; expected a function that takes one line of text \(print, "
+                                              r"the default\), or None for no lines$"):
+            run(xor(tmp_path), log=log)
+    assert not list(tmp_path.iterdir())
+
+
+def test_best_network_takes_the_center_of_a_gaussian_strategys_run(tmp_path):
+    from evo.training.api import build
+    r = run(xor(tmp_path, name="c"), log=None)
+    loaded = load_run(r.path)
+    task, _ = build(loaded.config)
+    from evo.seeding import validation_seed
+    score = task.validate(best_network(r.path, which="center"), validation_seed(int(loaded.config["run"]["seed"])))
+    assert score.fitness[0] == loaded.summary["validation"]
+
+
+def test_compare_table_names_a_bad_grouping(tmp_path):
+    run(xor(tmp_path, name="a"), log=None)
+    with pytest.raises(ConfigError, match=r"^--by 'strategyy'; expected one of strategy, task, seed, run$"):
+        compare_table(load_runs(str(tmp_path)), by="strategyy")
+
+
+def test_an_interrupted_run_says_how_to_go_on_in_its_exception(tmp_path):
+    from evo.training.trainer import Callback
+
+    class CtrlC(Callback):
+        def on_generation(self, trainer, result):
+            if result.generation == 1:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as exc:
+        run(xor(tmp_path, name="i", generations=4), callbacks=[CtrlC()], log=None)
+    assert str(exc.value) == f"run interrupted; evospike resume {tmp_path / 'i'} continues from generation 1"
+    assert resume(tmp_path / "i", log=None).generations == 4
