@@ -87,8 +87,12 @@ _everywhere: set[str] = set()  # names that every process knows: the built-ins a
 
 def register(name: str, factory: Callable[..., Task] | str, description: str = "", *, replace: bool = False) -> None:
     """Register ``factory(**options) -> Task`` (or a "module:attr" string naming it) under ``name``."""
-    if not isinstance(name, str) or not name:
-        raise TaskError(f"register: task name {name!r}; expected a non-empty string")
+    if not isinstance(name, str) or not name or any(c.isspace() or c == "/" or not c.isprintable() for c in name):
+        raise TaskError(f"register: task name {name!r}; expected a non-empty string without spaces or '/' (it "
+                        f"becomes part of a run directory's name and a command-line argument)")
+    if not callable(factory) and not (isinstance(factory, str) and factory.count(":") == 1 and all(factory.split(":"))):
+        raise TaskError(f"register: task {name!r}: factory {factory!r:.60}; expected a function or class that "
+                        f"makes the task, or a 'module:attr' string naming one")
     if name in _registry and not replace:
         raise TaskError(f"register: task {name!r} is already registered; pass replace=True to replace it")
     if not description and not isinstance(factory, str):

@@ -103,3 +103,10 @@ def test_an_interrupted_run_says_how_to_go_on_in_its_exception(tmp_path):
         run(xor(tmp_path, name="i", generations=4), callbacks=[CtrlC()], log=None)
     assert str(exc.value) == f"run interrupted; evospike resume {tmp_path / 'i'} continues from generation 1"
     assert resume(tmp_path / "i", log=None).generations == 4
+
+
+def test_a_second_run_into_the_same_name_names_the_setting_in_both_forms(tmp_path):
+    run(xor(tmp_path, name="same"), log=None)
+    with pytest.raises(ValueError, match=r"already exists; choose another run\.name \(--name\) \(nothing was "
+                                         r"overwritten\)$"):
+        run(xor(tmp_path, name="same"), log=None)

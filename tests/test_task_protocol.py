@@ -255,3 +255,17 @@ def protocol_tasks(monkeypatch):
     for name, factory in (("proto-toy", Toy), ("proto-broken", Broken), ("proto-novalidate", NoValidate),
                           ("proto-badrecord", BadRecord)):
         tasks.register(name, factory)
+
+
+@pytest.mark.parametrize("name,factory,message", [
+    ("p4", 5, "register: task 'p4': factory 5; expected a function or class that makes the task, or a "
+              "'module:attr' string naming one"),
+    ("p5", "tasks.xor", "register: task 'p5': factory 'tasks.xor'; expected a function or class"),
+    ("Bad Name!", Toy, "register: task name 'Bad Name!'; expected a non-empty string without spaces or '/'"),
+    ("a/b", Toy, "register: task name 'a/b'; expected"),
+])
+def test_register_refuses_what_could_never_make_a_task(name, factory, message):
+    with pytest.raises(tasks.TaskError) as exc:
+        tasks.register(name, factory)
+    assert str(exc.value).startswith(message)
+    assert name not in registry.names()

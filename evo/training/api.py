@@ -162,7 +162,7 @@ def _new_run_dir(config: dict) -> Path:
     if r["name"]:
         path = out / r["name"]
         if path.exists():
-            raise RunDirError(f"run directory {str(path)!r} already exists; choose another --name "
+            raise RunDirError(f"run directory {str(path)!r} already exists; choose another run.name (--name) "
                               f"(nothing was overwritten)")
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
