@@ -110,3 +110,18 @@ def test_a_second_run_into_the_same_name_names_the_setting_in_both_forms(tmp_pat
     with pytest.raises(ValueError, match=r"already exists; choose another run\.name \(--name\) \(nothing was "
                                          r"overwritten\)$"):
         run(xor(tmp_path, name="same"), log=None)
+
+
+def test_a_warning_about_the_config_points_at_the_users_call(tmp_path):
+    with pytest.warns(UserWarning, match=r"run\.workers = 2 is not used: run\.backend = 'serial'") as caught:
+        run(xor(tmp_path, workers=2), log=None)
+    assert caught[0].filename == __file__
+
+
+def test_the_run_directory_returned_is_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run({"task": {"name": "xor"}, "strategy": {"name": "openes", "population": 8},
+             "run": {"generations": 1, "backend": "serial"}}, log=None)  # run.out: "runs", relative
+    assert r.path.is_absolute() and r.path.parent == tmp_path / "runs"
+    monkeypatch.chdir("/")
+    assert load_run(r.path).summary["generations"] == 1

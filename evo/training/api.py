@@ -46,8 +46,9 @@ __all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_f
 
 @dataclass
 class RunResult:
-    """What a finished run reports: its directory, generations, evaluations, best training
-    fitness, validation score and wall time (seconds)."""
+    """What a finished run reports: its directory (an absolute path, which a later
+    ``os.chdir`` leaves valid), generations, evaluations, best training fitness, validation
+    score and wall time (seconds)."""
 
     path: Path
     generations: int
@@ -55,6 +56,9 @@ class RunResult:
     best: float
     validation: float
     wall_seconds: float
+
+    def __post_init__(self) -> None:
+        self.path = Path(os.path.abspath(self.path))
 
 
 def problem_of(config: dict) -> Problem:
@@ -204,6 +208,16 @@ def run_callbacks(config: dict, path: Path, task: Any, space: Any, started: date
     return out
 
 
+def _outside_level() -> int:
+    """The ``stacklevel`` of the first frame outside the evo package, as seen from the caller:
+    a warning then points at the user's own call, not at evo's code."""
+    root = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _evaluator(config: dict, task: Any, space: Any) -> Any:
     """The evaluator the config's backend names (made before anything is written, so that an
     unreachable cluster changes nothing)."""
@@ -213,7 +227,7 @@ def _evaluator(config: dict, task: Any, space: Any) -> Any:
         one = len(unused) == 1
         warnings.warn(f"evospike: {' and '.join(unused)} {'is' if one else 'are'} not used: run.backend = 'serial' "
                       f"evaluates in this process ({'it applies' if one else 'they apply'} to the ray and auto "
-                      f"backends)", stacklevel=2)
+                      f"backends)", stacklevel=_outside_level())
     return make_evaluator(problem_of(config), int(r["seed"]), backend=r.get("backend", "serial"),
                           workers=int(r.get("workers", 0)), address=r.get("address") or None, task=task, space=space,
                           timeout=float(r.get("eval_timeout", 0.0)), ray_after=float(r.get("ray_after", 1.0)))
