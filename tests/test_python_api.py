@@ -125,3 +125,33 @@ def test_the_run_directory_returned_is_absolute(tmp_path, monkeypatch):
     assert r.path.is_absolute() and r.path.parent == tmp_path / "runs"
     monkeypatch.chdir("/")
     assert load_run(r.path).summary["generations"] == 1
+
+
+def test_reading_a_run_of_a_task_this_process_does_not_know_says_why(tmp_path, monkeypatch):
+    from evo.errors import RunDirError
+    from evo.results import load_best_genome
+    from tasks import registry
+    monkeypatch.setattr(registry, "_registry", dict(registry._registry))
+    registry.register("xor-here", "tasks.xor:XOR")
+    r = run({"task": {"name": "xor-here"}, "strategy": {"name": "cma", "population": 8},
+             "run": {"generations": 1, "backend": "serial", "out": str(tmp_path), "name": "r"}}, log=None)
+    del registry._registry["xor-here"]  # as in a fresh process
+    for read in (lambda: best_network(r.path), lambda: load_best_genome(load_run(r.path))):
+        with pytest.raises(RunDirError, match=r"task 'xor-here' is not registered in this process"):
+            read()
+
+
+def test_a_second_ctrl_c_during_the_clean_up_keeps_the_first_ones_hint(tmp_path, monkeypatch, capsys):
+    from evo.app import cli
+
+    def interrupted_twice(*args, **kwargs):
+        try:
+            first = KeyboardInterrupt()
+            first.resume = "evospike resume runs/x continues from generation 3"
+            raise first
+        finally:
+            raise KeyboardInterrupt  # the second Ctrl-C, while the first one's clean-up runs
+
+    monkeypatch.setattr(cli, "run", interrupted_twice)
+    assert cli.main(["run", "xor", "--out", str(tmp_path), "--quiet"]) == 130
+    assert capsys.readouterr().err == "evospike: interrupted; evospike resume runs/x continues from generation 3\n"

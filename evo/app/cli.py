@@ -752,7 +752,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evospike: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
-        resume = getattr(exc, "resume", "")
+        resume, first = "", exc
+        while first is not None and not resume:  # a second Ctrl-C during the clean-up: the first one says
+            resume, first = getattr(first, "resume", ""), first.__context__
         print(f"evospike: interrupted{'; ' + resume if resume else ''}", file=sys.stderr)
         return 128 + signal.SIGPIPE if getattr(exc, "signal_name", "") == "SIGPIPE" else 130
 
