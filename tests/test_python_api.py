@@ -155,3 +155,19 @@ def test_a_second_ctrl_c_during_the_clean_up_keeps_the_first_ones_hint(tmp_path,
     monkeypatch.setattr(cli, "run", interrupted_twice)
     assert cli.main(["run", "xor", "--out", str(tmp_path), "--quiet"]) == 130
     assert capsys.readouterr().err == "evospike: interrupted; evospike resume runs/x continues from generation 3\n"
+
+
+def test_a_callback_failing_at_the_end_of_a_finished_run_suggests_no_resume(tmp_path):
+    from evo.errors import RunError
+    from evo.training.trainer import Callback
+
+    class Fails(Callback):
+        def on_end(self, trainer, status, reason):
+            raise ValueError("at the end")
+
+    with pytest.raises(RunError) as exc:
+        run(xor(tmp_path, name="e"), callbacks=[Fails()], log=None)
+    line = str(exc.value)
+    assert line.startswith("generation 2: callback ") and ".Fails.on_end, at test_python_api.py:" in line
+    assert line.endswith(": ValueError: at the end (the run finished; its files are complete)"), line
+    assert load_run(tmp_path / "e").summary["status"] == "finished"

@@ -285,13 +285,14 @@ class Trainer:
         check_objectives(self.strategy, self.task_name, ev.metrics)
         return np.column_stack([ev.fitness if m == "fitness" else ev.metrics[m] for m in names])
 
-    def _failed(self, gen: int, what: str, exc: BaseException, flags: str = "") -> RunError:
+    def _failed(self, gen: int, what: str, exc: BaseException, flags: str = "", after: str = "") -> RunError:
+        """The one-line RunError of a failure in generation ``gen``; ``after``: the closing
+        remark in parentheses (default: the finished generations are saved, and how to resume)."""
         flags = flags if self.resume_hint.startswith("evospike ") else ""
         hint = f"; {self.resume_hint}{flags} continues from generation {gen}" if self.resume_hint else ""
         why = f"it called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else \
             f"{type(exc).__name__}: {one_line(exc)}"
-        return RunError(f"generation {gen}: {what}: {why} (finished generations are "
-                        f"saved{hint})")
+        return RunError(f"generation {gen}: {what}: {why} ({after or f'finished generations are saved{hint}'})")
 
     def step(self) -> GenerationResult:
         """One generation: ask, evaluate, tell; updates the state (best so far, counters)."""
@@ -452,7 +453,9 @@ class Trainer:
         except (Exception, SystemExit) as exc:
             if isinstance(exc, OSError) and _ours(cb):  # the run's own files: a full disk ends the run resumably
                 raise
-            raise self._callback_failed(cb, f".{hook}", self.state.generation, exc) from exc
+            finished = hook == "on_end" and args[:1] == ("finished",)  # nothing is left to resume
+            raise self._callback_failed(cb, f".{hook}", self.state.generation, exc,
+                                        "the run finished; its files are complete" if finished else "") from exc
 
     def _load_state(self, cb: Callback, state: Any) -> None:
         try:
@@ -460,7 +463,8 @@ class Trainer:
         except (Exception, SystemExit) as exc:
             raise self._callback_failed(cb, ".load_state", self.state.generation, exc) from exc
 
-    def _callback_failed(self, cb: Callback, hook: str, generation: int, exc: BaseException) -> RunError:
+    def _callback_failed(self, cb: Callback, hook: str, generation: int, exc: BaseException,
+                         after: str = "") -> RunError:
         """The RunError of a callback's error: a TaskError or StrategyError (a task's result or
         the strategy's state refused, by the validator or the checkpoint, say) as the task's
         or the strategy's failure; any other naming the callback, its hook and where it was raised."""
@@ -470,7 +474,7 @@ class Trainer:
             return self._failed(generation, f"strategy {self.strategy.name!r} failed", exc)
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         return self._failed(generation, f"callback {_name(cb)}{hook}, at {Path(frame.filename).name}:{frame.lineno}",
-                            exc)
+                            exc, after=after)
 
     def run(self, callbacks: Iterable[Callback] = ()) -> str:
         """Evolve until the budget is spent or a callback stops the run; returns the status.
