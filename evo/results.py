@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .rundir import results as _results
-from .rundir.results import Run, find_runs, load_run, load_runs, read_individuals
 from neurons import kept_kernel
 
+from .rundir import results as _results
+from .rundir.results import Run, find_runs, load_run, load_runs, read_individuals
 from .training.api import build_recorded
 
 __all__ = ["Run", "load_run", "load_runs", "find_runs", "load_best_genome", "best_network", "read_individuals"]
