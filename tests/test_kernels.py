@@ -332,3 +332,16 @@ def test_layered_networks_on_spike_input_run_event_driven_in_dense_form():
     assert a.total_spikes.sum() > 0
     c = neurons.layered._dense_events(net, x, "subtract", max_chunk_bytes=1)  # one network at a time
     assert np.array_equal(c.counts, a.counts) and np.array_equal(c.synaptic_events, a.synaptic_events)
+
+
+def test_bench_events_times_each_kernel_and_leaves_the_setting_as_it_was():
+    from evo.app import bench_speed
+    before = neurons.current_kernel()
+    try:
+        neurons.use_kernel("numpy")
+        result = bench_speed.events(P=4, rounds=1)
+        assert [r["kernel"] for r in result["rows"]] == ["numpy", "numba"]
+        assert result["rows"][0]["hidden_spikes_per_sample"] == result["rows"][1]["hidden_spikes_per_sample"]
+        assert neurons.current_kernel() == "numpy"
+    finally:
+        neurons.use_kernel(before)

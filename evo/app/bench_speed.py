@@ -31,7 +31,7 @@ import numpy as np
 
 from threadpoolctl import threadpool_limits
 
-from neurons import (LayeredBatch, NetworkBatch, current_kernel, kernel_for, simulate, simulate_layered,
+from neurons import (LayeredBatch, NetworkBatch, current_kernel, kept_kernel, kernel_for, simulate, simulate_layered,
                      simulate_outputs, use_kernel)
 from neurons import kernels as compiled
 from tasks.closed_loop import timing
@@ -325,25 +325,22 @@ def events(P: int = 256, hidden: int = 128, B: int = 256, channels: int = 700, s
     x = np.zeros((steps, B, channels), np.float32)
     x[rng.integers(0, steps, (B, events_per_sample)), np.arange(B)[:, None],
       rng.integers(0, channels, (B, events_per_sample))] = 1.0
-    previous, rows = current_kernel(), []
-    try:
-        with threadpool_limits(1, user_api="blas"):
-            for kernel in ("numpy", "numba"):
-                if kernel == "numba" and not compiled.AVAILABLE:
-                    continue
-                use_kernel(kernel)
-                simulate_layered(net.select([0]), x[:, :2])  # compile or load the kernels
-                times = []
-                for _ in range(rounds):
-                    t0 = time.perf_counter()
-                    rec = simulate_layered(net, x)
-                    times.append(time.perf_counter() - t0)
-                sec = statistics.median(times)
-                rows.append({"kernel": kernel, "seconds": sec, "samples_per_s": P * B / sec,
-                             "hidden_spikes_per_sample": float(rec.total_spikes.mean()),
-                             "synaptic_events_per_sample": float(rec.synaptic_events.mean())})
-    finally:
-        use_kernel(previous)
+    rows = []
+    with kept_kernel(), threadpool_limits(1, user_api="blas"):
+        for kernel in ("numpy", "numba"):
+            if kernel == "numba" and not compiled.AVAILABLE:
+                continue
+            use_kernel(kernel)
+            simulate_layered(net.select([0]), x[:, :2])  # compile or load the kernels
+            times = []
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                rec = simulate_layered(net, x)
+                times.append(time.perf_counter() - t0)
+            sec = statistics.median(times)
+            rows.append({"kernel": kernel, "seconds": sec, "samples_per_s": P * B / sec,
+                         "hidden_spikes_per_sample": float(rec.total_spikes.mean()),
+                         "synaptic_events_per_sample": float(rec.synaptic_events.mean())})
     return {"benchmark": "events", "evospike": __version__, "P": P, "hidden": hidden, "B": B, "channels": channels,
             "steps": steps, "classes": classes, "events_per_sample": events_per_sample,
             "input_spikes_per_sample": float(x.sum() / B), "rows": rows}
@@ -386,8 +383,7 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
     ``rates`` lists every round's rate, so that a slow minute of the machine shows."""
     tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
     rows = []
-    previous = current_kernel()
-    try:
+    with kept_kernel():
         for task in tasks:
             task_paths = tuple(p for p in paths if p == "numpy" or (compiled.AVAILABLE and _has_port(task)))
             early = _median_rounds([[_early(task, population, generations, strategy, path) for path in task_paths]
@@ -403,8 +399,6 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
                     rows.append(row)
                     if progress:
                         progress(row)
-    finally:
-        use_kernel(previous)
     return {"benchmark": "eval", "evospike": __version__, "python": platform.python_version(), "rows": rows}
 
 
