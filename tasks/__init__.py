@@ -3,7 +3,7 @@
 Built-in tasks are registered by "module:Class" strings and imported on first use, so
 ``import tasks`` and ``evospike tasks`` load no data set and no optional library.
 """
-from .base import Evaluation, Task, TaskError
+from .base import Evaluation, Task, TaskError, deferred_data
 from .preset import Preset
 from . import registry
 from .registry import ENTRY_POINT_GROUP, UnknownTaskError, make, names, register, spec

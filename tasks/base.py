@@ -1,9 +1,11 @@
 """The Task base class (docs/design.md, "Tasks"): networks in, fitness out, for a whole population."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
@@ -11,7 +13,27 @@ from neurons import RESETS, NetworkBatch, check_reset
 
 from .preset import Preset
 
-__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "positive_option", "reset_option"]
+__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "positive_option", "reset_option", "deferred_data",
+           "data_deferred"]
+
+_DEFERRED = contextvars.ContextVar("evospike_deferred_data", default=False)
+
+
+@contextlib.contextmanager
+def deferred_data() -> Iterator[None]:
+    """Tasks made inside this block read no data files until they first need them, and do
+    not check that the files exist (``evospike run TASK --dump-config`` shows a config
+    without the data)."""
+    token = _DEFERRED.set(True)
+    try:
+        yield
+    finally:
+        _DEFERRED.reset(token)
+
+
+def data_deferred() -> bool:
+    """Whether tasks made now defer reading their data (:func:`deferred_data`)."""
+    return _DEFERRED.get()
 
 
 class TaskError(ValueError):

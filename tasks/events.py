@@ -46,7 +46,7 @@ import numpy as np
 from neurons import NetworkBatch
 from neurons.extras import install_hint
 
-from .base import Evaluation, Preset, TaskError, int_option, positive_option, reset_option
+from .base import Evaluation, Preset, TaskError, data_deferred, int_option, positive_option, reset_option
 from .classification import FITNESS, _Classifier, stratified_subset
 
 __all__ = ["SHD", "NMNIST", "EventSet", "bin_events", "stratified_subset", "data_folder", "load_shd",
@@ -292,16 +292,30 @@ class _EventTask(_Classifier):
                             validation_limit=int_option("validation_limit", validation_limit, 0, " (0: all)"),
                             split_seed=int_option("split_seed", split_seed, 0), temperature=float(temperature),
                             fitness=fitness, reset=reset)
-        o = self.options
+        self._folder, self._sets = folder, None
+        if not data_deferred():
+            self._read()
+
+    def _read(self) -> dict[str, EventSet]:
+        o, folder = self.options, self._folder
         self._check(folder)  # every file, before the long read of any
-        self._data = {split: self._load(folder, split, steps=o["steps"], dt=o["dt"], limit=o[key],
+        self._sets = {split: self._load(folder, split, steps=o["steps"], dt=o["dt"], limit=o[key],
                                         seed=[o["split_seed"], k])
                       for k, (split, key) in enumerate((("train", "limit"), ("test", "validation_limit")))}
+        return self._sets
+
+    @property
+    def _data(self) -> dict[str, EventSet]:
+        """The training and test sets, read on first use where the task was made with
+        :func:`tasks.base.deferred_data`."""
+        return self._sets if self._sets is not None else self._read()
 
     def _check(self, folder: Path) -> None:
         raise NotImplementedError
 
     def input_bytes(self) -> tuple[int, str]:
+        if self._sets is None:  # data deferred: nothing read, nothing to size
+            return 0, ""
         o, train = self.options, len(self._data["train"])
         batch = min(o["batch_size"] or train, train)
         samples = max(batch, min(CHUNK, len(self._data["test"])))

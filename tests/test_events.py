@@ -226,3 +226,22 @@ def test_cli_run_on_generated_shd(shd_dir, tmp_path):
     r = load_run(tmp_path / "r")
     assert r.summary["status"] == "finished" and len(r.metrics) == 2
     assert 0 <= r.summary["validation"] <= 1
+
+
+def test_dump_config_needs_no_data(tmp_path, monkeypatch, capsys, shd_dir):
+    monkeypatch.setenv("EVOSPIKE_DATA", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    for name in ("shd", "nmnist"):
+        assert main(["run", name, "--dump-config"]) == 0
+        out = capsys.readouterr().out
+        assert f'path = "{tmp_path / "data" / name}"' in out and 'name = "openes"' in out
+        assert main(["run", name, "--generations", "1"]) == 2  # the run itself still needs the files
+        assert f"{name}: no folder" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+    with tasks.deferred_data():
+        task = tasks.make("shd", path=str(shd_dir))
+    assert task._sets is None and task.input_bytes() == (0, "")
+    nets = tiny_nets(task)
+    eager = tasks.make("shd", path=str(shd_dir))
+    np.testing.assert_array_equal(task.evaluate(nets, 3).fitness, eager.evaluate(nets, 3).fitness)  # read on use
+    assert task.input_bytes() == eager.input_bytes()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import inspect
 import json
 import os
@@ -137,17 +138,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError(f"no task given: name one (evospike run TASK) or set [task] name in --config; "
                           f"valid tasks: {', '.join(tasks.names())}")
     other_task = bool(file_task and args.task and file_task != args.task)
-    try:
-        resolved = cfg.resolve_sources(layers, preset=not args.no_preset)
-    except ConfigError as exc:  # a key the file set: name the file (and the task the command line chose over it)
-        raise _in_file(exc, args, file_layer, cli, other_task) from None
-    if other_task:
-        print(f"evospike: task {args.task!r} from the command line, not {args.config}'s {file_task!r}",
-              file=sys.stderr)
-    if args.dump_config:
-        checked_strategy(resolved.config, resolved.task, resolved.space)  # the checks the run makes
-        sys.stdout.write(cfg.dump_with_sources(resolved))
-        return 0
+    # --dump-config: a task's data files are not read, nor required (the checks that need them are the run's)
+    with tasks.deferred_data() if args.dump_config else contextlib.nullcontext():
+        try:
+            resolved = cfg.resolve_sources(layers, preset=not args.no_preset)
+        except ConfigError as exc:  # a key the file set: name the file (and the task the command line chose over it)
+            raise _in_file(exc, args, file_layer, cli, other_task) from None
+        if other_task:
+            print(f"evospike: task {args.task!r} from the command line, not {args.config}'s {file_task!r}",
+                  file=sys.stderr)
+        if args.dump_config:
+            checked_strategy(resolved.config, resolved.task, resolved.space)  # the checks the run makes
+            sys.stdout.write(cfg.dump_with_sources(resolved))
+            return 0
     for note in resolved.notes:
         print(f"evospike: {note}", file=sys.stderr)
     result = run(resolved, callbacks=_user_callbacks(args.callback), progress=sys.stdout.isatty(),
@@ -576,7 +579,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no per-generation lines")
     r.add_argument("--dump-config", action="store_true",
                    help="print the resolved config as TOML, each value with where it came from (default, preset, "
-                        "file or flag), and exit")
+                        "file or flag), and exit; reads no data files")
     r.add_argument("--no-preset", action="store_true", help="ignore the task's preset: the plain defaults")
     _timeout_arg(r, "0")
     _callback_arg(r)
