@@ -171,3 +171,29 @@ def test_a_callback_failing_at_the_end_of_a_finished_run_suggests_no_resume(tmp_
     assert line.startswith("generation 2: callback ") and ".Fails.on_end, at test_python_api.py:" in line
     assert line.endswith(": ValueError: at the end (the run finished; its files are complete)"), line
     assert load_run(tmp_path / "e").summary["status"] == "finished"
+
+
+def test_ray_notices_follow_the_log(tmp_path, monkeypatch, capsys):
+    from evo.evaluation import ray as distributed
+    from evo.training import api
+
+    class FakeRay:  # init_ray as far as ray.init, without starting Ray
+        def is_initialized(self):
+            return False
+
+        def init(self, **kw):
+            self.kw = kw
+
+    monkeypatch.setattr(distributed, "_ray", lambda: FakeRay())
+    monkeypatch.setattr(distributed, "_raylet_notes", lambda: None)
+    monkeypatch.setattr(distributed, "_inline_limit", distributed._inline_limit)  # init_ray sets it
+    assert distributed.init_ray(num_cpus=1, notice=None)
+    assert capsys.readouterr().err == ""
+    assert distributed.init_ray(num_cpus=1)
+    assert capsys.readouterr().err == "evospike: starting a local Ray instance on 127.0.0.1 (a few seconds)\n"
+    made = []
+    real = api.make_evaluator
+    monkeypatch.setattr(api, "make_evaluator", lambda *a, **kw: made.append(kw["notice"]) or real(*a, **kw))
+    run(xor(tmp_path, name="quiet"), log=None)
+    run(xor(tmp_path, name="said"), log=lambda _line: None)
+    assert made == [None, distributed.stderr_notice]

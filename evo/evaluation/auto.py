@@ -24,7 +24,7 @@ from typing import Any
 from tasks import Evaluation
 from tasks.registry import everywhere
 
-from .base import EvaluatorBase, Sizes
+from .base import EvaluatorBase, Notice, Sizes, stderr_notice
 from .problem import Problem
 from .ray import RayEvaluator
 from .serial import SerialEvaluator
@@ -41,9 +41,10 @@ class AutoEvaluator(EvaluatorBase):
 
     def __init__(self, problem: Problem, seed: int, *, workers: int = 0, address: str | None = None,
                  task: Any = None, space: Any = None, timeout: float = 0.0, ray_after: float = RAY_AFTER,
-                 cpus: int | None = None) -> None:
+                 cpus: int | None = None, notice: Notice | None = stderr_notice) -> None:
         self.problem, self.seed, self.timeout = problem, int(seed), float(timeout)
         self.workers, self.address, self.ray_after = int(workers), address, float(ray_after)
+        self.notice = notice
         self.cpus = (os.cpu_count() or 1) if cpus is None else int(cpus)
         self.inner: Any = SerialEvaluator(problem, seed, task=task, space=space, timeout=timeout)
         self.backend = "serial"
@@ -54,7 +55,7 @@ class AutoEvaluator(EvaluatorBase):
 
     def _to_ray(self) -> None:
         self.inner = RayEvaluator(self.problem, self.seed, workers=self.workers, address=self.address,
-                                  timeout=self.timeout)
+                                  timeout=self.timeout, notice=self.notice)
         self.backend = "ray"
 
     @property
@@ -75,12 +76,14 @@ class AutoEvaluator(EvaluatorBase):
         if self.backend == "serial" and self.cpus > 1 and seconds >= self.ray_after and not self.stay_serial:
             self.stay_serial = True  # one try, one note
             if not everywhere(self.problem.task_name):
-                print(f"evospike: generation {generation} took {seconds:.1f} s serially, but task "
-                      f"{self.problem.task_name!r} is registered only in this process, which Ray's workers cannot "
-                      f"make it from; staying serial (a plugin works everywhere: tasks/README.md)", file=sys.stderr)
+                if self.notice:
+                    self.notice(f"generation {generation} took {seconds:.1f} s serially, but task "
+                                f"{self.problem.task_name!r} is registered only in this process, which Ray's workers "
+                                f"cannot make it from; staying serial (a plugin works everywhere: tasks/README.md)")
                 return out
-            print(f"evospike: generation {generation} took {seconds:.1f} s serially; "
-                  f"evaluating on Ray from now on (run.backend = 'auto')", file=sys.stderr)
+            if self.notice:
+                self.notice(f"generation {generation} took {seconds:.1f} s serially; "
+                            f"evaluating on Ray from now on (run.backend = 'auto')")
             state = self.inner.task_state
             try:
                 self._to_ray()

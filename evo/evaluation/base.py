@@ -2,8 +2,9 @@
 gives the same fitness on every backend and for any number of workers."""
 from __future__ import annotations
 
+import sys
 import time
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -11,7 +12,15 @@ from tasks import Evaluation, TaskError
 
 from ..genomes.seeded import SeededPopulation
 
-__all__ = ["Evaluator", "Sizes", "check_count", "evaluate_chunks", "take_rows", "CHUNK_BYTES"]
+__all__ = ["Evaluator", "Sizes", "check_count", "evaluate_chunks", "take_rows", "CHUNK_BYTES", "Notice", "stderr_notice"]
+
+Notice = Callable[[str], None]
+
+
+def stderr_notice(line: str) -> None:
+    """An evaluator's notice (Ray starting, the move to Ray), one line on stderr. A run made
+    with ``log=None`` passes ``notice=None`` instead: no notices; warnings still show."""
+    print(f"evospike: {line}", file=sys.stderr, flush=True)
 
 CHUNK_BYTES = 256 << 20  # genomes and networks compiled at a time, at most (seed-described or large populations)
 

@@ -81,7 +81,7 @@ from tasks.registry import everywhere
 from ..errors import ClusterError, EvaluationTimeout, Terminated
 from ..genomes.neat.population import ROW_FIELDS, NeatPopulation
 from ..seeding import derive_seed
-from .base import EvaluatorBase, Sizes, evaluate_chunks, take_rows
+from .base import EvaluatorBase, Notice, Sizes, evaluate_chunks, stderr_notice, take_rows
 from .problem import Problem
 
 __all__ = ["RayEvaluator", "ray_map", "init_ray", "shutdown", "loopback_only", "THREAD_ENV"]
@@ -197,10 +197,12 @@ def _token_auth_enabled_notice(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Token authentication is enabled")
 
 
-def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
+def init_ray(address: str | None = None, num_cpus: int | None = None,
+             notice: Notice | None = stderr_notice) -> bool:
     """Connect to the cluster at ``address`` (or ``RAY_ADDRESS``), or start a local one bound
-    to 127.0.0.1. Does nothing if Ray is already initialized. Returns True if this call
-    started or connected Ray (the caller then owns it and shuts it down)."""
+    to 127.0.0.1, saying so to ``notice`` (None: silently). Does nothing if Ray is already
+    initialized. Returns True if this call started or connected Ray (the caller then owns it
+    and shuts it down)."""
     global _inline_limit
     ray = _ray()
     if ray.is_initialized():
@@ -224,7 +226,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> bool:
                                    ) from None
             return True
         loopback_only()
-        print("evospike: starting a local Ray instance on 127.0.0.1 (a few seconds)", file=sys.stderr, flush=True)
+        if notice:
+            notice("starting a local Ray instance on 127.0.0.1 (a few seconds)")
         # address "local": an instance of our own, not the cluster that `ray start` recorded. Ray
         # turns its token authentication on for it and says so at every start: not a warning here
         notices = logging.getLogger("ray._private.authentication.authentication_token_setup")
@@ -338,16 +341,18 @@ class RayEvaluator(EvaluatorBase):
     default: by measured cost, :meth:`_chunks_per_worker`) and ``in_flight`` how many calls
     each actor has queued. ``measure_wire``: record each generation's bytes as Ray
     serializes them in ``last_wire`` (serializing costs the driver time; off in runs).
+    ``notice``: where notes on starting go (None: nowhere; warnings go to stderr anyway).
     """
 
     def __init__(self, problem: Problem, seed: int, *, workers: int = 0, address: str | None = None,
                  chunks_per_worker: int = 0, min_chunk: int = 8, in_flight: int = 1,
-                 timeout: float = 0.0, measure_wire: bool = False) -> None:
+                 timeout: float = 0.0, measure_wire: bool = False, notice: Notice | None = stderr_notice) -> None:
         if not everywhere(problem.task_name):
             raise ClusterError(f"task {problem.task_name!r} is registered only in this process (tasks.register), so "
                                f"Ray's workers cannot make it; make it a plugin (tasks/README.md) or use "
                                f"run.backend = 'serial'")
-        self.owns_ray = init_ray(address)
+        self.notice = notice
+        self.owns_ray = init_ray(address, notice=notice)
         import ray
         self.ray = ray
         self.seed = int(seed)
@@ -382,8 +387,9 @@ class RayEvaluator(EvaluatorBase):
         done, pending = ray.wait(list(ready), num_returns=len(ready), timeout=first)
         if pending and START_TIMEOUT > first:  # a busy cluster: say so, then wait the rest of START_TIMEOUT
             free = ray.available_resources().get("CPU", 0.0)
-            print(f"evospike: waiting for {len(pending)} of {len(ready)} Ray workers to start (the cluster has "
-                  f"{free:g} of {cpus} CPUs free; at most {START_TIMEOUT:g} s)", file=sys.stderr, flush=True)
+            if self.notice:
+                self.notice(f"waiting for {len(pending)} of {len(ready)} Ray workers to start (the cluster has "
+                            f"{free:g} of {cpus} CPUs free; at most {START_TIMEOUT:g} s)")
             more, pending = ray.wait(pending, num_returns=len(pending), timeout=START_TIMEOUT - first)
             done = list(done) + list(more)
         try:

@@ -29,7 +29,7 @@ import tasks
 
 from .. import __version__, strategies
 from ..errors import ConfigError, GenomeError, RunDirError
-from ..evaluation import Problem, SerialEvaluator, make_evaluator
+from ..evaluation import Problem, SerialEvaluator, make_evaluator, stderr_notice
 from ..rundir.files import TMP_SUFFIX, check_folder, read_json, read_npz, read_parquet, write_parquet, write_toml
 from ..rundir.lock import run_lock
 from ..rundir.layout import CHECKPOINTS, CONFIG, INDIVIDUALS, LOCK, LOOP, METRICS, PARETO, SUMMARY, individuals_part
@@ -48,7 +48,9 @@ __all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_f
 class RunResult:
     """What a finished run reports: its directory (an absolute path, which a later
     ``os.chdir`` leaves valid), generations, evaluations, best training fitness, validation
-    score and wall time (seconds)."""
+    score and wall time (seconds): the training loop's, resumed parts included; the start of
+    the backend before the loop (a local Ray instance: a few seconds) is not in it, while a
+    move to Ray during the loop (``auto``) is."""
 
     path: Path
     generations: int
@@ -218,9 +220,10 @@ def _outside_level() -> int:
     return level
 
 
-def _evaluator(config: dict, task: Any, space: Any) -> Any:
+def _evaluator(config: dict, task: Any, space: Any, log: Callable[[str], None] | None) -> Any:
     """The evaluator the config's backend names (made before anything is written, so that an
-    unreachable cluster changes nothing)."""
+    unreachable cluster changes nothing); its notes on Ray go to stderr, none where ``log`` is
+    None."""
     r = config["run"]
     unused = [f"run.{k} = {r[k]!r}" for k in ("workers", "address") if r.get("backend") == "serial" and r.get(k)]
     if unused:
@@ -230,7 +233,8 @@ def _evaluator(config: dict, task: Any, space: Any) -> Any:
                       f"backends)", stacklevel=_outside_level())
     return make_evaluator(problem_of(config), int(r["seed"]), backend=r.get("backend", "serial"),
                           workers=int(r.get("workers", 0)), address=r.get("address") or None, task=task, space=space,
-                          timeout=float(r.get("eval_timeout", 0.0)), ray_after=float(r.get("ray_after", 1.0)))
+                          timeout=float(r.get("eval_timeout", 0.0)), ray_after=float(r.get("ray_after", 1.0)),
+                          notice=None if log is None else stderr_notice)
 
 
 def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies.Strategy, state: LoopState,
@@ -311,7 +315,7 @@ def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callab
         problem_of(config).use_kernel()
         r["kernel"] = neurons.current_kernel()  # recorded (auto or numpy), so that resumes and workers choose alike
         strategy = checked_strategy(config, task, space)
-        with _evaluator(config, task, space) as evaluator:
+        with _evaluator(config, task, space, log) as evaluator:
             path = _new_run_dir(config)
             with run_lock(path):
                 return _start(config, path, task, space, strategy, callbacks, log, progress, evaluator, artifacts)
@@ -453,7 +457,7 @@ def _start_over(path: Path, generations: int | None, callbacks: Iterable[Callbac
     task, space = build_recorded(config, path)
     strategy = checked_strategy(config, task, space)
     check_folder(path / CHECKPOINTS)
-    with _evaluator(config, task, space) as evaluator:
+    with _evaluator(config, task, space, log) as evaluator:
         _remove_temporaries(path)
         _record_total(path, recorded, config["run"]["generations"])
         (log or (lambda _m: None))(f"resume {path}: killed before its first generation, so it starts again")
@@ -547,7 +551,7 @@ def _resume(path: Path, generations: int | None, callbacks: Iterable[Callback], 
             pareto = [front[front["generation"] < k]]
         except (RunDirError, KeyError, OSError, ValueError) as exc:
             raise RunDirError(f"{str(path / PARETO)!r}: cannot read the Pareto fronts ({exc})") from None
-    with _evaluator(config, task, space) as evaluator:
+    with _evaluator(config, task, space, log) as evaluator:
         _remove_temporaries(path)
         _record_total(path, old.config, config["run"]["generations"])
         _truncate_individuals(path, k)
