@@ -119,8 +119,8 @@ def test_every_pair_of_groups_is_tested(runs):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--metric", "nope"], "--metric 'nope': not a numeric metrics column; valid: evaluations, best"),
-    (["--x", "gens"], "--x 'gens'; expected one of evaluations, generation, seconds"),
+    (["--metric", "nope"], "metric 'nope' (--metric): not a numeric metrics column; valid: evaluations, best"),
+    (["--x", "gens"], "x 'gens' (--x); expected one of evaluations, generation, seconds"),
 ])
 def test_bad_metric_or_axis_is_one_line(runs, capsys, args, message):
     assert main(["compare", str(runs), *args]) == 2

@@ -87,7 +87,7 @@ def test_best_network_takes_the_center_of_a_gaussian_strategys_run(tmp_path):
 
 def test_compare_table_names_a_bad_grouping(tmp_path):
     run(xor(tmp_path, name="a"), log=None)
-    with pytest.raises(ConfigError, match=r"^--by 'strategyy'; expected one of strategy, task, seed, run$"):
+    with pytest.raises(ConfigError, match=r"^by 'strategyy' \(--by\); expected one of strategy, task, seed, run$"):
         compare_table(load_runs(str(tmp_path)), by="strategyy")
 
 

@@ -137,7 +137,7 @@ def test_report_of_several_runs_writes_to_the_current_folder(runs, tmp_path, mon
 
 @pytest.mark.parametrize("argv, message", [
     (["-o", "/no/such/folder/r.html"], "--output '/no/such/folder/r.html': the folder '/no/such/folder' does not"),
-    (["--x", "minutes"], "--x 'minutes'"),
+    (["--x", "minutes"], "x 'minutes' (--x); expected one of"),
 ])
 def test_report_checks_its_options_first(runs, argv, message, capsys):
     path = runs[0]["ga"]

@@ -31,22 +31,22 @@ def is_best_so_far(metric: str) -> bool:
 
 
 def check_metric(df: pd.DataFrame, metric: str) -> None:
-    """A ConfigError naming --metric unless ``metric`` is a numeric metrics column."""
+    """A ConfigError naming ``metric`` (--metric) unless it is a numeric metrics column."""
     numeric = [c for c in df.columns if c not in KEYS and pd.api.types.is_numeric_dtype(df[c])]
     if metric not in numeric:
-        raise ConfigError(f"--metric {metric!r}: not a numeric metrics column; valid: {', '.join(numeric)}")
+        raise ConfigError(f"metric {metric!r} (--metric): not a numeric metrics column; valid: {', '.join(numeric)}")
 
 
 def check_by(by: str) -> None:
-    """A ConfigError naming --by unless ``by`` is one of GROUPS."""
+    """A ConfigError naming ``by`` (--by) unless it is one of GROUPS."""
     if by not in GROUPS:
-        raise ConfigError(f"--by {by!r}; expected one of {', '.join(GROUPS)}")
+        raise ConfigError(f"by {by!r} (--by); expected one of {', '.join(GROUPS)}")
 
 
 def check_x(x: str) -> None:
-    """A ConfigError naming --x unless ``x`` is one of X_AXES."""
+    """A ConfigError naming ``x`` (--x) unless it is one of X_AXES."""
     if x not in X_AXES:
-        raise ConfigError(f"--x {x!r}; expected one of {', '.join(X_AXES)}")
+        raise ConfigError(f"x {x!r} (--x); expected one of {', '.join(X_AXES)}")
 
 
 def run_series(metrics: pd.DataFrame, metric: str, x: str = "evaluations") -> pd.Series:
