@@ -47,7 +47,8 @@ from .extras import install_hint
 from .network import NetworkBatch, dense
 
 __all__ = ["RESETS", "check_reset", "KERNELS", "AUTO_STEPPING_NUMBA_MAX_BATCH", "Simulator", "OutputRecord", "simulate",
-           "simulate_outputs", "input_events", "spike_events", "fan_out", "resolve_kernel", "kernel_for", "use_kernel", "current_kernel"]
+           "simulate_outputs", "input_events", "spike_events", "fanned_events", "fan_out", "resolve_kernel", "kernel_for",
+           "use_kernel", "current_kernel"]
 
 RESETS = ("subtract", "zero")
 KERNELS = ("numpy", "numba")
@@ -370,14 +371,20 @@ def fan_out(w: np.ndarray) -> np.ndarray:
 
 def spike_events(counts: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Synaptic events (P, B) of spike counts (P, B, n_pre) through synapses w (P, n_pre, n_post)."""
-    return np.matmul(counts, fan_out(w)[:, :, None])[..., 0]
+    return fanned_events(counts, fan_out(w))
+
+
+def fanned_events(counts: np.ndarray, fan: np.ndarray) -> np.ndarray:
+    """Synaptic events (P, B) of spike counts (P, B, n_pre) from units with ``fan`` (P, n_pre)
+    outgoing synapses each (:func:`fan_out`, ``NetworkBatch.fan_out``)."""
+    return np.matmul(counts, fan[:, :, None])[..., 0]
 
 
 def input_events(net, x: np.ndarray) -> np.ndarray:
     """Synaptic events (P, B) of input spikes x (T, B, n_in) or (T, P, B, n_in): each
     non-zero input counts the synapses of its channel into the network (for encodings that
     send spikes)."""
-    fan = fan_out(net.weights[0] if hasattr(net, "weights") else net.w_in)   # (P, n_in)
+    fan = fan_out(net.weights[0]) if hasattr(net, "weights") else net.fan_out("in")   # (P, n_in)
     active = np.count_nonzero(np.asarray(x), axis=0).astype(np.float32)    # (B, n_in) or (P, B, n_in)
     if active.ndim == 2:
         return fan @ active.T
@@ -513,7 +520,7 @@ def simulate_outputs(net: NetworkBatch, x: np.ndarray, reset: str = "subtract",
                                                   _kernel(kernel, _batch_size(x)), False)
         return OutputRecord(counts=counts[..., :n_out].copy(), first_spike=first,
                             v_final=v[..., :n_out].copy(), total_spikes=counts.sum(axis=-1),
-                            synaptic_events=spike_events(counts, net.w_rec))
+                            synaptic_events=fanned_events(counts, net.fan_out()))
     sim = Simulator(net, _batch_size(x), reset, "numpy")
     first = np.full(sim.v.shape[:2] + (n_out,), T, np.int32)
     new = np.empty(first.shape, bool)
@@ -528,5 +535,5 @@ def simulate_outputs(net: NetworkBatch, x: np.ndarray, reset: str = "subtract",
         first_spike=first,
         v_final=sim.v[..., :n_out].copy(),
         total_spikes=sim.counts.sum(axis=-1),
-        synaptic_events=spike_events(sim.counts, net.w_rec),
+        synaptic_events=fanned_events(sim.counts, net.fan_out()),
     )

@@ -75,7 +75,7 @@ class NetworkBatch:
       (None: 1).
 
     The arrays are read-only views (an edit in place raises): a batch never changes, so
-    what is derived from it once (delay groups, the kernels' layouts) stays valid. Make a
+    what is derived from it once (delay groups, fan-outs, the kernels' layouts) stays valid. Make a
     new batch for new values (``dataclasses.replace(net, w_in=...)``).
 
     A padding neuron has zero weights in and out, zero bias and an infinite threshold:
@@ -218,6 +218,17 @@ class NetworkBatch:
         return NetworkBatch(self.w_in[idx], self.w_rec[idx], self.threshold[idx],
                             self.beta[idx], self.bias[idx], self.n_out,
                             **{k: v[idx] for k, v in self.extras().items()})
+
+    def fan_out(self, which: str = "rec") -> np.ndarray:
+        """Outgoing synapses (non-zero weights) of each neuron (``"rec"``: (P, N)) or input
+        channel (``"in"``: (P, n_in)), float32; counted on first use and kept (the batch
+        never changes)."""
+        key = f"_fan_out_{which}"
+        got = self.__dict__.get(key)
+        if got is None:
+            got = np.count_nonzero(self.w_rec if which == "rec" else self.w_in, axis=2).astype(np.float32)
+            object.__setattr__(self, key, got)
+        return got
 
     def synapse_counts(self) -> np.ndarray:
         """Number of non-zero synapses (input and recurrent) per network, (P,)."""

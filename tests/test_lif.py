@@ -164,6 +164,13 @@ def test_outputs_record_matches_full_spikes(rng):
         sim.step(current)
     np.testing.assert_array_equal(rec.v_final, sim.v[..., :3])
     assert (rec.first_spike < 40).any() and (rec.first_spike == 40).any()
+    # each spike reaches every outgoing synapse of its neuron; the fan-out is counted once per batch
+    fan = np.count_nonzero(net.w_rec, axis=2)
+    np.testing.assert_array_equal(rec.synaptic_events, np.einsum("tpbi,pi->pb", full, fan))
+    assert net.fan_out() is net.fan_out() and net.fan_out("in").shape == (3, 2)
+    np.testing.assert_array_equal(net.fan_out("in"), np.count_nonzero(net.w_in, axis=2))
+    for kernel in ("numpy", "auto"):
+        np.testing.assert_array_equal(simulate_outputs(net, x, kernel=kernel).synaptic_events, rec.synaptic_events)
 
 
 def test_stepping_form_equals_simulate(rng):
