@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+import tasks
 from evo.app.cli import main
 
 
@@ -99,7 +100,15 @@ def test_bench_name_options_without_a_name_or_with_an_unsupported_one_are_refuse
              (["models", "--population", "256"], "--population does not apply to `bench models`; it is an option of "
                                                  "bench scaling, events, eval and scale"),
              (["eval", "--seeds", "3"], "--seeds does not apply to `bench eval`; it is an option of bench neat-xor "
-                                        "and tasks")]
+                                        "and tasks"),
+             (["neat-xor", "--kernel", "numpy"], "--kernel does not apply to `bench neat-xor`; it is an option of "
+                                                 "bench sim, models and eval"),
+             (["tasks", "--first-seed", str(2**63 - 1), "--seeds", "2"],
+              f"--first-seed {2**63 - 1} with --seeds 2: the last seed, {2**63}, is over 2**63 - 1; expected seeds "
+              f"in [0, 2**63)"),
+             (["eval", "--task", "ports,cartpol"], "--task: unknown task 'cartpol' (did you mean 'cartpole'?); "
+                                                   "valid tasks: " + ", ".join(tasks.names()) + ", or gym:<EnvId> "
+                                                   "for a Gymnasium environment; or 'ports': the six built-in ports")]
     for args, message in cases:
         assert main(["bench", *args]) == 2
         assert capsys.readouterr().err.strip().splitlines() == [f"evospike: error: {message}"]
@@ -112,3 +121,14 @@ def test_bench_tasks_names_a_typo_and_a_task_without_a_preset():
     with pytest.raises(ConfigError, match=r"^bench tasks: 'cartpol' is not a task \(did you mean 'cartpole'\?\); "
                                           r"choose from .*cartpole"):
         task_suite(["cartpol"])
+
+
+def test_bench_eval_refuses_a_task_without_episodes_before_timing_any(monkeypatch):
+    from evo.app import bench_speed
+    from evo.errors import ConfigError
+    timed = []
+    monkeypatch.setattr(bench_speed, "_early", lambda *a, **k: timed.append(a))
+    with pytest.raises(ConfigError, match=r"^bench eval: task 'xor' plays no episodes \(no environment steps to "
+                                          r"time\); bench eval times closed-loop tasks: the ports \(cartpole, "):
+        bench_speed.evaluation(("cartpole", "xor"), population=8, generations=1, late=0)
+    assert timed == []

@@ -207,7 +207,7 @@ def test_run_kernel_config_is_checked_and_recorded(tmp_path):
 
 
 def test_bench_sim_reports_identical_spikes_and_rates():
-    from evo.app.bench_speed import bench_network, sim
+    from evo.app.bench_speed import bench_network, reference_lif, sim
     net, x = bench_network(32, 16, 1, 0.15)
     assert abs(simulate(net, x).mean() - 0.15) < 0.05
     out = sim(shapes=[(16, 16, 1), (8, 8, 8), (4, 16, 4, 64, 0.1)], rates=[0.15], rounds=1, min_seconds=0.01)
@@ -218,6 +218,11 @@ def test_bench_sim_reports_identical_spikes_and_rates():
         assert r["updates_per_s"] > 0 and r["reference_updates_per_s"] > 0
         assert r["ratio"] == pytest.approx(r["updates_per_s"] / r["reference_updates_per_s"])
         assert 0.05 < r["firing_rate"] < 0.3
+        assert r["reference_projection"] in ("dense", "sparse")
+    # the sparse form of the reference's input projection gives the same spikes
+    wide, spikes = bench_network(4, 16, 4, 0.15, n_in=64, input_rate=0.1)
+    np.testing.assert_array_equal(reference_lif(wide, spikes, projection="sparse"), reference_lif(wide, spikes))
+    np.testing.assert_array_equal(reference_lif(wide, spikes), simulate(wide, spikes))
 
 
 def test_bench_eval_splits_the_time():

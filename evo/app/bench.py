@@ -43,20 +43,25 @@ def _evolve(config: dict, max_generations: int) -> dict[str, Any]:
                     "hidden_nodes": sum(n["kind"] == "hidden" for n in genome["nodes"]),
                     "enabled_connections": sum(c["enabled"] for c in genome["connections"]),
                     "fitness": float(result.fitness[i]), "seconds": time.perf_counter() - t0,
-                    "evaluations_per_second": result.evaluations / max(eval_seconds, 1e-9)}
+                    "eval_seconds": eval_seconds, "evaluations_per_second": result.evaluations / max(eval_seconds, 1e-9)}
     return {"seed": seed, "solved": False, "evaluations": result.evaluations, "generations": max_generations,
             "hidden_nodes": None, "enabled_connections": None, "fitness": float(result.fitness.max()),
-            "seconds": time.perf_counter() - t0,
+            "seconds": time.perf_counter() - t0, "eval_seconds": eval_seconds,
             "evaluations_per_second": result.evaluations / max(eval_seconds, 1e-9)}
 
 
 def neat_xor(seeds: int = 30, max_generations: int = 300, first_seed: int = 0,
              progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Spiking XOR with the default NEAT config, one independent run per seed."""
+    """Spiking XOR with the default NEAT config, one independent run per seed, after one
+    untimed evaluation that loads (or compiles) the kernels. Per run ``evaluations_per_second``
+    is evaluations over evaluation time; the summary's is the same over all runs."""
     rows = []
     for s in range(first_seed, first_seed + int(seeds)):
         config = cfg.resolve({"task": {"name": "xor"}, "strategy": {"name": "neat"}, "run": {"seed": s}},
                              preset=False)
+        if not rows:  # warm-up: the process's first evaluation loads the kernels
+            warm = serial_trainer(config, 1)
+            warm.task.evaluate(warm.space.compile(warm.strategy.ask()), 0)
         row = _evolve(config, max_generations)
         rows.append(row)
         if progress:
@@ -72,7 +77,7 @@ def neat_xor(seeds: int = 30, max_generations: int = 300, first_seed: int = 0,
         "median_hidden_nodes": statistics.median([r["hidden_nodes"] for r in solved]) if solved else None,
         "median_enabled_connections": statistics.median([r["enabled_connections"] for r in solved]) if solved else None,
         "total_seconds": sum(r["seconds"] for r in rows),
-        "evaluations_per_second": sum(r["evaluations"] for r in rows) / max(sum(r["seconds"] for r in rows), 1e-9),
+        "evaluations_per_second": sum(r["evaluations"] for r in rows) / max(sum(r["eval_seconds"] for r in rows), 1e-9),
         "population": rows and config["strategy"]["population"],
         "max_generations": max_generations,
     }
@@ -95,7 +100,7 @@ def print_neat_xor_summary(s: dict) -> None:
           f"mean {s['mean_evaluations'] and round(s['mean_evaluations'])}, max {s['max_evaluations']}; "
           f"median generations {s['median_generations']}, hidden nodes {s['median_hidden_nodes']}, "
           f"enabled connections {s['median_enabled_connections']}; population {s['population']}; "
-          f"{s['evaluations_per_second']:.0f} evaluations/s overall; {s['total_seconds']:.1f} s in all")
+          f"{s['evaluations_per_second']:.0f} evaluations/s of evaluation time; {s['total_seconds']:.1f} s in all")
 
 
 def scaling_population(population: int = 256, stage: str = "late") -> tuple[dict, np.ndarray]:

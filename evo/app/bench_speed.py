@@ -10,9 +10,11 @@ give identical spikes whatever order they add in. Inputs are shared Bernoulli sp
 MNIST) and 700 at 0.05 (SHD-like), at B = 16, 64 and 256.
 
 The reference (:func:`reference_lif`) is the straightforward best numpy form: the input
-projection of all T steps hoisted out of the time loop, one (T B, n_in) x (n_in, N) matmul
-per network (a single large matrix product, BLAS's most efficient shape), then in-place
-updates into preallocated buffers.
+projection of all T steps hoisted out of the time loop, one batched matmul (per network a
+(T B, n_in) x (n_in, N) product: few large products rather than one per step) or, where
+that is faster (the wide inputs, mostly zeros), the input as a scipy CSR matrix times each
+network's weights (``reference_projection`` says which), then in-place updates into
+preallocated buffers.
 
 Figures: neuron-updates/s (T * P * B * N per second) and synaptic events/s (each spike
 reaches its N recurrent synapses), the median of alternating timed rounds, and the ratio
@@ -39,12 +41,13 @@ from tasks.closed_loop import timing
 import tasks
 
 from .. import __version__
+from ..errors import ConfigError
 from ..evaluation import RayEvaluator, SerialEvaluator
 from ..evaluation.ray import init_ray, shutdown
 from ..training import config as cfg
 from ..training.api import serial_trainer
 
-__all__ = ["SHAPES", "RATES", "PORTS", "reference_lif", "bench_network", "sim", "events", "evaluation", "models",
+__all__ = ["SHAPES", "RATES", "PORTS", "reference_lif", "bench_network", "tuned", "sim", "events", "evaluation", "models",
            "model_networks", "MODEL_VARIANTS"]
 
 # (P, N, B, n_in, input rate); P * B is kept near 4,096 rows for the wide inputs
@@ -57,13 +60,15 @@ STEPS = 100
 
 
 def reference_lif(net: NetworkBatch, x: np.ndarray, out: np.ndarray | None = None,
-                  buffers: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                  buffers: dict[str, np.ndarray] | None = None, projection: str = "dense") -> np.ndarray:
     """The straightforward best numpy LIF with subtract reset (docs/design.md, "Networks"):
     the input projection of all steps in one matmul per network, then in-place updates.
 
     x: (T, B, n_in) shared by all networks. Returns spikes (T, P, B, N) float32, written
     into ``out`` when given; ``buffers`` (a dict, filled on the first call) keeps the work
-    arrays between calls, as the simulator keeps its own.
+    arrays between calls, as the simulator keeps its own. ``projection``: ``"dense"``, one
+    batched BLAS matmul, or ``"sparse"``, the input as a scipy CSR matrix times each
+    network's weights (faster where most inputs are 0: spike trains of many channels).
     """
     T, B = x.shape[0], x.shape[1]
     P, N = net.n_networks, net.n_neurons
@@ -74,7 +79,13 @@ def reference_lif(net: NetworkBatch, x: np.ndarray, out: np.ndarray | None = Non
                     s=np.empty((P, B, N), np.float32), current=np.empty((P, B, N), np.float32),
                     tmp=np.empty((P, B, N), np.float32), spiked=np.empty((P, B, N), bool))
     # hoisted out of the loop: per network, one (T * B, n_in) x (n_in, N) matmul for all steps
-    np.matmul(x.reshape(1, T * B, x.shape[2]), net.w_in, out=work["projection"])
+    if projection == "sparse":
+        import scipy.sparse
+        xs = scipy.sparse.csr_array(x.reshape(T * B, x.shape[2]))
+        for p in range(P):
+            work["projection"][p] = xs @ net.w_in[p]
+    else:
+        np.matmul(x.reshape(1, T * B, x.shape[2]), net.w_in, out=work["projection"])
     projection = work["projection"].reshape(P, T, B, N)
     v, s, current, tmp, spiked = (work[k] for k in ("v", "s", "current", "tmp", "spiked"))
     v.fill(0.0)
@@ -114,13 +125,19 @@ def bench_network(P: int, N: int, B: int, rate: float, seed: int = 0, n_in: int 
     def make(offset: float) -> NetworkBatch:
         return NetworkBatch(w_in, w_rec, threshold, beta, noise + _dyadic(offset), 1)
 
-    probe = min(P, 64)
+    return tuned(make, x, rate), x
+
+
+def tuned(make: Callable[[float], NetworkBatch], x: np.ndarray, rate: float) -> NetworkBatch:
+    """``make(offset)`` at the bias offset in [-2, 2] that makes about ``rate`` of its neurons
+    fire per step on ``x`` (bisected on the first 64 networks and 50 steps)."""
     lo, hi = -2.0, 2.0
-    for _ in range(16):  # bisect the bias offset on a sample of the networks
+    for _ in range(16):
         mid = (lo + hi) / 2
-        r = simulate(make(mid).select(slice(0, probe)), x[:50]).mean()
+        net = make(mid)
+        r = simulate(net.select(slice(0, min(net.n_networks, 64))), x[:50]).mean()
         lo, hi = (mid, hi) if r < rate else (lo, mid)
-    return make((lo + hi) / 2), x
+    return make((lo + hi) / 2)
 
 
 def _rate(fn: Callable[[], Any], min_seconds: float) -> tuple[float, int]:
@@ -188,13 +205,16 @@ def sim(shapes=SHAPES, rates=RATES, rounds: int = 5, min_seconds: float = 0.2, w
                 buffer = np.empty_like(our_spikes)  # both write into preallocated outputs
                 ref_buffer, work = np.empty_like(our_spikes), {}
                 with threadpool_limits(1, user_api="blas"):  # as in Ray workers: one thread each
+                    # the reference's faster input projection for this case, dense or sparse
+                    form = min(("dense", "sparse"), key=lambda f: _rate(
+                        lambda: reference_lif(net, x, ref_buffer, work, f), min_seconds / 4)[0])
                     for _ in range(rounds):
-                        ref_t.append(_rate(lambda: reference_lif(net, x, ref_buffer, work), min_seconds)[0])
+                        ref_t.append(_rate(lambda: reference_lif(net, x, ref_buffer, work, form), min_seconds)[0])
                         our_t.append(_rate(lambda: simulate(net, x, out=buffer), min_seconds)[0])
                         outputs_t.append(_rate(lambda: simulate_outputs(net, x), min_seconds)[0])
                 ref_s, our_s = statistics.median(ref_t), statistics.median(our_t)
                 row = {"P": P, "N": N, "B": B, "T": STEPS, "n_in": n_in, "input_rate": input_rate,
-                       "target_rate": rate, "firing_rate": fired,
+                       "target_rate": rate, "firing_rate": fired, "reference_projection": form,
                        "identical_spikes": identical, "kernel": kernel_for(setting, B),
                        "reference_updates_per_s": updates / ref_s, "updates_per_s": updates / our_s,
                        "synaptic_events_per_s": events / our_s, "ratio": ref_s / our_s,
@@ -240,25 +260,34 @@ def _across_workers(actors, net, x, spikes, seconds, updates, rounds, min_second
 MODEL_VARIANTS = ("lif", "alif", "cuba", "lif+delays")
 
 
-def model_networks(net: NetworkBatch, max_delay: int = 16, seed: int = 1) -> dict[str, NetworkBatch]:
+def model_networks(net: NetworkBatch, max_delay: int = 16, seed: int = 1, x: np.ndarray | None = None,
+                   rate: float | None = None) -> dict[str, NetworkBatch]:
     """``net`` as each of MODEL_VARIANTS: the same weights, alif with rho 0.9 and b 0.2, cuba
     with alpha 0.5, and lif with every synapse's delay drawn uniformly (inputs 0..max_delay,
-    others 1..max_delay): the case where a spike's effects spread over the most steps."""
+    others 1..max_delay): the case where a spike's effects spread over the most steps.
+    Given input ``x`` and a firing ``rate``, each variant's bias is shifted (:func:`tuned`)
+    so that it fires at about that rate too: a model's cost, not its activity, is compared."""
     rng = np.random.default_rng(seed)
     P, N = net.n_networks, net.n_neurons
     base = dict(w_in=net.w_in, w_rec=net.w_rec, threshold=net.threshold, beta=net.beta, bias=net.bias,
                 n_out=net.n_out)
-    return {"lif": net,
-            "alif": NetworkBatch(**base, rho=np.full((P, N), 0.9, np.float32), b=np.full((P, N), 0.2, np.float32)),
-            "cuba": NetworkBatch(**base, alpha=np.full((P, N), 0.5, np.float32)),
-            "lif+delays": NetworkBatch(**base, delay_in=rng.integers(0, max_delay + 1, net.w_in.shape),
-                                       delay_rec=rng.integers(1, max_delay + 1, net.w_rec.shape))}
+    extras = {"alif": dict(rho=np.full((P, N), 0.9, np.float32), b=np.full((P, N), 0.2, np.float32)),
+              "cuba": dict(alpha=np.full((P, N), 0.5, np.float32)),
+              "lif+delays": dict(delay_in=rng.integers(0, max_delay + 1, net.w_in.shape),
+                                 delay_rec=rng.integers(1, max_delay + 1, net.w_rec.shape))}
+    out = {"lif": net}
+    for name, more in extras.items():
+        def make(offset: float, more: dict = more) -> NetworkBatch:
+            return NetworkBatch(**{**base, "bias": net.bias + _dyadic(offset)}, **more)
+        out[name] = make(0.0) if x is None or rate is None else tuned(make, x, rate)
+    return out
 
 
 def models(shape: tuple[int, int, int] = (256, 64, 1), rates=RATES, max_delay: int = 16, rounds: int = 5,
            min_seconds: float = 0.2, progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Time the simulator on each neuron model and with delays (:func:`model_networks`)
-    against plain LIF on the same networks and input, in this process with one BLAS thread;
+    """Time the simulator on each neuron model and with delays (:func:`model_networks`, each
+    variant's bias tuned to the same firing rate) against plain LIF on the same networks and
+    input, in this process with one BLAS thread;
     each figure is the median of ``rounds`` rounds that alternate between the variants.
     ``cost_vs_lif``: the variant's median time over plain LIF's; ``round_costs``: the same
     within each round (the variants timed back to back, so that a slow spell of the machine
@@ -268,7 +297,7 @@ def models(shape: tuple[int, int, int] = (256, 64, 1), rates=RATES, max_delay: i
     rows: list[dict] = []
     for rate in rates:
         net, x = bench_network(P, N, B, rate)
-        nets = model_networks(net, max_delay)
+        nets = model_networks(net, max_delay, x=x, rate=rate)
         buffers = {k: simulate(n, x) for k, n in nets.items()}  # compiles, and the firing of each
         times: dict[str, list[float]] = {k: [] for k in nets}
         with threadpool_limits(1, user_api="blas"):
@@ -306,7 +335,7 @@ def print_sim_row(r: dict) -> None:
                  f"{r['workers_outputs_updates_per_s'] / 1e6:5.0f} M/s"
                  f"{'' if r['workers_identical_spikes'] else '  SPIKES DIFFER'}")
     print(f"P {r['P']:5d} N {r['N']:4d} B {r['B']:3d} inputs {r['n_in']:3d} at {r['input_rate']:.2f}  firing {100 * r['firing_rate']:5.1f}%  "
-          f"reference {r['reference_updates_per_s'] / 1e6:7.0f} M/s  {r['kernel']} {r['updates_per_s'] / 1e6:7.0f} M/s "
+          f"reference ({r['reference_projection']}) {r['reference_updates_per_s'] / 1e6:7.0f} M/s  {r['kernel']} {r['updates_per_s'] / 1e6:7.0f} M/s "
           f"(best round {r['best_updates_per_s'] / 1e6:5.0f})  "
           f"({r['synaptic_events_per_s'] / 1e6:5.0f} M events/s)  {r['ratio']:5.2f}x  outputs only "
           f"{r['outputs_updates_per_s'] / 1e6:5.0f} M/s  "
@@ -384,6 +413,8 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
     tasks = (tasks,) if isinstance(tasks, str) else tuple(tasks)
     rows = []
     with kept_kernel():
+        for task in tasks:  # each one, before any is timed
+            _check_closed_loop(task, strategy)
         for task in tasks:
             task_paths = tuple(p for p in paths if p == "numpy" or (compiled.AVAILABLE and _has_port(task)))
             early = _median_rounds([[_early(task, population, generations, strategy, path) for path in task_paths]
@@ -400,6 +431,18 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
                     if progress:
                         progress(row)
     return {"benchmark": "eval", "evospike": __version__, "python": platform.python_version(), "rows": rows}
+
+
+def _check_closed_loop(task: str, strategy: str) -> None:
+    """A ConfigError unless ``task`` plays episodes (takes environment steps): two networks of
+    its first population, evaluated once."""
+    trainer = _trainer(task, 8, 1, strategy, "compiled" if compiled.AVAILABLE else "numpy")
+    nets = trainer.space.compile(trainer.strategy.ask())
+    with timing() as phases:
+        trainer.task.evaluate(nets.select(np.arange(min(2, nets.n_networks))), 0)
+    if not phases.env_steps:
+        raise ConfigError(f"bench eval: task {task!r} plays no episodes (no environment steps to time); bench eval "
+                          f"times closed-loop tasks: the ports ({', '.join(PORTS)}), double-pole-nv, gym:ENV_ID")
 
 
 def _median_rounds(rounds: list[list[dict]]) -> list[dict]:

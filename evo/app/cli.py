@@ -386,12 +386,12 @@ def _name_list(text: str | None, flag: str, valid: tuple[str, ...] = ()) -> list
     return names
 
 
-BENCH_OPTIONS = {  # the options of `bench` that only some benchmarks take (--kernel, --json and --output: all)
+BENCH_OPTIONS = {  # the options of `bench` that only some benchmarks take (--json and --output: all)
     "dims": ("scale",), "strategies": ("scale",), "backends": ("scale",), "seeds": ("neat-xor", "tasks"),
     "tasks": ("tasks",), "task": ("eval",), "late": ("eval",), "rounds": ("sim", "models", "events", "eval"),
     "first_seed": ("neat-xor", "tasks"), "max_generations": ("neat-xor",),
     "population": ("scaling", "events", "eval", "scale"), "generations": ("scaling", "eval", "scale"),
-    "workers": ("scaling", "sim", "eval"),
+    "workers": ("scaling", "sim", "eval"), "kernel": ("sim", "models", "eval"),
 }
 BENCH_DEFAULTS = {"late": 20, "first_seed": 0, "max_generations": 300, "population": 256, "generations": 5}
 
@@ -413,6 +413,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             raise ConfigError(f"{flag}: {value}; expected an integer >= 1")
     if not 0 <= args.first_seed < 2**63:
         raise ConfigError(f"--first-seed: {args.first_seed}; expected an integer in [0, 2**63)")
+    if args.first_seed + args.seeds > 2**63:
+        raise ConfigError(f"--first-seed {args.first_seed} with --seeds {args.seeds}: the last seed, "
+                          f"{args.first_seed + args.seeds - 1}, is over 2**63 - 1; expected seeds in [0, 2**63)")
     if args.kernel:
         try:
             neurons.use_kernel(args.kernel)
@@ -459,7 +462,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         show = None if args.json else bench_speed.print_eval_row
         paths = {None: ("numpy", "compiled"), "numpy": ("numpy",)}.get(args.kernel, ("compiled",))
         names = _name_list(args.task, "--task") or ["cartpole"]
-        names = list(bench_speed.PORTS) if names == ["ports"] else names
+        names = list(dict.fromkeys(p for n in names for p in (bench_speed.PORTS if n == "ports" else (n,))))
+        for n in names:  # every name, before anything is timed
+            try:
+                tasks.spec(n)
+            except tasks.UnknownTaskError as exc:
+                raise ConfigError(f"--task: {exc}; or 'ports': the six built-in ports") from None
         workers = (1, args.workers) if args.workers and args.workers > 1 else ()
         if "compiled" in paths and "numpy" not in paths:  # only the compiled path: each task must have one
             missing = [n for n in names if not bench_speed.has_compiled(n)]
@@ -678,6 +686,9 @@ def parser() -> argparse.ArgumentParser:
                                    "the compiled path's ratio to the numpy path, and the time split across "
                                    "ask/tell, compile, environment, encoding, simulation, decoding and "
                                    "bookkeeping (numpy path) or rollout (compiled path). "
+                                   "models: the simulator at (256, 64, 1) with 2, 15 and 40 percent firing as plain "
+                                   "LIF, alif, cuba and LIF with delays of 1..16 steps, each tuned to the same "
+                                   "firing; each one's time as a multiple of plain LIF's. "
                                    "scale: the Gaussian strategies (openes, pgpe, snes) at D = 10^4, 10^5, 10^6 "
                                    "genes and --population networks, each case in its own process; the driver's "
                                    "ask + tell time, its peak memory, bytes per generation on the wire and "
@@ -690,15 +701,15 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--backends", help="scale: some of serial,ray,cluster (default: all three)")
     b.add_argument("--seeds", type=int, default=None,
                    help="neat-xor, tasks: independent runs (default: 30 for neat-xor, 5 for tasks)")
-    b.add_argument("--tasks", help="tasks: comma-separated task names (default: every task with a preset except "
-                                   "lunarlander, mnist, shd and nmnist)")
+    b.add_argument("--tasks", help="tasks: comma-separated task names, each with a preset (default: all of them "
+                                   "but mnist, shd and nmnist)")
     b.add_argument("--task", help="eval: comma-separated tasks, or 'ports' for the six built-in ports "
                                   "(default: cartpole)")
     b.add_argument("--late", type=int,
                    help="eval: also time the population of this generation (0: no; default: 20)")
     b.add_argument("--kernel", choices=["auto", "numba", "numpy"],
-                   help="simulator kernel setting (sim: default auto; eval: default both paths, numpy times only "
-                        "the numpy path, auto or numba only the compiled one)")
+                   help="sim, models, eval: simulator kernel setting (sim, models: default auto; eval: default both "
+                        "paths, numpy times only the numpy path, auto or numba only the compiled one)")
     b.add_argument("--rounds", type=int, help="sim, models, eval: alternating timed rounds per case; events: timed "
                                                "rounds (default: 5; eval: 3)")
     b.add_argument("--first-seed", type=int, help="neat-xor, tasks: seed of the first run (default: 0)")
