@@ -80,6 +80,7 @@ def test_bench_tasks_runs_a_row_per_neuron_model_variant(monkeypatch):
     assert [(r["variant"], r["generations"], r["task_options"]["steps"], r["genome"]["hidden"]) for r in rows] == \
         [("plain", 2, 30, 4), ("short", 1, 12, 2)]
     assert [r["runs"][0]["evaluations"] for r in rows] == [16, 4]
+    assert [(r["solved"], r["runs"][0]["solved"]) for r in rows] == [(None, None)] * 2  # it defines no "solved"
     assert "membrane" in [v[0] for v in bench.VARIANTS["double-pole-nv"]]
 
 

@@ -259,7 +259,7 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
                 solved_gen = r.summary.get("solved_generation")
                 per_seed.append({"seed": seed, "validation": r.summary["validation"],
                                  "evaluations": r.summary["evaluations"], "best": r.summary["best"],
-                                 "solved": solved_gen is not None,
+                                 "solved": solved_gen is not None if defines_solved else None,
                                  "evaluations_to_solve": (int(r.metrics["evaluations"].iloc[solved_gen])
                                                           if solved_gen is not None else None),
                                  "seconds": time.perf_counter() - t0})
@@ -269,7 +269,7 @@ def task_suite(names: list[str] | None = None, seeds: int = 5, first_seed: int =
                    "median_validation": statistics.median(x["validation"] for x in per_seed),
                    "median_evaluations": statistics.median(x["evaluations"] for x in per_seed),
                    "median_seconds": statistics.median(x["seconds"] for x in per_seed),
-                   "solved": sum(x["solved"] for x in per_seed) if defines_solved else None, "runs": per_seed}
+                   "solved": sum(bool(x["solved"]) for x in per_seed) if defines_solved else None, "runs": per_seed}
             rows.append(row)
             if progress:
                 progress(row)

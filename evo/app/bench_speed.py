@@ -370,7 +370,8 @@ def events(P: int = 256, hidden: int = 128, B: int = 256, channels: int = 700, s
             rows.append({"kernel": kernel, "seconds": sec, "samples_per_s": P * B / sec,
                          "hidden_spikes_per_sample": float(rec.total_spikes.mean()),
                          "synaptic_events_per_sample": float(rec.synaptic_events.mean())})
-    return {"benchmark": "events", "evospike": __version__, "P": P, "hidden": hidden, "B": B, "channels": channels,
+    return {"benchmark": "events", "evospike": __version__, "python": platform.python_version(), "rounds": rounds,
+            "P": P, "hidden": hidden, "B": B, "channels": channels,
             "steps": steps, "classes": classes, "events_per_sample": events_per_sample,
             "input_spikes_per_sample": float(x.sum() / B), "rows": rows}
 
@@ -558,7 +559,9 @@ def print_eval_row(r: dict) -> None:
               f"{rate:,.0f} environment steps/s, {r['seconds']:.2f} s" if rate else
               f"{r['task']}: no closed loop", flush=True)
         return
-    head = (f"{r['task']} population {r['population']} {r['population_age']} ({r['generations']} generations) "
+    age = (f"early ({r['generations']} generation{'s' * (r['generations'] != 1)})" if r["population_age"] == "early"
+           else f"late (generation {r['generations']})")
+    head = (f"{r['task']} population {r['population']} {age} "
             f"{r['path']} path: {'%.2f M network-environment steps/s' % (rate / 1e6) if rate else 'no closed loop'}"
             + (f" (median of {len(r['rates'])} rounds: {min(r['rates']) / 1e6:.2f}-{max(r['rates']) / 1e6:.2f} M)"
                if rate and len(r.get("rates", ())) > 1 else "")

@@ -364,9 +364,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _int_list(text: str, flag: str) -> list[int]:
     try:
-        values = [int(float(v)) for v in text.split(",") if v.strip()]
-    except ValueError:
+        numbers = [float(v) for v in text.split(",") if v.strip()]
+        values = [int(v) for v in numbers]
+    except (ValueError, OverflowError):
         raise ConfigError(f"{flag}: {text!r}; expected comma-separated integers (e.g. 10000,100000)") from None
+    if values != numbers:
+        raise ConfigError(f"{flag}: {text!r}; expected comma-separated integers (e.g. 10000,100000), not fractions")
     if not values or min(values) < 1:
         raise ConfigError(f"{flag}: {text!r}; expected comma-separated integers >= 1")
     return values
