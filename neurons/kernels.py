@@ -254,7 +254,7 @@ def input_current(x, w_in, out):
 
 
 def vector_lanes(n_neurons: int) -> int:
-    """How many 8-float vectors of a row the vector kernel keeps in registers at once, or 0
+    """How many 8-float vectors of a row the eight-lane vector kernel keeps in registers at once, or 0
     where it does not apply (N not a positive multiple of 8: the scalar kernel runs). Up to
     64 neurons are one chunk; above, the largest of 8, 4, 2, 1 vectors that divides the row,
     so that no chunk crosses a 64-neuron spike word."""
@@ -267,8 +267,8 @@ def vector_lanes(n_neurons: int) -> int:
 
 
 def vector_model_lanes(n_neurons: int) -> tuple[int, int]:
-    """(lanes per vector, vectors per chunk) of the neuron models' vector kernel
-    (:mod:`neurons.vector_models`) for N neurons, or (0, 0) where it does not apply (N not a
+    """(lanes per vector, vectors per chunk) of the vector kernels (:mod:`neurons.vector_kernel`,
+    :mod:`neurons.vector_models`) for N neurons, or (0, 0) where they do not apply (N not a
     positive multiple of 8: the scalar kernel runs). Sixteen lanes where N is a multiple of
     16, else eight; a chunk is at most 64 neurons and never crosses a 64-neuron word."""
     if n_neurons <= 0 or n_neurons % 8:
@@ -287,14 +287,14 @@ def run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract,
     in place; the arguments are those of :func:`_scalar_kernel`. N a multiple of 8 takes
     the vector kernel, other N the scalar one; both add the same terms in the same order,
     so their spikes are bit-identical. v, s, counts, first and spikes must be C-contiguous."""
-    NV = vector_lanes(v.shape[2])
+    lanes, NV = vector_model_lanes(v.shape[2])
     if NV == 0:
         _scalar_run(x, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, subtract, v, s, counts, first,
                     record, spikes)
         return
     from .vector_kernel import vector_kernel
     x_idx, x_n, binary = nonzero_inputs(x, is_current)
-    kernel = vector_kernel(NV, bool(subtract), bool(record), binary)
+    kernel = vector_kernel(NV, bool(subtract), bool(record), binary, lanes)
     c = np.ascontiguousarray  # the vector kernel reads rows as flat arrays; no copy when already contiguous
     kernel(c(x), x_idx, x_n, bool(is_current), bool(hold), T, c(w_in), c(w_rec), c(bias), c(beta), c(thr),
            c(thr_fin), v, s, counts, first, spikes)

@@ -11,37 +11,46 @@ For one network p and sample b (a row), per step and per chunk of up to 64 neuro
 
 These are the scalar kernel's operations in the scalar kernel's order, so the two give
 bit-identical spikes. Rows advance in blocks of about ``BLOCK_ELEMENTS`` neurons, step by
-step, so recorded spikes are written in contiguous stretches. One compiled kernel per
-(vectors per chunk, reset, record), each cached on disk.
+step, so recorded spikes are written in contiguous stretches. Vectors of 16 floats (one
+AVX-512 register, two AVX2 ones) where N is a multiple of 16, else of 8
+(:func:`neurons.kernels.vector_model_lanes`). One compiled kernel per (lanes, vectors per
+chunk, reset, record, binary), each cached on disk.
 """
 from __future__ import annotations
+
+import types
 
 import numba
 import numpy as np
 from numba import uint64
 from numba.np.numpy_support import carray
 
+from . import simd
 from .blocks import BLOCK_ELEMENTS
-from .simd import SOURCE_DIGEST, lowest_bit, stack_floats, vadd, vbits, vgreater, vload, vmul, vsplat, vstore, vsub
+from .simd import SOURCE_DIGEST, WIDE_LANES, lowest_bit, stack_floats
+from .simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload, vmul16 as vmul
+from .simd import vsplat16 as vsplat, vstore16 as vstore, vsub16 as vsub
 
 __all__ = ["vector_kernel"]
 
 _compiled: dict = {}
+_VECTOR_NAMES = ("vadd", "vbits", "vgreater", "vload", "vmul", "vsplat", "vstore", "vsub")
 
 
-def vector_kernel(NV: int, subtract: bool, record: bool, binary: bool = False):
-    """The vector kernel for chunks of ``NV`` vectors (8 * NV neurons), compiled on first use
-    and cached on disk, one per (NV, subtract, record, binary). ``binary``: every non-zero
-    input is 1.0 (spikes), so ``x * W_in[k]`` is ``W_in[k]`` exactly and the product is skipped."""
-    key = (NV, subtract, record, binary)
+def vector_kernel(NV: int, subtract: bool, record: bool, binary: bool = False, lanes: int = 8):
+    """The vector kernel for chunks of ``NV`` vectors of ``lanes`` (8 or 16) floats, compiled
+    on first use and cached on disk, one per (lanes, NV, subtract, record, binary).
+    ``binary``: every non-zero input is 1.0 (spikes), so ``x * W_in[k]`` is ``W_in[k]``
+    exactly and the product is skipped."""
+    key = (lanes, NV, subtract, record, binary)
     if key in _compiled:
         return _compiled[key]
-    CW = 8 * NV  # neurons per chunk
+    L, CW = lanes, lanes * NV  # floats per vector, neurons per chunk
     SUB, REC, BIN = subtract, record, binary
     SIMD = SOURCE_DIGEST
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def vector_run(x, x_idx, x_n, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, v, s, counts, first, spikes):
+    def vector_run(x, x_idx, x_n, is_current, hold, T, w_in, w_rec, bias, beta, thr, thr_fin, v, s, counts, first,
+                   spikes):
         SIMD  # noqa: B018  a closure cell, so in numba's cache key: a change of neurons.simd recompiles
         P, B, N = v.shape
         X, K = x.shape[1], x.shape[3]
@@ -81,34 +90,35 @@ def vector_kernel(NV: int, subtract: bool, record: bool, binary: bool = False):
                         if is_current:
                             xo = ((tx * X + xp) * B + b) * K + c
                             for u in range(NV):
-                                vstore(acc, 8 * u, vadd(vload(xf, xo + 8 * u), vload(bf, pn + c + 8 * u)))
+                                vstore(acc, L * u, vadd(vload(xf, xo + L * u), vload(bf, pn + c + L * u)))
                         else:
                             n_in = x_n[tx, xp, b]
                             if n_in == 0:
                                 for u in range(NV):
-                                    vstore(acc, 8 * u, vload(bf, pn + c + 8 * u))
+                                    vstore(acc, L * u, vload(bf, pn + c + L * u))
                             else:
                                 k = x_idx[tx, xp, b, 0]
                                 wo = (p * K + k) * N + c
                                 if BIN:
                                     for u in range(NV):
-                                        vstore(acc, 8 * u, vload(wif, wo + 8 * u))
+                                        vstore(acc, L * u, vload(wif, wo + L * u))
                                     for kk in range(1, n_in):
                                         wo = (p * K + x_idx[tx, xp, b, kk]) * N + c
                                         for u in range(NV):
-                                            vstore(acc, 8 * u, vadd(vload(acc, 8 * u), vload(wif, wo + 8 * u)))
+                                            vstore(acc, L * u, vadd(vload(acc, L * u), vload(wif, wo + L * u)))
                                 else:
                                     xk = vsplat(x[tx, xp, b, k])
                                     for u in range(NV):
-                                        vstore(acc, 8 * u, vmul(xk, vload(wif, wo + 8 * u)))
+                                        vstore(acc, L * u, vmul(xk, vload(wif, wo + L * u)))
                                     for kk in range(1, n_in):
                                         k = x_idx[tx, xp, b, kk]
                                         xk = vsplat(x[tx, xp, b, k])
                                         wo = (p * K + k) * N + c
                                         for u in range(NV):
-                                            vstore(acc, 8 * u, vadd(vload(acc, 8 * u), vmul(xk, vload(wif, wo + 8 * u))))
+                                            vstore(acc, L * u,
+                                                   vadd(vload(acc, L * u), vmul(xk, vload(wif, wo + L * u))))
                                 for u in range(NV):
-                                    vstore(acc, 8 * u, vadd(vload(acc, 8 * u), vload(bf, pn + c + 8 * u)))
+                                    vstore(acc, L * u, vadd(vload(acc, L * u), vload(bf, pn + c + L * u)))
                         # + s[t-1] @ W_rec: the rows of the neurons that spiked, lowest first
                         for w in range(NW):
                             m = masks[old, q, w]
@@ -117,11 +127,11 @@ def vector_kernel(NV: int, subtract: bool, record: bool, binary: bool = False):
                                 m &= m - uint64(1)
                                 wo = (pn + i) * N + c
                                 for u in range(NV):
-                                    vstore(acc, 8 * u, vadd(vload(acc, 8 * u), vload(wrf, wo + 8 * u)))
+                                    vstore(acc, L * u, vadd(vload(acc, L * u), vload(wrf, wo + L * u)))
                         bits = uint64(0)
                         for u in range(NV):
-                            o, po = r + c + 8 * u, pn + c + 8 * u
-                            vj = vadd(vmul(vload(vf, o), vload(bef, po)), vload(acc, 8 * u))  # beta * v[t-1] + I[t]
+                            o, po = r + c + L * u, pn + c + L * u
+                            vj = vadd(vmul(vload(vf, o), vload(bef, po)), vload(acc, L * u))  # beta * v[t-1] + I[t]
                             sj = vgreater(vj, vload(thf, po))                  # s[t] = v[t] > threshold
                             vstore(sf, o, sj)
                             vstore(cf, o, vadd(vload(cf, o), sj))
@@ -129,7 +139,7 @@ def vector_kernel(NV: int, subtract: bool, record: bool, binary: bool = False):
                                 vstore(vf, o, vsub(vj, vmul(vload(fif, po), sj)))  # v[t] - threshold * s[t]
                             else:
                                 vstore(vf, o, vsub(vj, vmul(vj, sj)))          # v[t] - v[t] * s[t]
-                            bits |= vbits(sj) << uint64(8 * u)
+                            bits |= vbits(sj) << uint64(L * u)
                             if REC:
                                 vstore(out, t * plane + o, sj)
                         masks[new, q, c // 64] |= bits << uint64(c % 64)
@@ -139,5 +149,9 @@ def vector_kernel(NV: int, subtract: bool, record: bool, binary: bool = False):
                                 first[p, b, j] = t
                 old = new
 
-    _compiled[key] = vector_run
-    return vector_run
+    if lanes != WIDE_LANES:  # the same code on the eight-lane intrinsics: the module's globals, those swapped
+        eight = dict(globals(), **{name: getattr(simd, name) for name in _VECTOR_NAMES})
+        vector_run = types.FunctionType(vector_run.__code__, eight, vector_run.__name__, None, vector_run.__closure__)
+    kernel = numba.njit(cache=True, nogil=True, boundscheck=False)(vector_run)
+    _compiled[key] = kernel
+    return kernel
