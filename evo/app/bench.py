@@ -189,7 +189,12 @@ def print_scaling_row(r: dict) -> None:
                                                   f"  identical fitness: {r['identical_fitness']}")
     print(f"{r['population_stage']:>5} population (mean return {r['mean_return']:6.1f})  {r['backend']:>6} "
           f"workers {r['workers']}  {r['evaluations_per_second']:8.1f} evaluations/s  {r['speedup']:.2f}x serial  "
-          f"(median {r['median_seconds']:.2f} s per generation of {r['population']}){extra}", flush=True)
+          f"(median {_seconds(r['median_seconds'])} per generation of {r['population']}){extra}", flush=True)
+
+
+def _seconds(s: float) -> str:
+    """A duration with the digits that show: milliseconds below a second."""
+    return f"{s:.2f} s" if s >= 1 else f"{1000 * s:.1f} ms"
 
 
 # The tasks of ``bench tasks``: every built-in task with a preset except LunarLander (Box2D),
