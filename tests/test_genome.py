@@ -73,3 +73,25 @@ def test_a_weight_or_bias_gene_beyond_float32_is_named(options):
     x[1, g.segments["biases"].start + 1] = -3e38
     bias = g.compile(x).bias  # layered: one array per layer
     assert all(np.isfinite(b).all() for b in (bias if isinstance(bias, tuple) else [bias]))
+
+
+@pytest.mark.parametrize("options", [
+    dict(hidden=5, neuron="alif", max_delay=4, evolve=["weights", "thresholds", "betas", "biases", "rhos",
+                                                       "adaptations", "delays"], bias=0.1),
+    dict(hidden=5, neuron="cuba", evolve=["weights", "biases", "alphas"], bias=0.3),
+    dict(hidden=[6, 4], recurrent=True, density=0.5, evolve=["weights", "thresholds", "betas", "biases"], bias=0.2),
+])
+def test_float32_genomes_compile_to_the_networks_of_their_float64_values(options):
+    """A seed-described population hands its float32 genomes to compile as they are: every gene a
+    transform reads is taken in float64 first, so the networks equal those of the float64 copy."""
+    space = FixedTopology(3, 2, **options)
+    X = np.random.default_rng(1).normal(0, 1.5, (6, space.dim)).astype(np.float32)
+    a, b = space.compile(X), space.compile(X.astype(np.float64))
+    fields = [f for f in vars(a) if isinstance(getattr(a, f), (np.ndarray, tuple))]
+    assert fields
+    for f in fields:
+        for x, y in zip(*(v if isinstance(v, tuple) else (v,) for v in (getattr(a, f), getattr(b, f)))):
+            if x is None:
+                assert y is None
+            else:
+                np.testing.assert_array_equal(x, y, err_msg=f)

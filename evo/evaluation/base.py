@@ -77,8 +77,11 @@ def chunk_size(space: Any, population: Any, n: int) -> int:
 
 
 def take_rows(population: Any, rows: np.ndarray) -> Any:
-    """Genomes ``rows`` of a population: a matrix's rows, or the population's own ``take``."""
-    return population[rows] if isinstance(population, np.ndarray) else population.take(rows)
+    """Genomes ``rows`` of a population: a matrix's rows, or the population's own ``take``
+    (a seed-described population's genomes as the float32 values they are)."""
+    if isinstance(population, np.ndarray):
+        return population[rows]
+    return population.take(rows, np.float32) if isinstance(population, SeededPopulation) else population.take(rows)
 
 
 def evaluate_chunks(space: Any, task: Any, population: Any, rows: np.ndarray | None, seed: int,

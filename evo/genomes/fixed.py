@@ -156,6 +156,7 @@ class FixedTopology:
             else:
                 segs += [("w_in_out", (self.n_in, O))]
         weight_segs = list(segs)
+        self._weights = frozenset(name for name, _ in weight_segs)  # genes that are float32 weights as they are
         self._direct = [name for name, _ in weight_segs] + (["biases"] if "biases" in self.evolve else [])
         for name in ("thresholds", "betas", "biases", "alphas", "rhos", "adaptations"):
             if name in self.evolve:
@@ -229,7 +230,10 @@ class FixedTopology:
         return x[None]
 
     def _gene(self, X: np.ndarray, name: str) -> np.ndarray:
-        return X[:, self.segments[name]].reshape((X.shape[0],) + self._shapes[name])
+        """The genes ``name`` of every row of X, shaped; float64 for every gene a transform reads
+        (X may be float32: a seed-described population's genomes, exact in float64)."""
+        genes = X[:, self.segments[name]].reshape((X.shape[0],) + self._shapes[name])
+        return genes if name in self._weights else genes.astype(np.float64, copy=False)
 
     def _check_float32(self, X: np.ndarray) -> None:
         """Weight and bias genes become float32 values as they are (the bias plus bias0): a
@@ -252,9 +256,10 @@ class FixedTopology:
     def compile(self, X: np.ndarray, pad_to: int | None = None) -> NetworkBatch:
         """The networks of the rows of X (a matrix or a SeededPopulation); every genome has the
         same size, so ``pad_to`` is unused."""
-        if isinstance(X, SeededPopulation):
-            X = X.take(np.arange(len(X)))
-        X = np.asarray(X, dtype=np.float64)
+        if isinstance(X, SeededPopulation):  # float32 genomes: the weights need no float64 copy
+            X = X.take(np.arange(len(X)), np.float32)
+        if not (isinstance(X, np.ndarray) and X.dtype == np.float32):
+            X = np.asarray(X, dtype=np.float64)
         if X.ndim == 1:
             X = X[None]
         if X.ndim != 2 or X.shape[1] != self.dim:

@@ -197,15 +197,15 @@ class SeededPopulation:
             return rows // 2, np.where(rows % 2 == 0, 1.0, -1.0).astype(np.float32)
         return rows, np.ones(rows.size, np.float32)
 
-    def take(self, rows) -> np.ndarray:
+    def take(self, rows, dtype: type = np.float64) -> np.ndarray:
         """Genomes ``rows`` as a (len(rows), D) float64 matrix (float32 arithmetic, exact in
-        float64), the same in every process."""
+        float64; ``dtype=np.float32``: the float32 values themselves), the same in every process."""
         j, sign = self.noise_index(np.atleast_1d(rows))
         noise = noise_table(self.table_seed, self.table_size).windows(self.dim)[self.offsets[j]]  # (k, D) copy
         noise *= sign[:, None]
         noise *= self.sigma
         noise += self.center
-        return noise.astype(np.float64)
+        return noise.astype(dtype, copy=False)
 
     def row(self, i: int) -> np.ndarray:
         """Genome ``i`` (D,) float64."""
