@@ -187,9 +187,12 @@ def test_auto_backend_moves_to_ray_after_a_long_generation_and_changes_no_result
     from evo.evaluation import AutoEvaluator
     from evo.training.api import problem_of
     run(config(tmp_path, "serial", backend="serial"), log=None)
-    run(config(tmp_path, "auto", backend="auto", ray_after=0.0), log=None)
+    run(config(tmp_path, "auto", backend="auto", ray_after=0.0), log=lambda _line: None)
     pd.testing.assert_frame_equal(metrics(tmp_path / "auto"), metrics(tmp_path / "serial"))
     assert "generation 0 took" in capsys.readouterr().err
+    run(config(tmp_path, "quiet", backend="auto", ray_after=0.0), log=None)  # the same move, not told
+    pd.testing.assert_frame_equal(metrics(tmp_path / "quiet"), metrics(tmp_path / "serial"))
+    assert capsys.readouterr().err == ""
     conf = config(tmp_path, "x")
     problem = problem_of(conf)
     pop = np.random.default_rng(0).normal(size=(6, problem.build()[1].dim))
