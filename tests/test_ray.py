@@ -459,3 +459,21 @@ def test_node_removed_mid_run_on_a_three_node_cluster(tmp_path):
     finally:
         ray.shutdown()
         cluster.shutdown()
+
+
+def test_auto_backend_moves_when_ray_would_save_enough_of_the_generations_left(tmp_path):
+    from evo.evaluation import AutoEvaluator
+    from evo.evaluation.auto import RAY_PAYOFF, WORTH_RAY
+    from evo.training.api import problem_of
+    problem = problem_of(config(tmp_path, "x"))
+    with AutoEvaluator(problem, 0, cpus=2, generations=320) as ev:  # the digits preset: 0.5 s a generation
+        assert ev.backend == "serial"
+        assert ev._worth_ray(0.5, 1)                      # 318 left x 0.5 s x 1/2 = 79.5 s saved
+        assert not ev._worth_ray(0.5, 300)                # 19 left: 4.75 s, not worth Ray's start
+        assert not ev._worth_ray(WORTH_RAY / 2, 1)        # generations this short: Ray's calls would cost
+        assert ev._worth_ray(1.0, 318)                    # ray_after (1 s) still moves
+    with AutoEvaluator(problem, 0, cpus=4, generations=41, ray_after=10.0) as ev:
+        assert ev._worth_ray(RAY_PAYOFF / 30, 0)          # 40 left x 1 s x 3/4 = 30 s
+        assert not ev._worth_ray(RAY_PAYOFF / 30 * 0.99, 0)
+    with AutoEvaluator(problem, 0, cpus=2) as ev:         # a run's length unknown: ray_after alone
+        assert not ev._worth_ray(0.5, 1) and ev._worth_ray(1.0, 1)

@@ -519,7 +519,8 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 
 def _backend_args(p: argparse.ArgumentParser, default: str = "auto") -> None:
     p.add_argument("--backend", choices=["auto", "ray", "serial"],
-                   help=f"evaluator: auto (serial, then Ray once a generation's evaluation takes 1 s or more), "
+                   help=f"evaluator: auto (serial, then Ray once a generation's evaluation takes run.ray_after "
+                        f"= 1 s, or earlier where the generations left make Ray worth its start), "
                         f"ray (a local instance on 127.0.0.1 unless --address) or serial (default: {default})")
     own = "the run's own" if default == "the run's own" else ""  # resume keeps what the run had
     p.add_argument("--workers", type=int, help=f"Ray actors (0: one per CPU of the cluster; default: {own or 0})")

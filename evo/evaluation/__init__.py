@@ -16,14 +16,16 @@ __all__ = ["AutoEvaluator", "Evaluator", "Notice", "Problem", "RayEvaluator", "S
 
 def make_evaluator(problem: Problem, seed: int, *, backend: str = "serial", workers: int = 0,
                    address: str | None = None, task: Any = None, space: Any = None,
-                   timeout: float = 0.0, ray_after: float = 1.0, notice: Notice | None = stderr_notice) -> Evaluator:
+                   timeout: float = 0.0, ray_after: float = 1.0, notice: Notice | None = stderr_notice,
+                   generations: int | None = None) -> Evaluator:
     """The evaluator ``backend`` names ("auto", "serial" or "ray") for ``problem`` and the run seed ``seed``.
     ``task`` and ``space``, when already built, spare the serial backend building them again;
     ``timeout`` bounds each generation's evaluation (seconds, 0: none); ``ray_after``: see
-    :class:`AutoEvaluator`; ``notice``: where Ray's notes on starting go (None: nowhere)."""
+    :class:`AutoEvaluator`, as is ``generations`` (the run's: when Ray pays); ``notice``: where
+    Ray's notes on starting go (None: nowhere)."""
     if backend == "ray":
         return RayEvaluator(problem, seed, workers=workers, address=address or None, timeout=timeout, notice=notice)
     if backend == "auto":
         return AutoEvaluator(problem, seed, workers=workers, address=address or None, task=task, space=space,
-                             timeout=timeout, ray_after=ray_after, notice=notice)
+                             timeout=timeout, ray_after=ray_after, notice=notice, generations=generations)
     return SerialEvaluator(problem, seed, task=task, space=space, timeout=timeout)

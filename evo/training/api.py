@@ -234,7 +234,7 @@ def _evaluator(config: dict, task: Any, space: Any, log: Callable[[str], None] |
     return make_evaluator(problem_of(config), int(r["seed"]), backend=r.get("backend", "serial"),
                           workers=int(r.get("workers", 0)), address=r.get("address") or None, task=task, space=space,
                           timeout=float(r.get("eval_timeout", 0.0)), ray_after=float(r.get("ray_after", 1.0)),
-                          notice=None if log is None else stderr_notice)
+                          notice=None if log is None else stderr_notice, generations=int(r["generations"]))
 
 
 def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies.Strategy, state: LoopState,

@@ -49,7 +49,7 @@ RUN_DEFAULTS: dict[str, Any] = {
     "name": "",                # run directory name; "" makes TASK-STRATEGY-sSEED-TIMESTAMP
     "validate_every": 10,      # validate the best genome every this many generations (0: only at the end)
     "checkpoint_every": 1,     # resumable checkpoint every this many generations (and on Ctrl-C, SIGTERM, the end)
-    "backend": "auto",         # evaluator: "auto" (serial, then Ray once a generation takes >= 1 s), "ray"
+    "backend": "auto",         # evaluator: "auto" (serial, then Ray once it pays: evo/evaluation/auto.py), "ray"
                                # (local instance, or a cluster with address) or "serial"
     "ray_after": 1.0,          # backend "auto": seconds of a generation's serial evaluation from which Ray takes over
     "workers": 0,              # Ray actors; 0: one per CPU of the cluster
