@@ -37,7 +37,7 @@ import numpy as np
 from neurons import NetworkBatch
 from neurons.extras import install_hint
 
-from .base import Evaluation, Preset, TaskError, int_option, positive_option, reset_option
+from .base import Evaluation, Preset, TaskError, data_deferred, int_option, positive_option, reset_option
 from .classification import FITNESS, _Classifier, stratified_split, stratified_subset
 
 __all__ = ["MNIST", "read_idx", "load_mnist", "ENCODINGS", "IDX_FILES"]
@@ -147,14 +147,33 @@ class MNIST(_Classifier):
                             batch_size=int_option("batch_size", batch_size, 0), temperature=float(temperature),
                             fitness=fitness, validation_limit=int_option("validation_limit", validation_limit, 0),
                             reset=reset)
-        data = load_mnist(path or None, test_fraction, self.options["split_seed"])
-        self._x = {k: v[0] for k, v in data.items()}
-        self._y = {k: v[1] for k, v in data.items()}
-        if self.options["validation_limit"]:  # each class in proportion, not the first k (sorted by class)
-            rows = stratified_subset(self._y["test"], self.options["validation_limit"], [self.options["split_seed"], 1])
-            self._x["test"], self._y["test"] = self._x["test"][rows], self._y["test"][rows]
         self.n_inputs, self.n_outputs = 784, 10
         self.spike_input = encoding != "current"
+        self._sets: tuple[dict, dict] | None = None
+        if not data_deferred():
+            self._read()
+
+    def _read(self) -> tuple[dict, dict]:
+        """(images, labels) of the training and test splits, read now."""
+        o = self.options
+        data = load_mnist(o["path"] or None, o["test_fraction"], o["split_seed"])
+        x = {k: v[0] for k, v in data.items()}
+        y = {k: v[1] for k, v in data.items()}
+        if o["validation_limit"]:  # each class in proportion, not the first k (sorted by class)
+            rows = stratified_subset(y["test"], o["validation_limit"], [o["split_seed"], 1])
+            x["test"], y["test"] = x["test"][rows], y["test"][rows]
+        self._sets = (x, y)
+        return self._sets
+
+    @property
+    def _x(self) -> dict:
+        """The images of each split, read on first use where the task was made with
+        :func:`tasks.base.deferred_data`."""
+        return (self._sets or self._read())[0]
+
+    @property
+    def _y(self) -> dict:
+        return (self._sets or self._read())[1]
 
     def encode(self, pixels: np.ndarray, seed: int) -> np.ndarray:
         """Pixels (B, 784) in [0, 1] -> input (T, B, 784) float32 of the task's encoding;
@@ -174,7 +193,7 @@ class MNIST(_Classifier):
 
     def input_bytes(self) -> tuple[int, str]:
         o = self.options
-        if o["encoding"] == "current":  # the pixels, held: no (steps, ...) array
+        if o["encoding"] == "current" or self._sets is None:  # the pixels, held; or nothing read yet
             return 0, ""
         train = len(self._y["train"])
         samples = max(min(o["batch_size"] or train, train), min(_VALIDATION_CHUNK, len(self._y["test"])))

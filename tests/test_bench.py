@@ -105,7 +105,10 @@ def test_bench_name_options_without_a_name_or_with_an_unsupported_one_are_refuse
              (["neat-xor", "--kernel", "numpy"], "--kernel does not apply to `bench neat-xor`; it is an option of "
                                                  "bench sim, models and eval"),
              (["tasks", "--first-seed", str(2**63 - 1), "--seeds", "2"],
-              f"--first-seed {2**63 - 1} with --seeds 2: the last seed, {2**63}, is over 2**63 - 1; expected seeds "
+              f"--first-seed {2**63 - 1} with 2 seeds: the last seed, {2**63}, is over 2**63 - 1; expected seeds "
+              f"in [0, 2**63)"),
+             (["tasks", "--first-seed", str(2**63 - 4)],  # 5 seeds by default: one too many
+              f"--first-seed {2**63 - 4} with 5 seeds: the last seed, {2**63}, is over 2**63 - 1; expected seeds "
               f"in [0, 2**63)"),
              (["eval", "--task", "ports,cartpol"], "--task: unknown task 'cartpol' (did you mean 'cartpole'?); "
                                                    "valid tasks: " + ", ".join(tasks.names()) + ", or gym:<EnvId> "

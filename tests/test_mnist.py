@@ -141,3 +141,19 @@ def test_mnist_runs_from_the_cli(tmp_path):
     assert run.config["strategy"]["name"] == "openes" and run.config["genome"]["hidden"] == [64]
     assert {"synaptic_events", "spikes", "accuracy"} <= {c.removeprefix("metric_") for c in run.individuals.columns}
     assert 0 <= run.summary["validation"] <= 1
+
+
+def test_mnist_defers_its_files_under_deferred_data(tmp_path, capsys):
+    from evo.app.cli import main
+    config = tmp_path / "m.toml"
+    config.write_text(f'[task]\nname = "mnist"\npath = "{tmp_path / "nowhere"}"\n')
+    assert main(["run", "--config", str(config), "--dump-config"]) == 0  # shows the config before the download
+    assert f'path = "{tmp_path / "nowhere"}"' in capsys.readouterr().out
+    assert main(["run", "--config", str(config), "--generations", "1", "--out", str(tmp_path / "runs")]) == 2
+    assert "mnist: task option path:" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+    _fake_mnist(tmp_path)
+    with tasks.deferred_data():
+        lazy = tasks.make("mnist", path=str(tmp_path), encoding="rate")
+    eager = tasks.make("mnist", path=str(tmp_path), encoding="rate")
+    assert lazy._sets is None and lazy.input_bytes() == (0, "")
+    assert np.array_equal(lazy._x["test"], eager._x["test"]) and lazy.input_bytes() == eager.input_bytes() != (0, "")

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import threading
 import warnings
 from typing import Any
 
@@ -37,8 +38,9 @@ import numpy as np
 def _import_cma() -> Any:
     """pycma, imported without scipy.stats where that is not imported yet: pycma imports it
     (about 0.5 s of a run's start) only for the Kendall tau of its surrogate models, which it
-    then computes in pure Python; evospike uses neither. scipy.stats imports as usual after."""
-    blocked = "scipy.stats" not in sys.modules and "cma" not in sys.modules
+    then computes in pure Python; evospike uses neither. scipy.stats imports as usual after.
+    Only while this is the process's one Python thread: no other can import scipy.stats meanwhile."""
+    blocked = "scipy.stats" not in sys.modules and "cma" not in sys.modules and threading.active_count() == 1
     if blocked:
         sys.modules["scipy.stats"] = None  # type: ignore[assignment]  # an ImportError inside pycma's try
     try:
