@@ -198,7 +198,7 @@ def _seconds(s: float) -> str:
 
 
 # The tasks of ``bench tasks``: every built-in task with a preset except LunarLander (Box2D),
-# mnist (about 25 minutes a run: ``--tasks mnist``) and shd and nmnist (files you download)
+# mnist (about 15 minutes a run: ``--tasks mnist``) and shd and nmnist (files you download)
 SUITE = ("cartpole", "acrobot", "mountaincar", "mountaincar-continuous", "pendulum", "double-pole", "double-pole-nv",
          "xor", "iris", "wine", "breast-cancer", "digits", "temporal-patterns", "intervals")
 
