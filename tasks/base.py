@@ -13,8 +13,8 @@ from neurons import RESETS, NetworkBatch, check_reset
 
 from .preset import Preset
 
-__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "positive_option", "reset_option", "deferred_data",
-           "data_deferred"]
+__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "positive_option", "reset_option",
+           "deferred_data", "data_deferred"]
 
 _DEFERRED = contextvars.ContextVar("evospike_deferred_data", default=False)
 

@@ -43,7 +43,8 @@ def _evolve(config: dict, max_generations: int) -> dict[str, Any]:
                     "hidden_nodes": sum(n["kind"] == "hidden" for n in genome["nodes"]),
                     "enabled_connections": sum(c["enabled"] for c in genome["connections"]),
                     "fitness": float(result.fitness[i]), "seconds": time.perf_counter() - t0,
-                    "eval_seconds": eval_seconds, "evaluations_per_second": result.evaluations / max(eval_seconds, 1e-9)}
+                    "eval_seconds": eval_seconds,
+                    "evaluations_per_second": result.evaluations / max(eval_seconds, 1e-9)}
     return {"seed": seed, "solved": False, "evaluations": result.evaluations, "generations": max_generations,
             "hidden_nodes": None, "enabled_connections": None, "fitness": float(result.fitness.max()),
             "seconds": time.perf_counter() - t0, "eval_seconds": eval_seconds,

@@ -47,8 +47,8 @@ from ..evaluation.ray import init_ray, shutdown
 from ..training import config as cfg
 from ..training.api import serial_trainer
 
-__all__ = ["SHAPES", "RATES", "PORTS", "reference_lif", "bench_network", "tuned", "sim", "events", "evaluation", "models",
-           "model_networks", "MODEL_VARIANTS"]
+__all__ = ["SHAPES", "RATES", "PORTS", "reference_lif", "bench_network", "tuned", "sim", "events", "evaluation",
+           "models", "model_networks", "MODEL_VARIANTS"]
 
 # (P, N, B, n_in, input rate); P * B is kept near 4,096 rows for the wide inputs
 SHAPES = ((256, 64, 1, 8, 0.2), (256, 64, 16, 8, 0.2), (64, 256, 1, 8, 0.2), (1024, 16, 1, 8, 0.2),

@@ -12,7 +12,8 @@ from tasks import Evaluation, TaskError
 
 from ..genomes.seeded import SeededPopulation
 
-__all__ = ["Evaluator", "Sizes", "check_count", "evaluate_chunks", "take_rows", "CHUNK_BYTES", "Notice", "stderr_notice"]
+__all__ = ["Evaluator", "Sizes", "check_count", "evaluate_chunks", "take_rows", "CHUNK_BYTES", "Notice",
+           "stderr_notice"]
 
 Notice = Callable[[str], None]
 
