@@ -44,7 +44,7 @@ import numpy as np
 
 from . import kernels, models
 from .extras import install_hint
-from .network import NetworkBatch, dense
+from .network import NetworkBatch, dense, fan_out
 
 __all__ = ["RESETS", "check_reset", "KERNELS", "AUTO_STEPPING_NUMBA_MAX_BATCH", "Simulator", "OutputRecord", "simulate",
            "simulate_outputs", "input_events", "spike_events", "fanned_events", "fan_out", "resolve_kernel", "kernel_for",
@@ -361,12 +361,6 @@ class OutputRecord:
     v_final: np.ndarray
     total_spikes: np.ndarray
     synaptic_events: np.ndarray | None = None
-
-
-def fan_out(w: np.ndarray) -> np.ndarray:
-    """Outgoing synapses (non-zero weights) of each presynaptic unit: w (P, n_pre, n_post)
-    -> (P, n_pre) float32."""
-    return np.count_nonzero(w, axis=2).astype(np.float32)
 
 
 def spike_events(counts: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NetworkBatch", "NetworkError", "dense", "MODELS", "MAX_DELAY"]
+__all__ = ["NetworkBatch", "NetworkError", "dense", "fan_out", "MODELS", "MAX_DELAY"]
 
 MODELS = ("lif", "alif", "cuba")
 MAX_DELAY = 64  # the longest synaptic delay a NetworkBatch may hold, in steps
@@ -226,7 +226,7 @@ class NetworkBatch:
         key = f"_fan_out_{which}"
         got = self.__dict__.get(key)
         if got is None:
-            got = np.count_nonzero(self.w_rec if which == "rec" else self.w_in, axis=2).astype(np.float32)
+            got = fan_out(self.w_rec if which == "rec" else self.w_in)
             object.__setattr__(self, key, got)
         return got
 
@@ -240,6 +240,12 @@ class NetworkBatch:
 
 
 OPTIONAL = ("alpha", "rho", "b", "delay_in", "delay_rec")
+
+
+def fan_out(w: np.ndarray) -> np.ndarray:
+    """Outgoing synapses (non-zero weights) of each presynaptic unit: w (P, n_pre, n_post)
+    -> (P, n_pre) float32."""
+    return np.count_nonzero(w, axis=2).astype(np.float32)
 
 
 def dense(net) -> NetworkBatch:

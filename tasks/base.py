@@ -14,7 +14,7 @@ from neurons import RESETS, NetworkBatch, check_reset
 from .preset import Preset
 
 __all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "positive_option", "reset_option",
-           "deferred_data", "data_deferred"]
+           "deferred_data", "data_deferred", "DataOnUse"]
 
 _DEFERRED = contextvars.ContextVar("evospike_deferred_data", default=False)
 
@@ -34,6 +34,27 @@ def deferred_data() -> Iterator[None]:
 def data_deferred() -> bool:
     """Whether tasks made now defer reading their data (:func:`deferred_data`)."""
     return _DEFERRED.get()
+
+
+class DataOnUse:
+    """For a task that reads data files: ``_read_sets()`` reads them and returns them;
+    ``_begin_data()``, at the end of ``__init__``, reads them at once, or not before first use
+    under :func:`deferred_data`; ``_data`` is what ``_read_sets`` returned, ``_sets`` None
+    until then."""
+
+    _sets: Any = None
+
+    def _read_sets(self) -> Any:
+        raise NotImplementedError
+
+    def _begin_data(self) -> None:
+        self._sets = None if data_deferred() else self._read_sets()
+
+    @property
+    def _data(self) -> Any:
+        if self._sets is None:
+            self._sets = self._read_sets()
+        return self._sets
 
 
 class TaskError(ValueError):

@@ -46,7 +46,7 @@ import numpy as np
 from neurons import NetworkBatch
 from neurons.extras import install_hint
 
-from .base import Evaluation, Preset, TaskError, data_deferred, int_option, positive_option, reset_option
+from .base import DataOnUse, Evaluation, Preset, TaskError, int_option, positive_option, reset_option
 from .classification import FITNESS, _Classifier, stratified_subset
 
 __all__ = ["SHD", "NMNIST", "EventSet", "bin_events", "stratified_subset", "data_folder", "load_shd",
@@ -270,7 +270,7 @@ def load_nmnist(folder: Path, split: str, *, steps: int, dt: float, limit: int =
 
 # ----- the tasks -----
 
-class _EventTask(_Classifier):
+class _EventTask(DataOnUse, _Classifier):
     """An event data set as a spiking classification task (options: the module docstring)."""
 
     spike_input = True  # binned events are input spikes: synaptic_events counts their synapses
@@ -292,23 +292,15 @@ class _EventTask(_Classifier):
                             validation_limit=int_option("validation_limit", validation_limit, 0, " (0: all)"),
                             split_seed=int_option("split_seed", split_seed, 0), temperature=float(temperature),
                             fitness=fitness, reset=reset)
-        self._folder, self._sets = folder, None
-        if not data_deferred():
-            self._read()
+        self._folder = folder
+        self._begin_data()
 
-    def _read(self) -> dict[str, EventSet]:
+    def _read_sets(self) -> dict[str, EventSet]:
+        """The training and test sets (``_data``)."""
         o, folder = self.options, self._folder
         self._check(folder)  # every file, before the long read of any
-        self._sets = {split: self._load(folder, split, steps=o["steps"], dt=o["dt"], limit=o[key],
-                                        seed=[o["split_seed"], k])
-                      for k, (split, key) in enumerate((("train", "limit"), ("test", "validation_limit")))}
-        return self._sets
-
-    @property
-    def _data(self) -> dict[str, EventSet]:
-        """The training and test sets, read on first use where the task was made with
-        :func:`tasks.base.deferred_data`."""
-        return self._sets if self._sets is not None else self._read()
+        return {split: self._load(folder, split, steps=o["steps"], dt=o["dt"], limit=o[key], seed=[o["split_seed"], k])
+                for k, (split, key) in enumerate((("train", "limit"), ("test", "validation_limit")))}
 
     def _check(self, folder: Path) -> None:
         raise NotImplementedError

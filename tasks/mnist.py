@@ -37,7 +37,7 @@ import numpy as np
 from neurons import NetworkBatch
 from neurons.extras import install_hint
 
-from .base import Evaluation, Preset, TaskError, data_deferred, int_option, positive_option, reset_option
+from .base import DataOnUse, Evaluation, Preset, TaskError, int_option, positive_option, reset_option
 from .classification import FITNESS, _Classifier, stratified_split, stratified_subset
 
 __all__ = ["MNIST", "read_idx", "load_mnist", "ENCODINGS", "IDX_FILES"]
@@ -106,7 +106,7 @@ def load_mnist(path: str | os.PathLike | None = None, test_fraction: float = 0.2
     return out
 
 
-class MNIST(_Classifier):
+class MNIST(DataOnUse, _Classifier):
     """MNIST as a spiking classification task (module docstring)."""
 
     name = "mnist"
@@ -149,12 +149,10 @@ class MNIST(_Classifier):
                             reset=reset)
         self.n_inputs, self.n_outputs = 784, 10
         self.spike_input = encoding != "current"
-        self._sets: tuple[dict, dict] | None = None
-        if not data_deferred():
-            self._read()
+        self._begin_data()
 
-    def _read(self) -> tuple[dict, dict]:
-        """(images, labels) of the training and test splits, read now."""
+    def _read_sets(self) -> tuple[dict, dict]:
+        """(images, labels) of the training and test splits (``_data``)."""
         o = self.options
         data = load_mnist(o["path"] or None, o["test_fraction"], o["split_seed"])
         x = {k: v[0] for k, v in data.items()}
@@ -162,18 +160,16 @@ class MNIST(_Classifier):
         if o["validation_limit"]:  # each class in proportion, not the first k (sorted by class)
             rows = stratified_subset(y["test"], o["validation_limit"], [o["split_seed"], 1])
             x["test"], y["test"] = x["test"][rows], y["test"][rows]
-        self._sets = (x, y)
-        return self._sets
+        return x, y
 
     @property
     def _x(self) -> dict:
-        """The images of each split, read on first use where the task was made with
-        :func:`tasks.base.deferred_data`."""
-        return (self._sets or self._read())[0]
+        """The images of each split."""
+        return self._data[0]
 
     @property
     def _y(self) -> dict:
-        return (self._sets or self._read())[1]
+        return self._data[1]
 
     def encode(self, pixels: np.ndarray, seed: int) -> np.ndarray:
         """Pixels (B, 784) in [0, 1] -> input (T, B, 784) float32 of the task's encoding;
