@@ -252,6 +252,18 @@ def test_bench_eval_splits_the_time():
         assert r["env_steps_per_second"] == sorted(r["rates"])[1]
 
 
+def test_bench_eval_worker_rows_are_the_median_of_the_rounds(capsys):
+    from evo.app.bench_speed import evaluation, print_eval_row
+    rows = evaluation("cartpole", population=8, generations=1, late=0, workers=(1,), rounds=3,
+                      paths=("numpy",))["rows"]
+    (row,) = [r for r in rows if r["path"] == "workers"]
+    assert row["workers"] == 1 and row["rounds"] == 3 and len(row["rates"]) == 3
+    assert row["env_steps"] > 8 and row["env_steps_per_second"] == pytest.approx(sorted(row["rates"])[1])
+    assert row["seconds"] == pytest.approx(row["env_steps"] / row["env_steps_per_second"])
+    print_eval_row(row)
+    assert "environment steps/s (median of 3 rounds: " in capsys.readouterr().out
+
+
 def test_bench_eval_command_prints_json(capsys):
     import json
 

@@ -400,7 +400,8 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
       networks balance or swing much longer than early ones, evaluated by each path;
     - ``workers`` (e.g. (1, 2)): the first generation's population evaluated in this process
       (1) and on Ray with each larger number of workers, environment steps per second
-      (for environments such as MuJoCo's, whose steps are the cost).
+      (for environments such as MuJoCo's, whose steps are the cost), the median of
+      ``rounds`` evaluations each.
 
     Tasks without compiled rollouts (``gym:...``) take the numpy path only.
 
@@ -421,7 +422,7 @@ def evaluation(tasks: tuple[str, ...] | str = ("cartpole",), population: int = 2
             early = _median_rounds([[_early(task, population, generations, strategy, path) for path in task_paths]
                                     for _ in range(rounds)])
             for age_rows in (early, _late(task, population, late, strategy, task_paths, rounds) if late > 0 else [],
-                             _workers(task, population, strategy, workers) if workers else []):
+                             _workers(task, population, strategy, workers, rounds) if workers else []):
                 by = {r["path"]: r for r in age_rows}
                 if len(by) == 2 and by["numpy"]["env_steps_per_second"] and by["compiled"]["env_steps_per_second"]:
                     by["compiled"]["ratio"] = by["compiled"]["env_steps_per_second"] / by["numpy"]["env_steps_per_second"]
@@ -467,25 +468,31 @@ def has_compiled(task: str) -> bool:
     return compiled.AVAILABLE and _has_port(task)
 
 
-def _workers(task: str, population: int, strategy: str, workers: tuple[int, ...]) -> list[dict]:
-    """The first generation's population evaluated in-process (1 worker) and on Ray (n > 1)."""
+def _workers(task: str, population: int, strategy: str, workers: tuple[int, ...], rounds: int = 1) -> list[dict]:
+    """The first generation's population evaluated in-process (1 worker) and on Ray (n > 1),
+    ``rounds`` times each (the same seed: the same episodes); a row holds the median round's
+    time and every round's rate (``rates``)."""
     trainer = _trainer(task, population, 1, strategy, "compiled" if compiled.AVAILABLE else "numpy")
     pop, problem = trainer.strategy.ask(), trainer.evaluator.problem
     episodes = int(trainer.task.options.get("episodes", 1))
     rows = []
     for n in workers:
         ev = SerialEvaluator(problem, 0) if n == 1 else RayEvaluator(problem, 0, workers=n)
+        times = []
         try:
             ev.evaluate(pop[:2] if isinstance(pop, np.ndarray) else pop, 0)  # warm-up: build, compile
-            start = time.perf_counter()
-            out, _ = ev.evaluate(pop, 1)
-            seconds = time.perf_counter() - start
+            for _ in range(max(1, rounds)):
+                start = time.perf_counter()
+                out, _ = ev.evaluate(pop, 1)
+                times.append(time.perf_counter() - start)
         finally:
             ev.close()
+        seconds = statistics.median(times)
         steps = float(out.metrics["steps"].sum() * episodes) if "steps" in out.metrics else 0.0
         rows.append({"task": task, "path": "workers", "kernel": current_kernel(), "population_age": "early",
                      "population": population, "generations": 1, "workers": n, "seconds": seconds,
                      "env_steps": steps, "env_steps_per_second": steps / seconds if steps else None,
+                     "rounds": len(times), "rates": [steps / t if steps else 0.0 for t in times],
                      "best": float(out.fitness.max()), "mean_fitness": float(out.fitness.mean())})
     return rows
 
@@ -555,8 +562,10 @@ def _late(task: str, population: int, late: int, strategy: str, paths: tuple[str
 def print_eval_row(r: dict) -> None:
     rate = r["env_steps_per_second"]
     if r["path"] == "workers":
+        spread = (f" (median of {len(r['rates'])} rounds: {min(r['rates']):,.0f}-{max(r['rates']):,.0f})"
+                  if len(r.get("rates", ())) > 1 else "")
         print(f"{r['task']} population {r['population']} with {r['workers']} worker{'s' * (r['workers'] > 1)}: "
-              f"{rate:,.0f} environment steps/s, {r['seconds']:.2f} s" if rate else
+              f"{rate:,.0f} environment steps/s{spread}, {r['seconds']:.2f} s" if rate else
               f"{r['task']}: no closed loop", flush=True)
         return
     age = (f"early ({r['generations']} generation{'s' * (r['generations'] != 1)})" if r["population_age"] == "early"

@@ -725,7 +725,8 @@ def parser() -> argparse.ArgumentParser:
                    help="scaling: timed rounds per backend; eval: generations; scale: ask/tell rounds (default: 5)")
     b.add_argument("--workers", type=int, default=None,
                    help="scaling: Ray with 1..N workers (default: 2); sim: also run on N Ray workers (default: none); "
-                        "eval: also time the first population in-process and on N Ray workers (default: none)")
+                        "eval: also time the first population in-process and on N Ray workers, --rounds times "
+                        "each, the median shown (default: none)")
     b.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     b.add_argument("--output", metavar="FILE.json", help="also write the JSON result to this file (a file there is replaced)")
     b.set_defaults(func=_cmd_bench)
