@@ -480,7 +480,8 @@ def _workers(task: str, population: int, strategy: str, workers: tuple[int, ...]
         ev = SerialEvaluator(problem, 0) if n == 1 else RayEvaluator(problem, 0, workers=n)
         times = []
         try:
-            ev.evaluate(pop[:2] if isinstance(pop, np.ndarray) else pop, 0)  # warm-up: build, compile
+            # warm-up: build, compile; on Ray the whole population, while the new instance settles
+            ev.evaluate(pop[:2] if isinstance(pop, np.ndarray) and n == 1 else pop, 0)
             for _ in range(max(1, rounds)):
                 start = time.perf_counter()
                 out, _ = ev.evaluate(pop, 1)
