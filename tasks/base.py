@@ -13,7 +13,7 @@ from neurons import RESETS, NetworkBatch, check_reset
 
 from .preset import Preset
 
-__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "positive_option", "reset_option",
+__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "finite_option", "positive_option", "reset_option",
            "deferred_data", "data_deferred", "DataOnUse"]
 
 _DEFERRED = contextvars.ContextVar("evospike_deferred_data", default=False)
@@ -66,6 +66,14 @@ def int_option(name: str, value: Any, low: int = 1, note: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise TaskError(f"task option {name}: {value!r}; expected an integer >= {low}{note}")
     return int(value)
+
+
+def finite_option(name: str, value: Any) -> float:
+    """A task option that must be a finite number; anything else is a TaskError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not -math.inf < value < math.inf:
+        raise TaskError(f"task option {name}: {value!r}; expected a finite number")
+    return float(value)
 
 
 def positive_option(name: str, value: Any) -> float:

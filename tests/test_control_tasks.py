@@ -97,6 +97,26 @@ def test_gym_adapter_box_actions_and_errors():
         tasks.make("gym:CartPole-v1", episdes=3)
 
 
+def test_reward_shift_applies_to_training_episodes_only():
+    """CartPole pays 1 per step: shifted by -1, every training return is 0, while validation
+    reports the environment's own return, the episode's length."""
+    plain = tasks.make("gym:CartPole-v1", episodes=3, validation_episodes=3, max_steps=60)
+    shifted = tasks.make("gym:CartPole-v1", episodes=3, validation_episodes=3, max_steps=60, reward_shift=-1.0)
+    nets = random_nets(plain, P=6, seed=4)
+    ev, base = shifted.evaluate(nets, 5), plain.evaluate(nets, 5)
+    np.testing.assert_array_equal(ev.metrics["steps"], base.metrics["steps"])
+    assert (base.metrics["steps"] > 5).all()
+    np.testing.assert_array_equal(ev.fitness, np.zeros(6))
+    np.testing.assert_array_equal(base.fitness, base.metrics["steps"])
+    val = shifted.validate(nets, 5)
+    np.testing.assert_array_equal(val.fitness, plain.validate(nets, 5).fitness)
+    np.testing.assert_array_equal(val.fitness, val.metrics["steps"])
+    for bad in ("x", float("inf"), True):
+        with pytest.raises(tasks.TaskError, match=rf"^task option reward_shift: {re.escape(repr(bad))}; "
+                                                  r"expected a finite number$"):
+            tasks.make("gym:CartPole-v1", reward_shift=bad)
+
+
 def test_gym_task_runs_from_the_cli(tmp_path):
     assert main(["run", "gym:CartPole-v1", "--backend", "serial", "--generations", "2", "--quiet",
                  "--out", str(tmp_path), "--name", "g"]) == 0

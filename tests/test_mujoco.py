@@ -131,3 +131,14 @@ def test_resume_and_ray_give_the_undisturbed_serial_run(tmp_path, capsys):
     run(_config(tmp_path, "ray", backend="ray", workers=2), log=None)
     pd.testing.assert_frame_equal(load_run(tmp_path / "ray").metrics.drop(columns=TIMING_COLUMNS), want)
     assert load_run(tmp_path / "ray").best == load_run(tmp_path / "serial").best
+
+
+def test_hopper_preset_shifts_training_rewards_and_halfcheetahs_does_not():
+    hopper, cheetah = cfg.resolve({"task": {"name": "gym:Hopper-v5"}}), cfg.resolve({"task": {"name": ENV}})
+    assert hopper["task"]["reward_shift"] == -1.0 and hopper["strategy"]["sigma0"] == 0.05
+    assert cheetah["task"]["reward_shift"] == 0.0 and cheetah["strategy"]["sigma0"] == 0.02
+    task = make("gym:Hopper-v5", episodes=1, max_steps=20, reward_shift=-1.0)
+    plain = make("gym:Hopper-v5", episodes=1, max_steps=20)
+    n = nets(task, P=3)
+    shifted, base = task.evaluate(n, 2), plain.evaluate(n, 2)
+    np.testing.assert_allclose(shifted.fitness, base.fitness - base.metrics["steps"])
