@@ -5,7 +5,7 @@ import contextlib
 import contextvars
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator
+from typing import Any, Callable, ClassVar, Iterator
 
 import numpy as np
 
@@ -13,8 +13,8 @@ from neurons import RESETS, NetworkBatch, check_reset
 
 from .preset import Preset
 
-__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "finite_option", "positive_option", "reset_option",
-           "deferred_data", "data_deferred", "DataOnUse"]
+__all__ = ["Evaluation", "Task", "TaskError", "Preset", "int_option", "finite_option", "positive_option",
+           "reset_option", "deferred_data", "data_deferred", "DataOnUse"]
 
 _DEFERRED = contextvars.ContextVar("evospike_deferred_data", default=False)
 
@@ -68,20 +68,22 @@ def int_option(name: str, value: Any, low: int = 1, note: str = "") -> int:
     return int(value)
 
 
+def _number_option(name: str, value: Any, valid: Callable[[float], bool], expected: str) -> float:
+    """A task option that must be a number for which ``valid`` holds; anything else is a
+    TaskError naming it and saying what was ``expected``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not valid(value):
+        raise TaskError(f"task option {name}: {value!r}; expected {expected}")
+    return float(value)
+
+
 def finite_option(name: str, value: Any) -> float:
     """A task option that must be a finite number; anything else is a TaskError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not -math.inf < value < math.inf:
-        raise TaskError(f"task option {name}: {value!r}; expected a finite number")
-    return float(value)
+    return _number_option(name, value, math.isfinite, "a finite number")
 
 
 def positive_option(name: str, value: Any) -> float:
     """A task option that must be a finite number > 0; anything else is a TaskError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not 0 < value < math.inf:
-        raise TaskError(f"task option {name}: {value!r}; expected a value > 0")
-    return float(value)
+    return _number_option(name, value, lambda v: 0 < v < math.inf, "a value > 0")
 
 
 def reset_option(reset: Any) -> str:
