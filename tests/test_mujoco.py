@@ -133,10 +133,13 @@ def test_resume_and_ray_give_the_undisturbed_serial_run(tmp_path, capsys):
     assert load_run(tmp_path / "ray").best == load_run(tmp_path / "serial").best
 
 
-def test_hopper_preset_shifts_training_rewards_and_halfcheetahs_does_not():
+def test_hopper_preset_shifts_training_rewards_and_the_others_do_not():
     hopper, cheetah = cfg.resolve({"task": {"name": "gym:Hopper-v5"}}), cfg.resolve({"task": {"name": ENV}})
     assert hopper["task"]["reward_shift"] == -1.0 and hopper["strategy"]["sigma0"] == 0.05
     assert cheetah["task"]["reward_shift"] == 0.0 and cheetah["strategy"]["sigma0"] == 0.02
+    walker = cfg.resolve({"task": {"name": "gym:Walker2d-v5"}})
+    assert walker["task"]["reward_shift"] == 0.0 and walker["strategy"]["sigma0"] == 0.05
+    assert walker["genome"]["hidden"] == [32] and walker["run"]["generations"] == 300
     task = make("gym:Hopper-v5", episodes=1, max_steps=20, reward_shift=-1.0)
     plain = make("gym:Hopper-v5", episodes=1, max_steps=20)
     n = nets(task, P=3)
