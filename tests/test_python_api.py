@@ -157,6 +157,43 @@ def test_a_second_ctrl_c_during_the_clean_up_keeps_the_first_ones_hint(tmp_path,
     assert capsys.readouterr().err == "evospike: interrupted; evospike resume runs/x continues from generation 3\n"
 
 
+def test_a_signal_while_a_finished_run_ends_changes_nothing(tmp_path, monkeypatch, capsys):
+    """SIGINT or SIGTERM while a finished run's writers finish waits and is dropped: every
+    writer runs and the run stays finished; one after them makes ``evospike`` exit 0."""
+    import os
+    import signal
+
+    from evo.app import cli
+    from evo.training.api import FINISHED_RUN
+    from evo.training.trainer import Callback
+
+    class SignalAtTheEnd(Callback):  # user callbacks end before the writers
+        def __init__(self, sig):
+            self.sig = sig
+
+        def on_end(self, trainer, status, reason):
+            os.kill(os.getpid(), self.sig)
+
+    cli.main(["run", "xor", "--generations", "1", "--quiet", "--out", str(tmp_path), "--name", "setup"])  # handlers
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        name = f"end-{sig.name}"
+        r = run(xor(tmp_path, name=name, generations=3), callbacks=[SignalAtTheEnd(sig)], log=None)
+        assert FINISHED_RUN.get() == r.path and r.generations == 3
+        loaded = load_run(tmp_path / name)
+        assert loaded.summary["status"] == "finished" and len(loaded.metrics) == 3
+        assert (tmp_path / name / "best.json").is_file()
+
+    def finished_then_interrupted(*args, **kwargs):
+        out = run(*args, **kwargs)
+        raise KeyboardInterrupt  # e.g. while Ray stops, after the run is finished
+
+    monkeypatch.setattr(cli, "run", finished_then_interrupted)
+    assert cli.main(["run", "xor", "--generations", "2", "--quiet", "--out", str(tmp_path), "--name", "late"]) == 0
+    assert capsys.readouterr().err.endswith(f"evospike: the run had finished when the signal came; nothing was "
+                                            f"lost ({tmp_path / 'late'})\n")
+    assert load_run(tmp_path / "late").summary["status"] == "finished"
+
+
 def test_a_callback_failing_at_the_end_of_a_finished_run_suggests_no_resume(tmp_path):
     from evo.errors import RunError
     from evo.training.trainer import Callback

@@ -27,7 +27,7 @@ from ..rundir.results import (decode_network, find_runs, find_unstarted, load_al
 from ..rundir.results import run_status as _status
 from ..seeding import validation_seed
 from ..training import config as cfg
-from ..training.api import build_recorded, checked_strategy, resume, run
+from ..training.api import FINISHED_RUN, build_recorded, checked_strategy, resume, run
 from ..training.config import check_fits
 from ..training.trainer import Callback
 from . import bench, bench_scale, bench_speed, plots, report
@@ -751,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         p.print_help()
         return EXIT_USAGE
+    FINISHED_RUN.set(None)
     if args.command in ("run", "resume", "bench"):
         def _terminate(signum, frame):  # SIGTERM ends a run like Ctrl-C (status "interrupted"), and a
             raise Terminated(signum)  # benchmark with the processes it started; so does a closed terminal
@@ -772,6 +773,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evospike: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
+        done = FINISHED_RUN.get() if args.command in ("run", "resume") else None
+        if done is not None:  # the signal came after the run had finished: it interrupted nothing
+            print(f"evospike: the run had finished when the signal came; nothing was lost ({done})", file=sys.stderr)
+            return 0
         resume, first = "", exc
         while first is not None and not resume:  # a second Ctrl-C during the clean-up: the first one says
             resume, first = getattr(first, "resume", ""), first.__context__

@@ -8,6 +8,7 @@ files equal an undisturbed run's.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import math
 import os
@@ -41,7 +42,26 @@ from .config import RUN_DEFAULTS, Resolved, check_run, genome_kind, resolve_sour
 from .trainer import Callback, LoopState, Trainer, check_objectives
 
 __all__ = ["run", "resume", "RunResult", "build", "problem_of", "make_strategy_for", "checked_strategy", "run_callbacks",
-           "checked_callbacks", "serial_trainer"]
+           "checked_callbacks", "serial_trainer", "FINISHED_RUN"]
+
+# The directory of the run that this thread's last run() or resume() took to its end (status
+# "finished"), or None: a Ctrl-C or SIGTERM after that moment (writers finishing, Ray stopping)
+# interrupts nothing, and `evospike` exits 0 for it. run() and resume() clear it as they start.
+FINISHED_RUN: contextvars.ContextVar[Path | None] = contextvars.ContextVar("evospike_finished_run", default=None)
+
+
+class _MarkFinished(Callback):
+    """The last callback: marks the run finished (FINISHED_RUN) within the end that signals
+    wait for, so that no moment after the summary says "finished" reads otherwise."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_end(self, trainer: Trainer, status: str, reason: str) -> None:
+        if status == "finished":
+            FINISHED_RUN.set(self.path)
+
+
 
 
 @dataclass
@@ -252,7 +272,7 @@ def _train(config: dict, path: Path, task: Any, space: Any, strategy: strategies
                       task_name=config["task"]["name"], resume_hint=_resume_hint(config["task"]["name"], path))
     trainer.callback_states = dict(callback_states or {})
     try:
-        trainer.run(jobs)
+        trainer.run([*jobs, _MarkFinished(path)])
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the CLI says how to go on
         exc.resume = f"{trainer.resume_hint} continues from generation {trainer.recorded_generations}"
         if not exc.args:  # what a notebook shows
@@ -304,6 +324,7 @@ def run(config: dict | Resolved, callbacks: Iterable[Callback] = (), log: Callab
     config.toml are logged anyway.
     """
     callbacks, log = checked_callbacks(callbacks), checked_log(log)
+    FINISHED_RUN.set(None)
     if not isinstance(config, Resolved):
         config = resolve_sources([("config", config)])
         for note in config.notes:
@@ -400,6 +421,7 @@ def resume(path: str | Path, generations: int | None = None, callbacks: Iterable
     continued run's metrics equal an undisturbed run's. Every file is checked before anything
     is changed; a run another process is writing is refused."""
     path, callbacks, log = Path(path), checked_callbacks(callbacks), checked_log(log)
+    FINISHED_RUN.set(None)
     with run_lock(path), neurons.kept_kernel():
         return _resume(path, generations, callbacks, log, progress, run_overrides, artifacts)
 

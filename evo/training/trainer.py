@@ -193,10 +193,11 @@ class Callback:
 
 
 @contextlib.contextmanager
-def deferred_interrupts() -> Iterator[None]:
+def deferred_interrupts(drop: bool = False) -> Iterator[None]:
     """Hold Ctrl-C (SIGINT), SIGTERM and SIGHUP handled as KeyboardInterrupt until the block ends,
-    so a generation is either wholly recorded or not at all. In the main thread only;
-    handlers that are not Python callables (SIG_IGN, SIG_DFL) are left alone."""
+    so a generation is either wholly recorded or not at all; then raise the first one held
+    (``drop``: none, for a block after which nothing is left to interrupt). In the main thread
+    only; handlers that are not Python callables (SIG_IGN, SIG_DFL) are left alone."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -212,7 +213,7 @@ def deferred_interrupts() -> Iterator[None]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-        if pending:
+        if pending and not drop:
             raise KeyboardInterrupt if pending[0] == signal.SIGINT else Terminated(pending[0])
 
 
@@ -528,11 +529,13 @@ class Trainer:
             raise
         finally:
             first = None  # every callback's on_end runs (the writers record the end); the first error is raised
-            for cb in callbacks:
-                try:
-                    self._hook(cb, "on_end", status, reason)
-                except (Exception, SystemExit) as exc:
-                    first = first or exc
+            # a finished run ends whole: a signal while its writers finish waits, and then changes nothing
+            with deferred_interrupts(drop=True) if status == "finished" else contextlib.nullcontext():
+                for cb in callbacks:
+                    try:
+                        self._hook(cb, "on_end", status, reason)
+                    except (Exception, SystemExit) as exc:
+                        first = first or exc
             if first is not None and status == "finished":
                 raise first  # a run already ending on an error reports that error instead
         return status
