@@ -62,8 +62,6 @@ class _MarkFinished(Callback):
             FINISHED_RUN.set(self.path)
 
 
-
-
 @dataclass
 class RunResult:
     """What a finished run reports: its directory (an absolute path, which a later
