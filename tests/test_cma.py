@@ -188,11 +188,13 @@ def test_pycma_runs_with_one_blas_thread(monkeypatch):
     assert seen and set(seen) == {1}
 
 
-def test_pycma_is_imported_without_scipy_stats_which_still_imports_after():
+def test_pycma_is_imported_without_scipy_stats_or_matplotlib_which_still_import_after():
     import subprocess
     import sys
-    code = ("import sys; import evo.strategies.cma as m; assert 'scipy.stats' not in sys.modules; "
+    code = ("import sys; import evo.strategies.cma as m; "
+            "assert 'scipy.stats' not in sys.modules and 'matplotlib' not in sys.modules; "
             "import scipy.stats; assert scipy.stats.kendalltau; "
+            "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt; assert plt.figure; "
             "es = m.cma.CMAEvolutionStrategy([0.0] * 3, 0.5, {'verbose': -9, 'seed': 1}); print(len(es.ask()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -36,20 +36,24 @@ import numpy as np
 
 
 def _import_cma() -> Any:
-    """pycma, imported without scipy.stats where that is not imported yet: pycma imports it
-    (about 0.5 s of a run's start) only for the Kendall tau of its surrogate models, which it
-    then computes in pure Python; evospike uses neither. scipy.stats imports as usual after.
-    Only while this is the process's one Python thread: no other can import scipy.stats meanwhile."""
-    blocked = "scipy.stats" not in sys.modules and "cma" not in sys.modules and threading.active_count() == 1
-    if blocked:
-        sys.modules["scipy.stats"] = None  # type: ignore[assignment]  # an ImportError inside pycma's try
+    """pycma, imported without scipy.stats and matplotlib where those are not imported yet.
+    pycma imports scipy.stats (about 0.5 s of a run's start) only for the Kendall tau of its
+    surrogate models, which it then computes in pure Python, and matplotlib.pyplot (about
+    0.2 s) only for ``cma.s``'s plotting shortcuts; evospike uses neither. Both import as
+    usual after (pycma's own ``plot`` functions import pyplot when called). Only while this
+    is the process's one Python thread: no other can import them meanwhile."""
+    blocked = [name for name in ("scipy.stats", "matplotlib") if name not in sys.modules] \
+        if "cma" not in sys.modules and threading.active_count() == 1 else []
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # an ImportError inside pycma's try
     try:
         with warnings.catch_warnings():  # pycma warns when matplotlib is absent; plotting is not used here
             warnings.simplefilter("ignore")
             import cma
     finally:
-        if blocked and sys.modules.get("scipy.stats", 0) is None:
-            del sys.modules["scipy.stats"]
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
     return cma
 
 
