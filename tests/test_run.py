@@ -359,10 +359,14 @@ def test_dump_config_refuses_what_the_run_would_refuse(tmp_path, capsys):
     assert "sigma0 = 0.25  # file\n" in capsys.readouterr().out
 
 
-def test_tasks_lists_cartpole(capsys):
+def test_tasks_lists_cartpole_and_the_gym_presets(capsys):
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out
     assert "cartpole" in out and "CartPole" in out
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "gym:ENV_ID" in lines
+    assert "openes (population=128), 300 generations" in lines["gym:HalfCheetah-v5"]
+    assert "reward shifted by -1" in lines["gym:Hopper-v5"] and "gym:Walker2d-v5" in lines
 
 
 def test_package_import_direction():

@@ -511,6 +511,11 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
         except Exception as exc:  # a task whose module cannot be imported is still listed
             how = f"[unavailable: {type(exc).__name__}: {exc}]"
         rows.append((name, how, spec.description))
+    from tasks.gym_adapter import GYM_PRESETS
+    rows.append(("gym:ENV_ID", "(none: the defaults)", "any registered Gymnasium environment with Box observations "
+                 "and Discrete or Box actions (MuJoCo's: the 'mujoco' extra; Box2D's: the 'box2d' extra)"))
+    rows += [(f"gym:{env_id}", preset.summary(), f"MuJoCo locomotion (the 'mujoco' extra): {preset.note}")
+             for env_id, preset in GYM_PRESETS.items()]
     w, wp = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
     print(f"{'task':<{w}}  {'preset (evospike run TASK)':<{wp}}  description")
     for name, how, desc in rows:
