@@ -234,3 +234,54 @@ def test_ray_notices_follow_the_log(tmp_path, monkeypatch, capsys):
     run(xor(tmp_path, name="quiet"), log=None)
     run(xor(tmp_path, name="said"), log=lambda _line: None)
     assert made == [None, distributed.stderr_notice]
+
+
+def test_genomes_are_written_with_the_checkpoints_and_at_the_end(tmp_path):
+    import json
+
+    from evo.training.trainer import Callback
+
+    class Seen(Callback):  # runs before the writers: sees the files of the generations before
+        def __init__(self, names):
+            self.names, self.seen = names, []
+
+        def on_generation(self, trainer, result):
+            docs = [json.loads((path / n).read_text()) if (path / n).is_file() else None for n in self.names]
+            self.seen.append((result.generation, *[d and d["generation"] for d in docs]))
+
+    config = {"task": {"name": "xor"}, "genome": {"hidden": 2},
+              "strategy": {"name": "nsga2", "population": 8, "minimize": "spikes"},
+              "run": {"generations": 7, "backend": "serial", "out": str(tmp_path), "stop_on_solved": False,
+                      "checkpoint_every": 3, "name": "every3"}}
+    path = tmp_path / "every3"
+    seen = Seen(["best.json", "pareto.json"])
+    r = run(config, callbacks=[seen], log=None)
+    best = load_run(r.path).metrics
+    improved = best.index[best["best_ever"].diff().fillna(1.0) > 0].tolist()  # generations that improved
+    # before generation g: the files of the last checkpoint (generations 2 and 5), best.json the best up to it
+    for g, best_gen, front_gen in seen.seen:
+        last = max((c for c in (2, 5) if c < g), default=None)
+        assert front_gen == last
+        assert best_gen == (None if last is None else max(i for i in improved if i <= last))
+    assert json.loads((path / "pareto.json").read_text())["generation"] == 6
+    assert json.loads((path / "best.json").read_text())["generation"] == max(improved)
+    every1 = run({**config, "run": {**config["run"], "checkpoint_every": 1, "name": "every1"}}, log=None)
+    for name in ("best.json", "pareto.json"):
+        assert (path / name).read_text() == (every1.path / name).read_text()
+
+
+def test_an_interrupted_run_writes_the_best_network_it_kept(tmp_path):
+    import json
+
+    from evo.training.trainer import Callback
+
+    class CtrlC(Callback):
+        def on_generation(self, trainer, result):
+            if result.generation == 4:
+                raise KeyboardInterrupt
+
+    config = xor(tmp_path, name="i", generations=20, checkpoint_every=50, stop_on_solved=False)
+    with pytest.raises(KeyboardInterrupt):
+        run(config, callbacks=[CtrlC()], log=None)
+    metrics = load_run(tmp_path / "i").metrics
+    assert json.loads((tmp_path / "i" / "best.json").read_text())["fitness"] == metrics["best_ever"].iloc[-1]

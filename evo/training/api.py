@@ -210,16 +210,18 @@ def run_callbacks(config: dict, path: Path, task: Any, space: Any, started: date
     """The callbacks of a run directory, in their order (see :mod:`evo.training.callbacks`);
     the trackers ``run.trackers`` names (:mod:`evo.training.trackers`) follow the summary."""
     r = config["run"]
+    every = int(r.get("checkpoint_every", 1))  # the checkpoints' cadence, which the genome writers follow
     lines = not r["quiet"] and not progress and log is not None  # a LineLogger, which also says why a run stopped
     out: list[Callback] = [cb.StopRules(r["stop_fitness"], r.get("stop_on_solved", True), None if lines else log),
                            *user,
                            cb.Validator(task, space, validation_seed(int(r["seed"])), int(r["validate_every"]), path,
                                         config["task"]),
-                           cb.BestWriter(path, space, config["task"]), cb.SolvedWriter(path, space, config["task"])]
+                           cb.BestWriter(path, space, config["task"], every),
+                           cb.SolvedWriter(path, space, config["task"])]
     if len(strategies.get(config["strategy"]["name"]).objectives) > 1:
-        out.append(cb.ParetoWriter(path, space, pareto))
+        out.append(cb.ParetoWriter(path, space, pareto, every))
     out += [cb.MetricsWriter(path, rows), cb.IndividualsWriter(path),
-            cb.Checkpointer(path, int(r.get("checkpoint_every", 1))), cb.SummaryWriter(path, config, started)]
+            cb.Checkpointer(path, every), cb.SummaryWriter(path, config, started)]
     out += trackers.make_trackers(config, path, rows, artifacts)
     if progress and not r["quiet"]:
         out.append(cb.ProgressBar())
