@@ -15,7 +15,7 @@ from deap import base
 
 from ..seeding import stream_words
 
-__all__ = ["python_random", "FitnessMax", "FitnessMaxMin", "Individual", "individuals"]
+__all__ = ["python_random", "FitnessMax", "FitnessMaxMin", "Member", "members", "rows"]
 
 
 @contextlib.contextmanager
@@ -38,20 +38,28 @@ class FitnessMaxMin(base.Fitness):
     weights = (1.0, -1.0)
 
 
-class Individual(list):
-    """A genome as DEAP expects it: a list of floats with a ``fitness`` attribute."""
+class Member:
+    """A genome as DEAP's selection operators see it: its row in the population array and
+    its fitness, which is all they read. Selecting rows instead of lists of genes keeps the
+    genomes in one array (:mod:`evo.strategies.variation` varies them there)."""
 
-    def __init__(self, values, fitness_cls=FitnessMax):
-        super().__init__(float(v) for v in values)
-        self.fitness = fitness_cls()
+    __slots__ = ("index", "fitness")
+
+    def __init__(self, index: int, fitness: base.Fitness) -> None:
+        self.index, self.fitness = index, fitness
 
 
-def individuals(X: np.ndarray, F: np.ndarray, fitness_cls) -> list[Individual]:
-    """Rows of X with objective values F (P,) or (P, M)."""
-    F = np.asarray(F, np.float64).reshape(len(X), -1)
+def members(values: np.ndarray, n: int, fitness_cls) -> list[Member]:
+    """Members 0..n-1 with objective values ``values`` (n,) or (n, M)."""
+    values = np.asarray(values, np.float64).reshape(n, -1)
     out = []
-    for row, values in zip(X, F):
-        ind = Individual(row, fitness_cls)
-        ind.fitness.values = tuple(float(v) for v in values)
-        out.append(ind)
+    for i, row in enumerate(values.tolist()):
+        fitness = fitness_cls()
+        fitness.values = tuple(row)
+        out.append(Member(i, fitness))
     return out
+
+
+def rows(chosen: list[Member]) -> list[int]:
+    """The population rows of selected members, in their order."""
+    return [m.index for m in chosen]

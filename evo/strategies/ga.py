@@ -14,7 +14,6 @@ so the saved state (the current population and the generation) is complete.
 """
 from __future__ import annotations
 
-import random
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,8 @@ from deap import tools
 from ..errors import StrategyError
 from ..seeding import stream
 from .base import Strategy, check_gene_option
-from .deap_support import FitnessMax, individuals, python_random
+from .deap_support import FitnessMax, members, python_random, rows
+from .variation import vary
 
 __all__ = ["GA", "CROSSOVERS"]
 
@@ -58,13 +58,13 @@ class GA(Strategy):
     def _tell(self, population: np.ndarray, fitness: np.ndarray) -> None:
         check_population(self, population)
         o = self.options
-        inds = individuals(self._pop, fitness, FitnessMax)
+        pool = members(fitness, self.population_size, FitnessMax)
         with python_random(self.seed, self.generation + 1):
-            elite = [list(i) for i in tools.selBest(inds, int(o["elitism"]))]
-            children = [list(i) for i in tools.selTournament(inds, self.population_size - len(elite),
-                                                             int(o["tournament"]))]
+            elite = rows(tools.selBest(pool, int(o["elitism"])))
+            children = self._pop[rows(tools.selTournament(pool, self.population_size - len(elite),
+                                                          int(o["tournament"])))]
             vary(children, o)
-        self._pop = np.array(elite + children, dtype=np.float64).reshape(self.population_size, self.dim)
+        self._pop = np.concatenate([self._pop[elite], children])
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return ({"strategy": self.name, "dim": self.dim, "seed": self.seed, "options": self.options,
@@ -120,16 +120,3 @@ def check_population(es, population: np.ndarray) -> None:
     population = np.asarray(population, np.float64)
     if population.shape != es._pop.shape or not np.array_equal(population, es._pop):
         raise StrategyError(f"{es.name}: tell() needs the population that ask() returned, unchanged")
-
-
-def vary(children: list[list], o: dict) -> None:
-    """Crossover of consecutive pairs and Gaussian mutation, in place (DEAP's varAnd)."""
-    for i in range(1, len(children), 2):
-        if random.random() < o["crossover_rate"]:
-            if o["crossover"] == "sbx":
-                tools.cxSimulatedBinary(children[i - 1], children[i], float(o["eta"]))
-            else:
-                tools.cxBlend(children[i - 1], children[i], float(o["alpha"]))
-    for child in children:
-        if random.random() < o["mutation_rate"]:
-            tools.mutGaussian(child, 0.0, float(o["mutation_sigma"]), float(o["mutation_indpb"]))

@@ -23,8 +23,9 @@ from deap import tools
 
 from ..errors import StrategyError
 from .base import Strategy
-from .deap_support import FitnessMaxMin, individuals, python_random
-from .ga import check_common, check_population, restore, start, vary
+from .deap_support import FitnessMaxMin, members, python_random, rows
+from .ga import check_common, check_population, restore, start
+from .variation import vary
 
 __all__ = ["NSGA2"]
 
@@ -63,23 +64,23 @@ class NSGA2(Strategy):
     def _tell(self, population: np.ndarray, objectives: np.ndarray) -> None:
         check_population(self, population)
         o = self.options
-        pool = individuals(np.concatenate([self.parents, self._pop]),
-                           np.concatenate([self.parent_values, np.asarray(objectives, np.float64)]), FitnessMaxMin)
+        genomes = np.concatenate([self.parents, self._pop])
+        values = np.concatenate([self.parent_values, np.asarray(objectives, np.float64).reshape(-1, 2)])
+        pool = members(values, len(genomes), FitnessMaxMin)
         with python_random(self.seed, self.generation + 1):
             parents = tools.selNSGA2(pool, self.population_size)
-            children = [list(i) for i in tools.selTournamentDCD(parents, self.population_size)]
+            children = genomes[rows(tools.selTournamentDCD(parents, self.population_size))]
             vary(children, {**o, "crossover": "sbx"})
-        self.parents = np.array([list(p) for p in parents], np.float64)
-        self.parent_values = np.array([p.fitness.values for p in parents], np.float64)
-        self._pop = np.array(children, np.float64).reshape(self.population_size, self.dim)
+        kept = rows(parents)
+        self.parents, self.parent_values = genomes[kept], values[kept]
+        self._pop = children
 
     def pareto_front(self) -> tuple[np.ndarray, np.ndarray]:
         """(genomes (F, D), objective values (F, 2)) of the parents' first non-dominated front."""
         if not len(self.parents):
             return np.zeros((0, self.dim)), np.zeros((0, 2))
-        pool = individuals(self.parents, self.parent_values, FitnessMaxMin)
-        front = tools.sortNondominated(pool, len(pool), first_front_only=True)[0]
-        idx = sorted(pool.index(ind) for ind in front)
+        pool = members(self.parent_values, len(self.parents), FitnessMaxMin)
+        idx = sorted(rows(tools.sortNondominated(pool, len(pool), first_front_only=True)[0]))
         return self.parents[idx], self.parent_values[idx]
 
     def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
