@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 import tasks
@@ -43,8 +44,10 @@ def test_bench_scaling_gives_ray_the_serial_fitness():
 
 def test_bench_scale_reports_time_memory_and_wire_and_ray_matches_serial(capsys):
     assert main(["bench", "scale", "--dims", "3000", "--strategies", "pgpe", "--backends", "serial,ray",
-                 "--population", "16", "--generations", "2", "--json"]) == 0
+                 "--population", "16", "--generations", "2", "--rounds", "2", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)["rows"][0]
+    for b in row["backends"].values():  # the median of the timed rounds
+        assert len(b["eval_rounds_seconds"]) == 2 and b["eval_seconds"] == np.median(b["eval_rounds_seconds"])
     D = row["dim"]
     assert abs(D - 3000) < 200 and row["strategy"] == "pgpe" and row["population"] == 16
     assert row["ask_tell_ms"] > 0 and row["peak_rss_mb"] > 0

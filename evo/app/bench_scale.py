@@ -12,8 +12,9 @@ reports:
   of a Ray run), and ``peak_rss_after_serial_mb`` after the serial backend also evaluated a
   generation in the same process;
 - per backend (serial, Ray with 2 workers, a 3-node ``ray.cluster_utils.Cluster`` on
-  loopback with one worker per node): ``eval_seconds`` for one generation (after an untimed
-  warm-up), ``ms_per_network``, and for Ray the bytes of that generation as Ray serializes
+  loopback with one worker per node): ``eval_seconds``, the median of ``rounds`` timed
+  evaluations of one generation (``eval_rounds_seconds``: each, after an untimed warm-up),
+  ``ms_per_network``, and for Ray the bytes of that generation as Ray serializes
   them (``put_bytes``, ``arg_bytes``, ``return_bytes``) against the bound
   ``(workers + 2) * 4D + 1 KB * P``; every backend's fitness must equal the serial one's;
 - ``regen_ns_per_number`` vs ``table_ns_per_number``: drawing a genome's noise again with a
@@ -71,7 +72,8 @@ def _noise_costs(dim: int, table) -> tuple[float, float]:
     return 1e9 * regen, 1e9 * copy
 
 
-def run_case(dim: int, strategy: str, population: int, generations: int, backends: tuple[str, ...]) -> dict:
+def run_case(dim: int, strategy: str, population: int, generations: int, backends: tuple[str, ...],
+             rounds: int = 3) -> dict:
     """One (D, strategy) case in this process (see the module docstring)."""
     h = hidden_for(dim)
     genome = {"hidden": [h, h], "recurrent": False, "evolve": ["weights"]}
@@ -100,9 +102,7 @@ def run_case(dim: int, strategy: str, population: int, generations: int, backend
         if backend == "serial":
             with make_evaluator(problem, 0) as ev:
                 ev.evaluate(pop.take([0, 1]), 0)  # warm-up: compiled kernels load
-                t = time.perf_counter()
-                e, _ = ev.evaluate(pop, 1)
-                res["eval_seconds"] = time.perf_counter() - t
+                e = _timed(lambda: ev.evaluate(pop, 1)[0], rounds, res)
             row["peak_rss_after_serial_mb"] = _rss_mb()
         else:
             cluster = None
@@ -121,9 +121,7 @@ def run_case(dim: int, strategy: str, population: int, generations: int, backend
             try:
                 ev = RayEvaluator(problem, 0, workers=workers, measure_wire=True)
                 ev.evaluate(pop, 0)  # warm-up: actors start, build the task and make the noise table
-                t = time.perf_counter()
-                e, _ = ev.evaluate(pop, 1)
-                res["eval_seconds"] = time.perf_counter() - t
+                e = _timed(lambda: ev.evaluate(pop, 1)[0], rounds, res)
                 res.update(ev.last_wire, workers=workers)
                 wire = ev.last_wire["put_bytes"] + ev.last_wire["arg_bytes"] + ev.last_wire["return_bytes"]
                 bound = (workers + 2) * 4 * D + 1024 * P
@@ -141,6 +139,23 @@ def run_case(dim: int, strategy: str, population: int, generations: int, backend
         res["identical_fitness"] = bool(np.array_equal(fits[backend], first))
     row["backends"] = results
     return row
+
+
+def _timed(evaluate: Callable[[], Any], rounds: int, res: dict) -> Any:
+    """``rounds`` timed calls of ``evaluate`` (the same generation each time): their seconds
+    into ``res`` (the median as ``eval_seconds``), and the first call's evaluation, which
+    every other call must equal."""
+    times, first = [], None
+    for _ in range(rounds):
+        t = time.perf_counter()
+        e = evaluate()
+        times.append(time.perf_counter() - t)
+        if first is None:
+            first = e
+        elif not np.array_equal(e.fitness, first.fitness):
+            raise RunError("bench scale: the same generation evaluated twice gave different fitness")
+    res["eval_seconds"], res["eval_rounds_seconds"] = float(np.median(times)), times
+    return first
 
 
 def _run_case_process(args: str) -> subprocess.CompletedProcess:
@@ -163,13 +178,14 @@ def _run_case_process(args: str) -> subprocess.CompletedProcess:
 
 
 def scale(dims: tuple[int, ...] = DIMS, names: tuple[str, ...] = STRATEGIES, population: int = 256,
-          generations: int = 5, backends: tuple[str, ...] = BACKENDS,
+          generations: int = 5, backends: tuple[str, ...] = BACKENDS, rounds: int = 3,
           progress: Callable[[dict], None] | None = None) -> dict[str, Any]:
-    """Every (D, strategy) case, each in its own process."""
+    """Every (D, strategy) case, each in its own process; each backend's evaluation timed
+    ``rounds`` times."""
     rows = []
     for dim in dims:
         for name in names:
-            args = json.dumps([int(dim), name, int(population), int(generations), list(backends)])
+            args = json.dumps([int(dim), name, int(population), int(generations), list(backends), int(rounds)])
             out = _run_case_process(args)
             if out.returncode != 0:
                 raise RunError(f"bench scale: case D={dim} {name} failed: "
@@ -186,7 +202,8 @@ def print_scale_row(r: dict) -> None:
     parts = [f"D={r['dim']:>9,} {r['strategy']:>6} P={r['population']}  ask+tell {r['ask_tell_ms']:7.1f} ms  "
              f"peak RSS {r['peak_rss_mb']:6.0f} MB (with serial evaluation {r.get('peak_rss_after_serial_mb', 0):.0f})"]
     for name, b in r["backends"].items():
-        text = f"{name} {b['ms_per_network']:.2f} ms/network"
+        text = f"{name} {b['ms_per_network']:.2f} ms/network" + (
+            f" (median of {len(b['eval_rounds_seconds'])})" if len(b.get("eval_rounds_seconds", ())) > 1 else "")
         if "wire_bytes" in b:
             text += (f", {b['wire_bytes'] / 2**20:.2f} MiB/generation (bound {b['wire_bound_bytes'] / 2**20:.2f}, "
                      f"put {b['put_bytes'] / 2**20:.2f})")
@@ -196,5 +213,5 @@ def print_scale_row(r: dict) -> None:
 
 
 if __name__ == "__main__":
-    dim, name, population, generations, backends = json.loads(sys.argv[1])
-    print(json.dumps(run_case(dim, name, population, generations, tuple(backends))))
+    dim, name, population, generations, backends, rounds = json.loads(sys.argv[1])
+    print(json.dumps(run_case(dim, name, population, generations, tuple(backends), rounds)))

@@ -391,7 +391,7 @@ def _name_list(text: str | None, flag: str, valid: tuple[str, ...] = ()) -> list
 
 BENCH_OPTIONS = {  # the options of `bench` that only some benchmarks take (--json and --output: all)
     "dims": ("scale",), "strategies": ("scale",), "backends": ("scale",), "seeds": ("neat-xor", "tasks"),
-    "tasks": ("tasks",), "task": ("eval",), "late": ("eval",), "rounds": ("sim", "models", "events", "eval"),
+    "tasks": ("tasks",), "task": ("eval",), "late": ("eval",), "rounds": ("sim", "models", "events", "eval", "scale"),
     "first_seed": ("neat-xor", "tasks"), "max_generations": ("neat-xor",),
     "population": ("scaling", "events", "eval", "scale"), "generations": ("scaling", "eval", "scale"),
     "workers": ("scaling", "sim", "eval"), "kernel": ("sim", "models", "eval"),
@@ -432,7 +432,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.name == "eval" and args.workers == 1:
         raise ConfigError("--workers: 1; `bench eval` compares 1 worker with N: expected an integer >= 2")
     if args.rounds is None:
-        args.rounds = 3 if args.name == "eval" else 5
+        args.rounds = 3 if args.name in ("eval", "scale") else 5
     if args.rounds < 1:
         raise ConfigError(f"--rounds: {args.rounds}; expected an integer >= 1")
     for dest in sorted(given, key=list(BENCH_OPTIONS).index):
@@ -486,7 +486,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         dims = tuple(_int_list(args.dims, "--dims")) if args.dims else bench_scale.DIMS
         names = tuple(_name_list(args.strategies, "--strategies", bench_scale.STRATEGIES) or bench_scale.STRATEGIES)
         backends = tuple(_name_list(args.backends, "--backends", bench_scale.BACKENDS) or bench_scale.BACKENDS)
-        result = bench_scale.scale(dims, names, args.population, args.generations, backends, progress=show)
+        result = bench_scale.scale(dims, names, args.population, args.generations, backends, args.rounds,
+                                   progress=show)
     elif args.name == "tasks":
         show = None if args.json else bench.print_task_row
         names = _name_list(args.tasks, "--tasks")
@@ -721,7 +722,8 @@ def parser() -> argparse.ArgumentParser:
                    help="sim, models, eval: simulator kernel setting (sim, models: default auto; eval: default both "
                         "paths, numpy times only the numpy path, auto or numba only the compiled one)")
     b.add_argument("--rounds", type=int, help="sim, models, eval: alternating timed rounds per case; events: timed "
-                                               "rounds (default: 5; eval: 3)")
+                                               "rounds; scale: timed evaluations per backend (default: 5; eval, "
+                                               "scale: 3)")
     b.add_argument("--first-seed", type=int, help="neat-xor, tasks: seed of the first run (default: 0)")
     b.add_argument("--max-generations", type=int,
                    help="neat-xor: give up on a seed after this many generations (default: 300)")
