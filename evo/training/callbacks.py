@@ -11,6 +11,7 @@ generation, after the files it points past), the summary, the logger.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -144,14 +145,15 @@ def checkpoint_due(result: GenerationResult, every: int) -> bool:
 
 
 class _KeptDocument(Callback):
-    """A JSON document kept in memory (``pending``) and written to ``file`` with the
-    checkpoints (every ``every`` generations, the last) and at the end of the run, however
-    it ends: for the documents that hold genomes, whose JSON costs tens of milliseconds. A
-    run killed between checkpoints resumes from the last one, which the file matches."""
+    """A JSON document kept in memory (``pending``: a function that makes it) and written to
+    ``file`` with the checkpoints (every ``every`` generations, the last) and at the end of
+    the run, however it ends: for the documents that hold genomes, whose JSON costs tens of
+    milliseconds. A run killed between checkpoints resumes from the last one, which the
+    file matches."""
 
     def __init__(self, file: Path, every: int) -> None:
         self.file, self.every = Path(file), int(every)
-        self.pending: dict | None = None
+        self.pending: Callable[[], dict] | None = None
 
     def write_if_due(self, result: GenerationResult) -> None:
         if self.pending is not None and checkpoint_due(result, self.every):
@@ -162,7 +164,7 @@ class _KeptDocument(Callback):
             self._write()
 
     def _write(self) -> None:
-        write_json(self.file, self.pending)
+        write_json(self.file, self.pending())
         self.pending = None
 
 
@@ -176,8 +178,8 @@ class BestWriter(_KeptDocument):
 
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
         if result.improved:
-            self.pending = _network(result, self.space, self.task_config, result.i_best,
-                                    trainer.state.best_task_state)
+            doc = _network(result, self.space, self.task_config, result.i_best, trainer.state.best_task_state)
+            self.pending = lambda: doc
         self.write_if_due(result)
 
 
@@ -210,11 +212,13 @@ class ParetoWriter(_KeptDocument):
             self.frames.append(pd.DataFrame({"generation": result.generation, "member": np.arange(len(values)),
                                              **{n: values[:, k] for k, n in enumerate(names)}}))
             write_parquet(self.path / PARETO, pd.concat(self.frames, ignore_index=True))
-            self.pending = {"generation": result.generation, "objectives": names,
-                            "senses": ["max"] + ["min"] * (len(names) - 1),
-                            "members": [{**{n: float(v) for n, v in zip(names, vals)},
-                                         "genome": self.space.genome(genomes, k)} for k, vals in enumerate(values)]}
+            self.pending = functools.partial(self._front, result.generation, names, genomes, values)
         self.write_if_due(result)
+
+    def _front(self, generation: int, names: list[str], genomes: np.ndarray, values: np.ndarray) -> dict:
+        return {"generation": generation, "objectives": names, "senses": ["max"] + ["min"] * (len(names) - 1),
+                "members": [{**{n: float(v) for n, v in zip(names, vals)}, "genome": self.space.genome(genomes, k)}
+                            for k, vals in enumerate(values)]}
 
 
 class MetricsWriter(Callback):
