@@ -25,7 +25,8 @@ EVO_LAYERS = [
 ]
 # what may be imported inside a function: optional or heavy libraries only
 LOCAL_OK = {"ray", "numba", "matplotlib", "nir", "sklearn", "gymnasium", "Box2D", "mujoco", "neurons.vector_kernel",
-            "neurons.vector_models", "tasks.rollout"}  # the last three import numba when they load
+            "neurons.vector_models", "tasks.rollout",
+            "evo.strategies.compiled_variation"}  # the last four import numba when they load
 
 
 def modules() -> dict[str, Path]:

@@ -15,6 +15,7 @@ from typing import Callable, NoReturn
 
 import neurons
 import tasks
+from tasks.gym_adapter import GYM_PRESETS
 from tasks.registry import load_attr
 
 from .. import __version__, strategies
@@ -512,7 +513,6 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
         except Exception as exc:  # a task whose module cannot be imported is still listed
             how = f"[unavailable: {type(exc).__name__}: {exc}]"
         rows.append((name, how, spec.description))
-    from tasks.gym_adapter import GYM_PRESETS
     rows.append(("gym:ENV_ID", "(none: the defaults)", "any registered Gymnasium environment with Box observations "
                  "and Discrete or Box actions (MuJoCo's: the 'mujoco' extra; Box2D's: the 'box2d' extra)"))
     rows += [(f"gym:{env_id}", preset.summary(), f"MuJoCo locomotion (the 'mujoco' extra): {preset.note}")
