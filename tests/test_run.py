@@ -505,3 +505,15 @@ def test_a_network_file_written_for_another_config_is_refused(tmp_path, capsys, 
         assert main(args) == 2
         assert capsys.readouterr().err == (f"evospike: error: {str(path / 'best.json')!r}: {name}; the file was not "
                                            f"written for this run's config\n")
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_a_signal_after_the_command_ends_exits_with_its_code(tmp_path, signame):
+    """As a program, once main has returned, a late signal exits at once with the command's code
+    (0 here: `ls` of an empty folder), not a traceback or a death by the signal."""
+    code = ("import os, signal, sys, time; from evo.app.cli import main; sys.argv = ['evospike', 'ls', sys.argv[1]]; "
+            f"code = main(); print('code', code, flush=True); os.kill(os.getpid(), signal.{signame}); time.sleep(20); "
+            "print('not reached')")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.splitlines()[-1] == "code 0", (out.returncode, out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Callable, NoReturn
@@ -768,28 +769,45 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.func(args)
         sys.stdout.flush()  # here, so that a reader gone away is handled below, not at exit
-        return code
     except USER_ERRORS as exc:  # one line, also where a user's task or environment raised a message of several
         print(f"evospike: error: {one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        code = EXIT_USAGE
     except BrokenPipeError:  # the reader went away (`evospike ls | head -1`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
-        return 128 + signal.SIGPIPE
+        code = 128 + signal.SIGPIPE
     except OSError as exc:  # a full disk, a file that cannot be written: one line, not a traceback
         where = f": {exc.filename}" if exc.filename else ""
         print(f"evospike: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return EXIT_USAGE
+        code = EXIT_USAGE
     except KeyboardInterrupt as exc:
         done = FINISHED_RUN.get() if args.command in ("run", "resume") else None
         if done is not None:  # the signal came after the run had finished: it interrupted nothing
             print(f"evospike: the run had finished when the signal came; nothing was lost ({done})", file=sys.stderr)
-            return 0
-        resume, first = "", exc
-        while first is not None and not resume:  # a second Ctrl-C during the clean-up: the first one says
-            resume, first = getattr(first, "resume", ""), first.__context__
-        print(f"evospike: interrupted{'; ' + resume if resume else ''}", file=sys.stderr)
-        return 128 + signal.SIGPIPE if getattr(exc, "signal_name", "") == "SIGPIPE" else 130
+            code = 0
+        else:
+            resume, first = "", exc
+            while first is not None and not resume:  # a second Ctrl-C during the clean-up: the first one says
+                resume, first = getattr(first, "resume", ""), first.__context__
+            print(f"evospike: interrupted{'; ' + resume if resume else ''}", file=sys.stderr)
+            code = 128 + signal.SIGPIPE if getattr(exc, "signal_name", "") == "SIGPIPE" else 130
+    if argv is None:  # the program: all that is left is to exit
+        _exit_on_signals(code)
+    return code
 
+
+def _exit_on_signals(code: int) -> None:
+    """From here the process only exits (Python's shutdown, Ray's at exit): a Ctrl-C, SIGTERM
+    or SIGHUP now exits at once with the command's code, instead of a traceback or a death by
+    the signal after a command whose output and files are complete."""
+    def leave(signum, frame):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) != signal.SIG_IGN:  # nohup's SIGHUP stays ignored
+                signal.signal(sig, leave)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
