@@ -510,10 +510,22 @@ def test_a_network_file_written_for_another_config_is_refused(tmp_path, capsys, 
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
 def test_a_signal_after_the_command_ends_exits_with_its_code(tmp_path, signame):
     """As a program, once main has returned, a late signal exits at once with the command's code
-    (0 here: `ls` of an empty folder), not a traceback or a death by the signal."""
-    code = ("import os, signal, sys, time; from evo.app.cli import main; sys.argv = ['evospike', 'ls', sys.argv[1]]; "
-            f"code = main(); print('code', code, flush=True); os.kill(os.getpid(), signal.{signame}); time.sleep(20); "
-            "print('not reached')")
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    (0 here: `ls` of an empty folder), not a traceback or a death by the signal; after the exit's
+    clean-up (the atexit functions) the signals are ignored: Python's last steps would give them
+    back to the system's default action, and a signal would kill the process."""
+    import signal
+    code = ("import atexit, os, signal, sys, time; from evo.app.cli import main; "
+            "sys.argv = ['evospike', 'ls', sys.argv[1]]; code = main(); print('code', code, flush=True); "
+            f"os.kill(os.getpid(), signal.{signame}); time.sleep(20); print('not reached')")
+    # a test run started in the background inherits SIGINT ignored (shells do that); the program is to see it
+    restore = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                         preexec_fn=restore)
     assert out.returncode == 0 and out.stdout.splitlines()[-1] == "code 0", (out.returncode, out.stdout, out.stderr)
     assert "Traceback" not in out.stderr
+    code = ("import atexit, signal, sys; from evo.app.cli import main; sys.argv = ['evospike', 'ls', sys.argv[1]]; "
+            "main(); atexit._run_exitfuncs(); "
+            "print([signal.getsignal(s) == signal.SIG_IGN for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)])")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
+                         preexec_fn=restore)
+    assert out.stdout.splitlines()[-1] == "[True, True, True]", (out.stdout, out.stderr)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import inspect
 import json
@@ -796,18 +797,34 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _exit_on_signals(code: int) -> None:
-    """From here the process only exits (Python's shutdown, Ray's at exit): a Ctrl-C, SIGTERM
-    or SIGHUP now exits at once with the command's code, instead of a traceback or a death by
-    the signal after a command whose output and files are complete."""
+    """From here the process only exits: a Ctrl-C, SIGTERM or SIGHUP now exits at once with
+    the command's code, instead of a traceback or a death by the signal after a command whose
+    output and files are complete. While Python's exit runs threads' and libraries' clean-up
+    (Ray's, say) that stays interruptible; after it (:func:`_ignore_late_signals`) the
+    signals are ignored, since Python then gives its own handlers back to the system's
+    default, and a signal would kill the process in its last milliseconds."""
+    global _ENDED
     def leave(signum, frame):
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(code)
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        for sig in _LATE_SIGNALS:
             if signal.getsignal(sig) != signal.SIG_IGN:  # nohup's SIGHUP stays ignored
                 signal.signal(sig, leave)
+        _ENDED = True
+
+
+_LATE_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_ENDED = False  # the program's command has returned (_exit_on_signals)
+
+
+@atexit.register  # on import, before the libraries loaded later register theirs: atexit runs it after them
+def _ignore_late_signals() -> None:
+    if _ENDED:
+        for sig in _LATE_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
