@@ -1,4 +1,5 @@
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -513,12 +514,13 @@ def test_a_signal_after_the_command_ends_exits_with_its_code(tmp_path, signame):
     (0 here: `ls` of an empty folder), not a traceback or a death by the signal; after the exit's
     clean-up (the atexit functions) the signals are ignored: Python's last steps would give them
     back to the system's default action, and a signal would kill the process."""
-    import signal
-    code = ("import atexit, os, signal, sys, time; from evo.app.cli import main; "
+    code = ("import os, signal, sys, time; from evo.app.cli import main; "
             "sys.argv = ['evospike', 'ls', sys.argv[1]]; code = main(); print('code', code, flush=True); "
             f"os.kill(os.getpid(), signal.{signame}); time.sleep(20); print('not reached')")
     # a test run started in the background inherits SIGINT ignored (shells do that); the program is to see it
-    restore = (lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    def restore():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60,
                          preexec_fn=restore)
     assert out.returncode == 0 and out.stdout.splitlines()[-1] == "code 0", (out.returncode, out.stdout, out.stderr)

@@ -20,7 +20,8 @@ def options(**more):
     ("sbx", (7, 301), 0, False), ("sbx", (6, 1000), 1, True), ("blend", (9, 257), 2, True),
     ("blend", (4, 700), 3, False), ("sbx", (1, 50), 4, True)])
 def test_the_compiled_loop_gives_deaps_genomes_and_random_state(crossover, shape, seed, cached):
-    assert variation._checked_kernel() is not None
+    kernel = variation._checked_kernel()
+    assert kernel is not None
     outer = random.getstate()
     try:
         random.seed(seed)
@@ -35,7 +36,7 @@ def test_the_compiled_loop_gives_deaps_genomes_and_random_state(crossover, shape
         variation._vary_deap(deap, o)
         after = random.getstate()
         random.setstate(start)
-        variation._vary_compiled(compiled, o)
+        variation._vary_compiled(compiled, o, kernel)
         assert np.array_equal(deap.view(np.uint64), compiled.view(np.uint64))
         assert not np.array_equal(deap, x)
         assert random.getstate() == after
@@ -60,7 +61,7 @@ def test_a_strategy_evolves_the_same_with_the_compiled_loop_or_deaps(monkeypatch
 
 def test_deaps_operators_run_where_the_compiled_loop_differs(monkeypatch):
     monkeypatch.setattr(variation, "_kernel", None)
-    monkeypatch.setattr(variation, "_same_as_deap", lambda: False)
+    monkeypatch.setattr(variation, "_same_as_deap", lambda kernel: False)
     assert variation._checked_kernel() is None
     called = []
     monkeypatch.setattr(variation, "_vary_deap", lambda x, o: called.append(x.shape))

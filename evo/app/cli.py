@@ -394,7 +394,8 @@ def _name_list(text: str | None, flag: str, valid: tuple[str, ...] = ()) -> list
 
 BENCH_OPTIONS = {  # the options of `bench` that only some benchmarks take (--json and --output: all)
     "dims": ("scale",), "strategies": ("scale",), "backends": ("scale",), "seeds": ("neat-xor", "tasks"),
-    "tasks": ("tasks",), "task": ("eval",), "late": ("eval",), "rounds": ("sim", "models", "events", "eval", "scale"),
+    "tasks": ("tasks",), "task": ("eval",), "late": ("eval",),
+    "rounds": ("sim", "models", "events", "eval", "scale"),
     "first_seed": ("neat-xor", "tasks"), "max_generations": ("neat-xor",),
     "population": ("scaling", "events", "eval", "scale"), "generations": ("scaling", "eval", "scale"),
     "workers": ("scaling", "sim", "eval"), "kernel": ("sim", "models", "eval"),
@@ -825,6 +826,7 @@ def _ignore_late_signals() -> None:
     if _ENDED:
         for sig in _LATE_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -39,7 +39,10 @@ def vary(children: np.ndarray, options: dict) -> None:
     ``mutation_sigma``)). Draws from Python's ``random``; compiled from ``COMPILED_FROM``
     genes (below, loading the compiled loop costs more than it saves)."""
     kernel = _checked_kernel() if children.size >= COMPILED_FROM and current_kernel() != "numpy" else None
-    (_vary_compiled if kernel else _vary_deap)(children, options)
+    if kernel is None:
+        _vary_deap(children, options)
+    else:
+        _vary_compiled(children, options, kernel)
 
 
 def _vary_deap(children: np.ndarray, o: dict) -> None:
@@ -56,10 +59,10 @@ def _vary_deap(children: np.ndarray, o: dict) -> None:
     children[:] = rows
 
 
-def _vary_compiled(children: np.ndarray, o: dict) -> None:
+def _vary_compiled(children: np.ndarray, o: dict, kernel) -> None:
     version, internal, cached = random.getstate()
     mt = np.array(internal[:_N], np.uint32)
-    pos, has_cached, gauss = _kernel(children, mt, int(internal[_N]), cached is not None,
+    pos, has_cached, gauss = kernel(children, mt, int(internal[_N]), cached is not None,
                                      0.0 if cached is None else float(cached), o["crossover"] == "sbx",
                                      float(o["eta"]), float(o.get("alpha", 0.5)), float(o["crossover_rate"]),
                                      float(o["mutation_rate"]), float(o["mutation_sigma"]),
@@ -71,21 +74,15 @@ def _checked_kernel():
     """The compiled loop where numba is installed and it matches DEAP's operators, else None."""
     global _kernel
     if _kernel is None:
-        _kernel = False
         try:
             kernel = _compile()
-        except ImportError:
-            return None
-        _kernel = kernel
-        try:
-            if not _same_as_deap():
-                _kernel = False
-        except Exception:
+            _kernel = kernel if _same_as_deap(kernel) else False
+        except Exception:  # numba missing (ImportError), or failing: DEAP's operators
             _kernel = False
     return _kernel or None
 
 
-def _same_as_deap() -> bool:
+def _same_as_deap(kernel) -> bool:
     """Both paths from the same states, on populations with odd and even counts."""
     outer = random.getstate()
     try:
@@ -100,7 +97,7 @@ def _same_as_deap() -> bool:
             _vary_deap(a, o)
             after = random.getstate()
             random.setstate(start)
-            _vary_compiled(b, o)
+            _vary_compiled(b, o, kernel)
             if not (np.array_equal(a.view(np.uint64), b.view(np.uint64)) and random.getstate() == after):
                 return False
         return True
