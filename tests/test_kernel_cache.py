@@ -70,3 +70,35 @@ def test_the_rollout_kernels_hold_the_digest_of_the_portable_functions_they_inli
     for p in range(len(PORTS)):
         k = _kernel(p, 2, True, True)  # membrane decoding, population encoding: tanh1 and exp1
         assert PORTABLE_DIGEST in [cell.cell_contents for cell in k.py_func.__closure__], p
+
+
+def test_a_run_says_once_when_numba_compiles_kernels_and_not_when_it_loads_them(monkeypatch):
+    import numba
+
+    from evo.evaluation import base
+
+    monkeypatch.setattr(base, "_compile_noticed", False)
+    monkeypatch.setattr(base, "current_kernel", lambda: "auto")
+    said = []
+    with base.compile_notice(said.append):  # nothing compiles: no notice
+        pass
+    assert said == []
+
+    @numba.njit  # not cached: compiled at its first call
+    def twice(x):
+        return 2 * x
+
+    @numba.njit
+    def thrice(x):
+        return 3 * x
+
+    with base.compile_notice(said.append):
+        assert twice(2) == 4 and thrice(2) == 6
+    assert len(said) == 1 and said[0].startswith("compiling numba kernels for this machine")
+    with base.compile_notice(said.append):
+        assert twice(2.0) == 4.0  # a second compile in the process: said once already
+    assert len(said) == 1
+    monkeypatch.setattr(base, "_compile_noticed", False)
+    with base.compile_notice(None):  # no notices (log=None)
+        assert thrice(2.0) == 6.0
+    assert base._compile_noticed is False

@@ -22,10 +22,10 @@ def make_evaluator(problem: Problem, seed: int, *, backend: str = "serial", work
     ``task`` and ``space``, when already built, spare the serial backend building them again;
     ``timeout`` bounds each generation's evaluation (seconds, 0: none); ``ray_after``: see
     :class:`AutoEvaluator`, as is ``generations`` (the run's: when Ray pays); ``notice``: where
-    Ray's notes on starting go (None: nowhere)."""
+    Ray's notes on starting, and the note that numba compiles kernels, go (None: nowhere)."""
     if backend == "ray":
         return RayEvaluator(problem, seed, workers=workers, address=address or None, timeout=timeout, notice=notice)
     if backend == "auto":
         return AutoEvaluator(problem, seed, workers=workers, address=address or None, task=task, space=space,
                              timeout=timeout, ray_after=ray_after, notice=notice, generations=generations)
-    return SerialEvaluator(problem, seed, task=task, space=space, timeout=timeout)
+    return SerialEvaluator(problem, seed, task=task, space=space, timeout=timeout, notice=notice)

@@ -58,7 +58,7 @@ class AutoEvaluator(EvaluatorBase):
         self.workers, self.address, self.ray_after = int(workers), address, float(ray_after)
         self.notice = notice
         self.cpus = (os.cpu_count() or 1) if cpus is None else int(cpus)
-        self.inner: Any = SerialEvaluator(problem, seed, task=task, space=space, timeout=timeout)
+        self.inner: Any = SerialEvaluator(problem, seed, task=task, space=space, timeout=timeout, notice=notice)
         self.backend = "serial"
         self.stay_serial = False  # set once a move to Ray was tried or ruled out
         self.judged = False  # whether an evaluation after the first (the warm-up) has been timed

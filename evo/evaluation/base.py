@@ -2,18 +2,20 @@
 gives the same fitness on every backend and for any number of workers."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
+from neurons import current_kernel
 from tasks import Evaluation, TaskError
 
 from ..genomes.seeded import SeededPopulation
 
 __all__ = ["Evaluator", "Sizes", "check_count", "evaluate_chunks", "take_rows", "CHUNK_BYTES", "Notice",
-           "stderr_notice"]
+           "stderr_notice", "compile_notice"]
 
 Notice = Callable[[str], None]
 
@@ -22,6 +24,43 @@ def stderr_notice(line: str) -> None:
     """An evaluator's notice (Ray starting, the move to Ray), one line on stderr. A run made
     with ``log=None`` passes ``notice=None`` instead: no notices; warnings still show."""
     print(f"evospike: {line}", file=sys.stderr, flush=True)
+
+_compile_noticed = False  # compile_notice said its line in this process
+
+
+@contextlib.contextmanager
+def compile_notice(notice: Notice | None) -> Iterator[None]:
+    """Within the block, the first time numba compiles a kernel in this process (it has no
+    cached machine code for it: the first run after an install or an update), one notice
+    saying so; numba then takes seconds that would otherwise pass in silence. Nothing where
+    ``notice`` is None, numba is missing or the kernel setting is numpy."""
+    if notice is None or _compile_noticed or current_kernel() == "numpy":
+        yield
+        return
+    try:
+        from numba.core import event
+    except ImportError:
+        yield
+        return
+
+    class Once(event.Listener):
+        def on_start(self, e: Any) -> None:
+            global _compile_noticed
+            if not _compile_noticed:
+                _compile_noticed = True
+                notice("compiling numba kernels for this machine (the first run after an install or an update; "
+                       "later runs load them)")
+
+        def on_end(self, e: Any) -> None:
+            pass
+
+    listener = Once()
+    event.register("numba:compile", listener)
+    try:
+        yield
+    finally:
+        event.unregister("numba:compile", listener)
+
 
 CHUNK_BYTES = 256 << 20  # genomes and networks compiled at a time, at most (seed-described or large populations)
 

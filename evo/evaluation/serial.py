@@ -14,7 +14,7 @@ from tasks import Evaluation
 
 from ..errors import EvaluationTimeout
 from ..seeding import derive_seed
-from .base import EvaluatorBase, Sizes, evaluate_chunks
+from .base import EvaluatorBase, Notice, Sizes, compile_notice, evaluate_chunks
 from .problem import Problem
 
 __all__ = ["SerialEvaluator", "time_limit"]
@@ -48,11 +48,13 @@ class SerialEvaluator(EvaluatorBase):
     batched matmuls here are small, and a second BLAS thread only adds synchronization.
     ``task`` and ``space`` may be passed when the caller has built them already.
     ``timeout`` (seconds, 0: none) bounds each ``evaluate`` (SIGALRM, main thread only).
+    ``notice``: where the first evaluation says that numba compiles kernels, when it does
+    (:func:`~evo.evaluation.base.compile_notice`; None: nowhere).
     """
 
     def __init__(self, problem: Problem, seed: int, *, task: Any = None, space: Any = None,
-                 blas_threads: int | None = 1, timeout: float = 0.0) -> None:
-        self.problem, self.seed, self.timeout = problem, int(seed), float(timeout)
+                 blas_threads: int | None = 1, timeout: float = 0.0, notice: Notice | None = None) -> None:
+        self.problem, self.seed, self.timeout, self.notice = problem, int(seed), float(timeout), notice
         if task is None or space is None:
             task, space = problem.build()
         self.task, self.space = task, space
@@ -73,5 +75,6 @@ class SerialEvaluator(EvaluatorBase):
 
     def evaluate(self, population: Any, generation: int) -> tuple[Evaluation, Sizes]:
         """The task's evaluation and the networks' sizes (neurons, synapses), each (P,)."""
-        with time_limit(self.timeout):
+        notice, self.notice = self.notice, None  # the first evaluation loads or compiles the kernels
+        with time_limit(self.timeout), compile_notice(notice):
             return self.evaluate_seed(population, derive_seed(self.seed, generation, "evaluate"))
