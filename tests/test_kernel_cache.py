@@ -102,3 +102,30 @@ def test_a_run_says_once_when_numba_compiles_kernels_and_not_when_it_loads_them(
     with base.compile_notice(None):  # no notices (log=None)
         assert thrice(2.0) == 6.0
     assert base._compile_noticed is False
+
+
+def test_the_eval_timeout_does_not_count_numba_compiling(monkeypatch):
+    import time
+
+    from numba.core import event
+
+    from evo.errors import EvaluationTimeout
+    from evo.evaluation import base
+    from evo.evaluation.serial import time_limit
+
+    monkeypatch.setattr(base, "current_kernel", lambda: "auto")
+    compile_event = {"dispatcher": None, "args": None, "return_type": None}
+    t = time.perf_counter()
+    with time_limit(0.05):
+        time.sleep(0.02)
+        with event.trigger_event("numba:compile", data=compile_event):  # numba compiling for 0.3 s
+            with event.trigger_event("numba:compile", data=compile_event):  # a nested compile
+                time.sleep(0.15)
+            time.sleep(0.15)
+        time.sleep(0.02)
+    assert time.perf_counter() - t > 0.3  # six times the limit, all but 0.04 s of it compiling
+    with pytest.raises(EvaluationTimeout):
+        with time_limit(0.05):
+            with event.trigger_event("numba:compile", data=compile_event):
+                time.sleep(0.2)
+            time.sleep(0.5)  # the limit, moved on by the compile, still ends what follows it

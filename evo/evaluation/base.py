@@ -15,7 +15,7 @@ from tasks import Evaluation, TaskError
 from ..genomes.seeded import SeededPopulation
 
 __all__ = ["Evaluator", "Sizes", "check_count", "evaluate_chunks", "take_rows", "CHUNK_BYTES", "Notice",
-           "stderr_notice", "compile_notice"]
+           "stderr_notice", "compile_notice", "compile_clock", "CompileClock"]
 
 Notice = Callable[[str], None]
 
@@ -28,38 +28,96 @@ def stderr_notice(line: str) -> None:
 _compile_noticed = False  # compile_notice said its line in this process
 
 
+def _numba_events() -> Any:
+    """numba's event module (``numba.core.event``), or None where numba is missing or the
+    kernel setting is numpy (nothing compiles)."""
+    if current_kernel() == "numpy":
+        return None
+    try:
+        from numba.core import event
+    except ImportError:
+        return None
+    return event
+
+
+@contextlib.contextmanager
+def _listening(event: Any, on_start: Callable[[], None], on_end: Callable[[], None]) -> Iterator[None]:
+    """Within the block, ``on_start`` and ``on_end`` around every numba compile."""
+    class Listener(event.Listener):
+        def on_start(self, e: Any) -> None:
+            on_start()
+
+        def on_end(self, e: Any) -> None:
+            on_end()
+
+    listener = Listener()
+    event.register("numba:compile", listener)
+    try:
+        yield
+    finally:
+        event.unregister("numba:compile", listener)
+
+
 @contextlib.contextmanager
 def compile_notice(notice: Notice | None) -> Iterator[None]:
     """Within the block, the first time numba compiles a kernel in this process (it has no
     cached machine code for it: the first run after an install or an update), one notice
     saying so; numba then takes seconds that would otherwise pass in silence. Nothing where
     ``notice`` is None, numba is missing or the kernel setting is numpy."""
-    if notice is None or _compile_noticed or current_kernel() == "numpy":
-        yield
-        return
-    try:
-        from numba.core import event
-    except ImportError:
+    event = None if notice is None or _compile_noticed else _numba_events()
+    if event is None:
         yield
         return
 
-    class Once(event.Listener):
-        def on_start(self, e: Any) -> None:
-            global _compile_noticed
-            if not _compile_noticed:
-                _compile_noticed = True
-                notice("compiling numba kernels for this machine (the first run after an install or an update; "
-                       "later runs load them)")
+    def started() -> None:
+        global _compile_noticed
+        if not _compile_noticed:
+            _compile_noticed = True
+            notice("compiling numba kernels for this machine (the first run after an install or an update; "
+                   "later runs load them)")
 
-        def on_end(self, e: Any) -> None:
-            pass
-
-    listener = Once()
-    event.register("numba:compile", listener)
-    try:
+    with _listening(event, started, lambda: None):
         yield
-    finally:
-        event.unregister("numba:compile", listener)
+
+
+class CompileClock:
+    """The seconds numba spends compiling (outermost compiles only), within
+    :func:`compile_clock`."""
+
+    def __init__(self) -> None:
+        self.depth, self.started, self.done = 0, 0.0, 0.0
+
+    def start(self) -> None:
+        if self.depth == 0:
+            self.started = time.perf_counter()
+        self.depth += 1
+
+    def end(self) -> None:
+        self.depth -= 1
+        if self.depth == 0:
+            self.done += time.perf_counter() - self.started
+
+    def take(self) -> float:
+        """The seconds compiled since the last take (a compile under way counted up to now)."""
+        now = time.perf_counter()
+        seconds = self.done + (now - self.started if self.depth else 0.0)
+        self.done = 0.0
+        if self.depth:
+            self.started = now
+        return seconds
+
+
+@contextlib.contextmanager
+def compile_clock() -> Iterator[CompileClock | None]:
+    """A :class:`CompileClock` running within the block; None where nothing compiles (numba
+    missing, the numpy kernel setting)."""
+    event = _numba_events()
+    if event is None:
+        yield None
+        return
+    clock = CompileClock()
+    with _listening(event, clock.start, clock.end):
+        yield clock
 
 
 CHUNK_BYTES = 256 << 20  # genomes and networks compiled at a time, at most (seed-described or large populations)
