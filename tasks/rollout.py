@@ -31,11 +31,14 @@ lane-interleaved, so each LIF operation is one vector operation. Neurons go in b
 4 to 6 (:func:`block_size`: the size that pads N least), whose sums advance together:
 independent chains of additions keep the vector units busy where one sum at a time waited
 on each addition's latency (10-20% faster rollouts), and each sum keeps its order. The
-physics, encoding and decoding run lane by lane, except the mountain cars':
+physics, encoding and decoding run lane by lane, except these:
 MountainCarContinuous's float32 physics step all lanes at once (:func:`_mcc_lanes`: a
 polynomial cosine, and the library's where float32 rounding could tell the two apart, so
-the bits stay Gymnasium's), and MountainCar's lanes step one after the other with no call
-in between (:func:`_mountaincar_lanes`). The jobs (p, e) are taken in the order p * E + e
+the bits stay Gymnasium's); MountainCar's lanes step one after the other with no call
+in between (:func:`_mountaincar_lanes`); the acrobot's RK4 runs over all lanes
+(:func:`_acrobot_lanes`); and the sines and cosines of the acrobot, the pendulum and
+MountainCar come from :func:`tasks.lane_trig.trig_lanes`, for all lanes at once with the C
+library's bits (its algorithm, vectorized; the library itself where it computes other bits). The jobs (p, e) are taken in the order p * E + e
 by the next free lane: lanes mostly hold one network, whose neurons tend to spike together
 (rows of W_rec that no lane's neuron spiked are skipped), and a finished episode's lane
 takes the next job at once, so there is no work for finished episodes and no Python
@@ -62,7 +65,9 @@ from neurons.simd import WIDE_LANES as LANES
 from neurons.simd import SOURCE_DIGEST, file_digest, stack_floats
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vselect16 as vselect, vsplat16 as vsplat, vstore16 as vstore
-from neurons.simd import vsub16 as vsub
+from neurons.simd import vdiv_f64x8 as vdiv8, vsub16 as vsub
+from tasks import lane_trig
+from tasks.lane_trig import trig_lanes
 
 __all__ = ["PORTS", "ENCODINGS", "DECODINGS", "MODELS", "rollout", "WITHOUT_DELAYS"]
 
@@ -72,6 +77,7 @@ ENCODINGS = ("direct", "population")
 DECODINGS = ("count_then_voltage", "rate", "membrane")
 # why networks with synaptic delays cannot take the compiled path
 WITHOUT_DELAYS = "compiled rollouts run networks without synaptic delays (lif, alif or cuba); these have delays"
+TRIG_PORTS = ("acrobot", "mountaincar", "pendulum")  # their sines and cosines: tasks.lane_trig
 WINDOW = 100  # the double pole's damping window (tasks.double_pole.WINDOW)
 BLOCKS = (4, 5, 6)  # neurons updated together (their sums are independent chains of additions), per N: block_size
 
@@ -79,6 +85,7 @@ _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 _inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")  # no call, no reference counts
 _exp, _tanh = _inline(portable.exp1), _inline(portable.tanh1)  # numpy's paths use the same arithmetic
 PORTABLE_DIGEST = file_digest(portable.__file__)
+TRIG_DIGEST = file_digest(lane_trig.__file__)
 _CARTPOLE, _ACROBOT, _MOUNTAINCAR, _MCC, _PENDULUM, _DP, _DPNV = range(7)
 
 
@@ -107,23 +114,29 @@ def _step_cartpole(st, l, action):
 
 
 @_inline
-def _acrobot_dsdt(s0, s1, s2, s3, a, cos2, sin2):
-    """Gymnasium's _dsdt; ``cos2``, ``sin2``: cos and sin of s1, which the caller has."""
+def _acrobot_terms(s2, s3, cos2, sin2, cos12, cos1):
+    """Gymnasium's _dsdt before its divisions: (d1, d2, phi1, phi2). ``cos2``, ``sin2``: cos
+    and sin of s1; ``cos12``, ``cos1``: cos of (s0 + s1) - pi / 2 and of s0 - pi / 2."""
     m1, m2, l1 = 1.0, 1.0, 1.0
     lc1, lc2, I1, I2, g = 0.5, 0.5, 1.0, 1.0, 9.8
-    pi = math.pi
-    theta1, theta2, dtheta1, dtheta2 = s0, s1, s2, s3
+    dtheta1, dtheta2 = s2, s3
     d1 = m1 * lc1**2 + m2 * (l1**2 + lc2**2 + 2 * l1 * lc2 * cos2) + I1 + I2
     d2 = m2 * (lc2**2 + l1 * lc2 * cos2) + I2
-    phi2 = m2 * lc2 * g * math.cos(theta1 + theta2 - pi / 2.0)
+    phi2 = m2 * lc2 * g * cos12
     phi1 = (-m2 * l1 * lc2 * (dtheta2 * dtheta2) * sin2
             - 2 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin2
-            + (m1 * lc1 + m2 * l1) * g * math.cos(theta1 - pi / 2)
+            + (m1 * lc1 + m2 * l1) * g * cos1
             + phi2)
-    ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * sin2 - phi2) / (
-        m2 * lc2**2 + I2 - (d2 * d2) / d1)
-    ddtheta1 = -(d2 * ddtheta2 + phi1) / d1
-    return dtheta1, dtheta2, ddtheta1, ddtheta2
+    return d1, d2, phi1, phi2
+
+
+@_inline
+def _acrobot_ddtheta2_parts(s2, a, sin2, phi1, phi2, d2_d1, d2d2_d1):
+    """The numerator and denominator of _dsdt's ddtheta2 = (a + d2 / d1 * phi1 - m2 l1 lc2
+    dtheta1^2 sin2 - phi2) / (m2 lc2^2 + I2 - d2 * d2 / d1), given d2 / d1 and d2 * d2 / d1."""
+    m2, l1, lc2, I2 = 1.0, 1.0, 0.5, 1.0
+    dtheta1 = s2
+    return (a + d2_d1 * phi1 - m2 * l1 * lc2 * (dtheta1 * dtheta1) * sin2 - phi2), (m2 * lc2**2 + I2 - d2d2_d1)
 
 
 @_inline
@@ -136,42 +149,108 @@ def _wrap(x, m, M):
     return x
 
 
-@_inline
-def _acrobot_stage(s0, s1, s2, s3, a):
-    return _acrobot_dsdt(s0, s1, s2, s3, a, math.cos(s1), math.sin(s1))  # one sincos call
+# _acrobot_lanes' work buffer (float64, in units of LANES): the state, the action, RK4's four
+# derivatives, a stage's state, the trig_lanes arguments, sines, cosines and flags (3 each),
+# and _dsdt's terms d1, d2, phi1, phi2, d2 * d2, and the quotients and their operands
+_AS, _AA, _AK, _AY, _AX, _ASN, _ACS, _AFL = 0, 4, 5, 21, 25, 28, 31, 34
+_AD1, _AD2, _APH1, _APH2, _ASQ, _AQ1, _AQ2, _ANUM, _ADEN, _AT = range(37, 47)
+ACROBOT_WORK = 47
 
 
 @_inline
-def _step_acrobot(st, l, action, trig):
-    """Acrobot-v1's step of lane l. ``trig[l + i * LANES]``, i = 0..3: cos and sin of the
-    state's two angles, which the observation read (_observe_acrobot): the first stage of RK4
-    takes sin and cos of the second angle from there, and the step leaves those of the new
-    state there, where its end test needs cos of the first angle anyway. The same values as
-    calling the library again: two calls of sixteen saved per step."""
+def _divide_lanes(w, out, a, b, n):
+    """w[out * LANES + l] = w[a * LANES + l] / w[b * LANES + l] for l < n blocks of LANES,
+    eight at a time (neurons.simd.vdiv_f64x8)."""
     L = LANES
-    a = -1.0 if action == 0 else (0.0 if action == 1 else 1.0)
+    for i in range(0, n * L, 8):
+        vdiv8(w, out * L + i, w, a * L + i, w, b * L + i)
+
+
+@_inline
+def _acrobot_rates(w, k_in, h, k_out, trig, first, replica):
+    """One stage of RK4 for every lane: y = s + h * k (s itself for the first), then k_out =
+    _dsdt(y). The library's cos of (y0 + y1) - pi/2 and y0 - pi/2, and sin and cos of y1,
+    for all lanes at once (the first stage has y1's from ``trig``); _dsdt's divisions as
+    vectors between loops that LLVM vectorizes (it keeps a loop scalar that divides)."""
+    L = LANES
+    pi = math.pi
+    for l in range(L):
+        for i in range(4):
+            w[(_AY + i) * L + l] = w[(_AS + i) * L + l] if first else \
+                w[(_AS + i) * L + l] + h * w[(k_in + i) * L + l]
+        y0, y1 = w[_AY * L + l], w[(_AY + 1) * L + l]
+        w[_AX * L + l] = y1
+        w[(_AX + 1) * L + l] = y0 + y1 - pi / 2.0
+        w[(_AX + 2) * L + l] = y0 - pi / 2
+    if first:
+        trig_lanes(w, (_AX + 1) * L, (_ASN + 1) * L, (_ACS + 1) * L, (_AFL + 1) * L, 2 * L, replica)
+        for l in range(L):
+            w[_ACS * L + l], w[_ASN * L + l] = trig[2 * L + l], trig[3 * L + l]
+    else:
+        trig_lanes(w, _AX * L, _ASN * L, _ACS * L, _AFL * L, 3 * L, replica)
+    for l in range(L):
+        d1, d2, phi1, phi2 = _acrobot_terms(w[(_AY + 2) * L + l], w[(_AY + 3) * L + l], w[_ACS * L + l],
+                                            w[_ASN * L + l], w[(_ACS + 1) * L + l], w[(_ACS + 2) * L + l])
+        w[_AD1 * L + l], w[_AD2 * L + l], w[_APH1 * L + l], w[_APH2 * L + l] = d1, d2, phi1, phi2
+        w[_ASQ * L + l] = d2 * d2
+    _divide_lanes(w, _AQ1, _AD2, _AD1, 1)                     # d2 / d1
+    _divide_lanes(w, _AQ2, _ASQ, _AD1, 1)                     # d2 * d2 / d1
+    for l in range(L):
+        w[_ANUM * L + l], w[_ADEN * L + l] = _acrobot_ddtheta2_parts(
+            w[(_AY + 2) * L + l], w[_AA * L + l], w[_ASN * L + l], w[_APH1 * L + l], w[_APH2 * L + l],
+            w[_AQ1 * L + l], w[_AQ2 * L + l])
+    _divide_lanes(w, k_out + 3, _ANUM, _ADEN, 1)              # ddtheta2
+    for l in range(L):
+        w[_AT * L + l] = -(w[_AD2 * L + l] * w[(k_out + 3) * L + l] + w[_APH1 * L + l])
+    _divide_lanes(w, k_out + 2, _AT, _AD1, 1)                 # ddtheta1 = -(d2 ddtheta2 + phi1) / d1
+    for l in range(L):
+        w[k_out * L + l], w[(k_out + 1) * L + l] = w[(_AY + 2) * L + l], w[(_AY + 3) * L + l]
+
+
+@_inline
+def _acrobot_lanes(st, acts, discrete, trig, w, reward, done, replica):
+    """Acrobot-v1's step for every lane (lanes without an episode compute what is never
+    read), on the actions ``acts`` (float32 indices; action 0 where not ``discrete``), in
+    Gymnasium's operations and order: RK4 over lanes (_acrobot_rates), each stage's sines
+    and cosines from one trig_lanes call. ``trig[l + i * LANES]``, i = 0..3: cos and sin of
+    the state's two angles, which the observation read (_observe_acrobot): the first stage
+    takes y1's from there, and the step leaves those of the new state there, where its end
+    test needs cos of the first angle anyway. Writes the states into ``st`` and the rewards
+    and ends (0.0 / 1.0) into ``reward`` and ``done``."""
+    L = LANES
     dt = 0.2
     dt2 = dt / 2.0
-    s0, s1, s2, s3 = st[l, 0], st[l, 1], st[l, 2], st[l, 3]
-    k10, k11, k12, k13 = _acrobot_dsdt(s0, s1, s2, s3, a, trig[2 * L + l], trig[3 * L + l])
-    k20, k21, k22, k23 = _acrobot_stage(s0 + dt2 * k10, s1 + dt2 * k11, s2 + dt2 * k12, s3 + dt2 * k13, a)
-    k30, k31, k32, k33 = _acrobot_stage(s0 + dt2 * k20, s1 + dt2 * k21, s2 + dt2 * k22, s3 + dt2 * k23, a)
-    k40, k41, k42, k43 = _acrobot_stage(s0 + dt * k30, s1 + dt * k31, s2 + dt * k32, s3 + dt * k33, a)
+    for l in range(L):
+        for i in range(4):
+            w[(_AS + i) * L + l] = st[l, i]
+        ai = np.int64(acts[l]) if discrete else 0
+        w[_AA * L + l] = -1.0 if ai == 0 else (0.0 if ai == 1 else 1.0)
+    _acrobot_rates(w, _AK, 0.0, _AK, trig, True, replica)
+    _acrobot_rates(w, _AK, dt2, _AK + 4, trig, False, replica)
+    _acrobot_rates(w, _AK + 4, dt2, _AK + 8, trig, False, replica)
+    _acrobot_rates(w, _AK + 8, dt, _AK + 12, trig, False, replica)
     h = dt / 6.0
-    n0 = s0 + h * (k10 + 2 * k20 + 2 * k30 + k40)
-    n1 = s1 + h * (k11 + 2 * k21 + 2 * k31 + k41)
-    n2 = s2 + h * (k12 + 2 * k22 + 2 * k32 + k42)
-    n3 = s3 + h * (k13 + 2 * k23 + 2 * k33 + k43)
     pi = math.pi
-    n0 = _wrap(n0, -pi, pi)
-    n1 = _wrap(n1, -pi, pi)
-    n2 = min(max(n2, -4 * pi), 4 * pi)
-    n3 = min(max(n3, -9 * pi), 9 * pi)
-    st[l, 0], st[l, 1], st[l, 2], st[l, 3] = n0, n1, n2, n3
-    c0, c1 = math.cos(n0), math.cos(n1)
-    trig[l], trig[L + l], trig[2 * L + l], trig[3 * L + l] = c0, math.sin(n0), c1, math.sin(n1)
-    terminated = -c0 - math.cos(n1 + n0) > 1.0
-    return (0.0 if terminated else -1.0), terminated
+    for l in range(L):
+        for i in range(4):
+            k1, k2 = w[(_AK + i) * L + l], w[(_AK + 4 + i) * L + l]
+            k3, k4 = w[(_AK + 8 + i) * L + l], w[(_AK + 12 + i) * L + l]
+            w[(_AY + i) * L + l] = w[(_AS + i) * L + l] + h * (k1 + 2 * k2 + 2 * k3 + k4)
+    for l in range(L):
+        n0 = _wrap(w[_AY * L + l], -pi, pi)
+        n1 = _wrap(w[(_AY + 1) * L + l], -pi, pi)
+        n2 = min(max(w[(_AY + 2) * L + l], -4 * pi), 4 * pi)
+        n3 = min(max(w[(_AY + 3) * L + l], -9 * pi), 9 * pi)
+        st[l, 0], st[l, 1], st[l, 2], st[l, 3] = n0, n1, n2, n3
+        w[_AX * L + l], w[(_AX + 1) * L + l], w[(_AX + 2) * L + l] = n0, n1, n1 + n0
+    trig_lanes(w, _AX * L, _ASN * L, _ACS * L, _AFL * L, 3 * L, replica)
+    for l in range(L):
+        c0 = w[_ACS * L + l]
+        trig[l], trig[L + l] = c0, w[_ASN * L + l]
+        trig[2 * L + l], trig[3 * L + l] = w[(_ACS + 1) * L + l], w[(_ASN + 1) * L + l]
+        terminated = -c0 - w[(_ACS + 2) * L + l] > 1.0
+        reward[l] = 0.0 if terminated else -1.0
+        done[l] = np.float32(1.0) if terminated else np.float32(0.0)
 
 
 @_inline
@@ -390,20 +469,21 @@ def _mcc_lanes(st, acts, old, three, gravity, exact, reward, done):
 # _kernel binds the port's pair as the kernel's globals, so that a kernel holds one port's
 # code: a third less to compile.
 @_inline
-def _mountaincar_lanes(st, acts, discrete, cos3, reward, done):
+def _mountaincar_lanes(st, acts, discrete, reward, done, w, replica):
     """_step_mountaincar for every lane (lanes without an episode compute what is never
     read), on the actions ``acts`` (float32 indices; every action 0 where not ``discrete``):
-    the library's cos of each lane in a loop of its own, then the rest in _step_mountaincar's
-    operations and order, lanes one after the other with no call in between, so that
-    their chains of dependent operations overlap. Writes the states into ``st`` and the
+    the library's cos of every lane at once (trig_lanes; ``w``: 4 * LANES float64 of work),
+    then the rest in _step_mountaincar's operations and order, lanes one after the other
+    with no call in between, so that their chains of dependent operations overlap. Writes the states into ``st`` and the
     rewards and ends (0.0 / 1.0) into ``reward`` and ``done``."""
     L = LANES
     for l in range(L):
-        cos3[l] = math.cos(3 * st[l, 0])
+        w[l] = 3 * st[l, 0]
+    trig_lanes(w, 0, L, 2 * L, 3 * L, L, replica)
     for l in range(L):
         position, velocity = st[l, 0], st[l, 1]
         push = np.float64(acts[l]) - 1.0 if discrete else -1.0              # action - 1
-        velocity = velocity + push * 0.001 + cos3[l] * (-0.0025)
+        velocity = velocity + push * 0.001 + w[2 * L + l] * (-0.0025)
         velocity = min(max(velocity, -0.07), 0.07)
         position = position + velocity
         position = min(max(position, -1.2), 0.6)
@@ -421,7 +501,7 @@ def _observe_state(st, l, obs, trig):  # cartpole, mountain cars, double pole: t
 
 @_inline
 def _observe_acrobot(st, l, obs, trig):
-    """The observation from ``trig`` (see _step_acrobot), which it computes first where it is
+    """The observation from ``trig`` (see _acrobot_lanes), which it computes first where it is
     NaN: at an episode's start."""
     f32 = np.float32
     L = LANES
@@ -435,11 +515,11 @@ def _observe_acrobot(st, l, obs, trig):
 
 
 @_inline
-def _observe_pendulum(st, l, obs, trig):  # keeps sin(th) for the physics: the state does not change in between
+def _observe_pendulum(st, l, obs, trig):
+    """From sin and cos of the angle, which the kernel left in ``trig[l]`` and ``trig[L + l]``
+    and the physics use too: the state does not change in between."""
     f32 = np.float32
-    th = st[l, 0]
-    sn, cs = math.sin(th), math.cos(th)  # of one value: one call computes both
-    trig[l] = sn
+    sn, cs = trig[l], trig[LANES + l]
     obs[0, l], obs[1, l], obs[2, l] = f32(cs), f32(sn), f32(st[l, 1])
 
 
@@ -453,7 +533,7 @@ _OBSERVE = {_CARTPOLE: _observe_state, _ACROBOT: _observe_acrobot, _MOUNTAINCAR:
             _PENDULUM: _observe_pendulum, _DP: _observe_state, _DPNV: _observe_dpnv}
 _PHYSICS = {  # (st, l, ai, af, work, trig) -> the port's step
     _CARTPOLE: _inline(lambda st, l, ai, af, work, trig: _step_cartpole(st, l, ai)),
-    _ACROBOT: _inline(lambda st, l, ai, af, work, trig: _step_acrobot(st, l, ai, trig)),
+    _ACROBOT: _inline(lambda st, l, ai, af, work, trig: (0.0, False)),  # _acrobot_lanes
     _MOUNTAINCAR: _inline(lambda st, l, ai, af, work, trig: _step_mountaincar(st, l, ai)),
     _MCC: _inline(lambda st, l, ai, af, work, trig: _step_mcc(st, l, af)),
     _PENDULUM: _inline(lambda st, l, ai, af, work, trig: _step_pendulum(st, l, af, trig[l])),
@@ -561,13 +641,17 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
     ACC = BLOCK * LANES  # the block's sums, on the stack: in registers
     SIMD = SOURCE_DIGEST
     PORTABLE = PORTABLE_DIGEST
+    TRIG = TRIG_DIGEST
 
     def _episodes(start, max_steps, sim_steps, w_in, w_rec, bias, beta, thr, thr_fin, alpha, rho, badapt, n_out,
-                  scale, offset, centres, widths, action_scale, returns, steps, spikes, final, keep_final, stop):
+                  scale, offset, centres, widths, action_scale, returns, steps, spikes, final, keep_final, stop,
+                  replica):
         """All episodes of every network: ``start`` (E, S) float64 start states; results written
         to ``returns``, ``steps``, ``spikes`` (P, E) and, with ``keep_final``, ``final`` (P, E, S).
         ``stop[0] != 0``, set by another thread, ends the call within a simulation step (the
         results are then incomplete).
+        ``replica``: the sines and cosines of tasks.lane_trig's vectorized replica of the C
+        library (lane_trig.library_agrees()), else the library's own calls.
 
         LANES episodes run at once, one per SIMD lane: every LIF quantity of neuron j is one
         vector of LANES floats at ``[j * LANES]`` of a flat array (the weights too, copied
@@ -578,6 +662,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         spiked are skipped) and idle only at the end of the call."""
         SIMD  # noqa: B018  a closure cell, so in numba's cache key: a change of neurons.simd recompiles
         PORTABLE  # noqa: B018  and of neurons.portable (exp, tanh)
+        TRIG  # noqa: B018  and of tasks.lane_trig
         P, n_in, N = w_in.shape
         E, S = start.shape
         d = scale.shape[0]
@@ -585,7 +670,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         f32 = np.float32
         NB = _pad(N, BLOCK)                                      # neurons in blocks: N and padding that never
         NL, C = NB * L, max(n_out, 2) * L                        # spikes; every buffer in one block, each on
-        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, 4 * L, L, L)  # a 64-byte line (see _block): float64
+        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, 4 * L, L, ACROBOT_WORK * L)  # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
                     L, 4 * L, L, L, L, L)                        # and int64 buffers, then float32 ones
         at = np.zeros(len(f8_sizes) + 1, np.int64)               # where each buffer starts, in its items
@@ -610,8 +695,9 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         acts, scratch = f4[at4[18]:at4[19]], f4[at4[19]:at4[20]]  # actions, _mcc_lanes' scratch
         mthree, mgrav, mexact, mdone = f4[at4[20]:at4[21]], f4[at4[21]:at4[22]], f4[at4[22]:at4[23]], \
             f4[at4[23]:at4[24]]                                  # _mcc_lanes' float32 lanes
-        mreward, trig, cos3 = f8[at[8]:at[9]], f8[at[9]:at[10]], f8[at[10]:at[11]]  # trig: _observe's for _physics
-        ended = f8[at[11]:at[12]].view(np.int64)                # 1: the lane's episode ended this step
+        mreward, trig = f8[at[8]:at[9]], f8[at[9]:at[10]]       # trig: _observe's for _physics
+        ended = f8[at[10]:at[11]].view(np.int64)                # 1: the lane's episode ended this step
+        aw = f8[at[11]:at[12]]                                   # the lanes' physics' work
         lthr[:] = np.inf
         acc = carray(stack_floats(ACC), (ACC,))
         net[:] = -1
@@ -629,6 +715,12 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         while live > 0:
             if stop[0] != 0:
                 return
+            if port == _PENDULUM:                                # sin and cos of every lane's angle at once
+                for l in range(L):
+                    aw[l] = st[l, 0]
+                trig_lanes(aw, 0, L, 2 * L, 3 * L, L, replica)
+                for l in range(L):
+                    trig[l], trig[L + l] = aw[L + l], aw[2 * L + l]
             for l in range(L):
                 if net[l] >= 0:
                     _observe(st, l, obs, trig)
@@ -713,7 +805,9 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     vstore(acts, 0, zero)
                 _mcc_lanes(st, acts, scratch, mthree, mgrav, mexact, mreward, mdone)
             elif port == _MOUNTAINCAR:
-                _mountaincar_lanes(st, acts, decoding == 0, cos3, mreward, mdone)
+                _mountaincar_lanes(st, acts, decoding == 0, mreward, mdone, aw, replica)
+            elif port == _ACROBOT:
+                _acrobot_lanes(st, acts, decoding == 0, trig, aw, mreward, mdone, replica)
             n_ended = 0
             for l in range(L):
                 p = net[l]
@@ -729,7 +823,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     af = (cnt[l] - cnt[L + l]) * action_scale
                 else:                                            # tanh(v0 - v1) * max_action
                     af = f32(_tanh(np.float64(v[l] - v[L + l]))) * action_scale
-                if port == _MCC or port == _MOUNTAINCAR:               # stepped above
+                if port == _MCC or port == _MOUNTAINCAR or port == _ACROBOT:  # stepped above
                     reward, terminated = mreward[l], mdone[l] != f32(0.0)
                 else:
                     reward, terminated = _physics(st, l, ai, af, work, trig)
@@ -805,5 +899,5 @@ def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, 
            _finite_thresholds(nets), none if nets.alpha is None else nets.alpha,
            none if nets.rho is None else nets.rho, none if nets.b is None else nets.b, nets.n_out, scale32, offset32, np.ascontiguousarray(centres),
            np.ascontiguousarray(widths), np.float32(action_scale), returns, steps, spikes, final, bool(final_state),
-           np.zeros(1, np.int64) if stop is None else stop)
+           np.zeros(1, np.int64) if stop is None else stop, port in TRIG_PORTS and lane_trig.library_agrees())
     return returns, steps, spikes, (final if final_state else None)

@@ -63,13 +63,15 @@ def test_every_kernel_made_of_the_intrinsics_holds_their_digest():
 
 def test_the_rollout_kernels_hold_the_digest_of_the_portable_functions_they_inline():
     from neurons.simd import file_digest, source_digest
-    from tasks.rollout import PORTABLE_DIGEST, PORTS, _kernel
+    from tasks.rollout import PORTABLE_DIGEST, PORTS, TRIG_DIGEST, _kernel
 
     assert PORTABLE_DIGEST == source_digest((ROOT / "neurons" / "portable.py").read_bytes()) != 0
+    assert TRIG_DIGEST == source_digest((ROOT / "tasks" / "lane_trig.py").read_bytes()) != 0
     assert file_digest(ROOT / "no such file.py") == 0
     for p in range(len(PORTS)):
         k = _kernel(p, 2, True, True)  # membrane decoding, population encoding: tanh1 and exp1
-        assert PORTABLE_DIGEST in [cell.cell_contents for cell in k.py_func.__closure__], p
+        cells = [cell.cell_contents for cell in k.py_func.__closure__]
+        assert PORTABLE_DIGEST in cells and TRIG_DIGEST in cells, p
 
 
 def test_a_run_says_once_when_numba_compiles_kernels_and_not_when_it_loads_them(monkeypatch):
