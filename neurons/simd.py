@@ -43,7 +43,7 @@ SOURCE_DIGEST = file_digest(__file__)
 def _family(lanes: int) -> tuple:
     """The vector type of ``lanes`` float32 and its load, store, arithmetic, splat and
     compare intrinsics: (type, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits, vselect,
-    vtestadd, vtestbits, vunbits, vpushbit)."""
+    vtestadd, vtestbits, vunbits, vpushbit, vshiftadd, vdiv)."""
     vec = ir.VectorType(ir.FloatType(), lanes)
 
     class Vector(types.Type):
@@ -227,7 +227,7 @@ def _family(lanes: int) -> tuple:
         return types.none(words, index, mask), codegen
 
     return (vtype, vload, vstore, binary("fadd"), binary("fsub"), binary("fmul"), vsplat, vgreater, vbits, vselect,
-            vtestadd, vtestbits, vunbits, vpushbit, vshiftadd)
+            vtestadd, vtestbits, vunbits, vpushbit, vshiftadd, binary("fdiv"))
 
 
 def _is_f32_vector_array(arr) -> bool:
@@ -236,10 +236,12 @@ def _is_f32_vector_array(arr) -> bool:
 
 LANES = 8
 (f32x8, vload, vstore, vadd, vsub, vmul, vsplat, vgreater, vbits, vselect, vtestadd, vtestbits,
- vunbits, vpushbit, vshiftadd) = _family(LANES)
+ vunbits, vpushbit, vshiftadd, vdiv) = _family(LANES)
 vload.__doc__ = "arr[index:index + 8] (no bounds check)."
 vstore.__doc__ = "arr[index:index + 8] = value (no bounds check)."
 vadd.__doc__, vsub.__doc__, vmul.__doc__ = "a + b, lane by lane.", "a - b, lane by lane.", "a * b, lane by lane."
+vdiv.__doc__ = ("a / b, lane by lane (LLVM's cost model for Zen 4 and 5 keeps a loop of sixteen divisions "
+                "scalar).")
 vsplat.__doc__ = "x (a float32) in every lane."
 vgreater.__doc__ = "1.0 where a > b, else 0.0 (0.0 where either is NaN), lane by lane."
 vbits.__doc__ = "A uint64 with bit u set where lane u is not 0.0."
@@ -258,7 +260,7 @@ vtestbits.__doc__ = ("A uint64 with bit u set where a[ia + u] & b[ib + u] is not
 
 WIDE_LANES = 16  # one AVX-512 register; two AVX2 ones
 (f32x16, vload16, vstore16, vadd16, vsub16, vmul16, vsplat16, vgreater16, vbits16,
- vselect16, vtestadd16, vtestbits16, vunbits16, vpushbit16, vshiftadd16) = _family(WIDE_LANES)
+ vselect16, vtestadd16, vtestbits16, vunbits16, vpushbit16, vshiftadd16, vdiv16) = _family(WIDE_LANES)
 
 
 def _is_f64_array(arr) -> bool:

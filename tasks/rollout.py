@@ -35,11 +35,12 @@ physics, encoding and decoding run lane by lane, except these:
 MountainCarContinuous's float32 physics step all lanes at once (:func:`_mcc_lanes`: a
 polynomial cosine, and the library's where float32 rounding could tell the two apart, so
 the bits stay Gymnasium's); MountainCar's lanes step one after the other with no call
-in between (:func:`_mountaincar_lanes`); the acrobot's RK4 runs over all lanes
-(:func:`_acrobot_lanes`); and the sines and cosines of the acrobot, the pendulum and
-MountainCar come from :func:`tasks.lane_trig.trig_lanes`, for all lanes at once with the C
-library's bits (its algorithm, vectorized; the library itself where it computes other bits). The jobs (p, e) are taken in the order p * E + e
-by the next free lane: lanes mostly hold one network, whose neurons tend to spike together
+in between (:func:`_mountaincar_lanes`); the acrobot's RK4 and the pendulum's step run over
+all lanes (:func:`_acrobot_lanes`, :func:`_pendulum_lanes`); and the sines and cosines of
+the acrobot, the pendulum and MountainCar come from :func:`tasks.lane_trig.trig_lanes`, for
+all lanes at once with the C library's bits (its algorithm, vectorized; the library itself
+where it computes other bits). The jobs (p, e) are taken in the order p * E + e by the next
+free lane: lanes mostly hold one network, whose neurons tend to spike together
 (rows of W_rec that no lane's neuron spiked are skipped), and a finished episode's lane
 takes the next job at once, so there is no work for finished episodes and no Python
 between steps. A lane's arithmetic is that of one episode alone, so a network's returns
@@ -63,7 +64,7 @@ from neurons.lif import _finite_thresholds
 from neurons.network import MODELS  # lif, alif, cuba: the kernel's numbering
 from neurons.simd import WIDE_LANES as LANES
 from neurons.simd import SOURCE_DIGEST, file_digest, stack_floats
-from neurons.simd import vadd16 as vadd, vbits16 as vbits, vgreater16 as vgreater, vload16 as vload
+from neurons.simd import vadd16 as vadd, vbits16 as vbits, vdiv16 as vdiv, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vselect16 as vselect, vsplat16 as vsplat, vstore16 as vstore
 from neurons.simd import vdiv_f64x8 as vdiv8, vsub16 as vsub
 from tasks import lane_trig
@@ -331,6 +332,52 @@ def _step_pendulum(st, l, action, sin_th):
 
 
 @_inline
+def _mod_two_pi_select(x):
+    """_mod_two_pi with selects for branches, so that a loop of it vectorizes: (x % 2 pi,
+    1.0 where |x| >= 1e6 or x is not finite, where only _mod_two_pi gives the value, else
+    0.0)."""
+    c = 2 * math.pi
+    near = abs(x) < 1e6
+    y = x if near else 0.0
+    q = np.trunc(y / c)
+    r = _two_pi_rest(y, q)
+    below = _two_pi_rest(y, q - 1.0)
+    above = _two_pi_rest(y, q + 1.0)
+    r = below if (y >= 0.0) & (r < 0.0) else (above if (y < 0.0) & (r > 0.0) else r)
+    r = r + c if r < 0.0 else (r if r != 0.0 else 0.0)
+    return r, 0.0 if near else 1.0
+
+
+@_inline
+def _pendulum_lanes(st, acts, trig, w, n, reward, done):
+    """_step_pendulum for every lane (lanes without an episode compute what is never read)
+    on the float32 actions ``acts``, with sin(th) from ``trig`` (the observation's), in its
+    operations and order: one loop over ``n`` (= LANES, a value LLVM does not know, so that
+    it vectorizes the loop instead of unrolling it) with _mod_two_pi_select; lanes whose
+    angle is 10^6 or more step again with _step_pendulum. ``w``: 5 * LANES float64 of work."""
+    L = LANES
+    f32 = np.float32
+    for l in range(L):
+        w[l], w[L + l] = st[l, 0], st[l, 1]
+    for l in range(n):
+        th, thdot = w[l], w[L + l]
+        u = min(max(acts[l], f32(-2.0)), f32(2.0))
+        m, far = _mod_two_pi_select(th + math.pi)
+        angle = m - math.pi
+        costs = angle * angle + 0.1 * (thdot * thdot) + f32(0.001) * (u * u)
+        newthdot = thdot + (3 * 10.0 / (2 * 1.0) * trig[l] + f32(3.0) * u) * 0.05
+        newthdot = min(max(newthdot, -8.0), 8.0)
+        w[2 * L + l], w[3 * L + l], w[4 * L + l] = th + newthdot * 0.05, newthdot, far
+        reward[l] = -costs
+    for l in range(L):
+        st[l, 0], st[l, 1] = w[2 * L + l], w[3 * L + l]
+        done[l] = f32(0.0)
+        if w[4 * L + l] != 0.0:
+            st[l, 0], st[l, 1] = w[l], w[L + l]
+            reward[l] = _step_pendulum(st, l, acts[l], trig[l])[0]
+
+
+@_inline
 def _dp_derivs(force, y1, y2, y3, y4, y5):
     g, mup = -9.8, 0.000002
     m1, l1, m2, l2 = 0.1, 0.5, 0.01, 0.05
@@ -536,7 +583,7 @@ _PHYSICS = {  # (st, l, ai, af, work, trig) -> the port's step
     _ACROBOT: _inline(lambda st, l, ai, af, work, trig: (0.0, False)),  # _acrobot_lanes
     _MOUNTAINCAR: _inline(lambda st, l, ai, af, work, trig: _step_mountaincar(st, l, ai)),
     _MCC: _inline(lambda st, l, ai, af, work, trig: _step_mcc(st, l, af)),
-    _PENDULUM: _inline(lambda st, l, ai, af, work, trig: _step_pendulum(st, l, af, trig[l])),
+    _PENDULUM: _inline(lambda st, l, ai, af, work, trig: (0.0, False)),  # _pendulum_lanes
     _DP: _inline(lambda st, l, ai, af, work, trig: _step_double_pole(st, l, af, work)),
     _DPNV: _inline(lambda st, l, ai, af, work, trig: _step_double_pole(st, l, af, work))}
 _observe, _physics = _observe_state, _PHYSICS[_CARTPOLE]  # the names the kernel calls; _kernel binds its port's
@@ -685,7 +732,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         ret, n, total = f8[at[2]:at[3]], f8[at[3]:at[4]], f8[at[4]:at[5]]
         net, episode = f8[at[5]:at[6]].view(np.int64), f8[at[6]:at[7]].view(np.int64)
         rows = f8[at[7]:at[8]].view(np.int64)
-        obs = f4[at4[0]:at4[0] + L * d].reshape((d, L))                # by variable, then lane
+        obs_flat = f4[at4[0]:at4[0] + L * d]
+        obs = obs_flat.reshape((d, L))                           # by variable, then lane
         x, lw_in, lw_rec = f4[at4[1]:at4[2]], f4[at4[2]:at4[3]], f4[at4[3]:at4[4]]
         cur, v, s = f4[at4[4]:at4[5]], f4[at4[5]:at4[6]], f4[at4[6]:at4[7]]  # s: [:NL] the state's, [NL:] the next
         lbias, lbeta, lthr, lfin = f4[at4[7]:at4[8]], f4[at4[8]:at4[9]], f4[at4[9]:at4[10]], f4[at4[10]:at4[11]]
@@ -734,8 +782,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                                 x[(i * fields + k) * L + l] = f32(_exp(-0.5 * z * z))
             else:                                                # (obs - offset) / scale
                 for i in range(d):
-                    for l in range(L):
-                        x[i * L + l] = (obs[i, l] - offset[i]) / scale[i]
+                    vstore(x, i * L, vdiv(vsub(vload(obs_flat, i * L), vsplat(offset[i])), vsplat(scale[i])))
             for j0 in range(0, NB, BLOCK):                       # current = x @ W_in (a zero input adds 0)
                 for u in range(BLOCK):
                     vstore(acc, u * L, zero)
@@ -795,7 +842,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     vstore(s, f, vload(s, NL + f))
             if decoding == 0:
                 _discrete_actions(cnt, v, n_out, acts)
-            if port == _MCC:                                     # the physics of every lane at once
+            if port == _MCC or port == _PENDULUM:                # the physics of every lane at once
                 if decoding == 1:
                     vstore(acts, 0, vmul(vsub(vload(cnt, 0), vload(cnt, L)), vsplat(action_scale)))
                 elif decoding == 2:
@@ -803,7 +850,10 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                         acts[l] = f32(_tanh(np.float64(v[l] - v[L + l]))) * action_scale
                 else:
                     vstore(acts, 0, zero)
-                _mcc_lanes(st, acts, scratch, mthree, mgrav, mexact, mreward, mdone)
+                if port == _MCC:
+                    _mcc_lanes(st, acts, scratch, mthree, mgrav, mexact, mreward, mdone)
+                else:
+                    _pendulum_lanes(st, acts, trig, aw, aw.shape[0] // ACROBOT_WORK, mreward, mdone)
             elif port == _MOUNTAINCAR:
                 _mountaincar_lanes(st, acts, decoding == 0, mreward, mdone, aw, replica)
             elif port == _ACROBOT:
@@ -823,7 +873,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     af = (cnt[l] - cnt[L + l]) * action_scale
                 else:                                            # tanh(v0 - v1) * max_action
                     af = f32(_tanh(np.float64(v[l] - v[L + l]))) * action_scale
-                if port == _MCC or port == _MOUNTAINCAR or port == _ACROBOT:  # stepped above
+                if port == _MCC or port == _MOUNTAINCAR or port == _ACROBOT or port == _PENDULUM:  # stepped above
                     reward, terminated = mreward[l], mdone[l] != f32(0.0)
                 else:
                     reward, terminated = _physics(st, l, ai, af, work, trig)

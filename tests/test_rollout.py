@@ -265,14 +265,56 @@ def test_the_pendulums_modulo_is_the_remainder_operators_bit_for_bit():
                         [0.0, -0.0, c, -c, math.pi, -math.pi, 1e-300, -1e-300, 9.9e5, -9.9e5, 3e6, -3e6]])
 
     @numba.njit
-    def both(values, ours, theirs):
+    def both(values, ours, theirs, selected, far):
         for i in range(values.size):
             ours[i], theirs[i] = ro._mod_two_pi(values[i]), values[i] % (2 * math.pi)
+            selected[i], far[i] = ro._mod_two_pi_select(values[i])
 
-    ours, theirs = np.empty_like(x), np.empty_like(x)
-    both(x, ours, theirs)
+    ours, theirs, selected, far = (np.empty_like(x) for _ in range(4))
+    both(x, ours, theirs, selected, far)
     assert np.array_equal(ours.view(np.int64), theirs.view(np.int64))
     assert np.array_equal(ours.view(np.int64), np.remainder(x, c).view(np.int64))
+    near = far == 0.0  # the select form (the pendulum's lanes): the same below 10^6, and says where not
+    assert np.array_equal(near, np.abs(x) < 1e6) and near.sum() > x.size - 3
+    assert np.array_equal(selected[near].view(np.int64), ours[near].view(np.int64))
+
+
+def test_the_vector_pendulum_step_equals_the_scalar_one_in_every_lane():
+    """_pendulum_lanes steps all lanes in one vectorized loop; lanes whose angle is 10^6 or
+    more step with _step_pendulum. Both kinds of lanes, and the clipping edges of the action
+    and the speed, give _step_pendulum's state and reward."""
+    import numba
+
+    from tasks import rollout as ro
+
+    L = ro.LANES
+    rng = np.random.default_rng(6)
+    n = 40 * L
+    th = rng.uniform(-30.0, 30.0, n)
+    th[:4] = [3e6, -2e6, 2 * np.pi - 1e-15, -np.pi]
+    thdot = rng.uniform(-8.0, 8.0, n)
+    thdot[4:12] = [8.0, -8.0, 7.99, -7.99, 0.0, -0.0, 8.0, -8.0]
+    actions = rng.uniform(-3.0, 3.0, n).astype(np.float32)
+    actions[12:16] = [2.0, -2.0, 2.5, -2.5]
+
+    @numba.njit
+    def vector(st, acts, trig, w, reward, done):
+        ro._pendulum_lanes(st, acts, trig, w, acts.shape[0], reward, done)
+
+    @numba.njit
+    def scalar(st, l, action, sin_th):
+        return ro._step_pendulum(st, l, action, sin_th)
+
+    for b in range(0, n, L):
+        st = np.stack([th[b:b + L], thdot[b:b + L]], axis=1)
+        ref = st.copy()
+        trig = np.concatenate([np.sin(st[:, 0]), np.zeros(3 * L)])
+        reward, done = np.zeros(L), np.ones(L, np.float32)
+        vector(st, actions[b:b + L].copy(), trig, np.zeros(5 * L), reward, done)
+        for l in range(L):
+            r, ended = scalar(ref, l, actions[b + l], trig[l])
+            assert reward[l] == r and not ended and done[l] == 0.0, (b + l, reward[l], r)
+        np.testing.assert_array_equal(st.view(np.int64), ref.view(np.int64))
 
 
 def test_the_vector_mountaincar_continuous_step_equals_the_scalar_one_in_every_lane():
