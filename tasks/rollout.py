@@ -155,7 +155,7 @@ def _wrap(x, m, M):
 # and _dsdt's terms d1, d2, phi1, phi2, d2 * d2, and the quotients and their operands
 _AS, _AA, _AK, _AY, _AX, _ASN, _ACS, _AFL = 0, 4, 5, 21, 25, 28, 31, 34
 _AD1, _AD2, _APH1, _APH2, _ASQ, _AQ1, _AQ2, _ANUM, _ADEN, _AT = range(37, 47)
-ACROBOT_WORK = 47
+PHYSICS_WORK = 47  # float64 per lane of the kernel's work buffer for the lanes' physics: the acrobot's
 
 
 @_inline
@@ -521,8 +521,9 @@ def _mountaincar_lanes(st, acts, discrete, reward, done, w, replica):
     read), on the actions ``acts`` (float32 indices; every action 0 where not ``discrete``):
     the library's cos of every lane at once (trig_lanes; ``w``: 4 * LANES float64 of work),
     then the rest in _step_mountaincar's operations and order, lanes one after the other
-    with no call in between, so that their chains of dependent operations overlap. Writes the states into ``st`` and the
-    rewards and ends (0.0 / 1.0) into ``reward`` and ``done``."""
+    with no call in between, so that their chains of dependent operations overlap. Writes
+    the states into ``st`` and the rewards and ends (0.0 / 1.0) into ``reward`` and
+    ``done``."""
     L = LANES
     for l in range(L):
         w[l] = 3 * st[l, 0]
@@ -717,7 +718,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         f32 = np.float32
         NB = _pad(N, BLOCK)                                      # neurons in blocks: N and padding that never
         NL, C = NB * L, max(n_out, 2) * L                        # spikes; every buffer in one block, each on
-        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, 4 * L, L, ACROBOT_WORK * L)  # a 64-byte line (see _block): float64
+        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, 4 * L, L, PHYSICS_WORK * L)  # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
                     L, 4 * L, L, L, L, L)                        # and int64 buffers, then float32 ones
         at = np.zeros(len(f8_sizes) + 1, np.int64)               # where each buffer starts, in its items
@@ -742,8 +743,9 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         cnt, lane_total = f4[at4[16]:at4[17]], f4[at4[17]:at4[18]]
         acts, scratch = f4[at4[18]:at4[19]], f4[at4[19]:at4[20]]  # actions, _mcc_lanes' scratch
         mthree, mgrav, mexact, mdone = f4[at4[20]:at4[21]], f4[at4[21]:at4[22]], f4[at4[22]:at4[23]], \
-            f4[at4[23]:at4[24]]                                  # _mcc_lanes' float32 lanes
-        mreward, trig = f8[at[8]:at[9]], f8[at[9]:at[10]]       # trig: _observe's for _physics
+            f4[at4[23]:at4[24]]                                  # _mcc_lanes' float32 lanes; mdone and
+        mreward, trig = f8[at[8]:at[9]], f8[at[9]:at[10]]       # mreward: what the lanes' physics give;
+                                                                 # trig: _observe's for _physics
         ended = f8[at[10]:at[11]].view(np.int64)                # 1: the lane's episode ended this step
         aw = f8[at[11]:at[12]]                                   # the lanes' physics' work
         lthr[:] = np.inf
@@ -853,7 +855,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 if port == _MCC:
                     _mcc_lanes(st, acts, scratch, mthree, mgrav, mexact, mreward, mdone)
                 else:
-                    _pendulum_lanes(st, acts, trig, aw, aw.shape[0] // ACROBOT_WORK, mreward, mdone)
+                    _pendulum_lanes(st, acts, trig, aw, aw.shape[0] // PHYSICS_WORK, mreward, mdone)
             elif port == _MOUNTAINCAR:
                 _mountaincar_lanes(st, acts, decoding == 0, mreward, mdone, aw, replica)
             elif port == _ACROBOT:
