@@ -244,7 +244,7 @@ def _compare(x):
     return bad
 
 
-def check_values(n: int = 4096, seed: int = 0) -> np.ndarray:
+def _check_values(n: int = 4096, seed: int = 0) -> np.ndarray:
     """A fixed spread of values over every range and table row, and both signs."""
     rng = np.random.default_rng(seed)
     parts = [rng.uniform(-1.0, 1.0, n) * 10.0 ** rng.uniform(-9, 1.5, n),     # all scales to 30
@@ -260,9 +260,9 @@ _AGREES: bool | None = None
 
 def library_agrees() -> bool:
     """Whether :func:`sincos_lanes` gives this C library's ``sin`` and ``cos`` on
-    :func:`check_values` (once per process)."""
+    :func:`_check_values` (once per process)."""
     global _AGREES
     if _AGREES is None:
-        x = check_values()
+        x = _check_values()
         _AGREES = _compare(x) == 0
     return _AGREES

@@ -159,11 +159,11 @@ PHYSICS_WORK = 47  # float64 per lane of the kernel's work buffer for the lanes'
 
 
 @_inline
-def _divide_lanes(w, out, a, b, n):
-    """w[out * LANES + l] = w[a * LANES + l] / w[b * LANES + l] for l < n blocks of LANES,
-    eight at a time (neurons.simd.vdiv_f64x8)."""
+def _divide_lanes(w, out, a, b):
+    """w[out * LANES + l] = w[a * LANES + l] / w[b * LANES + l] for every lane, eight at a
+    time (neurons.simd.vdiv_f64x8)."""
     L = LANES
-    for i in range(0, n * L, 8):
+    for i in range(0, L, 8):
         vdiv8(w, out * L + i, w, a * L + i, w, b * L + i)
 
 
@@ -194,16 +194,16 @@ def _acrobot_rates(w, k_in, h, k_out, trig, first, replica):
                                             w[_ASN * L + l], w[(_ACS + 1) * L + l], w[(_ACS + 2) * L + l])
         w[_AD1 * L + l], w[_AD2 * L + l], w[_APH1 * L + l], w[_APH2 * L + l] = d1, d2, phi1, phi2
         w[_ASQ * L + l] = d2 * d2
-    _divide_lanes(w, _AQ1, _AD2, _AD1, 1)                     # d2 / d1
-    _divide_lanes(w, _AQ2, _ASQ, _AD1, 1)                     # d2 * d2 / d1
+    _divide_lanes(w, _AQ1, _AD2, _AD1)                        # d2 / d1
+    _divide_lanes(w, _AQ2, _ASQ, _AD1)                        # d2 * d2 / d1
     for l in range(L):
         w[_ANUM * L + l], w[_ADEN * L + l] = _acrobot_ddtheta2_parts(
             w[(_AY + 2) * L + l], w[_AA * L + l], w[_ASN * L + l], w[_APH1 * L + l], w[_APH2 * L + l],
             w[_AQ1 * L + l], w[_AQ2 * L + l])
-    _divide_lanes(w, k_out + 3, _ANUM, _ADEN, 1)              # ddtheta2
+    _divide_lanes(w, k_out + 3, _ANUM, _ADEN)                 # ddtheta2
     for l in range(L):
         w[_AT * L + l] = -(w[_AD2 * L + l] * w[(k_out + 3) * L + l] + w[_APH1 * L + l])
-    _divide_lanes(w, k_out + 2, _AT, _AD1, 1)                 # ddtheta1 = -(d2 ddtheta2 + phi1) / d1
+    _divide_lanes(w, k_out + 2, _AT, _AD1)                    # ddtheta1 = -(d2 ddtheta2 + phi1) / d1
     for l in range(L):
         w[k_out * L + l], w[(k_out + 1) * L + l] = w[(_AY + 2) * L + l], w[(_AY + 3) * L + l]
 
@@ -296,24 +296,31 @@ def _two_pi_rest(x, q):
 
 
 @_inline
-def _mod_two_pi(x):
+def _mod_two_pi_select(x):
     """x % (2 pi) as numba and numpy compute it (floor modulo: fmod, then + 2 pi where the
-    remainder is negative, +0.0 for a zero one), without the library's fmod: q = trunc(x / 2 pi)
-    gives fmod's exact remainder, or, where the division rounded up onto an integer, one
-    step past it (rounding never goes below an integer that the exact quotient reaches, so
-    never one short). |x| >= 1e6 and non-finite x take the library's."""
+    remainder is negative, +0.0 for a zero one), without the library's fmod, and with
+    selects for branches, so that a loop of it vectorizes: q = trunc(x / 2 pi) gives fmod's
+    exact remainder, or, where the division rounded up onto an integer, one step past it
+    (rounding never goes below an integer that the exact quotient reaches, so never one
+    short). Returns (the remainder, 1.0 where |x| >= 1e6 or x is not finite, whose remainder
+    only the library's gives, else 0.0)."""
     c = 2 * math.pi
-    if not (abs(x) < 1e6):
-        return x % c
-    q = np.trunc(x / c)
-    r = _two_pi_rest(x, q)
-    if (x >= 0.0) & (r < 0.0):
-        r = _two_pi_rest(x, q - 1.0)
-    elif (x < 0.0) & (r > 0.0):
-        r = _two_pi_rest(x, q + 1.0)
-    if r < 0.0:
-        return r + c
-    return r if r != 0.0 else 0.0
+    near = abs(x) < 1e6
+    y = x if near else 0.0
+    q = np.trunc(y / c)
+    r = _two_pi_rest(y, q)
+    below = _two_pi_rest(y, q - 1.0)
+    above = _two_pi_rest(y, q + 1.0)
+    r = below if (y >= 0.0) & (r < 0.0) else (above if (y < 0.0) & (r > 0.0) else r)
+    r = r + c if r < 0.0 else (r if r != 0.0 else 0.0)
+    return r, 0.0 if near else 1.0
+
+
+@_inline
+def _mod_two_pi(x):
+    """x % (2 pi): _mod_two_pi_select's, the library's where |x| >= 1e6 or x is not finite."""
+    r, far = _mod_two_pi_select(x)
+    return x % (2 * math.pi) if far != 0.0 else r
 
 
 @_inline
@@ -329,23 +336,6 @@ def _step_pendulum(st, l, action, sin_th):
     newthdot = min(max(newthdot, -8.0), 8.0)
     st[l, 0], st[l, 1] = th + newthdot * 0.05, newthdot
     return -costs, False
-
-
-@_inline
-def _mod_two_pi_select(x):
-    """_mod_two_pi with selects for branches, so that a loop of it vectorizes: (x % 2 pi,
-    1.0 where |x| >= 1e6 or x is not finite, where only _mod_two_pi gives the value, else
-    0.0)."""
-    c = 2 * math.pi
-    near = abs(x) < 1e6
-    y = x if near else 0.0
-    q = np.trunc(y / c)
-    r = _two_pi_rest(y, q)
-    below = _two_pi_rest(y, q - 1.0)
-    above = _two_pi_rest(y, q + 1.0)
-    r = below if (y >= 0.0) & (r < 0.0) else (above if (y < 0.0) & (r > 0.0) else r)
-    r = r + c if r < 0.0 else (r if r != 0.0 else 0.0)
-    return r, 0.0 if near else 1.0
 
 
 @_inline
