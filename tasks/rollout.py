@@ -168,11 +168,9 @@ def _divide_lanes(w, out, a, b):
 
 
 @_inline
-def _acrobot_rates(w, k_in, h, k_out, trig, first, replica):
-    """One stage of RK4 for every lane: y = s + h * k (s itself for the first), then k_out =
-    _dsdt(y). The library's cos of (y0 + y1) - pi/2 and y0 - pi/2, and sin and cos of y1,
-    for all lanes at once (the first stage has y1's from ``trig``); _dsdt's divisions as
-    vectors between loops that LLVM vectorizes (it keeps a loop scalar that divides)."""
+def _acrobot_stage_state(w, k_in, h, first):
+    """A stage's state y = s + h * k_in (s itself for the first) for every lane, and the
+    arguments of its cosines: (y0 + y1) - pi/2, y0 - pi/2, and y1 (sine and cosine)."""
     L = LANES
     pi = math.pi
     for l in range(L):
@@ -180,25 +178,30 @@ def _acrobot_rates(w, k_in, h, k_out, trig, first, replica):
             w[(_AY + i) * L + l] = w[(_AS + i) * L + l] if first else \
                 w[(_AS + i) * L + l] + h * w[(k_in + i) * L + l]
         y0, y1 = w[_AY * L + l], w[(_AY + 1) * L + l]
-        w[_AX * L + l] = y1
-        w[(_AX + 1) * L + l] = y0 + y1 - pi / 2.0
-        w[(_AX + 2) * L + l] = y0 - pi / 2
-    if first:
-        trig_lanes(w, (_AX + 1) * L, (_ASN + 1) * L, (_ACS + 1) * L, (_AFL + 1) * L, 2 * L, replica)
-        for l in range(L):
-            w[_ACS * L + l], w[_ASN * L + l] = trig[2 * L + l], trig[3 * L + l]
-    else:
-        trig_lanes(w, _AX * L, _ASN * L, _ACS * L, _AFL * L, 3 * L, replica)
+        w[_AX * L + l] = y0 + y1 - pi / 2.0
+        w[(_AX + 1) * L + l] = y0 - pi / 2
+        w[(_AX + 2) * L + l] = y1
+
+
+@_inline
+def _acrobot_rates(w, k_out, trig, first):
+    """k_out = _dsdt(y) for every lane, from the stage's cosines (the first stage takes sin and
+    cos of y1 from ``trig``); _dsdt's divisions as vectors between loops that LLVM vectorizes
+    (it keeps a loop scalar that divides)."""
+    L = LANES
     for l in range(L):
-        d1, d2, phi1, phi2 = _acrobot_terms(w[(_AY + 2) * L + l], w[(_AY + 3) * L + l], w[_ACS * L + l],
-                                            w[_ASN * L + l], w[(_ACS + 1) * L + l], w[(_ACS + 2) * L + l])
+        cos2 = trig[2 * L + l] if first else w[(_ACS + 2) * L + l]
+        sin2 = trig[3 * L + l] if first else w[(_ASN + 2) * L + l]
+        d1, d2, phi1, phi2 = _acrobot_terms(w[(_AY + 2) * L + l], w[(_AY + 3) * L + l], cos2, sin2,
+                                            w[_ACS * L + l], w[(_ACS + 1) * L + l])
         w[_AD1 * L + l], w[_AD2 * L + l], w[_APH1 * L + l], w[_APH2 * L + l] = d1, d2, phi1, phi2
         w[_ASQ * L + l] = d2 * d2
+        w[_AT * L + l] = sin2
     _divide_lanes(w, _AQ1, _AD2, _AD1)                        # d2 / d1
     _divide_lanes(w, _AQ2, _ASQ, _AD1)                        # d2 * d2 / d1
     for l in range(L):
         w[_ANUM * L + l], w[_ADEN * L + l] = _acrobot_ddtheta2_parts(
-            w[(_AY + 2) * L + l], w[_AA * L + l], w[_ASN * L + l], w[_APH1 * L + l], w[_APH2 * L + l],
+            w[(_AY + 2) * L + l], w[_AA * L + l], w[_AT * L + l], w[_APH1 * L + l], w[_APH2 * L + l],
             w[_AQ1 * L + l], w[_AQ2 * L + l])
     _divide_lanes(w, k_out + 3, _ANUM, _ADEN)                 # ddtheta2
     for l in range(L):
@@ -209,28 +212,11 @@ def _acrobot_rates(w, k_in, h, k_out, trig, first, replica):
 
 
 @_inline
-def _acrobot_lanes(st, acts, discrete, trig, w, reward, done, replica):
-    """Acrobot-v1's step for every lane (lanes without an episode compute what is never
-    read), on the actions ``acts`` (float32 indices; action 0 where not ``discrete``), in
-    Gymnasium's operations and order: RK4 over lanes (_acrobot_rates), each stage's sines
-    and cosines from one trig_lanes call. ``trig[l + i * LANES]``, i = 0..3: cos and sin of
-    the state's two angles, which the observation read (_observe_acrobot): the first stage
-    takes y1's from there, and the step leaves those of the new state there, where its end
-    test needs cos of the first angle anyway. Writes the states into ``st`` and the rewards
-    and ends (0.0 / 1.0) into ``reward`` and ``done``."""
+def _acrobot_new_state(st, w):
+    """RK4's new state from the four derivatives, wrapped and clipped as Gymnasium does, into
+    ``st``, and the arguments of its cosines: n0, n1 (sine and cosine), n1 + n0."""
     L = LANES
-    dt = 0.2
-    dt2 = dt / 2.0
-    for l in range(L):
-        for i in range(4):
-            w[(_AS + i) * L + l] = st[l, i]
-        ai = np.int64(acts[l]) if discrete else 0
-        w[_AA * L + l] = -1.0 if ai == 0 else (0.0 if ai == 1 else 1.0)
-    _acrobot_rates(w, _AK, 0.0, _AK, trig, True, replica)
-    _acrobot_rates(w, _AK, dt2, _AK + 4, trig, False, replica)
-    _acrobot_rates(w, _AK + 4, dt2, _AK + 8, trig, False, replica)
-    _acrobot_rates(w, _AK + 8, dt, _AK + 12, trig, False, replica)
-    h = dt / 6.0
+    h = 0.2 / 6.0
     pi = math.pi
     for l in range(L):
         for i in range(4):
@@ -244,7 +230,35 @@ def _acrobot_lanes(st, acts, discrete, trig, w, reward, done, replica):
         n3 = min(max(w[(_AY + 3) * L + l], -9 * pi), 9 * pi)
         st[l, 0], st[l, 1], st[l, 2], st[l, 3] = n0, n1, n2, n3
         w[_AX * L + l], w[(_AX + 1) * L + l], w[(_AX + 2) * L + l] = n0, n1, n1 + n0
-    trig_lanes(w, _AX * L, _ASN * L, _ACS * L, _AFL * L, 3 * L, replica)
+
+
+@_inline
+def _acrobot_lanes(st, acts, discrete, trig, w, reward, done, replica):
+    """Acrobot-v1's step for every lane (lanes without an episode compute what is never
+    read), on the actions ``acts`` (float32 indices; action 0 where not ``discrete``), in
+    Gymnasium's operations and order: RK4's four stages over all lanes, then the new state;
+    each of the five takes its sines and cosines from one trig_lanes call, at one place in
+    the code, so that the kernel holds one copy of it (five copies took a minute to
+    compile). ``trig[l + i * LANES]``, i = 0..3: cos and sin of the state's two angles, which
+    the observation read (_observe_acrobot): the first stage takes y1's from there, and the
+    step leaves those of the new state there, where its end test needs cos of the first
+    angle anyway. Writes the states into ``st`` and the rewards and ends (0.0 / 1.0) into
+    ``reward`` and ``done``."""
+    L = LANES
+    dt = 0.2
+    for l in range(L):
+        for i in range(4):
+            w[(_AS + i) * L + l] = st[l, i]
+        ai = np.int64(acts[l]) if discrete else 0
+        w[_AA * L + l] = -1.0 if ai == 0 else (0.0 if ai == 1 else 1.0)
+    for stage in range(5):                                   # RK4's stages, then the new state
+        if stage < 4:
+            _acrobot_stage_state(w, _AK + 4 * (stage - 1), dt / 2.0 if stage < 3 else dt, stage == 0)
+        else:
+            _acrobot_new_state(st, w)
+        trig_lanes(w, _AX * L, _ASN * L, _ACS * L, _AFL * L, 2 * L if stage == 0 else 3 * L, replica)
+        if stage < 4:
+            _acrobot_rates(w, _AK + 4 * stage, trig, stage == 0)
     for l in range(L):
         c0 = w[_ACS * L + l]
         trig[l], trig[L + l] = c0, w[_ASN * L + l]
