@@ -253,7 +253,7 @@ def _acrobot_lanes(st, acts, discrete, trig, w, reward, done, replica):
         w[_AA * L + l] = -1.0 if ai == 0 else (0.0 if ai == 1 else 1.0)
     for stage in range(5):                                   # RK4's stages, then the new state
         if stage < 4:
-            _acrobot_stage_state(w, _AK + 4 * (stage - 1), dt / 2.0 if stage < 3 else dt, stage == 0)
+            _acrobot_stage_state(w, _AK + 4 * max(stage - 1, 0), dt / 2.0 if stage < 3 else dt, stage == 0)
         else:
             _acrobot_new_state(st, w)
         trig_lanes(w, _AX * L, _ASN * L, _ACS * L, _AFL * L, 2 * L if stage == 0 else 3 * L, replica)

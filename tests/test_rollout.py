@@ -248,8 +248,9 @@ def test_the_vector_decoder_picks_count_then_voltages_action_in_every_lane():
 
 
 def test_the_pendulums_modulo_is_the_remainder_operators_bit_for_bit():
-    """_mod_two_pi (exact arithmetic instead of the library's fmod) against numba's ``%`` and
-    numpy's remainder: random angles, multiples of 2 pi and their neighbours a few ulps
+    """_mod_two_pi_select (exact arithmetic with selects instead of the library's fmod; the
+    pendulum's lanes) and _mod_two_pi (it, or the library's from 10^6) against numba's ``%``
+    and numpy's remainder: random angles, multiples of 2 pi and their neighbours a few ulps
     away (where the quotient's rounding crosses an integer), zeros, large values."""
     import math
 
@@ -274,9 +275,9 @@ def test_the_pendulums_modulo_is_the_remainder_operators_bit_for_bit():
     both(x, ours, theirs, selected, far)
     assert np.array_equal(ours.view(np.int64), theirs.view(np.int64))
     assert np.array_equal(ours.view(np.int64), np.remainder(x, c).view(np.int64))
-    near = far == 0.0  # the select form (the pendulum's lanes): the same below 10^6, and says where not
+    near = far == 0.0  # the select form says where it leaves the value to the library
     assert np.array_equal(near, np.abs(x) < 1e6) and near.sum() > x.size - 3
-    assert np.array_equal(selected[near].view(np.int64), ours[near].view(np.int64))
+    assert np.array_equal(selected[near].view(np.int64), theirs[near].view(np.int64))
 
 
 def test_the_vector_pendulum_step_equals_the_scalar_one_in_every_lane():
