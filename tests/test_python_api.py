@@ -285,3 +285,18 @@ def test_an_interrupted_run_writes_the_best_network_it_kept(tmp_path):
         run(config, callbacks=[CtrlC()], log=None)
     metrics = load_run(tmp_path / "i").metrics
     assert json.loads((tmp_path / "i" / "best.json").read_text())["fitness"] == metrics["best_ever"].iloc[-1]
+
+
+
+def test_the_generation_line_shows_slow_evaluation_rates_with_their_digits():
+    from types import SimpleNamespace
+
+    from evo.training.callbacks import LineLogger, rate_text
+
+    assert [rate_text(8, s) for s in (22.61, 0.5, 0.08, 1e-4)] == ["0.354", "16", "100", "80000"]
+    assert [rate_text(7, 0.1), rate_text(1, 1000.0), rate_text(256, 0.0)] == ["70", "0.001", "256000000000"]
+    lines = []
+    row = {"best": 452.69, "mean": 19.11, "best_ever": 452.69, "validation": float("nan"), "eval_seconds": 22.61}
+    LineLogger(lines.append).on_generation(None, SimpleNamespace(row=row, evaluation=range(8), generation=0,
+                                                                 stop_reason=""))
+    assert lines == ["gen    0  best    452.69  mean     19.11  best_ever    452.69     0.354 evals/s"]

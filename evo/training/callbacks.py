@@ -397,6 +397,13 @@ class SummaryWriter(Callback):
                 raise
 
 
+def rate_text(count: int, seconds: float) -> str:
+    """``count / seconds`` with three significant digits below 100 (a generation of a few
+    slow episodes shows 0.352, not 0), whole numbers above."""
+    rate = count / max(seconds, 1e-9)
+    return f"{rate:.0f}" if rate >= 99.95 else f"{rate:.3g}"
+
+
 class LineLogger(Callback):
     """A line per generation: best, mean, best so far, evaluations/s, validation; then, in a
     generation that a stop rule ended, the rule. Each line is flushed; where the reader of
@@ -411,7 +418,7 @@ class LineLogger(Callback):
         val = "" if math.isnan(row["validation"]) else f"  validation {row['validation']:.2f}"
         try:
             self.log(f"gen {result.generation:4d}  best {row['best']:9.2f}  mean {row['mean']:9.2f}  best_ever "
-                     f"{row['best_ever']:9.2f}  {P / max(row['eval_seconds'], 1e-9):8.0f} evals/s{val}")
+                     f"{row['best_ever']:9.2f}  {rate_text(P, row['eval_seconds']):>8s} evals/s{val}")
             if result.stop_reason:
                 self.log(f"stop: generation {result.generation}: {result.stop_reason}")
             sys.stdout.flush()
@@ -432,7 +439,7 @@ class ProgressBar(Callback):
     def on_generation(self, trainer: Trainer, result: GenerationResult) -> None:
         row, P = result.row, len(result.evaluation)
         self.bar.set_postfix_str(f"best {row['best']:.2f}  mean {row['mean']:.2f}  "
-                                 f"{P / max(row['eval_seconds'], 1e-9):.0f} evals/s", refresh=False)
+                                 f"{rate_text(P, row['eval_seconds'])} evals/s", refresh=False)
         self.bar.update(1)
 
     def on_end(self, trainer: Trainer, status: str, reason: str) -> None:
