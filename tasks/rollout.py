@@ -34,9 +34,9 @@ on each addition's latency (10-20% faster rollouts), and each sum keeps its orde
 physics, encoding and decoding run lane by lane, except these:
 MountainCarContinuous's float32 physics step all lanes at once (:func:`_mcc_lanes`: a
 polynomial cosine, and the library's where float32 rounding could tell the two apart, so
-the bits stay Gymnasium's); MountainCar's lanes step one after the other with no call
-in between (:func:`_mountaincar_lanes`); the acrobot's RK4 and the pendulum's step run over
-all lanes (:func:`_acrobot_lanes`, :func:`_pendulum_lanes`); and the sines and cosines of
+the bits stay Gymnasium's); MountainCar's step, the acrobot's RK4 and the pendulum's step
+run over all lanes (:func:`_mountaincar_lanes`, :func:`_acrobot_lanes`,
+:func:`_pendulum_lanes`); and the sines and cosines of
 the acrobot, the pendulum and MountainCar come from :func:`tasks.lane_trig.trig_lanes`, for
 all lanes at once with the C library's bits (its algorithm, vectorized; the library itself
 where it computes other bits). The jobs (p, e) are taken in the order p * E + e by the next
@@ -520,29 +520,33 @@ def _mcc_lanes(st, acts, old, three, gravity, exact, reward, done):
 # _kernel binds the port's pair as the kernel's globals, so that a kernel holds one port's
 # code: a third less to compile.
 @_inline
-def _mountaincar_lanes(st, acts, discrete, reward, done, w, replica):
+def _mountaincar_lanes(st, acts, discrete, reward, done, w, n, replica):
     """_step_mountaincar for every lane (lanes without an episode compute what is never
     read), on the actions ``acts`` (float32 indices; every action 0 where not ``discrete``):
     the library's cos of every lane at once (trig_lanes; ``w``: 4 * LANES float64 of work),
-    then the rest in _step_mountaincar's operations and order, lanes one after the other
-    with no call in between, so that their chains of dependent operations overlap. Writes
-    the states into ``st`` and the rewards and ends (0.0 / 1.0) into ``reward`` and
-    ``done``."""
+    then the rest in _step_mountaincar's operations and order, in one loop over ``n`` (=
+    LANES, a value LLVM does not know, so that it vectorizes the loop instead of unrolling
+    it) whose branches are selects. Writes the states into ``st`` and the rewards and ends
+    (0.0 / 1.0) into ``reward`` and ``done``."""
     L = LANES
     for l in range(L):
         w[l] = 3 * st[l, 0]
     trig_lanes(w, 0, L, 2 * L, 3 * L, L, replica)
-    for l in range(L):
-        position, velocity = st[l, 0], st[l, 1]
+    for l in range(L):                                    # the sines' place: the velocities
+        w[l], w[L + l] = st[l, 0], st[l, 1]
+    for l in range(n):
+        position, velocity = w[l], w[L + l]
         push = np.float64(acts[l]) - 1.0 if discrete else -1.0              # action - 1
         velocity = velocity + push * 0.001 + w[2 * L + l] * (-0.0025)
         velocity = min(max(velocity, -0.07), 0.07)
         position = position + velocity
         position = min(max(position, -1.2), 0.6)
         velocity = 0.0 if (position == -1.2) & (velocity < 0) else velocity
-        st[l, 0], st[l, 1] = position, velocity
-        reward[l] = -1.0
+        w[l], w[L + l] = position, velocity
         done[l] = np.float32(1.0) if (position >= 0.5) & (velocity >= 0.0) else np.float32(0.0)
+    for l in range(L):
+        st[l, 0], st[l, 1] = w[l], w[L + l]
+        reward[l] = -1.0
 
 
 @_inline
@@ -861,7 +865,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 else:
                     _pendulum_lanes(st, acts, trig, aw, aw.shape[0] // PHYSICS_WORK, mreward, mdone)
             elif port == _MOUNTAINCAR:
-                _mountaincar_lanes(st, acts, decoding == 0, mreward, mdone, aw, replica)
+                _mountaincar_lanes(st, acts, decoding == 0, mreward, mdone, aw, aw.shape[0] // PHYSICS_WORK, replica)
             elif port == _ACROBOT:
                 _acrobot_lanes(st, acts, decoding == 0, trig, aw, mreward, mdone, replica)
             n_ended = 0

@@ -318,6 +318,50 @@ def test_the_vector_pendulum_step_equals_the_scalar_one_in_every_lane():
         np.testing.assert_array_equal(st.view(np.int64), ref.view(np.int64))
 
 
+def test_the_vector_mountaincar_step_equals_the_scalar_one_in_every_lane():
+    """_mountaincar_lanes steps all lanes in one vectorized loop whose branches are selects:
+    random states, the wall (position -1.2 with the car moving left), the goal's edges and
+    the speed limits, each action, give _step_mountaincar's state, reward and end; so do
+    the continuous-decoding calls (every action 0: a push of -1)."""
+    import numba
+
+    from tasks import lane_trig
+    from tasks import rollout as ro
+
+    L = ro.LANES
+    rng = np.random.default_rng(7)
+    n = 40 * L
+    pos, vel = rng.uniform(-1.2, 0.6, n), rng.uniform(-0.07, 0.07, n)
+    pos[:8], vel[:8] = [-1.2, -1.2, -1.19, 0.5, 0.499, 0.6, 0.4999, -0.5], [-0.01, 0.0, -0.07, 0.0, 0.001, 0.07,
+                                                                          0.0001, 0.07]
+    actions = rng.integers(0, 3, n).astype(np.float32)
+
+    @numba.njit
+    def vector(st, acts, discrete, reward, done, w, replica):
+        ro._mountaincar_lanes(st, acts, discrete, reward, done, w, acts.shape[0], replica)
+
+    @numba.njit
+    def scalar(st, l, action):
+        return ro._step_mountaincar(st, l, action)
+
+    replica = lane_trig.library_agrees()
+    ends, walls = set(), 0
+    for discrete in (True, False):
+        for b in range(0, n, L):
+            st = np.stack([pos[b:b + L], vel[b:b + L]], axis=1)
+            ref = st.copy()
+            acts = actions[b:b + L].copy() if discrete else np.zeros(L, np.float32)
+            reward, done = np.zeros(L), np.full(L, 7.0, np.float32)
+            vector(st, acts, discrete, reward, done, np.zeros(ro.PHYSICS_WORK * L), replica)
+            for l in range(L):
+                r, ended = scalar(ref, l, np.int64(acts[l]) if discrete else 0)
+                assert reward[l] == r and done[l] == (1.0 if ended else 0.0), (b + l, reward[l], r, done[l], ended)
+                ends.add(bool(ended))
+                walls += bool(ref[l, 0] == -1.2 and ref[l, 1] == 0.0)
+            np.testing.assert_array_equal(st.view(np.int64), ref.view(np.int64))
+    assert ends == {True, False} and walls >= 2  # the goal and the wall were both reached
+
+
 def test_the_vector_mountaincar_continuous_step_equals_the_scalar_one_in_every_lane():
     """_mcc_lanes steps all lanes with a polynomial cosine; where float32 rounding of the
     gravity term could tell it from the C library's cos, the lane takes _step_mcc. Both
