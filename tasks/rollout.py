@@ -63,7 +63,7 @@ from neurons.encoders import field_centres
 from neurons.lif import _finite_thresholds
 from neurons.network import MODELS  # lif, alif, cuba: the kernel's numbering
 from neurons.simd import WIDE_LANES as LANES
-from neurons.simd import SOURCE_DIGEST, file_digest, stack_floats
+from neurons.simd import SOURCE_DIGEST, address, file_digest, stack_floats
 from neurons.simd import vadd16 as vadd, vbits16 as vbits, vdiv16 as vdiv, vgreater16 as vgreater, vload16 as vload
 from neurons.simd import vmul16 as vmul, vselect16 as vselect, vsplat16 as vsplat, vstore16 as vstore
 from neurons.simd import vdiv_f64x8 as vdiv8, vsub16 as vsub
@@ -676,6 +676,13 @@ def _pad(n, per_line):
 
 
 @_inline
+def _view(buf, start, shape):
+    """buf[start:] as an array of ``shape``, a view that carries no reference count
+    (:func:`neurons.simd.address`): ``buf`` must outlive it."""
+    return carray(address(buf, start), shape)
+
+
+@_inline
 def _block(words):
     """``words`` zeroed float64 that start on a 64-byte line. numba aligns its arrays to 32
     bytes only; a 16-lane vector of an array that starts 32 bytes into a line straddles two
@@ -735,27 +742,27 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         at4 = np.zeros(len(f4_sizes) + 1, np.int64)
         for k in range(len(f4_sizes)):
             at4[k + 1] = at4[k] + _pad(f4_sizes[k], 16)
-        f8 = _block(at[-1] + at4[-1] // 2)
-        f4 = f8[at[-1]:].view(np.float32)
-        st, work = f8[at[0]:at[0] + L * S].reshape((L, S)), f8[at[1]:at[1] + 30].reshape((5, 6))
-        ret, n, total = f8[at[2]:at[3]], f8[at[3]:at[4]], f8[at[4]:at[5]]
-        net, episode = f8[at[5]:at[6]].view(np.int64), f8[at[6]:at[7]].view(np.int64)
-        rows = f8[at[7]:at[8]].view(np.int64)
-        obs_flat = f4[at4[0]:at4[0] + L * d]
-        obs = obs_flat.reshape((d, L))                           # by variable, then lane
-        x, lw_in, lw_rec = f4[at4[1]:at4[2]], f4[at4[2]:at4[3]], f4[at4[3]:at4[4]]
-        cur, v, s = f4[at4[4]:at4[5]], f4[at4[5]:at4[6]], f4[at4[6]:at4[7]]  # s: [:NL] the state's, [NL:] the next
-        lbias, lbeta, lthr, lfin = f4[at4[7]:at4[8]], f4[at4[8]:at4[9]], f4[at4[9]:at4[10]], f4[at4[10]:at4[11]]
-        lalpha, lrho, lbad = f4[at4[11]:at4[12]], f4[at4[12]:at4[13]], f4[at4[13]:at4[14]]
-        isyn, adapt = f4[at4[14]:at4[15]], f4[at4[15]:at4[16]]  # cuba's i, alif's a
-        cnt, lane_total = f4[at4[16]:at4[17]], f4[at4[17]:at4[18]]
-        acts, scratch = f4[at4[18]:at4[19]], f4[at4[19]:at4[20]]  # actions, _mcc_lanes' scratch
-        mthree, mgrav, mexact, mdone = f4[at4[20]:at4[21]], f4[at4[21]:at4[22]], f4[at4[22]:at4[23]], \
-            f4[at4[23]:at4[24]]                                  # _mcc_lanes' float32 lanes; mdone and
-        mreward, trig = f8[at[8]:at[9]], f8[at[9]:at[10]]       # mreward: what the lanes' physics give;
+        f8 = _block(at[-1] + at4[-1] // 2)                       # the buffers below are views of it without
+        f4, f8i = f8[at[-1]:].view(np.float32), f8.view(np.int64)  # a reference count (_view): passed to the
+        st, work = _view(f8, at[0], (L, S)), _view(f8, at[1], (5, 6))  # inlined steps every step, views cost
+        ret, n, total = _view(f8, at[2], L), _view(f8, at[3], L), _view(f8, at[4], L)  # two atomic operations
+        net, episode, rows = _view(f8i, at[5], L), _view(f8i, at[6], L), _view(f8i, at[7], N)  # each there
+        obs_flat = _view(f4, at4[0], L * d)
+        obs = _view(f4, at4[0], (d, L))                          # by variable, then lane
+        x, lw_in, lw_rec = _view(f4, at4[1], n_in * L), _view(f4, at4[2], n_in * NL), _view(f4, at4[3], N * NL)
+        cur, v, s = _view(f4, at4[4], NL), _view(f4, at4[5], NL), _view(f4, at4[6], 2 * NL)  # s: [:NL] the
+        lbias, lbeta, lthr, lfin = _view(f4, at4[7], NL), _view(f4, at4[8], NL), _view(f4, at4[9], NL), \
+            _view(f4, at4[10], NL)                               # state's, [NL:] the next
+        lalpha, lrho, lbad = _view(f4, at4[11], NL), _view(f4, at4[12], NL), _view(f4, at4[13], NL)
+        isyn, adapt = _view(f4, at4[14], NL), _view(f4, at4[15], NL)  # cuba's i, alif's a
+        cnt, lane_total = _view(f4, at4[16], C), _view(f4, at4[17], L)
+        acts, scratch = _view(f4, at4[18], L), _view(f4, at4[19], 4 * L)  # actions, _mcc_lanes' scratch
+        mthree, mgrav, mexact, mdone = _view(f4, at4[20], L), _view(f4, at4[21], L), _view(f4, at4[22], L), \
+            _view(f4, at4[23], L)                                # _mcc_lanes' float32 lanes; mdone and
+        mreward, trig = _view(f8, at[8], L), _view(f8, at[9], 4 * L)  # mreward: what the lanes' physics give;
                                                                  # trig: _observe's for _physics
-        ended = f8[at[10]:at[11]].view(np.int64)                # 1: the lane's episode ended this step
-        aw = f8[at[11]:at[12]]                                   # the lanes' physics' work
+        ended = _view(f8i, at[10], L)                            # 1: the lane's episode ended this step
+        aw = _view(f8, at[11], PHYSICS_WORK * L)                 # the lanes' physics' work
         lthr[:] = np.inf
         acc = carray(stack_floats(ACC), (ACC,))
         net[:] = -1
@@ -916,6 +923,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     live -= 1
                     continue
                 _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N, trig)
+        f8[0] = st[0, 0]                                         # f8 lives until here, and with it the views
 
     port_globals = dict(globals(), _observe=_OBSERVE[port], _physics=_PHYSICS[port])  # port is in the closure:
     _episodes = types.FunctionType(_episodes.__code__, port_globals, _episodes.__name__, None,  # a cache key
