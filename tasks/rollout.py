@@ -78,7 +78,7 @@ ENCODINGS = ("direct", "population")
 DECODINGS = ("count_then_voltage", "rate", "membrane")
 # why networks with synaptic delays cannot take the compiled path
 WITHOUT_DELAYS = "compiled rollouts run networks without synaptic delays (lif, alif or cuba); these have delays"
-TRIG_PORTS = ("acrobot", "mountaincar", "pendulum")  # their sines and cosines: tasks.lane_trig
+TRIG_PORTS = ("cartpole", "acrobot", "mountaincar", "pendulum")  # their sines and cosines: tasks.lane_trig
 WINDOW = 100  # the double pole's damping window (tasks.double_pole.WINDOW)
 BLOCKS = (4, 5, 6)  # neurons updated together (their sums are independent chains of additions), per N: block_size
 
@@ -93,6 +93,8 @@ _CARTPOLE, _ACROBOT, _MOUNTAINCAR, _MCC, _PENDULUM, _DP, _DPNV = range(7)
 # ---------------------------------------------------------------------------- physics
 @_inline
 def _step_cartpole(st, l, action):
+    """CartPole-v1's step of lane l in Gymnasium's operations and order (the kernel steps
+    every lane at once in the same operations: _cartpole_lanes)."""
     gravity, masspole, length, tau = 9.8, 0.1, 0.5, 0.02
     total_mass = masspole + 1.0
     polemass_length = masspole * length
@@ -112,6 +114,61 @@ def _step_cartpole(st, l, action):
     st[l, 0], st[l, 1], st[l, 2], st[l, 3] = x, x_dot, theta, theta_dot
     terminated = (x < -2.4) | (x > 2.4) | (theta < -theta_threshold) | (theta > theta_threshold)
     return 1.0, terminated
+
+
+# the cartpole's blocks of LANES float64 in the work buffer, after trig_lanes' four
+_CX, _CXD, _CTH, _CTHD, _CA, _CB, _CTM, _CTEMP, _CINNER, _CNUM, _CDEN, _CTHACC, _CC, _CQ = range(4, 18)
+
+
+@_inline
+def _cartpole_lanes(st, acts, discrete, reward, done, w, n, replica):
+    """_step_cartpole for every lane (lanes without an episode compute what is never read)
+    on the actions ``acts`` (float32 indices; action 0 where not ``discrete``), in its
+    operations and order: the library's sin and cos of every lane at once (trig_lanes),
+    the divisions eight lanes at a time (_divide_lanes: LLVM keeps a loop that divides
+    scalar), the rest in loops over ``n`` (= LANES, a value LLVM does not know, so that it
+    vectorizes them). ``w``: 18 * LANES float64 of work. Writes the states into ``st`` and
+    the rewards and ends (0.0 / 1.0) into ``reward`` and ``done``."""
+    L = LANES
+    gravity, masspole, length, tau = 9.8, 0.1, 0.5, 0.02
+    total_mass = masspole + 1.0
+    polemass_length = masspole * length
+    theta_threshold = 12 * 2 * math.pi / 360
+    X, XD, TH, THD, A, B, TM, TEMP = _CX, _CXD, _CTH, _CTHD, _CA, _CB, _CTM, _CTEMP
+    INNER, NUM, DEN, THACC, C, Q = _CINNER, _CNUM, _CDEN, _CTHACC, _CC, _CQ
+    for l in range(L):
+        w[l] = st[l, 2]
+        w[X * L + l], w[XD * L + l], w[TH * L + l], w[THD * L + l] = st[l, 0], st[l, 1], st[l, 2], st[l, 3]
+        w[TM * L + l] = total_mass
+    trig_lanes(w, 0, L, 2 * L, 3 * L, L, replica)            # sin at L + l, cos at 2 * L + l
+    for l in range(n):
+        force = 10.0 if discrete and np.int64(acts[l]) == 1 else -10.0
+        thd, sn, cs = w[THD * L + l], w[L + l], w[2 * L + l]
+        w[A * L + l] = force + polemass_length * (thd * thd) * sn
+        w[B * L + l] = masspole * (cs * cs)
+    _divide_lanes(w, TEMP, A, TM)                            # temp
+    _divide_lanes(w, INNER, B, TM)
+    for l in range(n):
+        sn, cs = w[L + l], w[2 * L + l]
+        w[NUM * L + l] = gravity * sn - cs * w[TEMP * L + l]
+        w[DEN * L + l] = length * (4.0 / 3.0 - w[INNER * L + l])
+    _divide_lanes(w, THACC, NUM, DEN)                        # thetaacc
+    for l in range(n):
+        w[C * L + l] = polemass_length * w[THACC * L + l] * w[2 * L + l]
+    _divide_lanes(w, Q, C, TM)
+    for l in range(n):
+        x, x_dot, theta, theta_dot = w[X * L + l], w[XD * L + l], w[TH * L + l], w[THD * L + l]
+        xacc = w[TEMP * L + l] - w[Q * L + l]
+        x = x + tau * x_dot
+        x_dot = x_dot + tau * xacc
+        theta = theta + tau * theta_dot
+        theta_dot = theta_dot + tau * w[THACC * L + l]
+        w[X * L + l], w[XD * L + l], w[TH * L + l], w[THD * L + l] = x, x_dot, theta, theta_dot
+        ended = (x < -2.4) | (x > 2.4) | (theta < -theta_threshold) | (theta > theta_threshold)
+        done[l] = np.float32(1.0) if ended else np.float32(0.0)
+    for l in range(L):
+        st[l, 0], st[l, 1], st[l, 2], st[l, 3] = w[X * L + l], w[XD * L + l], w[TH * L + l], w[THD * L + l]
+        reward[l] = 1.0
 
 
 @_inline
@@ -588,7 +645,7 @@ def _observe_dpnv(st, l, obs, trig):
 _OBSERVE = {_CARTPOLE: _observe_state, _ACROBOT: _observe_acrobot, _MOUNTAINCAR: _observe_state, _MCC: _observe_state,
             _PENDULUM: _observe_pendulum, _DP: _observe_state, _DPNV: _observe_dpnv}
 _PHYSICS = {  # (st, l, ai, af, work, trig) -> the port's step
-    _CARTPOLE: _inline(lambda st, l, ai, af, work, trig: _step_cartpole(st, l, ai)),
+    _CARTPOLE: _inline(lambda st, l, ai, af, work, trig: (0.0, False)),  # _cartpole_lanes
     _ACROBOT: _inline(lambda st, l, ai, af, work, trig: (0.0, False)),  # _acrobot_lanes
     _MOUNTAINCAR: _inline(lambda st, l, ai, af, work, trig: _step_mountaincar(st, l, ai)),
     _MCC: _inline(lambda st, l, ai, af, work, trig: _step_mcc(st, l, af)),
@@ -875,6 +932,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 _mountaincar_lanes(st, acts, decoding == 0, mreward, mdone, aw, aw.shape[0] // PHYSICS_WORK, replica)
             elif port == _ACROBOT:
                 _acrobot_lanes(st, acts, decoding == 0, trig, aw, mreward, mdone, replica)
+            elif port == _CARTPOLE:
+                _cartpole_lanes(st, acts, decoding == 0, mreward, mdone, aw, aw.shape[0] // PHYSICS_WORK, replica)
             n_ended = 0
             for l in range(L):
                 p = net[l]
@@ -890,7 +949,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     af = (cnt[l] - cnt[L + l]) * action_scale
                 else:                                            # tanh(v0 - v1) * max_action
                     af = f32(_tanh(np.float64(v[l] - v[L + l]))) * action_scale
-                if port == _MCC or port == _MOUNTAINCAR or port == _ACROBOT or port == _PENDULUM:  # stepped above
+                if port == _MCC or port == _MOUNTAINCAR or port == _ACROBOT or port == _PENDULUM or port == _CARTPOLE:
                     reward, terminated = mreward[l], mdone[l] != f32(0.0)
                 else:
                     reward, terminated = _physics(st, l, ai, af, work, trig)

@@ -318,6 +318,50 @@ def test_the_vector_pendulum_step_equals_the_scalar_one_in_every_lane():
         np.testing.assert_array_equal(st.view(np.int64), ref.view(np.int64))
 
 
+def test_the_vector_cartpole_step_equals_the_scalar_one_in_every_lane():
+    """_cartpole_lanes steps all lanes at once (the C library's sines and cosines from
+    lane_trig, divisions eight lanes at a time): random states, the edges of the track and
+    of the pole's angle, both actions, give _step_cartpole's state, reward and end; so do the
+    calls of other decodings (every action 0)."""
+    import numba
+
+    from tasks import lane_trig
+    from tasks import rollout as ro
+
+    L = ro.LANES
+    rng = np.random.default_rng(8)
+    n = 40 * L
+    state = np.stack([rng.uniform(-2.5, 2.5, n), rng.uniform(-3.0, 3.0, n), rng.uniform(-0.25, 0.25, n),
+                      rng.uniform(-3.0, 3.0, n)], axis=1)
+    state[:6] = [[2.4, 0.0, 0.0, 0.0], [-2.4, 0.0, 0.0, 0.0], [0.0, 0.0, 12 * 2 * np.pi / 360, 0.0],
+                 [0.0, 0.0, -12 * 2 * np.pi / 360, 0.0], [2.39, 1.0, 0.2, 2.0], [0.0, 0.0, 0.0, 0.0]]
+    actions = rng.integers(0, 2, n).astype(np.float32)
+
+    @numba.njit
+    def vector(st, acts, discrete, reward, done, w, replica):
+        ro._cartpole_lanes(st, acts, discrete, reward, done, w, acts.shape[0], replica)
+
+    @numba.njit
+    def scalar(st, l, action):
+        return ro._step_cartpole(st, l, action)
+
+    ends = set()
+    for replica in {lane_trig.library_agrees(), False}:
+        for discrete in (True, False):
+            for b in range(0, n, L):
+                st = state[b:b + L].copy()
+                ref = st.copy()
+                acts = actions[b:b + L].copy() if discrete else np.zeros(L, np.float32)
+                reward, done = np.zeros(L), np.full(L, 7.0, np.float32)
+                vector(st, acts, discrete, reward, done, np.zeros(ro.PHYSICS_WORK * L), replica)
+                for l in range(L):
+                    r, ended = scalar(ref, l, np.int64(acts[l]) if discrete else 0)
+                    assert reward[l] == r and done[l] == (1.0 if ended else 0.0), (b + l, reward[l], r, done[l])
+                    ends.add(bool(ended))
+                np.testing.assert_array_equal(st.view(np.int64), ref.view(np.int64))
+    assert ends == {True, False}
+
+
 def test_the_vector_mountaincar_step_equals_the_scalar_one_in_every_lane():
     """_mountaincar_lanes steps all lanes in one vectorized loop whose branches are selects:
     random states, the wall (position -1.2 with the car moving left), the goal's edges and
