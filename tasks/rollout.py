@@ -34,12 +34,14 @@ on each addition's latency (10-20% faster rollouts), and each sum keeps its orde
 physics, encoding and decoding run lane by lane, except these:
 MountainCarContinuous's float32 physics step all lanes at once (:func:`_mcc_lanes`: a
 polynomial cosine, and the library's where float32 rounding could tell the two apart, so
-the bits stay Gymnasium's); MountainCar's step, the acrobot's RK4 and the pendulum's step
-run over all lanes (:func:`_mountaincar_lanes`, :func:`_acrobot_lanes`,
-:func:`_pendulum_lanes`); and the sines and cosines of
-the acrobot, the pendulum and MountainCar come from :func:`tasks.lane_trig.trig_lanes`, for
-all lanes at once with the C library's bits (its algorithm, vectorized; the library itself
-where it computes other bits). The jobs (p, e) are taken in the order p * E + e by the next
+the bits stay Gymnasium's); CartPole's and MountainCar's steps, the acrobot's RK4 and the
+pendulum's step run over all lanes (:func:`_cartpole_lanes`, :func:`_mountaincar_lanes`,
+:func:`_acrobot_lanes`, :func:`_pendulum_lanes`; divisions as 8-wide vector divisions,
+which LLVM would leave scalar); and their sines and cosines come from
+:func:`tasks.lane_trig.trig_lanes`, for all lanes at once with the C library's bits (its
+algorithm, vectorized; the library itself where it computes other bits). The kernel's
+buffers are views without a reference count: NRT's atomic increments and decrements
+around every inlined step took 10% of the acrobot's rollout. The jobs (p, e) are taken in the order p * E + e by the next
 free lane: lanes mostly hold one network, whose neurons tend to spike together
 (rows of W_rec that no lane's neuron spiked are skipped), and a finished episode's lane
 takes the next job at once, so there is no work for finished episodes and no Python

@@ -318,38 +318,52 @@ def test_the_vector_pendulum_step_equals_the_scalar_one_in_every_lane():
         np.testing.assert_array_equal(st.view(np.int64), ref.view(np.int64))
 
 
-def test_the_vector_cartpole_step_equals_the_scalar_one_in_every_lane():
-    """_cartpole_lanes steps all lanes at once (the C library's sines and cosines from
-    lane_trig, divisions eight lanes at a time): random states, the edges of the track and
-    of the pole's angle, both actions, give _step_cartpole's state, reward and end; so do the
-    calls of other decodings (every action 0)."""
+def _lane_states(port, rng, n):
+    """Random states of ``port`` (cartpole or mountaincar) with its edges first: the track's
+    and the pole's limits; the wall (position -1.2, moving left), the goal and the speed
+    limits. Returns (states (n, S), actions (n,) float32 indices)."""
+    if port == "cartpole":
+        st = np.stack([rng.uniform(-2.5, 2.5, n), rng.uniform(-3.0, 3.0, n), rng.uniform(-0.25, 0.25, n),
+                       rng.uniform(-3.0, 3.0, n)], axis=1)
+        edge = 12 * 2 * np.pi / 360
+        st[:6] = [[2.4, 0, 0, 0], [-2.4, 0, 0, 0], [0, 0, edge, 0], [0, 0, -edge, 0], [2.39, 1, 0.2, 2], [0, 0, 0, 0]]
+        return st, rng.integers(0, 2, n).astype(np.float32)
+    st = np.stack([rng.uniform(-1.2, 0.6, n), rng.uniform(-0.07, 0.07, n)], axis=1)
+    st[:8] = [[-1.2, -0.01], [-1.2, 0.0], [-1.19, -0.07], [0.5, 0.0], [0.499, 0.001], [0.6, 0.07], [0.4999, 0.0001],
+              [-0.5, 0.07]]
+    return st, rng.integers(0, 3, n).astype(np.float32)
+
+
+@pytest.mark.parametrize("port", ["cartpole", "mountaincar"])
+def test_the_vector_step_of_a_port_equals_its_scalar_step_in_every_lane(port):
+    """_cartpole_lanes and _mountaincar_lanes step all lanes at once (the C library's
+    sines and cosines from lane_trig, branches as selects, the cartpole's divisions eight
+    lanes at a time): random states and the edges (_lane_states), every action, give the
+    scalar step's state, reward and end, with the vectorized sines and cosines and with
+    the library's; so do the calls of other decodings (every action 0)."""
     import numba
 
     from tasks import lane_trig
     from tasks import rollout as ro
 
-    L = ro.LANES
-    rng = np.random.default_rng(8)
-    n = 40 * L
-    state = np.stack([rng.uniform(-2.5, 2.5, n), rng.uniform(-3.0, 3.0, n), rng.uniform(-0.25, 0.25, n),
-                      rng.uniform(-3.0, 3.0, n)], axis=1)
-    state[:6] = [[2.4, 0.0, 0.0, 0.0], [-2.4, 0.0, 0.0, 0.0], [0.0, 0.0, 12 * 2 * np.pi / 360, 0.0],
-                 [0.0, 0.0, -12 * 2 * np.pi / 360, 0.0], [2.39, 1.0, 0.2, 2.0], [0.0, 0.0, 0.0, 0.0]]
-    actions = rng.integers(0, 2, n).astype(np.float32)
+    lanes, step = {"cartpole": (ro._cartpole_lanes, ro._step_cartpole),
+                   "mountaincar": (ro._mountaincar_lanes, ro._step_mountaincar)}[port]
 
     @numba.njit
     def vector(st, acts, discrete, reward, done, w, replica):
-        ro._cartpole_lanes(st, acts, discrete, reward, done, w, acts.shape[0], replica)
+        lanes(st, acts, discrete, reward, done, w, acts.shape[0], replica)
 
     @numba.njit
     def scalar(st, l, action):
-        return ro._step_cartpole(st, l, action)
+        return step(st, l, action)
 
-    ends = set()
+    L = ro.LANES
+    states, actions = _lane_states(port, np.random.default_rng(8), 40 * L)
+    ends, stopped = set(), 0
     for replica in {lane_trig.library_agrees(), False}:
         for discrete in (True, False):
-            for b in range(0, n, L):
-                st = state[b:b + L].copy()
+            for b in range(0, len(states), L):
+                st = states[b:b + L].copy()
                 ref = st.copy()
                 acts = actions[b:b + L].copy() if discrete else np.zeros(L, np.float32)
                 reward, done = np.zeros(L), np.full(L, 7.0, np.float32)
@@ -358,52 +372,10 @@ def test_the_vector_cartpole_step_equals_the_scalar_one_in_every_lane():
                     r, ended = scalar(ref, l, np.int64(acts[l]) if discrete else 0)
                     assert reward[l] == r and done[l] == (1.0 if ended else 0.0), (b + l, reward[l], r, done[l])
                     ends.add(bool(ended))
+                    stopped += bool(port == "mountaincar" and ref[l, 0] == -1.2 and ref[l, 1] == 0.0)
                 np.testing.assert_array_equal(st.view(np.int64), ref.view(np.int64))
-    assert ends == {True, False}
-
-
-def test_the_vector_mountaincar_step_equals_the_scalar_one_in_every_lane():
-    """_mountaincar_lanes steps all lanes in one vectorized loop whose branches are selects:
-    random states, the wall (position -1.2 with the car moving left), the goal's edges and
-    the speed limits, each action, give _step_mountaincar's state, reward and end; so do
-    the continuous-decoding calls (every action 0: a push of -1)."""
-    import numba
-
-    from tasks import lane_trig
-    from tasks import rollout as ro
-
-    L = ro.LANES
-    rng = np.random.default_rng(7)
-    n = 40 * L
-    pos, vel = rng.uniform(-1.2, 0.6, n), rng.uniform(-0.07, 0.07, n)
-    pos[:8], vel[:8] = [-1.2, -1.2, -1.19, 0.5, 0.499, 0.6, 0.4999, -0.5], [-0.01, 0.0, -0.07, 0.0, 0.001, 0.07,
-                                                                          0.0001, 0.07]
-    actions = rng.integers(0, 3, n).astype(np.float32)
-
-    @numba.njit
-    def vector(st, acts, discrete, reward, done, w, replica):
-        ro._mountaincar_lanes(st, acts, discrete, reward, done, w, acts.shape[0], replica)
-
-    @numba.njit
-    def scalar(st, l, action):
-        return ro._step_mountaincar(st, l, action)
-
-    replica = lane_trig.library_agrees()
-    ends, walls = set(), 0
-    for discrete in (True, False):
-        for b in range(0, n, L):
-            st = np.stack([pos[b:b + L], vel[b:b + L]], axis=1)
-            ref = st.copy()
-            acts = actions[b:b + L].copy() if discrete else np.zeros(L, np.float32)
-            reward, done = np.zeros(L), np.full(L, 7.0, np.float32)
-            vector(st, acts, discrete, reward, done, np.zeros(ro.PHYSICS_WORK * L), replica)
-            for l in range(L):
-                r, ended = scalar(ref, l, np.int64(acts[l]) if discrete else 0)
-                assert reward[l] == r and done[l] == (1.0 if ended else 0.0), (b + l, reward[l], r, done[l], ended)
-                ends.add(bool(ended))
-                walls += bool(ref[l, 0] == -1.2 and ref[l, 1] == 0.0)
-            np.testing.assert_array_equal(st.view(np.int64), ref.view(np.int64))
-    assert ends == {True, False} and walls >= 2  # the goal and the wall were both reached
+    assert ends == {True, False}                          # episodes that end and go on
+    assert port == "cartpole" or stopped >= 2             # MountainCar's wall stopped cars
 
 
 def test_the_vector_mountaincar_continuous_step_equals_the_scalar_one_in_every_lane():
