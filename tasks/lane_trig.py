@@ -40,7 +40,7 @@ import numpy as np
 from numba.core import types
 from numba.extending import intrinsic
 
-__all__ = ["sincos_lanes", "trig_lanes", "library_agrees"]
+__all__ = ["sincos_lanes", "trig_lanes", "library_agrees", "sincos_near_lanes", "trig_near_lanes", "near_agrees"]
 
 _inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -202,13 +202,8 @@ def _sin_cos(x):
 
 
 @_inline
-def sincos_lanes(w, x, sn, cs, flag, n):
-    """w[sn + l], w[cs + l] = sin(w[x + l]), cos(w[x + l]) for l < n, the C library's values;
-    ``w``: a 1-D float64 array, ``x``, ``sn``, ``cs`` and ``flag`` (n values of scratch) offsets
-    into it (offsets, not array views: a view costs two atomic reference counts). Returns how
-    many values the library computed."""
-    for l in range(n):
-        w[sn + l], w[cs + l], w[flag + l] = _sin_cos(w[x + l])
+def _library_where_flagged(w, x, sn, cs, flag, n):
+    """The library's sin and cos of the values whose flag is set; how many there were."""
     m = 0
     for l in range(n):
         if w[flag + l] != 0.0:
@@ -218,30 +213,94 @@ def sincos_lanes(w, x, sn, cs, flag, n):
 
 
 @_inline
+def _library_lanes(w, x, sn, cs, n):
+    for l in range(n):
+        w[sn + l], w[cs + l] = math.sin(w[x + l]), math.cos(w[x + l])
+
+
+@_inline
+def sincos_lanes(w, x, sn, cs, flag, n):
+    """w[sn + l], w[cs + l] = sin(w[x + l]), cos(w[x + l]) for l < n, the C library's values;
+    ``w``: a 1-D float64 array, ``x``, ``sn``, ``cs`` and ``flag`` (n values of scratch) offsets
+    into it (offsets, not array views: a view costs two atomic reference counts). Returns how
+    many values the library computed."""
+    for l in range(n):
+        w[sn + l], w[cs + l], w[flag + l] = _sin_cos(w[x + l])
+    return _library_where_flagged(w, x, sn, cs, flag, n)
+
+
+@_inline
 def trig_lanes(w, x, sn, cs, flag, n, replica):
     """:func:`sincos_lanes` where ``replica`` (:func:`library_agrees`), else the library's
     ``sin`` and ``cos`` one by one: the same values either way."""
     if replica:
         sincos_lanes(w, x, sn, cs, flag, n)
     else:
-        for l in range(n):
-            w[sn + l], w[cs + l] = math.sin(w[x + l]), math.cos(w[x + l])
+        _library_lanes(w, x, sn, cs, n)
 
 
-@_jit
-def _compare(x):
-    """How many of sin(x) and cos(x) differ between sincos_lanes and the library (NaN equal
-    to NaN)."""
+@_inline
+def _sin_cos_near(x):
+    """:func:`_sin_cos` for |x| < 0.855469, where s_sin.c takes do_sin(x, 0) and do_cos(x,
+    0): the same operations, without the other ranges' code. 1.0 where the library must
+    compute them: below 2^-26, from 0.855469, not finite."""
+    k = _row(x)
+    sn, ssn, cs, ccs = _SN[k], _SSN[k], _CS[k], _CCS[k]
+    ax = abs(x)
+    return (_do_sin_t(x, 0.0, sn, ssn, cs, ccs), _do_cos_t(x, 0.0, sn, ssn, cs, ccs),
+            0.0 if (ax >= _TINY) & (ax < _NEAR) else 1.0)
+
+
+@_inline
+def sincos_near_lanes(w, x, sn, cs, flag, n):
+    """:func:`sincos_lanes` for arguments that are mostly below 0.855469 in magnitude (a
+    pole's angle): the library computes the others."""
+    for l in range(n):
+        w[sn + l], w[cs + l], w[flag + l] = _sin_cos_near(w[x + l])
+    return _library_where_flagged(w, x, sn, cs, flag, n)
+
+
+@_inline
+def trig_near_lanes(w, x, sn, cs, flag, n, replica):
+    """:func:`sincos_near_lanes` where ``replica`` (:func:`near_agrees`), else the library's
+    ``sin`` and ``cos`` one by one: the same values either way."""
+    if replica:
+        sincos_near_lanes(w, x, sn, cs, flag, n)
+    else:
+        _library_lanes(w, x, sn, cs, n)
+
+
+@_inline
+def _differences(x, w):
+    """How many of sin(x) and cos(x) differ between w[n:2n], w[2n:3n] and the library (NaN
+    equal to NaN)."""
     n = x.shape[0]
-    w = np.empty(4 * n)
-    w[:n] = x
-    sincos_lanes(w, 0, n, 2 * n, 3 * n, n)
     bad = 0
     for i in range(n):
         s, c = math.sin(x[i]), math.cos(x[i])
         sn, cs = w[n + i], w[2 * n + i]
         bad += ((sn != s) & ~(np.isnan(sn) & np.isnan(s))) | ((cs != c) & ~(np.isnan(cs) & np.isnan(c)))
     return bad
+
+
+@_jit
+def _compare(x):
+    """How many of sin(x) and cos(x) differ between sincos_lanes and the library."""
+    n = x.shape[0]
+    w = np.empty(4 * n)
+    w[:n] = x
+    sincos_lanes(w, 0, n, 2 * n, 3 * n, n)
+    return _differences(x, w)
+
+
+@_jit
+def _compare_near(x):
+    """:func:`_compare` for :func:`sincos_near_lanes`."""
+    n = x.shape[0]
+    w = np.empty(4 * n)
+    w[:n] = x
+    sincos_near_lanes(w, 0, n, 2 * n, 3 * n, n)
+    return _differences(x, w)
 
 
 def _check_values(n: int = 4096, seed: int = 0) -> np.ndarray:
@@ -266,3 +325,16 @@ def library_agrees() -> bool:
         x = _check_values()
         _AGREES = _compare(x) == 0
     return _AGREES
+
+
+_NEAR_AGREES: bool | None = None
+
+
+def near_agrees() -> bool:
+    """Whether :func:`sincos_near_lanes` gives this C library's ``sin`` and ``cos`` on
+    :func:`_check_values` (once per process; CartPole's rollouts ask this one, which
+    compiles faster than :func:`library_agrees`'s)."""
+    global _NEAR_AGREES
+    if _NEAR_AGREES is None:
+        _NEAR_AGREES = _compare_near(_check_values()) == 0
+    return _NEAR_AGREES

@@ -38,11 +38,12 @@ the bits stay Gymnasium's); CartPole's and MountainCar's steps, the acrobot's RK
 pendulum's step run over all lanes (:func:`_cartpole_lanes`, :func:`_mountaincar_lanes`,
 :func:`_acrobot_lanes`, :func:`_pendulum_lanes`; divisions as 8-wide vector divisions,
 which LLVM would leave scalar); and their sines and cosines come from
-:func:`tasks.lane_trig.trig_lanes`, for all lanes at once with the C library's bits (its
-algorithm, vectorized; the library itself where it computes other bits). The kernel's
-buffers are views without a reference count: NRT's atomic increments and decrements
-around every inlined step took 10% of the acrobot's rollout. The jobs (p, e) are taken in the order p * E + e by the next
-free lane: lanes mostly hold one network, whose neurons tend to spike together
+:func:`tasks.lane_trig.trig_lanes` (CartPole's from its near-range form,
+``trig_near_lanes``, which compiles in less time), for all lanes at once with the C
+library's bits (its algorithm, vectorized; the library itself where it computes other
+bits). The kernel's buffers are views without a reference count: NRT's atomic increments
+and decrements around every inlined step took 10% of the acrobot's rollout. The jobs (p,
+e) are taken in the order p * E + e by the next free lane: lanes mostly hold one network, whose neurons tend to spike together
 (rows of W_rec that no lane's neuron spiked are skipped), and a finished episode's lane
 takes the next job at once, so there is no work for finished episodes and no Python
 between steps. A lane's arithmetic is that of one episode alone, so a network's returns
@@ -70,7 +71,7 @@ from neurons.simd import vadd16 as vadd, vbits16 as vbits, vdiv16 as vdiv, vgrea
 from neurons.simd import vmul16 as vmul, vselect16 as vselect, vsplat16 as vsplat, vstore16 as vstore
 from neurons.simd import vdiv_f64x8 as vdiv8, vsub16 as vsub
 from tasks import lane_trig
-from tasks.lane_trig import trig_lanes
+from tasks.lane_trig import trig_lanes, trig_near_lanes
 
 __all__ = ["PORTS", "ENCODINGS", "DECODINGS", "MODELS", "rollout", "WITHOUT_DELAYS"]
 
@@ -80,7 +81,8 @@ ENCODINGS = ("direct", "population")
 DECODINGS = ("count_then_voltage", "rate", "membrane")
 # why networks with synaptic delays cannot take the compiled path
 WITHOUT_DELAYS = "compiled rollouts run networks without synaptic delays (lif, alif or cuba); these have delays"
-TRIG_PORTS = ("cartpole", "acrobot", "mountaincar", "pendulum")  # their sines and cosines: tasks.lane_trig
+TRIG_PORTS = ("acrobot", "mountaincar", "pendulum")  # their sines and cosines: tasks.lane_trig
+NEAR_TRIG_PORTS = ("cartpole",)  # theirs: tasks.lane_trig's near-range form (a pole's angle below 0.855469)
 WINDOW = 100  # the double pole's damping window (tasks.double_pole.WINDOW)
 BLOCKS = (4, 5, 6)  # neurons updated together (their sums are independent chains of additions), per N: block_size
 
@@ -142,7 +144,7 @@ def _cartpole_lanes(st, acts, discrete, reward, done, w, n, replica):
         w[l] = st[l, 2]
         w[X * L + l], w[XD * L + l], w[TH * L + l], w[THD * L + l] = st[l, 0], st[l, 1], st[l, 2], st[l, 3]
         w[TM * L + l] = total_mass
-    trig_lanes(w, 0, L, 2 * L, 3 * L, L, replica)            # sin at L + l, cos at 2 * L + l
+    trig_near_lanes(w, 0, L, 2 * L, 3 * L, L, replica)       # sin at L + l, cos at 2 * L + l
     for l in range(n):
         force = 10.0 if discrete and np.int64(acts[l]) == 1 else -10.0
         thd, sn, cs = w[THD * L + l], w[L + l], w[2 * L + l]
@@ -993,6 +995,14 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
     return _kernels[key]
 
 
+def replica_trig(port: str) -> bool:
+    """Whether ``port``'s kernel takes its sines and cosines from tasks.lane_trig's
+    vectorized replica of the C library (where it gives the library's bits here)."""
+    if port in TRIG_PORTS:
+        return lane_trig.library_agrees()
+    return port in NEAR_TRIG_PORTS and lane_trig.near_agrees()
+
+
 def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, scale, offset, fields: int,
             decoding: str, action_scale: float, max_steps: int, sim_steps: int, reset: str,
             final_state: bool = False, stop: np.ndarray | None = None):
@@ -1028,5 +1038,5 @@ def rollout(nets: NetworkBatch, port: str, start: np.ndarray, *, encoding: str, 
            _finite_thresholds(nets), none if nets.alpha is None else nets.alpha,
            none if nets.rho is None else nets.rho, none if nets.b is None else nets.b, nets.n_out, scale32, offset32, np.ascontiguousarray(centres),
            np.ascontiguousarray(widths), np.float32(action_scale), returns, steps, spikes, final, bool(final_state),
-           np.zeros(1, np.int64) if stop is None else stop, port in TRIG_PORTS and lane_trig.library_agrees())
+           np.zeros(1, np.int64) if stop is None else stop, replica_trig(port))
     return returns, steps, spikes, (final if final_state else None)

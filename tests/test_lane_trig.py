@@ -71,6 +71,30 @@ def test_values_outside_the_replicas_ranges_go_to_the_library(trig):
     assert math.copysign(1.0, sn[1]) == -1.0  # sin(-0.0) = -0.0
 
 
+def test_the_near_range_form_gives_the_librarys_bits_and_leaves_it_the_rest(trig):
+    """sincos_near_lanes (CartPole's poles) computes |x| < 0.855469 as sincos_lanes does and
+    sends the rest to the library: below 2^-26, from 0.855469, not finite."""
+    import numba
+
+    @numba.njit
+    def run(w, n):
+        return trig.sincos_near_lanes(w, 0, n, 2 * n, 3 * n, n)
+
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.uniform(-0.86, 0.86, 200_000),
+                        rng.uniform(-1.0, 1.0, 20_000) * 10.0 ** rng.uniform(-9, 0, 20_000), spread(2_000, 3),
+                        [trig._NEAR, -trig._NEAR, np.nextafter(trig._NEAR, 0.0), 0.0, np.nan]])
+    n = x.size
+    w = np.concatenate([x, np.full(3 * n, 7.0)])
+    by_library = run(w, n)
+    want_sn, want_cs = library(x)
+    np.testing.assert_array_equal(w[n:2 * n], want_sn)
+    np.testing.assert_array_equal(w[2 * n:3 * n], want_cs)
+    ax = np.abs(x)
+    assert by_library == np.sum(~((ax >= 2.0 ** -26) & (ax < trig._NEAR)))  # NaN compares false: the library's
+    assert trig.near_agrees()
+
+
 def test_the_table_holds_sine_and_cosine_of_each_row_in_two_doubles(trig):
     k = np.arange(trig.ENTRIES)
     for hi, lo, f in ((trig._SN, trig._SSN, np.sin), (trig._CS, trig._CCS, np.cos)):
@@ -79,7 +103,7 @@ def test_the_table_holds_sine_and_cosine_of_each_row_in_two_doubles(trig):
     assert trig._SN[1].hex() == "0x1.fffeaaaaeeeefp-8" and trig._CS[109].hex() == "0x1.514f57d7bf3dap-1"
 
 
-@pytest.mark.parametrize("name", ["acrobot", "pendulum", "mountaincar"])
+@pytest.mark.parametrize("name", ["acrobot", "pendulum", "mountaincar", "cartpole"])
 def test_rollouts_play_the_same_episodes_with_the_library_trig(name, monkeypatch):
     """The compiled path calls the library where the replica disagrees with it: the episodes
     stay the same, so only the speed depends on the library."""
@@ -96,6 +120,7 @@ def test_rollouts_play_the_same_episodes_with_the_library_trig(name, monkeypatch
     try:
         replica = run_episodes(nets, task.physics, start, task.encoder, **args)
         monkeypatch.setattr(lane_trig, "_AGREES", False)
+        monkeypatch.setattr(lane_trig, "_NEAR_AGREES", False)
         own = run_episodes(nets, task.physics, start, task.encoder, **args)
     finally:
         use_kernel("auto")

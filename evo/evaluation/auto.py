@@ -16,7 +16,7 @@ is given), after the first generation whose serial evaluation took
   over (the digits preset moves after its second generation; a short run stays serial).
 
 The process's first evaluation is not judged: it also loads or compiles the numba kernels
-(up to 15 s on a fresh install), a one-off cost that Ray's workers would pay again. Results
+(up to 20 s on a fresh install), a one-off cost that Ray's workers would pay again. Results
 never depend on the backend, so the move changes nothing but time. A task that only this process registered (``tasks.register``, not a
 plugin) stays serial, with one note: Ray's workers cannot make it. Where Ray fails to start,
 the run goes on serially with a warning, and the generation just evaluated is kept.
