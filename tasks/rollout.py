@@ -43,11 +43,11 @@ which LLVM would leave scalar); and their sines and cosines come from
 library's bits (its algorithm, vectorized; the library itself where it computes other
 bits). The kernel's buffers are views without a reference count: NRT's atomic increments
 and decrements around every inlined step took 10% of the acrobot's rollout. The jobs (p,
-e) are taken in the order p * E + e by the next free lane: lanes mostly hold one network, whose neurons tend to spike together
-(rows of W_rec that no lane's neuron spiked are skipped), and a finished episode's lane
-takes the next job at once, so there is no work for finished episodes and no Python
-between steps. A lane's arithmetic is that of one episode alone, so a network's returns
-never depend on the other networks of the call. One kernel is compiled per (port,
+e) are taken in the order p * E + e by the next free lane: lanes mostly hold one network,
+whose neurons tend to spike together (rows of W_rec that no lane's neuron spiked are
+skipped), and a finished episode's lane takes the next job at once, so there is no work
+for finished episodes and no Python between steps. A lane's arithmetic is that of one
+episode alone, so a network's returns never depend on the other networks of the call. One kernel is compiled per (port,
 decoding, encoding, reset, neuron model, block), which are constants in it, on first use,
 and cached on disk; it holds its port's code only. The module needs numba: import it only where
 ``neurons.kernels.AVAILABLE``.
@@ -128,7 +128,7 @@ _CX, _CXD, _CTH, _CTHD, _CA, _CB, _CTM, _CTEMP, _CINNER, _CNUM, _CDEN, _CTHACC, 
 def _cartpole_lanes(st, acts, discrete, reward, done, w, n, replica):
     """_step_cartpole for every lane (lanes without an episode compute what is never read)
     on the actions ``acts`` (float32 indices; action 0 where not ``discrete``), in its
-    operations and order: the library's sin and cos of every lane at once (trig_lanes),
+    operations and order: the library's sin and cos of every lane at once (trig_near_lanes),
     the divisions eight lanes at a time (_divide_lanes: LLVM keeps a loop that divides
     scalar), the rest in loops over ``n`` (= LANES, a value LLVM does not know, so that it
     vectorizes them). ``w``: 18 * LANES float64 of work. Writes the states into ``st`` and
@@ -593,7 +593,7 @@ def _mountaincar_lanes(st, acts, discrete, reward, done, w, n, replica):
     for l in range(L):
         w[l] = 3 * st[l, 0]
     trig_lanes(w, 0, L, 2 * L, 3 * L, L, replica)
-    for l in range(L):                                    # the sines' place: the velocities
+    for l in range(L):                                    # the arguments' and sines' places: the state
         w[l], w[L + l] = st[l, 0], st[l, 1]
     for l in range(n):
         position, velocity = w[l], w[L + l]
