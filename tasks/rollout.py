@@ -31,16 +31,15 @@ lane-interleaved, so each LIF operation is one vector operation. Neurons go in b
 4 to 6 (:func:`block_size`: the size that pads N least), whose sums advance together:
 independent chains of additions keep the vector units busy where one sum at a time waited
 on each addition's latency (10-20% faster rollouts), and each sum keeps its order. The
-physics, encoding and decoding run lane by lane, except these:
-MountainCarContinuous's float32 physics step all lanes at once (:func:`_mcc_lanes`: a
-polynomial cosine, and the library's where float32 rounding could tell the two apart, so
-the bits stay Gymnasium's); CartPole's and MountainCar's steps, the acrobot's RK4 and the
-pendulum's step run over all lanes (:func:`_cartpole_lanes`, :func:`_mountaincar_lanes`,
-:func:`_acrobot_lanes`, :func:`_pendulum_lanes`; divisions as 8-wide vector divisions,
+physics of every port step all lanes at once: MountainCarContinuous's float32 step
+(:func:`_mcc_lanes`: a polynomial cosine, and the library's where float32 rounding could
+tell the two apart, so the bits stay Gymnasium's), and the others' steps
+(:func:`_cartpole_lanes`, :func:`_mountaincar_lanes`, :func:`_acrobot_lanes`,
+:func:`_pendulum_lanes`, :func:`_dp_lanes`; some divisions as 8-wide vector divisions,
 which LLVM would leave scalar); and their sines and cosines come from
-:func:`tasks.lane_trig.trig_lanes` (CartPole's from its near-range form,
-``trig_near_lanes``, which compiles in less time), for all lanes at once with the C
-library's bits (its algorithm, vectorized; the library itself where it computes other
+:func:`tasks.lane_trig.trig_lanes` (the poles' of CartPole and the double pole from its
+near-range form, ``trig_near_lanes``, which compiles in less time), for all lanes at once
+with the C library's bits (its algorithm, vectorized; the library itself where it computes other
 bits). The kernel's buffers are views without a reference count: NRT's atomic increments
 and decrements around every inlined step took 10% of the acrobot's rollout. The jobs (p,
 e) are taken in the order p * E + e by the next free lane: lanes mostly hold one network,
@@ -82,7 +81,7 @@ DECODINGS = ("count_then_voltage", "rate", "membrane")
 # why networks with synaptic delays cannot take the compiled path
 WITHOUT_DELAYS = "compiled rollouts run networks without synaptic delays (lif, alif or cuba); these have delays"
 TRIG_PORTS = ("acrobot", "mountaincar", "pendulum")  # their sines and cosines: tasks.lane_trig
-NEAR_TRIG_PORTS = ("cartpole",)  # theirs: tasks.lane_trig's near-range form (a pole's angle below 0.855469)
+NEAR_TRIG_PORTS = ("cartpole", "double-pole", "double-pole-nv")  # theirs: lane_trig's near-range form (poles)
 WINDOW = 100  # the double pole's damping window (tasks.double_pole.WINDOW)
 BLOCKS = (4, 5, 6)  # neurons updated together (their sums are independent chains of additions), per N: block_size
 
@@ -466,7 +465,8 @@ def _dp_rate(force, y, out):
 
 @_inline
 def _step_double_pole(st, l, action, work):
-    """Two RK4 steps of 0.01 s; ``work`` (5, 6) scratch. State as DoublePolePhysics."""
+    """Two RK4 steps of 0.01 s; ``work`` (5, 6) scratch. State as DoublePolePhysics. The
+    kernel steps every lane at once in the same operations (_dp_lanes)."""
     force = min(max(np.float64(action), -1.0), 1.0) * 10.0
     tau = 0.01
     hh, h6 = tau * 0.5, tau / 6.0
@@ -494,6 +494,77 @@ def _step_double_pole(st, l, action, work):
     st[l, 6 + WINDOW] = t + 1
     failed = (abs(y[0]) > 2.4) | (abs(y[2]) > 0.628329) | (abs(y[4]) > 0.628329)
     return (0.0 if failed else 1.0), failed
+
+
+# the double pole's blocks of LANES float64 in the work buffer: y, the three rates, the stage's
+# state, the arguments of the sines and cosines (two blocks each), their values, and the force
+_DY, _DDYDX, _DDYT, _DDYM, _DTMP, _DX, _DSN, _DCS, _DFL, _DF = 0, 6, 12, 18, 24, 30, 32, 34, 36, 38
+
+
+@_inline
+def _dp_lanes(st, acts, w, n, reward, done, replica):
+    """_step_double_pole for every lane (lanes without an episode compute what is never
+    read) on the float32 actions ``acts``, in its operations and order: each of the eight
+    evaluations of the rates (two RK4 steps of four stages) takes the sines and cosines of
+    every lane's two pole angles at once (trig_near_lanes: the poles fail at 0.628 rad), at
+    one place in the code; the rest runs in loops over ``n`` (= LANES). ``w``: 39 * LANES
+    float64 of work. Writes the states (with the damping window) into ``st`` and the rewards
+    and ends (0.0 / 1.0) into ``reward`` and ``done``."""
+    L = LANES
+    g, mup = -9.8, 0.000002
+    m1, l1, m2, l2 = 0.1, 0.5, 0.01, 0.05
+    tau = 0.01
+    hh, h6 = tau * 0.5, tau / 6.0
+    Y, DYDX, DYT, DYM, TMP, X, SN, CS, FL, F = _DY, _DDYDX, _DDYT, _DDYM, _DTMP, _DX, _DSN, _DCS, _DFL, _DF
+    for l in range(L):
+        for i in range(6):
+            w[(Y + i) * L + l] = st[l, i]
+        w[F * L + l] = min(max(np.float64(acts[l]), -1.0), 1.0) * 10.0
+    for e in range(8):                                       # two RK4 steps of four stages
+        stage = e % 4
+        src = Y if stage == 0 else TMP
+        dst = DYDX if stage == 0 else (DYM if stage == 2 else DYT)
+        for l in range(n):
+            w[X * L + l], w[(X + 1) * L + l] = w[(src + 2) * L + l], w[(src + 4) * L + l]
+        trig_near_lanes(w, X * L, SN * L, CS * L, FL * L, 2 * L, replica)
+        for l in range(n):                                   # _dp_rate(force, src, dst)
+            force = w[F * L + l]
+            y1, y3, y5 = w[(src + 1) * L + l], w[(src + 3) * L + l], w[(src + 5) * L + l]
+            c1, s1 = w[CS * L + l], w[SN * L + l]
+            c2, s2 = w[(CS + 1) * L + l], w[(SN + 1) * L + l]
+            gs1, gs2 = g * s1, g * s2
+            ml1, ml2 = l1 * m1, l2 * m2
+            t1, t2 = mup * y3 / ml1, mup * y5 / ml2
+            fi1 = ml1 * (y3 * y3) * s1 + 0.75 * m1 * c1 * (t1 + gs1)
+            fi2 = ml2 * (y5 * y5) * s2 + 0.75 * m2 * c2 * (t2 + gs2)
+            mi1, mi2 = m1 * (1 - 0.75 * c1 * c1), m2 * (1 - 0.75 * c2 * c2)
+            xacc = (force + fi1 + fi2) / (mi1 + mi2 + 1.0)
+            w[dst * L + l], w[(dst + 1) * L + l] = y1, xacc
+            w[(dst + 2) * L + l], w[(dst + 3) * L + l] = y3, -0.75 * (xacc * c1 + gs1 + t1) / l1
+            w[(dst + 4) * L + l], w[(dst + 5) * L + l] = y5, -0.75 * (xacc * c2 + gs2 + t2) / l2
+        for i in range(6):
+            for l in range(n):
+                y = w[(Y + i) * L + l]
+                if stage == 0:
+                    w[(TMP + i) * L + l] = y + hh * w[(DYDX + i) * L + l]
+                elif stage == 1:
+                    w[(TMP + i) * L + l] = y + hh * w[(DYT + i) * L + l]
+                elif stage == 2:
+                    w[(TMP + i) * L + l] = y + tau * w[(DYM + i) * L + l]
+                    w[(DYM + i) * L + l] = w[(DYM + i) * L + l] + w[(DYT + i) * L + l]
+                else:
+                    w[(Y + i) * L + l] = y + h6 * (w[(DYDX + i) * L + l] + w[(DYT + i) * L + l]
+                                                   + 2.0 * w[(DYM + i) * L + l])
+    for l in range(L):
+        for i in range(6):
+            st[l, i] = w[(Y + i) * L + l]
+        y0, y1, y2, y3, y4 = st[l, 0], st[l, 1], st[l, 2], st[l, 3], st[l, 4]
+        t = np.int64(st[l, 6 + WINDOW])
+        st[l, 6 + t % WINDOW] = abs(y0) + abs(y1) + abs(y2) + abs(y3)
+        st[l, 6 + WINDOW] = t + 1
+        failed = (abs(y0) > 2.4) | (abs(y2) > 0.628329) | (abs(y4) > 0.628329)
+        reward[l] = 0.0 if failed else 1.0
+        done[l] = np.float32(1.0) if failed else np.float32(0.0)
 
 
 @_inline
@@ -575,11 +646,10 @@ def _mcc_lanes(st, acts, old, three, gravity, exact, reward, done):
 
 
 # Per port, what the episode kernel calls as ``_observe(st, l, obs, trig)`` (lane l's
-# observation into ``obs[:, l]``) and ``_physics(st, l, ai, af, work, trig)`` (lane l's step on
-# the integer action ai or the float one af: (reward, terminated)); ``trig`` (4 * LANES float64,
-# lane l's first one NaN at an episode's start) carries sines and cosines between the two.
-# _kernel binds the port's pair as the kernel's globals, so that a kernel holds one port's
-# code: a third less to compile.
+# observation into ``obs[:, l]``; ``trig``, 4 * LANES float64, lane l's first one NaN at an
+# episode's start, carries sines and cosines between a port's step and its observation);
+# the steps themselves take all lanes at once (the ``_*_lanes`` functions). _kernel binds the
+# port's observation as the kernel's global, so that a kernel holds one port's code.
 @_inline
 def _mountaincar_lanes(st, acts, discrete, reward, done, w, n, replica):
     """_step_mountaincar for every lane (lanes without an episode compute what is never
@@ -648,15 +718,7 @@ def _observe_dpnv(st, l, obs, trig):
 
 _OBSERVE = {_CARTPOLE: _observe_state, _ACROBOT: _observe_acrobot, _MOUNTAINCAR: _observe_state, _MCC: _observe_state,
             _PENDULUM: _observe_pendulum, _DP: _observe_state, _DPNV: _observe_dpnv}
-_PHYSICS = {  # (st, l, ai, af, work, trig) -> the port's step
-    _CARTPOLE: _inline(lambda st, l, ai, af, work, trig: (0.0, False)),  # _cartpole_lanes
-    _ACROBOT: _inline(lambda st, l, ai, af, work, trig: (0.0, False)),  # _acrobot_lanes
-    _MOUNTAINCAR: _inline(lambda st, l, ai, af, work, trig: _step_mountaincar(st, l, ai)),
-    _MCC: _inline(lambda st, l, ai, af, work, trig: _step_mcc(st, l, af)),
-    _PENDULUM: _inline(lambda st, l, ai, af, work, trig: (0.0, False)),  # _pendulum_lanes
-    _DP: _inline(lambda st, l, ai, af, work, trig: _step_double_pole(st, l, af, work)),
-    _DPNV: _inline(lambda st, l, ai, af, work, trig: _step_double_pole(st, l, af, work))}
-_observe, _physics = _observe_state, _PHYSICS[_CARTPOLE]  # the names the kernel calls; _kernel binds its port's
+_observe = _observe_state  # the name the kernel calls; _kernel binds its port's
 
 
 # ---------------------------------------------------------------------------- episodes
@@ -794,7 +856,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         f32 = np.float32
         NB = _pad(N, BLOCK)                                      # neurons in blocks: N and padding that never
         NL, C = NB * L, max(n_out, 2) * L                        # spikes; every buffer in one block, each on
-        f8_sizes = (L * S, 30, L, L, L, L, L, N, L, 4 * L, L, PHYSICS_WORK * L)  # a 64-byte line (see _block): float64
+        f8_sizes = (L * S, L, L, L, L, L, N, L, 4 * L, L, PHYSICS_WORK * L)  # a 64-byte line (see _block): float64
         f4_sizes = (L * d, n_in * L, n_in * NL, N * NL, NL, NL, 2 * NL, NL, NL, NL, NL, NL, NL, NL, NL, NL, C, L,
                     L, 4 * L, L, L, L, L)                        # and int64 buffers, then float32 ones
         at = np.zeros(len(f8_sizes) + 1, np.int64)               # where each buffer starts, in its items
@@ -805,9 +867,9 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
             at4[k + 1] = at4[k] + _pad(f4_sizes[k], 16)
         f8 = _block(at[-1] + at4[-1] // 2)                       # the buffers below are views of it without
         f4, f8i = f8[at[-1]:].view(np.float32), f8.view(np.int64)  # a reference count (_view): passed to the
-        st, work = _view(f8, at[0], (L, S)), _view(f8, at[1], (5, 6))  # inlined steps every step, views cost
-        ret, n, total = _view(f8, at[2], L), _view(f8, at[3], L), _view(f8, at[4], L)  # two atomic operations
-        net, episode, rows = _view(f8i, at[5], L), _view(f8i, at[6], L), _view(f8i, at[7], N)  # each there
+        st = _view(f8, at[0], (L, S))                            # inlined steps every step, views cost
+        ret, n, total = _view(f8, at[1], L), _view(f8, at[2], L), _view(f8, at[3], L)  # two atomic operations
+        net, episode, rows = _view(f8i, at[4], L), _view(f8i, at[5], L), _view(f8i, at[6], N)  # each there
         obs_flat = _view(f4, at4[0], L * d)
         obs = _view(f4, at4[0], (d, L))                          # by variable, then lane
         x, lw_in, lw_rec = _view(f4, at4[1], n_in * L), _view(f4, at4[2], n_in * NL), _view(f4, at4[3], N * NL)
@@ -820,10 +882,10 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
         acts, scratch = _view(f4, at4[18], L), _view(f4, at4[19], 4 * L)  # actions, _mcc_lanes' scratch
         mthree, mgrav, mexact, mdone = _view(f4, at4[20], L), _view(f4, at4[21], L), _view(f4, at4[22], L), \
             _view(f4, at4[23], L)                                # _mcc_lanes' float32 lanes; mdone and
-        mreward, trig = _view(f8, at[8], L), _view(f8, at[9], 4 * L)  # mreward: what the lanes' physics give;
+        mreward, trig = _view(f8, at[7], L), _view(f8, at[8], 4 * L)  # mreward: what the lanes' physics give;
                                                                  # trig: _observe's for _physics
-        ended = _view(f8i, at[10], L)                            # 1: the lane's episode ended this step
-        aw = _view(f8, at[11], PHYSICS_WORK * L)                 # the lanes' physics' work
+        ended = _view(f8i, at[9], L)                            # 1: the lane's episode ended this step
+        aw = _view(f8, at[10], PHYSICS_WORK * L)                 # the lanes' physics' work
         lthr[:] = np.inf
         acc = carray(stack_floats(ACC), (ACC,))
         net[:] = -1
@@ -920,7 +982,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     vstore(s, f, vload(s, NL + f))
             if decoding == 0:
                 _discrete_actions(cnt, v, n_out, acts)
-            if port == _MCC or port == _PENDULUM:                # the physics of every lane at once
+            if port == _MCC or port == _PENDULUM or port == _DP or port == _DPNV:  # every lane's physics at once
                 if decoding == 1:
                     vstore(acts, 0, vmul(vsub(vload(cnt, 0), vload(cnt, L)), vsplat(action_scale)))
                 elif decoding == 2:
@@ -930,6 +992,8 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                     vstore(acts, 0, zero)
                 if port == _MCC:
                     _mcc_lanes(st, acts, scratch, mthree, mgrav, mexact, mreward, mdone)
+                elif port == _DP or port == _DPNV:
+                    _dp_lanes(st, acts, aw, aw.shape[0] // PHYSICS_WORK, mreward, mdone, replica)
                 else:
                     _pendulum_lanes(st, acts, trig, aw, aw.shape[0] // PHYSICS_WORK, mreward, mdone)
             elif port == _MOUNTAINCAR:
@@ -946,17 +1010,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 if p < 0:
                     continue
                 total[l] += step_spikes
-                ai, af = 0, f32(0.0)
-                if decoding == 0:                                # most spikes; ties: higher v
-                    ai = np.int64(acts[l])
-                elif decoding == 1:                              # (n0 - n1) * max_action / sim_steps
-                    af = (cnt[l] - cnt[L + l]) * action_scale
-                else:                                            # tanh(v0 - v1) * max_action
-                    af = f32(_tanh(np.float64(v[l] - v[L + l]))) * action_scale
-                if port == _MCC or port == _MOUNTAINCAR or port == _ACROBOT or port == _PENDULUM or port == _CARTPOLE:
-                    reward, terminated = mreward[l], mdone[l] != f32(0.0)
-                else:
-                    reward, terminated = _physics(st, l, ai, af, work, trig)
+                reward, terminated = mreward[l], mdone[l] != f32(0.0)  # every port's lanes stepped above
                 ret[l] += reward
                 n[l] += 1.0
                 if terminated or n[l] >= max_steps:
@@ -988,7 +1042,7 @@ def _kernel(port: int, decoding: int, population: bool, subtract: bool, model: i
                 _start_episode(l, episode[l], start, st, v, s, isyn, adapt, N, trig)
         f8[0] = st[0, 0]                                         # f8 lives until here, and with it the views
 
-    port_globals = dict(globals(), _observe=_OBSERVE[port], _physics=_PHYSICS[port])  # port is in the closure:
+    port_globals = dict(globals(), _observe=_OBSERVE[port])  # port is in the closure:
     _episodes = types.FunctionType(_episodes.__code__, port_globals, _episodes.__name__, None,  # a cache key
                                    _episodes.__closure__)
     _kernels[key] = _jit(_episodes)

@@ -378,6 +378,47 @@ def test_the_vector_step_of_a_port_equals_its_scalar_step_in_every_lane(port):
     assert port == "cartpole" or stopped >= 2             # MountainCar's wall stopped cars
 
 
+def test_the_vector_double_pole_step_equals_the_scalar_one_in_every_lane():
+    """_dp_lanes runs both RK4 steps over all lanes (the sines and cosines of the poles from
+    lane_trig's near-range form): random states and forces, the clipping of the force and the
+    failure edges give _step_double_pole's state, damping window, reward and end, with the
+    vectorized sines and cosines and with the library's."""
+    import numba
+
+    from tasks import rollout as ro
+
+    @numba.njit
+    def vector(st, acts, w, reward, done, replica):
+        ro._dp_lanes(st, acts, w, acts.shape[0], reward, done, replica)
+
+    @numba.njit
+    def scalar(st, l, action, work):
+        return ro._step_double_pole(st, l, action, work)
+
+    L, S = ro.LANES, 7 + ro.WINDOW
+    rng = np.random.default_rng(9)
+    n = 40 * L
+    states = np.zeros((n, S))
+    states[:, :6] = rng.normal(0.0, [1.0, 1.0, 0.3, 1.0, 0.3, 1.0], (n, 6))
+    states[:, 6:6 + ro.WINDOW] = rng.uniform(0.0, 3.0, (n, ro.WINDOW))
+    states[:, 6 + ro.WINDOW] = rng.integers(0, 500, n)
+    states[:4, :6] = [[2.39, 1, 0, 0, 0, 0], [0, 0, 0.628, 1, 0, 0], [0, 0, 0, 0, -0.628, -1], [0, 0, 0.9, 0, 0, 0]]
+    actions = rng.uniform(-1.5, 1.5, n).astype(np.float32)
+    ends = set()
+    for replica in {ro.replica_trig("double-pole"), False}:
+        for b in range(0, n, L):
+            st = states[b:b + L].copy()
+            ref = st.copy()
+            reward, done = np.zeros(L), np.full(L, 7.0, np.float32)
+            vector(st, actions[b:b + L].copy(), np.zeros(ro.PHYSICS_WORK * L), reward, done, replica)
+            for l in range(L):
+                r, ended = scalar(ref, l, actions[b + l], np.zeros((5, 6)))
+                assert reward[l] == r and done[l] == (1.0 if ended else 0.0), (b + l, reward[l], r, done[l])
+                ends.add(bool(ended))
+            np.testing.assert_array_equal(st.view(np.int64), ref.view(np.int64))
+    assert ends == {True, False}
+
+
 def test_the_vector_mountaincar_continuous_step_equals_the_scalar_one_in_every_lane():
     """_mcc_lanes steps all lanes with a polynomial cosine; where float32 rounding of the
     gravity term could tell it from the C library's cos, the lane takes _step_mcc. Both
