@@ -443,10 +443,15 @@ def _pendulum_lanes(st, acts, trig, w, n, reward, done):
 
 @_inline
 def _dp_derivs(force, y1, y2, y3, y4, y5):
+    return _dp_derivs_t(force, y3, y5, math.cos(y2), math.sin(y2), math.cos(y4), math.sin(y4))
+
+
+@_inline
+def _dp_derivs_t(force, y3, y5, c1, s1, c2, s2):
+    """The double pole's accelerations (cart, pole 1, pole 2), given cos and sin of the two
+    pole angles."""
     g, mup = -9.8, 0.000002
     m1, l1, m2, l2 = 0.1, 0.5, 0.01, 0.05
-    c1, s1 = math.cos(y2), math.sin(y2)
-    c2, s2 = math.cos(y4), math.sin(y4)
     gs1, gs2 = g * s1, g * s2
     ml1, ml2 = l1 * m1, l2 * m2
     t1, t2 = mup * y3 / ml1, mup * y5 / ml2
@@ -511,8 +516,6 @@ def _dp_lanes(st, acts, w, n, reward, done, replica):
     float64 of work. Writes the states (with the damping window) into ``st`` and the rewards
     and ends (0.0 / 1.0) into ``reward`` and ``done``."""
     L = LANES
-    g, mup = -9.8, 0.000002
-    m1, l1, m2, l2 = 0.1, 0.5, 0.01, 0.05
     tau = 0.01
     hh, h6 = tau * 0.5, tau / 6.0
     Y, DYDX, DYT, DYM, TMP, X, SN, CS, FL, F = _DY, _DDYDX, _DDYT, _DDYM, _DTMP, _DX, _DSN, _DCS, _DFL, _DF
@@ -528,20 +531,11 @@ def _dp_lanes(st, acts, w, n, reward, done, replica):
             w[X * L + l], w[(X + 1) * L + l] = w[(src + 2) * L + l], w[(src + 4) * L + l]
         trig_near_lanes(w, X * L, SN * L, CS * L, FL * L, 2 * L, replica)
         for l in range(n):                                   # _dp_rate(force, src, dst)
-            force = w[F * L + l]
             y1, y3, y5 = w[(src + 1) * L + l], w[(src + 3) * L + l], w[(src + 5) * L + l]
-            c1, s1 = w[CS * L + l], w[SN * L + l]
-            c2, s2 = w[(CS + 1) * L + l], w[(SN + 1) * L + l]
-            gs1, gs2 = g * s1, g * s2
-            ml1, ml2 = l1 * m1, l2 * m2
-            t1, t2 = mup * y3 / ml1, mup * y5 / ml2
-            fi1 = ml1 * (y3 * y3) * s1 + 0.75 * m1 * c1 * (t1 + gs1)
-            fi2 = ml2 * (y5 * y5) * s2 + 0.75 * m2 * c2 * (t2 + gs2)
-            mi1, mi2 = m1 * (1 - 0.75 * c1 * c1), m2 * (1 - 0.75 * c2 * c2)
-            xacc = (force + fi1 + fi2) / (mi1 + mi2 + 1.0)
-            w[dst * L + l], w[(dst + 1) * L + l] = y1, xacc
-            w[(dst + 2) * L + l], w[(dst + 3) * L + l] = y3, -0.75 * (xacc * c1 + gs1 + t1) / l1
-            w[(dst + 4) * L + l], w[(dst + 5) * L + l] = y5, -0.75 * (xacc * c2 + gs2 + t2) / l2
+            a, b, c = _dp_derivs_t(w[F * L + l], y3, y5, w[CS * L + l], w[SN * L + l], w[(CS + 1) * L + l],
+                                   w[(SN + 1) * L + l])
+            w[dst * L + l], w[(dst + 1) * L + l], w[(dst + 2) * L + l] = y1, a, y3
+            w[(dst + 3) * L + l], w[(dst + 4) * L + l], w[(dst + 5) * L + l] = b, y5, c
         for i in range(6):
             for l in range(n):
                 y = w[(Y + i) * L + l]
