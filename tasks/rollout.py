@@ -330,6 +330,8 @@ def _acrobot_lanes(st, acts, discrete, trig, w, reward, done, replica):
 
 @_inline
 def _step_mountaincar(st, l, action):
+    """MountainCar-v0's step of lane l in Gymnasium's operations and order (the kernel steps
+    every lane at once in the same operations: _mountaincar_lanes)."""
     position, velocity = st[l, 0], st[l, 1]
     velocity = velocity + (action - 1) * 0.001 + math.cos(3 * position) * (-0.0025)
     velocity = min(max(velocity, -0.07), 0.07)
