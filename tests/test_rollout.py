@@ -343,7 +343,6 @@ def test_the_vector_step_of_a_port_equals_its_scalar_step_in_every_lane(port):
     the library's; so do the calls of other decodings (every action 0)."""
     import numba
 
-    from tasks import lane_trig
     from tasks import rollout as ro
 
     lanes, step = {"cartpole": (ro._cartpole_lanes, ro._step_cartpole),
